@@ -1,0 +1,200 @@
+"""The one declarative definition of the tables nba-backfill reads and writes.
+
+Every table is named ``dataset.table`` (logical, production names). Planner, runner, validation,
+SQL loading and the warehouse adapters read this module; nothing else hard-codes a table name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+from nba_backfill.errors import UsageError
+
+SQL_DIR = Path(__file__).parent / "sql"
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+class Completeness(str, Enum):
+    """What makes one date of a table complete, checked against the schedule's final games."""
+
+    TWO_TEAMS_PER_GAME = "two_teams_per_game"  # exactly one row per team playing that date
+    EVERY_TEAM = "every_team"  # rows for every team playing that date (player grain)
+    ANY_ROWS = "any_rows"  # at least one row
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """``table`` must be complete on the dates ``[d - lookback_days, d + lookahead_days]``
+    (``same_date`` False drops ``d`` itself: windows strictly before the date)."""
+
+    table: str
+    lookback_days: int = 0
+    same_date: bool = True
+    # Checked before writing a date (production processors refuse to run without it); windows
+    # that only feed rolling averages are ordering edges, not preconditions.
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str  # "dataset.table"
+    phase: int  # 3 or 4
+    date_column: str
+    key_columns: tuple[str, ...]
+    team_column: str
+    completeness: Completeness
+    depends_on: tuple[Dependency, ...] = ()
+    group: int | None = None  # Phase 4 dependency group (1 -> 2 -> 3)
+    gate_threshold: float = 0.95  # share of non-bootstrap dates that must be complete
+    critical_threshold: float | None = None  # share of *all* expected dates (operators' list)
+    require_partition_filter: bool = False
+    skip_bootstrap: bool = False  # Phase 4 writes nothing in a season's first 14 days
+    description: str = ""
+    expected_rows_hint: str = ""
+
+    @property
+    def dataset(self) -> str:
+        return self.name.split(".")[0]
+
+    @property
+    def table(self) -> str:
+        return self.name.split(".")[1]
+
+    @property
+    def short(self) -> str:
+        return self.table
+
+    @property
+    def sql_path(self) -> Path:
+        return SQL_DIR / self.dataset / f"{self.table}.sql"
+
+    def __post_init__(self) -> None:
+        parts = self.name.split(".")
+        idents = [*parts, self.date_column, self.team_column, *self.key_columns]
+        if len(parts) != 2 or not all(_IDENT.match(p) for p in idents):
+            raise ValueError(f"bad identifier in catalog entry {self.name!r}")
+
+
+TOGS = "nba_analytics.team_offense_game_summary"
+TDGS = "nba_analytics.team_defense_game_summary"
+PGS = "nba_analytics.player_game_summary"
+UPCG = "nba_analytics.upcoming_player_game_context"
+UPTG = "nba_analytics.upcoming_team_game_context"
+TDZA = "nba_precompute.team_defense_zone_analysis"
+PSZA = "nba_precompute.player_shot_zone_analysis"
+PDC = "nba_precompute.player_daily_cache"
+PCF = "nba_precompute.player_composite_factors"
+MLFS = "nba_predictions.ml_feature_store_v2"
+
+SCHEDULE = "nba_reference.nba_schedule"
+
+_TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        TOGS, 3, "game_date", ("game_date", "team_abbr"), "team_abbr",
+        Completeness.TWO_TEAMS_PER_GAME, require_partition_filter=True,
+        description="One row per team per game: the team's offense (possessions, rating, pace).",
+    ),
+    TableSpec(
+        TDGS, 3, "game_date", ("game_date", "defending_team_abbr"), "defending_team_abbr",
+        Completeness.TWO_TEAMS_PER_GAME, critical_threshold=915 / 917,
+        description="One row per team per game: what the team allowed its opponent.",
+        expected_rows_hint="~15k",
+    ),
+    TableSpec(
+        PGS, 3, "game_date", ("game_date", "player_lookup"), "team_abbr",
+        Completeness.EVERY_TEAM, depends_on=(Dependency(TOGS),),
+        description="One row per player per game: box score, usage, shooting, prop outcome.",
+    ),
+    TableSpec(
+        UPCG, 3, "game_date", ("game_date", "player_lookup"), "team_abbr",
+        Completeness.EVERY_TEAM,
+        depends_on=(Dependency(PGS, lookback_days=30, same_date=False),),
+        description="One row per player with a game on the date: context known before tip-off.",
+        expected_rows_hint="~80k",
+    ),
+    TableSpec(
+        UPTG, 3, "game_date", ("game_date", "team_abbr"), "team_abbr",
+        Completeness.TWO_TEAMS_PER_GAME,
+        description="One row per team per game: schedule, lines and injury context.",
+        expected_rows_hint="~10k",
+    ),
+    TableSpec(
+        TDZA, 4, "analysis_date", ("analysis_date", "team_abbr"), "team_abbr",
+        Completeness.EVERY_TEAM, group=1, skip_bootstrap=True,
+        depends_on=(Dependency(TDGS, lookback_days=60, same_date=False, required=False),
+                    Dependency(UPTG)),
+        description="One row per team playing on the date: zone defense over its last 15 games.",
+    ),
+    TableSpec(
+        PSZA, 4, "analysis_date", ("analysis_date", "player_lookup"), "team_abbr",
+        Completeness.ANY_ROWS, group=1, skip_bootstrap=True,
+        depends_on=(Dependency(PGS, lookback_days=90, same_date=False, required=False),
+                    Dependency(UPCG)),
+        description="One row per player with a game on the date: shot zones of the last 10/20.",
+    ),
+    TableSpec(
+        PDC, 4, "cache_date", ("cache_date", "player_lookup"), "team_abbr",
+        Completeness.EVERY_TEAM, group=1, skip_bootstrap=True,
+        depends_on=(Dependency(PGS, lookback_days=180, same_date=False, required=False),
+                    Dependency(TOGS, lookback_days=30, same_date=False, required=False),
+                    Dependency(UPCG)),
+        description="One row per player with a game on the date: rolling form before the date.",
+    ),
+    TableSpec(
+        PCF, 4, "game_date", ("game_date", "player_lookup"), "team_abbr",
+        Completeness.EVERY_TEAM, group=2, skip_bootstrap=True,
+        depends_on=(Dependency(UPCG), Dependency(UPTG), Dependency(TDZA),
+                    Dependency(PSZA, required=False),
+                    Dependency(PGS, lookback_days=30, same_date=False, required=False)),
+        description="One row per player per game: composite adjustment factors.",
+    ),
+    TableSpec(
+        MLFS, 4, "game_date", ("game_date", "player_lookup"), "team_abbr",
+        Completeness.EVERY_TEAM, group=3, skip_bootstrap=True, require_partition_filter=True,
+        depends_on=(Dependency(PCF), Dependency(PDC), Dependency(UPCG),
+                    Dependency(PSZA, required=False), Dependency(TDZA)),
+        description="One row per player per game: the ML feature vector.",
+    ),
+)
+
+TABLES: dict[str, TableSpec] = {t.name: t for t in _TABLES}
+PHASE3: tuple[TableSpec, ...] = tuple(t for t in _TABLES if t.phase == 3)
+PHASE4: tuple[TableSpec, ...] = tuple(t for t in _TABLES if t.phase == 4)
+PHASE4_GROUPS: tuple[tuple[TableSpec, ...], ...] = tuple(
+    tuple(t for t in PHASE4 if t.group == g) for g in sorted({t.group for t in PHASE4 if t.group})
+)
+
+
+def get_table(name: str) -> TableSpec:
+    """Resolve ``dataset.table`` or the bare table name; unknown names are a usage error."""
+    if name in TABLES:
+        return TABLES[name]
+    matches = [t for t in _TABLES if t.table == name]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(t.table for t in _TABLES)
+    raise UsageError(f"unknown table {name!r}; known tables: {known}")
+
+
+def resolve_tables(names: list[str] | tuple[str, ...] | None) -> tuple[TableSpec, ...]:
+    """The catalog entries for ``names`` in catalog (dependency) order; None means all."""
+    if names is None:
+        return _TABLES
+    if len(names) == 0:
+        raise UsageError("the table list is empty; omit it to backfill every table")
+    wanted = {get_table(n).name for n in names}
+    return tuple(t for t in _TABLES if t.name in wanted)
+
+
+def downstream_of(name: str) -> set[str]:
+    """Every table that reads ``name`` directly or transitively."""
+    out: set[str] = set()
+    frontier = {name}
+    while frontier:
+        nxt = {t.name for t in _TABLES for d in t.depends_on if d.table in frontier} - out
+        out |= nxt
+        frontier = nxt
+    return out

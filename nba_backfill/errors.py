@@ -1,0 +1,149 @@
+"""Typed errors of nba-backfill, and the one classifier that decides what is worth retrying."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+
+class BackfillError(Exception):
+    """Base of every error nba-backfill raises on purpose."""
+
+
+class UsageError(BackfillError):
+    """Bad input from a person (CLI, flow parameter, setting): exit code 2, nothing written."""
+
+    exit_code = 2
+
+
+class WarehouseError(BackfillError):
+    """A warehouse call failed; ``transient`` says whether a retry may succeed."""
+
+    def __init__(self, message: str, *, transient: bool = False, reason: str = "error") -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.reason = reason
+
+
+class TransientWarehouseError(WarehouseError):
+    def __init__(self, message: str, *, reason: str = "transient") -> None:
+        super().__init__(message, transient=True, reason=reason)
+
+
+class WarehouseUnavailable(WarehouseError):
+    """The warehouse cannot be opened at all (locked file, unreachable endpoint, no credentials)."""
+
+
+class UpstreamNotReady(BackfillError):
+    """A chunk's inputs are not complete; the production processors refuse to run then."""
+
+    def __init__(self, table: str, dates: Sequence[object], reason: str) -> None:
+        shown = ", ".join(str(d) for d in list(dates)[:5])
+        more = f" (+{len(dates) - 5} more)" if len(dates) > 5 else ""
+        super().__init__(f"{table}: upstream not ready on {shown}{more}: {reason}")
+        self.table = table
+        self.dates = list(dates)
+        self.reason = reason
+
+
+@dataclass
+class GateFailed(BackfillError):
+    """The validation gate did not pass; ``problems`` maps table -> what is wrong."""
+
+    phase: int
+    problems: Mapping[str, list[str]] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [f"{t}: {'; '.join(p)}" for t, p in self.problems.items()]
+        return f"Phase {self.phase} gate failed: " + " | ".join(parts)
+
+
+# --- retry classification -------------------------------------------------------------------
+
+_QUOTA_REASONS = {"quotaExceeded", "rateLimitExceeded", "backendError", "internalError"}
+_QUOTA_MESSAGES = (
+    "exceeded rate limits",
+    "quota exceeded",
+    "too many dml statements",
+    "rate limit",
+)
+_SERIALIZATION_MESSAGES = (
+    "could not serialize access",
+    "transaction conflict",
+    "concurrent update",
+    "write-write conflict",
+)
+_NEVER_RETRY_REASONS = {"accessDenied", "invalidQuery", "notFound", "invalid", "billingNotEnabled"}
+
+
+def classify(exc: BaseException) -> str | None:
+    """Return the retry class of ``exc`` ("quota", "serialization", "server", "timeout",
+    "connection") or None when retrying cannot help (syntax, not found, access denied, ...)."""
+    if isinstance(exc, WarehouseError):
+        if exc.transient:
+            return exc.reason
+        cause = exc.__cause__
+        return classify(cause) if cause is not None else None
+    message = str(exc).lower()
+    try:
+        from google.api_core import exceptions as gexc
+    except ImportError:  # pragma: no cover - google-api-core is a hard dependency
+        gexc = None  # type: ignore[assignment]
+    if gexc is not None and isinstance(exc, gexc.GoogleAPICallError):
+        reasons = {str(e.get("reason", "")) for e in (exc.errors or []) if isinstance(e, dict)}
+        if reasons & _NEVER_RETRY_REASONS - {"invalid"} and not reasons & _QUOTA_REASONS:
+            return None
+        if isinstance(exc, gexc.TooManyRequests):
+            return "quota"
+        if isinstance(exc, gexc.Forbidden):
+            if reasons & {"quotaExceeded", "rateLimitExceeded"} or any(
+                m in message for m in _QUOTA_MESSAGES
+            ):
+                return "quota"
+            return None
+        if isinstance(exc, gexc.BadRequest):
+            if any(m in message for m in _SERIALIZATION_MESSAGES):
+                return "serialization"
+            if any(m in message for m in _QUOTA_MESSAGES):
+                return "quota"
+            return None
+        if isinstance(
+            exc,
+            gexc.InternalServerError
+            | gexc.BadGateway
+            | gexc.ServiceUnavailable
+            | gexc.GatewayTimeout,
+        ):
+            return "server"
+        if isinstance(exc, gexc.DeadlineExceeded):
+            return "timeout"
+        return None
+    if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError | socket.timeout):
+        return "timeout"
+    if isinstance(exc, ConnectionError):
+        return "connection"
+    try:
+        import requests
+
+        if isinstance(exc, requests.exceptions.Timeout):
+            return "timeout"
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return "connection"
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        import duckdb
+
+        if isinstance(exc, duckdb.TransactionException) and any(
+            m in message for m in _SERIALIZATION_MESSAGES
+        ):
+            return "serialization"
+    except ImportError:  # pragma: no cover
+        pass
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    return classify(exc) is not None

@@ -1,0 +1,152 @@
+"""One settings tree for nba-backfill: env prefix ``NBA_BACKFILL_``, nested with ``__``.
+
+Examples: ``NBA_BACKFILL_WAREHOUSE__BACKEND=bigquery``, ``NBA_BACKFILL_RUN__CHUNK_DAYS=14``.
+Every field is bounded and described; an invalid value fails at start with one line
+(see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from nba_backfill.errors import UsageError
+
+_DATASET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$"
+
+
+class DatasetNames(BaseModel):
+    """Physical dataset names; SQL files use the logical (production) names and are mapped."""
+
+    nba_raw: str = Field("nba_raw", pattern=_DATASET_PATTERN, description="Phase 2 raw data")
+    nba_reference: str = Field("nba_reference", pattern=_DATASET_PATTERN, description="Schedule")
+    nba_analytics: str = Field("nba_analytics", pattern=_DATASET_PATTERN, description="Phase 3")
+    nba_precompute: str = Field("nba_precompute", pattern=_DATASET_PATTERN, description="Phase 4")
+    nba_predictions: str = Field(
+        "nba_predictions", pattern=_DATASET_PATTERN, description="ML feature store"
+    )
+    nba_backfill_meta: str = Field(
+        "nba_backfill_meta", pattern=_DATASET_PATTERN, description="Backfill locks and ledger"
+    )
+
+    def physical(self, logical: str) -> str:
+        try:
+            return str(getattr(self, logical))
+        except AttributeError:
+            raise UsageError(f"unknown dataset {logical!r}") from None
+
+
+class WarehouseSettings(BaseModel):
+    backend: Literal["duckdb", "bigquery"] = Field(
+        "duckdb", description="duckdb: embedded local file; bigquery: Google BigQuery"
+    )
+    duckdb_path: Path = Field(
+        Path(".nba-backfill/warehouse.duckdb"), description="DuckDB database file"
+    )
+    duckdb_threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads")
+    project: str = Field(
+        "nba-props-platform",
+        pattern=r"^[a-z][a-z0-9\-]{4,28}[a-z0-9]$",
+        description="GCP project that owns the datasets",
+    )
+    location: str = Field("us-west2", min_length=2, max_length=40, description="BigQuery location")
+    datasets: DatasetNames = Field(default_factory=DatasetNames)
+    gcp_credentials_block: str | None = Field(
+        None, description="prefect-gcp GcpCredentials block name; unset = ADC"
+    )
+    emulator_endpoint: str | None = Field(
+        None,
+        pattern=r"^https?://(127\.0\.0\.1|localhost)(:\d+)?/?$",
+        description="bqemulator REST endpoint (tests only)",
+    )
+    maximum_bytes_billed: int = Field(
+        50 * 1024**3, ge=10 * 1024**2, description="Per-job cap on bytes billed (BigQuery)"
+    )
+    job_timeout_seconds: float = Field(
+        900.0, gt=0, le=6 * 3600, description="Timeout of one warehouse job"
+    )
+    price_per_tib_usd: float = Field(6.25, ge=0, description="On-demand price for estimates")
+
+
+class RetrySettings(BaseModel):
+    max_attempts: int = Field(6, ge=1, le=50, description="Attempts per chunk, first included")
+    initial_wait_seconds: float = Field(2.0, ge=0, le=600, description="First backoff")
+    max_wait_seconds: float = Field(120.0, ge=0, le=3600, description="Backoff ceiling")
+    quota_max_wait_seconds: float = Field(
+        600.0, ge=0, le=7200, description="Backoff ceiling for quota / rate-limit errors"
+    )
+    jitter_seconds: float = Field(1.0, ge=0, le=60, description="Random jitter added per wait")
+
+
+class RunSettings(BaseModel):
+    start_date: dt.date = Field(dt.date(2021, 10, 19), description="Default backfill start")
+    end_date: dt.date = Field(dt.date(2026, 1, 3), description="Default backfill end")
+    chunk_days: int = Field(31, ge=1, le=366, description="Most calendar days per chunk task")
+    max_concurrency: int = Field(4, ge=1, le=64, description="Chunk tasks running at once")
+    max_concurrency_per_table: int = Field(
+        2, ge=1, le=16, description="Concurrent writes to one table"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RunSettings:
+        if self.end_date < self.start_date:
+            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        return self
+
+
+class PrefectSettings(BaseModel):
+    slack_block: str | None = Field(
+        None, description="SlackWebhook block notified on finish / failure; unset = no Slack"
+    )
+    work_pool: str = Field("nba-backfill-cloud-run", description="Production work pool")
+    local_work_pool: str = Field("nba-backfill-local", description="Local process work pool")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NBA_BACKFILL_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    home: Path = Field(Path(".nba-backfill"), description="Local state folder")
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    run: RunSettings = Field(default_factory=RunSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    slack_webhook_url: SecretStr | None = Field(
+        None, description="Webhook used to create the Slack block at setup; never logged"
+    )
+
+    @field_validator("slack_webhook_url")
+    @classmethod
+    def _https(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith(("https://", "http://127.0.0.1")):
+            raise ValueError("must be an https:// URL")
+        return v
+
+
+def _one_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "settings"
+    env = "NBA_BACKFILL_" + "__".join(str(p).upper() for p in err["loc"])
+    return f"invalid setting {where} ({env}): {err['msg']}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (and .env); raise UsageError with one line if invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise UsageError(_one_line(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,179 @@
+"""The warehouse interface: what the planner, runner, validation and seeding need from a
+warehouse. Queries are written once in BigQuery dialect; an adapter only renders and runs them.
+Identifiers come from the catalog (validated there); values are always query parameters."""
+
+from __future__ import annotations
+
+import abc
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+
+from nba_backfill.catalog import SCHEDULE, TableSpec
+from nba_backfill.phase2 import RawTable
+from nba_backfill.settings import Settings
+from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model
+
+Params = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class DateProfile:
+    rows: int
+    teams: int
+
+
+@dataclass(frozen=True)
+class KeyAudit:
+    rows: int
+    null_keys: int
+    duplicate_keys: int
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    table: str
+    start: dt.date
+    end: dt.date
+    rows_deleted: int
+    rows_written: int
+    jobs: int = 1
+
+
+class Warehouse(abc.ABC):
+    """A warehouse holding the logical datasets of SPEC §1 (physical names from settings)."""
+
+    dialect: str = "bigquery"
+    name: str = "warehouse"
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.datasets = {d: settings.warehouse.datasets.physical(d) for d in LOGICAL_DATASETS}
+        self.jobs_run = 0
+
+    # --- adapter primitives -----------------------------------------------------------------
+    @abc.abstractmethod
+    def fetch(self, sql: str | exp.Expression, params: Params | None = None,
+              labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+        """Run one query written in BigQuery dialect with logical table names; return rows."""
+
+    @abc.abstractmethod
+    def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None: ...
+
+    @abc.abstractmethod
+    def load_raw(self, table: RawTable, rows: Iterable[Sequence[Any]], *,
+                 replace: bool = True) -> int:
+        """Write Phase 2 rows (in ``table.columns`` order); ``replace`` empties the table first."""
+
+    @abc.abstractmethod
+    def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
+        """Create the datasets and tables (schema = the table's SQL) that do not exist yet."""
+
+    @abc.abstractmethod
+    def replace_range(self, table: TableSpec, start: dt.date, end: dt.date, *,
+                      labels: Mapping[str, str] | None = None) -> WriteResult:
+        """Atomically replace ``table``'s rows on ``[start, end]`` with its SQL's output:
+        a rerun never duplicates, a failure leaves the old rows."""
+
+    @abc.abstractmethod
+    def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int: ...
+
+    @abc.abstractmethod
+    def table_exists(self, name: str) -> bool: ...
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    # --- shared helpers -----------------------------------------------------------------------
+    def parse(self, sql: str) -> exp.Expression:
+        """Parse BigQuery SQL with logical names and map datasets to physical ones."""
+        tree = sqlglot.parse_one(sql, read="bigquery")
+        for ref in tree.find_all(exp.Table):
+            db = ref.args.get("db")
+            if db is not None and db.name in self.datasets:
+                ref.set("db", exp.to_identifier(self.datasets[db.name]))
+        return tree
+
+    def model(self, table: TableSpec) -> exp.Expression:
+        return load_model(table, self.datasets)
+
+    # --- reads shared by planner and validation -----------------------------------------------
+    def schedule(self, start: dt.date, end: dt.date) -> dict[dt.date, int]:
+        """Final games per game date on ``[start, end]`` (the expected dates)."""
+        rows = self.fetch(
+            f"SELECT game_date, COUNT(*) AS games FROM {SCHEDULE} "
+            "WHERE game_date BETWEEN @start_date AND @end_date AND game_status = 3 "
+            "GROUP BY game_date",
+            {"start_date": start, "end_date": end},
+        )
+        return {_as_date(r["game_date"]): int(r["games"]) for r in rows}
+
+    def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
+        """First and last final game date in the schedule, or None when it is empty/missing."""
+        if not self.table_exists(SCHEDULE):
+            return None
+        rows = self.fetch(
+            f"SELECT MIN(game_date) AS lo, MAX(game_date) AS hi FROM {SCHEDULE} "
+            "WHERE game_status = 3"
+        )
+        if not rows or rows[0]["lo"] is None:
+            return None
+        return _as_date(rows[0]["lo"]), _as_date(rows[0]["hi"])
+
+    def date_profile(self, table: TableSpec, start: dt.date, end: dt.date
+                     ) -> dict[dt.date, DateProfile]:
+        """Rows and distinct teams per date of ``table`` on ``[start, end]``."""
+        if not self.table_exists(table.name):
+            return {}
+        d, team = table.date_column, table.team_column
+        rows = self.fetch(
+            f"SELECT {d} AS day, COUNT(*) AS n, COUNT(DISTINCT {team}) AS teams "
+            f"FROM {table.name} WHERE {d} BETWEEN @start_date AND @end_date GROUP BY {d}",
+            {"start_date": start, "end_date": end},
+        )
+        return {_as_date(r["day"]): DateProfile(int(r["n"]), int(r["teams"])) for r in rows}
+
+    def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
+        """Row count, rows with a NULL key column, and surplus rows of duplicated keys."""
+        if not self.table_exists(table.name):
+            return KeyAudit(0, 0, 0)
+        d = table.date_column
+        keys = ", ".join(table.key_columns)
+        nulls = " OR ".join(f"{k} IS NULL" for k in table.key_columns)
+        rows = self.fetch(
+            f"WITH r AS (SELECT * FROM {table.name} WHERE {d} BETWEEN @start_date AND @end_date),"
+            f" k AS (SELECT {keys}, COUNT(*) AS c FROM r GROUP BY {keys}) "
+            f"SELECT (SELECT COUNT(*) FROM r) AS n, "
+            f"(SELECT COUNTIF({nulls}) FROM r) AS null_keys, "
+            f"(SELECT COALESCE(SUM(c - 1), 0) FROM k WHERE c > 1) AS dups",
+            {"start_date": start, "end_date": end},
+        )
+        r = rows[0]
+        return KeyAudit(int(r["n"]), int(r["null_keys"] or 0), int(r["dups"] or 0))
+
+    def row_count(self, table: TableSpec, start: dt.date, end: dt.date) -> int:
+        return self.key_audit(table, start, end).rows
+
+    def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
+        """(rows, order-independent fingerprint of every row) for comparing two runs."""
+        if not self.table_exists(table.name):
+            return 0, ""
+        d = table.date_column
+        rows = self.fetch(
+            f"SELECT COUNT(*) AS n, BIT_XOR(FARM_FINGERPRINT(TO_JSON_STRING(t))) AS h "
+            f"FROM {table.name} AS t WHERE {d} BETWEEN @start_date AND @end_date",
+            {"start_date": start, "end_date": end},
+        )
+        return int(rows[0]["n"]), str(rows[0]["h"])
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
