@@ -20,7 +20,7 @@ BOOTSTRAP_DAYS = 14
 
 
 def season_year(day: dt.date) -> int:
-    """The opener's year: Oct-Dec dates belong to their calendar year, Jan-Sep to the year before."""
+    """The opener's year: Oct-Dec dates are in their calendar year, Jan-Sep in the year before."""
     return day.year if day.month >= 10 else day.year - 1
 
 

@@ -57,16 +57,21 @@ class Warehouse(abc.ABC):
 
     # --- adapter primitives -----------------------------------------------------------------
     @abc.abstractmethod
-    def fetch(self, sql: str | exp.Expression, params: Params | None = None,
-              labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    def fetch(
+        self,
+        sql: str | exp.Expression,
+        params: Params | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Run one query written in BigQuery dialect with logical table names; return rows."""
 
     @abc.abstractmethod
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None: ...
 
     @abc.abstractmethod
-    def load_raw(self, table: RawTable, rows: Iterable[Sequence[Any]], *,
-                 replace: bool = True) -> int:
+    def load_raw(
+        self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
+    ) -> int:
         """Write Phase 2 rows (in ``table.columns`` order); ``replace`` empties the table first."""
 
     @abc.abstractmethod
@@ -74,8 +79,14 @@ class Warehouse(abc.ABC):
         """Create the datasets and tables (schema = the table's SQL) that do not exist yet."""
 
     @abc.abstractmethod
-    def replace_range(self, table: TableSpec, start: dt.date, end: dt.date, *,
-                      labels: Mapping[str, str] | None = None) -> WriteResult:
+    def replace_range(
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> WriteResult:
         """Atomically replace ``table``'s rows on ``[start, end]`` with its SQL's output:
         a rerun never duplicates, a failure leaves the old rows."""
 
@@ -124,8 +135,9 @@ class Warehouse(abc.ABC):
             return None
         return _as_date(rows[0]["lo"]), _as_date(rows[0]["hi"])
 
-    def date_profile(self, table: TableSpec, start: dt.date, end: dt.date
-                     ) -> dict[dt.date, DateProfile]:
+    def date_profile(
+        self, table: TableSpec, start: dt.date, end: dt.date
+    ) -> dict[dt.date, DateProfile]:
         """Rows and distinct teams per date of ``table`` on ``[start, end]``."""
         if not self.table_exists(table.name):
             return {}

@@ -5,6 +5,7 @@ The table SQL is BigQuery dialect; it is transpiled here with sqlglot, once per 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import os
@@ -45,13 +46,21 @@ class DuckDBWarehouse(Warehouse):
     dialect = "duckdb"
     name = "duckdb"
 
-    def __init__(self, settings: Settings, path: Path | str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, path: Path | str | None = None, *, read_only: bool = False
+    ) -> None:
         super().__init__(settings)
         self.path = Path(path or settings.warehouse.duckdb_path)
+        if read_only and not self.path.exists():
+            raise WarehouseUnavailable(
+                f"no warehouse at {self.path}; run `nba-backfill seed` first"
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._con = duckdb.connect(
-                str(self.path), config={"threads": settings.warehouse.duckdb_threads}
+                str(self.path),
+                read_only=read_only,
+                config={"threads": settings.warehouse.duckdb_threads},
             )
         except duckdb.IOException as exc:
             raise WarehouseUnavailable(
@@ -83,8 +92,12 @@ class DuckDBWarehouse(Warehouse):
     def _run(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Params | None) -> None:
         cur.execute(sql, _used(sql, params))
 
-    def fetch(self, sql: str | exp.Expression, params: Params | None = None,
-              labels: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    def fetch(
+        self,
+        sql: str | exp.Expression,
+        params: Params | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
         text = self.render(sql)
         cur = self._cursor()
         try:
@@ -98,10 +111,15 @@ class DuckDBWarehouse(Warehouse):
 
     def table_exists(self, name: str) -> bool:
         dataset, table = name.split(".")
-        rows = self._cursor().execute(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = $s AND table_name = $t",
-            {"s": self.datasets.get(dataset, dataset), "t": table},
-        ).fetchall()
+        rows = (
+            self._cursor()
+            .execute(
+                "SELECT 1 FROM information_schema.tables "
+                "WHERE table_schema = $s AND table_name = $t",
+                {"s": self.datasets.get(dataset, dataset), "t": table},
+            )
+            .fetchall()
+        )
         return bool(rows)
 
     def _qualified(self, name: str) -> str:
@@ -118,8 +136,9 @@ class DuckDBWarehouse(Warehouse):
             cols = ", ".join(f'"{c}" {_TYPES[ty]}' for c, ty in t.columns)
             self._cursor().execute(f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})")
 
-    def load_raw(self, table: RawTable, rows: Iterable[Sequence[Any]], *,
-                 replace: bool = True) -> int:
+    def load_raw(
+        self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
+    ) -> int:
         """Bulk-load through a temporary CSV file (COPY is orders of magnitude faster than
         row inserts and needs no extra dependency)."""
         self.ensure_raw_tables([table])
@@ -173,8 +192,14 @@ class DuckDBWarehouse(Warehouse):
             except duckdb.Error as exc:
                 raise _translate(exc, f"creating {t.name}") from exc
 
-    def replace_range(self, table: TableSpec, start: dt.date, end: dt.date, *,
-                      labels: Mapping[str, str] | None = None) -> WriteResult:
+    def replace_range(
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> WriteResult:
         target = self._qualified(table.name)
         d = table.date_column
         params = {"start_date": start, "end_date": end}
@@ -213,10 +238,8 @@ class DuckDBWarehouse(Warehouse):
         return int(res[0][0])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(duckdb.Error):
             self._con.close()
-        except duckdb.Error:  # pragma: no cover - already closed
-            pass
 
 
 def _used(sql: str, params: Params | None) -> dict[str, Any]:

@@ -1,0 +1,37 @@
+# Two commands matter: `make run` (full local backfill) and `make test`. Both bootstrap uv.
+SHELL := /bin/bash
+TOOLS := .nba-backfill/tools
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/$(TOOLS)/uv/bin/uv)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: run test lint pytest sync uv bench chaos ui clean
+
+run: sync ## seed the embedded warehouse (runbook's starting gaps) once, then backfill it all
+	$(UV) run nba-backfill seed --state seeds --if-missing
+	$(UV) run nba-backfill run
+
+test: sync lint pytest ## everything CI runs
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+pytest: sync
+	$(UV) run pytest
+
+ui: sync ## open the run history: the local Prefect server
+	$(UV) run nba-backfill server start
+
+sync: uv
+	$(UV) sync --frozen
+
+uv:
+	@if [ ! -x "$(UV)" ]; then \
+		echo "uv not found: installing it into $(TOOLS)/uv"; \
+		python3 -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install --quiet uv; \
+	fi
+
+clean:
+	-$(UV) run nba-backfill server stop
+	rm -rf .nba-backfill

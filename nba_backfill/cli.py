@@ -1,0 +1,385 @@
+"""The nba-backfill command line: seed, plan, run, validate, status, server.
+
+Prefect is imported only by ``run`` (lazily): the other commands are plain warehouse reads.
+Bad input prints one line and exits 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nba_backfill import local_prefect
+from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
+from nba_backfill.params import RunParams, resolve_params
+from nba_backfill.planner import Plan, Planner
+from nba_backfill.settings import Settings, get_settings
+from nba_backfill.validation import ValidationReport, validate
+from nba_backfill.warehouse import Warehouse, close_shared, open_warehouse
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Backfill the NBA props platform's Phase 3/4 tables, locally or on BigQuery.",
+)
+server_app = typer.Typer(no_args_is_help=True, help="The local Prefect server (run history UI).")
+app.add_typer(server_app, name="server")
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+StartOpt = Annotated[str | None, typer.Option("--start", help="First date, YYYY-MM-DD")]
+EndOpt = Annotated[str | None, typer.Option("--end", help="Last date, YYYY-MM-DD")]
+TablesOpt = Annotated[
+    str | None,
+    typer.Option("--tables", help="Comma-separated tables (name or dataset.table); default all"),
+]
+ChunkOpt = Annotated[int | None, typer.Option("--chunk-days", help="Days per chunk task")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Translate expected errors into one line and an exit code (2 = usage)."""
+    try:
+        yield
+    except (UsageError, WarehouseUnavailable) as exc:
+        _fail(str(exc), 2)
+    except BackfillError as exc:
+        _fail(str(exc), 1)
+
+
+def _settings() -> Settings:
+    return get_settings()
+
+
+def _tables(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _read_only() -> Warehouse:
+    return open_warehouse(_settings(), read_only=True)
+
+
+def _params(
+    start: str | None,
+    end: str | None,
+    tables: str | None,
+    chunk_days: int | None,
+    max_concurrency: int | None = None,
+    skip_phase4: bool = False,
+) -> RunParams:
+    return resolve_params(
+        _settings(), start, end, _tables(tables), chunk_days, max_concurrency, skip_phase4
+    )
+
+
+# --- seed ---------------------------------------------------------------------------------------
+@app.command()
+def seed(
+    state: Annotated[
+        str, typer.Option(help="seeds: runbook's starting gaps; empty: no Phase 3/4")
+    ] = "seeds",
+    seed_value: Annotated[int, typer.Option("--seed", help="Random seed")] = 7,
+    if_missing: Annotated[
+        bool, typer.Option("--if-missing", help="Do nothing when the warehouse was already seeded")
+    ] = False,
+) -> None:
+    """Write synthetic Phase 2 seasons (and, for --state seeds, Phase 3 with the runbook's gaps)."""
+    from nba_backfill.seeding import seed as do_seed
+    from nba_backfill.seeding import seeded_state
+    from nba_backfill.warehouse import shared_warehouse
+
+    with _errors():
+        if state not in ("seeds", "empty"):
+            raise UsageError(f"unknown state {state!r}; use 'seeds' or 'empty'")
+        wh = shared_warehouse()
+        if if_missing and (done := seeded_state(wh)):
+            out.print(f"warehouse already seeded (state {done}); nothing to do")
+            return
+        started = time.perf_counter()
+        with out.status("seeding") as status:
+            report = do_seed(
+                wh,
+                state,
+                seed_value=seed_value,  # type: ignore[arg-type]
+                progress=lambda m: status.update(m),
+            )
+        table = Table(title=f"Seeded ({state}) in {time.perf_counter() - started:.0f}s")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        table.add_column("dates removed (gaps)", justify="right")
+        for name, n in {**report.raw_rows, **report.prefilled_rows}.items():
+            table.add_row(name, f"{n:,}", str(report.gaps.get(name, "")))
+        out.print(table)
+
+
+# --- plan ---------------------------------------------------------------------------------------
+@app.command()
+def plan(
+    start: StartOpt = None,
+    end: EndOpt = None,
+    tables: TablesOpt = None,
+    chunk_days: ChunkOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what a run would do: per table, the dates missing or incomplete and the chunks."""
+    with _errors():
+        p = _params(start, end, tables, chunk_days)
+        wh = _read_only()
+        the_plan = Planner(wh).plan(p.start, p.end, p.tables, p.chunk_days)
+        if as_json:
+            out.print_json(json.dumps(the_plan.as_dict()))
+            return
+        _print_plan(the_plan)
+
+
+def _print_plan(the_plan: Plan) -> None:
+    t = Table(
+        title=f"Plan {the_plan.start}..{the_plan.end} (chunks of ≤ {the_plan.chunk_days} days)"
+    )
+    for col in ("table", "complete", "missing", "incomplete", "skipped", "chunks"):
+        t.add_column(col, justify="left" if col == "table" else "right")
+    for tp in the_plan.tables.values():
+        t.add_row(
+            tp.table,
+            f"{len(tp.complete & set(tp.expected))}/{len(tp.expected)}",
+            str(len(tp.missing)),
+            str(len(tp.incomplete)),
+            str(len(tp.skipped)),
+            str(len(tp.chunks)),
+        )
+    out.print(t)
+    if the_plan.empty:
+        out.print("nothing to do: every expected date is complete")
+
+
+# --- run ----------------------------------------------------------------------------------------
+@app.command()
+def run(
+    start: StartOpt = None,
+    end: EndOpt = None,
+    tables: TablesOpt = None,
+    chunk_days: ChunkOpt = None,
+    max_concurrency: Annotated[int | None, typer.Option(help="Chunk tasks at once")] = None,
+    skip_phase4: Annotated[bool, typer.Option(help="Stop after the Phase 3 gate")] = False,
+    port: Annotated[
+        int, typer.Option(help="Local Prefect server port")
+    ] = local_prefect.DEFAULT_PORT,
+) -> None:
+    """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
+    with _errors():
+        p = _params(start, end, tables, chunk_days, max_concurrency, skip_phase4)
+        s = _settings()
+        wh = _read_only() if s.warehouse.backend == "duckdb" else open_warehouse(s)
+        try:
+            the_plan = Planner(wh).plan(
+                p.start, p.end, p.tables, p.chunk_days, phases=(3,) if skip_phase4 else (3, 4)
+            )
+        finally:
+            wh.close()
+        _print_plan(the_plan)
+        started = time.perf_counter()
+        with out.status("connecting to the local Prefect server"):
+            api = local_prefect.configure(s.home, port)
+        ok, reason = _run_flow(p, len(the_plan.chunks))
+        close_shared()
+        out.print(f"finished in {time.perf_counter() - started:.1f}s")
+        status(as_json=False)
+        if api:
+            ui = api.removesuffix("/api")
+            out.print(
+                f"run history: {ui}/runs  (Prefect UI; `nba-backfill server start` "
+                "reopens it later)"
+            )
+        if not ok:
+            _fail(reason, 1)
+
+
+def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str]:
+    from flows.backfill import backfill  # Prefect is imported here only
+    from nba_backfill import runner
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=out, transient=False) as progress:
+        bar = progress.add_task("chunks", total=max(total_chunks, 1))
+
+        def advance(result: runner.ChunkResult) -> None:
+            progress.update(
+                bar, advance=1, description=f"{result.table.split('.')[1]} {result.end}"
+            )
+
+        runner.add_listener(advance)
+        try:
+            state = backfill(
+                p.start,
+                p.end,
+                p.tables,
+                p.chunk_days,
+                p.max_concurrency,
+                p.skip_phase4,
+                return_state=True,
+            )
+        finally:
+            runner.remove_listener(advance)
+        progress.update(bar, completed=progress.tasks[0].total, description="done")
+    if state.is_completed():
+        return True, ""
+    return False, str(state.message or "backfill failed")
+
+
+# --- validate / status --------------------------------------------------------------------------
+@app.command("validate")
+def validate_cmd(
+    phase: Annotated[int, typer.Option(help="3 (the gate) or 4 (after Phase 4)")] = 3,
+    start: StartOpt = None,
+    end: EndOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List the dates")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Check a phase: coverage, per-date completeness, NULL and duplicate keys. Exit 0/1."""
+    with _errors():
+        if phase not in (3, 4):
+            raise UsageError(f"phase must be 3 or 4, got {phase}")
+        p = _params(start, end, None, None)
+        report = validate(_read_only(), phase, p.start, p.end)
+        if as_json:
+            out.print_json(json.dumps(report.as_dict(verbose)))
+        else:
+            _print_report(report, verbose)
+        if not report.ok:
+            raise typer.Exit(1)
+
+
+def _print_report(report: ValidationReport, verbose: bool) -> None:
+    t = Table(
+        title=f"Phase {report.phase} {report.start}..{report.end}: "
+        + ("[green]PASSED[/]" if report.ok else "[red]FAILED[/]")
+    )
+    for col in (
+        "table",
+        "coverage",
+        "dates",
+        "missing",
+        "incomplete",
+        "rows",
+        "null keys",
+        "dup keys",
+        "status",
+    ):
+        t.add_column(col, justify="left" if col in ("table", "status") else "right")
+    for c in report.tables:
+        t.add_row(
+            c.table,
+            f"{c.coverage:.1%}",
+            f"{c.covered}/{c.expected}",
+            str(len(c.missing)),
+            str(len(c.incomplete)),
+            f"{c.rows:,}",
+            str(c.null_keys),
+            str(c.duplicate_keys),
+            "ok" if c.ok else "; ".join(c.problems),
+        )
+    out.print(t)
+    if report.usage_rate_share is not None:
+        out.print(
+            f"ML readiness: usage_rate non-null {report.usage_rate_share:.1%} "
+            "where minutes > 0 (needs ≥ 95%)"
+        )
+    if verbose:
+        for c in report.tables:
+            for label, dates in (("missing", c.missing), ("incomplete", c.incomplete)):
+                if dates:
+                    out.print(
+                        f"{c.table} {label}: "
+                        + ", ".join(
+                            f"{d}" + (f" ({c.explained[d]})" if d in c.explained else "")
+                            for d in dates
+                        )
+                    )
+
+
+@app.command()
+def status(as_json: JsonOpt = False) -> None:
+    """Coverage per table over the default range."""
+    with _errors():
+        p = _params(None, None, None, None)
+        wh = _read_only()
+        try:
+            reports = [validate(wh, ph, p.start, p.end) for ph in (3, 4)]
+        finally:
+            wh.close()
+        if as_json:
+            out.print_json(json.dumps([r.as_dict() for r in reports]))
+            return
+        t = Table(title=f"Coverage {p.start}..{p.end} (non-bootstrap dates, complete rows)")
+        for col in ("table", "phase", "coverage", "dates", "rows", "status"):
+            t.add_column(col, justify="left" if col in ("table", "status") else "right")
+        for r in reports:
+            for c in r.tables:
+                t.add_row(
+                    c.table,
+                    str(c.phase),
+                    f"{c.coverage:.1%}",
+                    f"{c.covered}/{c.expected}",
+                    f"{c.rows:,}",
+                    "ok" if c.ok else "; ".join(c.problems),
+                )
+        out.print(t)
+        if reports[1].usage_rate_share is not None:
+            out.print(
+                f"ML readiness: usage_rate non-null {reports[1].usage_rate_share:.1%} "
+                "where minutes > 0"
+            )
+
+
+# --- server -------------------------------------------------------------------------------------
+@server_app.command("start")
+def server_start(port: Annotated[int, typer.Option()] = local_prefect.DEFAULT_PORT) -> None:
+    """Start (or reuse) the local Prefect server holding this project's run history."""
+    with _errors(), out.status("starting the Prefect server"):
+        api = local_prefect.ensure_server(_settings().home, port)
+    out.print(f"Prefect UI: {api.removesuffix('/api')}  (API {api})")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the local Prefect server started by nba-backfill."""
+    stopped = local_prefect.stop_server(_settings().home)
+    out.print("stopped" if stopped else "no server started by nba-backfill is running")
+
+
+def main() -> None:
+    try:
+        get_settings()
+    except UsageError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "nba_backfill")
+    app()
+
+
+if __name__ == "__main__":
+    main()

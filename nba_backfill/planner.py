@@ -1,0 +1,260 @@
+"""The planner: which (table, date) pairs are missing or incomplete, and in which chunks to fill
+them. Plain functions of warehouse reads; no orchestration here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from nba_backfill.calendar import is_bootstrap
+from nba_backfill.catalog import TABLES, Completeness, TableSpec, resolve_tables
+from nba_backfill.errors import UsageError
+from nba_backfill.warehouse.base import DateProfile, Warehouse
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> bool:
+    """Whether one date of ``spec`` holds complete rows for the schedule's ``games`` that day.
+
+    "The date has rows" is not enough (SPEC §6): a run that saved 2 of 16 teams, or an upcoming
+    table holding one player, must count as incomplete."""
+    if profile is None or profile.rows == 0:
+        return False
+    if spec.completeness is Completeness.TWO_TEAMS_PER_GAME:
+        return profile.rows == profile.teams == 2 * games
+    if spec.completeness is Completeness.EVERY_TEAM:
+        return profile.teams >= 2 * games
+    return True
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One task's work: replace ``table`` on ``[start, end]`` (expected dates ``dates``)."""
+
+    table: str
+    start: dt.date
+    end: dt.date
+    dates: tuple[dt.date, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.table}:{self.start}..{self.end}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.table.split('.')[1]} · {self.start}..{self.end}"
+
+
+@dataclass
+class TablePlan:
+    table: str
+    phase: int
+    expected: list[dt.date]  # expected dates the table must hold (bootstrap excluded in Phase 4)
+    complete: set[dt.date]
+    missing: list[dt.date]  # no rows at all
+    incomplete: list[dt.date]  # rows, but not for every team / game
+    skipped: dict[dt.date, str]  # not to be written, with the reason (bootstrap, inputs short)
+    chunks: list[Chunk] = field(default_factory=list)
+
+    @property
+    def to_fill(self) -> list[dt.date]:
+        return sorted(set(self.missing) | set(self.incomplete))
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "table": self.table,
+            "phase": self.phase,
+            "expected_dates": len(self.expected),
+            "complete_dates": len(self.complete & set(self.expected)),
+            "missing": [d.isoformat() for d in self.missing],
+            "incomplete": [d.isoformat() for d in self.incomplete],
+            "skipped": {d.isoformat(): r for d, r in sorted(self.skipped.items())},
+            "chunks": [
+                {"start": c.start.isoformat(), "end": c.end.isoformat(), "dates": len(c.dates)}
+                for c in self.chunks
+            ],
+        }
+
+
+@dataclass
+class Plan:
+    start: dt.date
+    end: dt.date
+    chunk_days: int
+    tables: dict[str, TablePlan]
+    # chunk id -> ids of chunks that must finish first
+    upstream: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return [c for tp in self.tables.values() for c in tp.chunks]
+
+    def phase_chunks(self, phase: int) -> list[Chunk]:
+        return [c for tp in self.tables.values() if tp.phase == phase for c in tp.chunks]
+
+    @property
+    def empty(self) -> bool:
+        return not self.chunks
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "chunk_days": self.chunk_days,
+            "tables": {name: tp.as_dict() for name, tp in self.tables.items()},
+        }
+
+
+def chunk_dates(
+    table: str, to_fill: Iterable[dt.date], expected: Sequence[dt.date], chunk_days: int
+) -> list[Chunk]:
+    """Group ``to_fill`` into runs of consecutive *expected* dates (off days do not break a run,
+    a complete date in between does), each spanning at most ``chunk_days`` calendar days."""
+    if chunk_days < 1:
+        raise UsageError(f"chunk size must be at least 1 day, got {chunk_days}")
+    fill = set(to_fill)
+    chunks: list[Chunk] = []
+    run: list[dt.date] = []
+    for day in sorted(expected):
+        if day in fill and run and (day - run[0]).days < chunk_days:
+            run.append(day)
+            continue
+        if run:
+            chunks.append(Chunk(table, run[0], run[-1], tuple(run)))
+        run = [day] if day in fill else []
+    if run:
+        chunks.append(Chunk(table, run[0], run[-1], tuple(run)))
+    return chunks
+
+
+def check_range(start: dt.date, end: dt.date, bounds: tuple[dt.date, dt.date] | None) -> None:
+    """Reject ranges that are reversed or fall outside the schedule the warehouse holds."""
+    if end < start:
+        raise UsageError(f"end date {end} is before start date {start}")
+    if bounds is None:
+        raise UsageError("the warehouse has no schedule; run `nba-backfill seed` first")
+    lo, hi = bounds
+    if end < lo or start > hi:
+        raise UsageError(f"range {start}..{end} is outside the schedule's final games ({lo}..{hi})")
+
+
+def required_dates(
+    day: dt.date, lookback_days: int, same_date: bool, expected: Sequence[dt.date]
+) -> list[dt.date]:
+    lo = day - dt.timedelta(days=lookback_days)
+    hi = day if same_date else day - ONE_DAY
+    return [d for d in expected if lo <= d <= hi]
+
+
+class Planner:
+    """Computes a :class:`Plan` from what the warehouse holds now."""
+
+    def __init__(self, warehouse: Warehouse) -> None:
+        self.warehouse = warehouse
+
+    def plan(
+        self,
+        start: dt.date,
+        end: dt.date,
+        tables: Sequence[str] | None = None,
+        chunk_days: int = 31,
+        *,
+        phases: Sequence[int] = (3, 4),
+    ) -> Plan:
+        if chunk_days < 1:
+            raise UsageError(f"chunk size must be at least 1 day, got {chunk_days}")
+        specs = [
+            s
+            for s in resolve_tables(list(tables) if tables is not None else None)
+            if s.phase in phases
+        ]
+        check_range(start, end, self.warehouse.schedule_bounds())
+        # Dependencies look back up to 180 days: read the schedule and profiles that far.
+        lookback = max((d.lookback_days for s in specs for d in s.depends_on), default=0)
+        schedule = self.warehouse.schedule(start - dt.timedelta(days=lookback), end)
+        in_range = sorted(d for d in schedule if start <= d <= end)
+        all_expected = sorted(schedule)
+
+        plans: dict[str, TablePlan] = {}
+        complete_cache: dict[str, set[dt.date]] = {}
+
+        def complete_of(spec: TableSpec) -> set[dt.date]:
+            if spec.name not in complete_cache:
+                lo = all_expected[0] if all_expected else start
+                prof = self.warehouse.date_profile(spec, lo, end)
+                complete_cache[spec.name] = {
+                    d for d in all_expected if is_complete(spec, prof.get(d), schedule[d])
+                }
+            return complete_cache[spec.name]
+
+        for spec in specs:
+            complete = complete_of(spec)
+            skipped: dict[dt.date, str] = {}
+            expected: list[dt.date] = []
+            for d in in_range:
+                if spec.skip_bootstrap and is_bootstrap(d):
+                    skipped[d] = "bootstrap day (season's first 14 days)"
+                else:
+                    expected.append(d)
+            prof = self.warehouse.date_profile(spec, start, end)
+            missing = [d for d in expected if d not in complete and d not in prof]
+            incomplete = [d for d in expected if d not in complete and d in prof]
+            plans[spec.name] = TablePlan(
+                spec.name, spec.phase, expected, complete, missing, incomplete, skipped
+            )
+
+        self._block_short_inputs(plans, specs, all_expected, complete_of)
+        for spec in specs:
+            tp = plans[spec.name]
+            tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
+        plan = Plan(start, end, chunk_days, plans)
+        plan.upstream = _chunk_edges(plan, specs)
+        return plan
+
+    def _block_short_inputs(
+        self,
+        plans: Mapping[str, TablePlan],
+        specs: Sequence[TableSpec],
+        all_expected: Sequence[dt.date],
+        complete_of: Callable[[TableSpec], set[dt.date]],
+    ) -> None:
+        """Dates whose required inputs are neither complete nor planned are skipped with the
+        reason, instead of being written from short inputs (the production processors refuse)."""
+        for spec in specs:  # catalog order = dependency order
+            tp = plans[spec.name]
+            for day in tp.to_fill:
+                for dep in spec.depends_on:
+                    if not dep.required:
+                        continue
+                    up = TABLES[dep.table]
+                    done = complete_of(up)
+                    upcoming = set(plans[up.name].to_fill) if up.name in plans else set()
+                    need = required_dates(day, dep.lookback_days, dep.same_date, all_expected)
+                    short = [d for d in need if d not in done and d not in upcoming]
+                    if short:
+                        tp.skipped[day] = f"input {up.table} incomplete on {short[0]}" + (
+                            f" (+{len(short) - 1} more)" if len(short) > 1 else ""
+                        )
+                        break
+            if tp.skipped:
+                tp.missing = [d for d in tp.missing if d not in tp.skipped]
+                tp.incomplete = [d for d in tp.incomplete if d not in tp.skipped]
+
+
+def _chunk_edges(plan: Plan, specs: Sequence[TableSpec]) -> dict[str, list[str]]:
+    """For each planned chunk, the planned upstream chunks whose dates its inputs read."""
+    edges: dict[str, list[str]] = {}
+    for spec in specs:
+        for chunk in plan.tables[spec.name].chunks:
+            ups: list[str] = []
+            for dep in spec.depends_on:
+                up = plan.tables.get(dep.table)
+                if up is None:
+                    continue
+                lo = chunk.start - dt.timedelta(days=dep.lookback_days)
+                hi = chunk.end if dep.same_date else chunk.end - ONE_DAY
+                ups += [c.id for c in up.chunks if c.start <= hi and c.end >= lo]
+            edges[chunk.id] = ups
+    return edges

@@ -1,0 +1,67 @@
+"""Human-readable renderings of plans, validation reports and run summaries (Prefect artifacts,
+CLI output and Slack share them)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nba_backfill.validation import ValidationReport
+
+
+def validation_rows(report: ValidationReport) -> list[dict[str, Any]]:
+    return [
+        {
+            "table": t.table,
+            "coverage": f"{t.coverage:.1%}",
+            "dates": f"{t.covered}/{t.expected}",
+            "missing": len(t.missing),
+            "incomplete": len(t.incomplete),
+            "rows": t.rows,
+            "null_keys": t.null_keys,
+            "duplicate_keys": t.duplicate_keys,
+            "status": "ok" if t.ok else "; ".join(t.problems),
+        }
+        for t in report.tables
+    ]
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    if not rows:
+        return "_nothing to show_\n"
+    cols = list(rows[0])
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def validation_markdown(report: ValidationReport) -> str:
+    verdict = "PASSED" if report.ok else "FAILED"
+    out = [f"# Phase {report.phase} validation {report.start}..{report.end}: **{verdict}**", ""]
+    out.append(markdown_table(validation_rows(report)))
+    if report.usage_rate_share is not None:
+        out.append(
+            f"\nML readiness: usage_rate non-null on {report.usage_rate_share:.1%} of "
+            "player-games with minutes > 0 (needs ≥ 95%).\n"
+        )
+    for table, problems in report.problems.items():
+        out.append(f"- `{table}`: " + "; ".join(problems))
+    for t in report.tables:
+        if t.missing or t.incomplete:
+            shown = ", ".join(d.isoformat() for d in (t.missing + t.incomplete)[:20])
+            out.append(
+                f"- `{t.table}` dates not complete: {shown}"
+                + (" …" if len(t.missing) + len(t.incomplete) > 20 else "")
+            )
+    return "\n".join(out) + "\n"
+
+
+def summary_markdown(summary: Mapping[str, Any]) -> str:
+    out = [f"# Backfill {summary['start']}..{summary['end']}: **{summary['status']}**", ""]
+    out.append(markdown_table(summary["tables"]))
+    if summary.get("failed_chunks"):
+        out.append("\n## Failed chunks\n")
+        out += [f"- {c['label']}: {c['error']}" for c in summary["failed_chunks"]]
+    if summary.get("reason"):
+        out.append(f"\n{summary['reason']}\n")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,180 @@
+"""Running one chunk: check its inputs, replace its date range(s) atomically with retries, and
+verify what landed. Used by the Prefect tasks, the benchmarks and the tests alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from functools import partial
+
+from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.planner import ONE_DAY, is_complete, required_dates
+from nba_backfill.retry import RetryEvent, call_with_retries
+from nba_backfill.settings import RetrySettings
+from nba_backfill.warehouse.base import Warehouse
+
+log = logging.getLogger("nba_backfill")
+
+_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots_lock = threading.Lock()
+
+
+@contextmanager
+def write_slot(table: str, limit: int) -> Iterator[None]:
+    """At most ``limit`` concurrent writes per table in this process (BigQuery allows few
+    concurrent DML statements per table; DuckDB conflicts on overlapping writers)."""
+    with _slots_lock:
+        sem = _slots.get(table)
+        if sem is None or getattr(sem, "_initial_value", limit) != limit:
+            sem = _slots[table] = threading.BoundedSemaphore(limit)
+    with sem:
+        yield
+
+
+@dataclass
+class ChunkResult:
+    table: str
+    start: dt.date
+    end: dt.date
+    dates_filled: list[dt.date] = field(default_factory=list)
+    dates_blocked: dict[dt.date, str] = field(default_factory=dict)
+    dates_incomplete: list[dt.date] = field(default_factory=list)
+    rows_written: int = 0
+    rows_deleted: int = 0
+    jobs: int = 0
+    retries: list[RetryEvent] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.dates_blocked and not self.dates_incomplete
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["start"], d["end"] = self.start.isoformat(), self.end.isoformat()
+        d["dates_filled"] = [x.isoformat() for x in self.dates_filled]
+        d["dates_incomplete"] = [x.isoformat() for x in self.dates_incomplete]
+        d["dates_blocked"] = {k.isoformat(): v for k, v in self.dates_blocked.items()}
+        return d
+
+
+Listener = Callable[[ChunkResult], None]
+_listeners: list[Listener] = []
+
+
+def add_listener(fn: Listener) -> None:
+    """Be told of every finished chunk in this process (the CLI's progress bar)."""
+    _listeners.append(fn)
+
+
+def remove_listener(fn: Listener) -> None:
+    if fn in _listeners:
+        _listeners.remove(fn)
+
+
+def _ready_dates(
+    wh: Warehouse, spec: TableSpec, dates: Sequence[dt.date], schedule: Mapping[dt.date, int]
+) -> dict[dt.date, str]:
+    """Dates of ``dates`` whose required inputs are not complete now, with the reason."""
+    blocked: dict[dt.date, str] = {}
+    for dep in spec.depends_on:
+        if not dep.required:
+            continue
+        up = TABLES[dep.table]
+        lo = dates[0] - dt.timedelta(days=dep.lookback_days)
+        prof = wh.date_profile(up, lo, dates[-1])
+        expected = sorted(d for d in schedule if lo <= d <= dates[-1])
+        for day in dates:
+            if day in blocked:
+                continue
+            need = required_dates(day, dep.lookback_days, dep.same_date, expected)
+            short = [d for d in need if not is_complete(up, prof.get(d), schedule[d])]
+            if short:
+                blocked[day] = f"input {up.table} incomplete on {short[0]}"
+    return blocked
+
+
+def _runs(dates: Sequence[dt.date], skip: Mapping[dt.date, str]) -> list[tuple[dt.date, dt.date]]:
+    """Contiguous runs of ``dates`` (in order) that avoid the dates in ``skip``."""
+    runs: list[tuple[dt.date, dt.date]] = []
+    current: list[dt.date] = []
+    for d in dates:
+        if d in skip:
+            if current:
+                runs.append((current[0], current[-1]))
+            current = []
+        else:
+            current.append(d)
+    if current:
+        runs.append((current[0], current[-1]))
+    return runs
+
+
+def run_chunk(
+    wh: Warehouse,
+    table: str,
+    dates: Sequence[dt.date],
+    policy: RetrySettings,
+    *,
+    per_table_limit: int = 2,
+    labels: Mapping[str, str] | None = None,
+    on_retry: Callable[[RetryEvent], None] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> ChunkResult:
+    """Fill ``table`` on the expected ``dates`` (one chunk, sorted, consecutive in the schedule).
+
+    Dates whose required inputs are incomplete are not written (reported as blocked); the
+    rest is replaced in as few atomic range writes as possible. Raises the warehouse error when
+    retries are exhausted or the error is permanent; rows of the range then stay as they were.
+    """
+    spec = TABLES[table]
+    dates = sorted(dates)
+    started = time.perf_counter()
+    result = ChunkResult(table, dates[0], dates[-1])
+    schedule = wh.schedule(
+        dates[0] - dt.timedelta(days=max((d.lookback_days for d in spec.depends_on), default=0)),
+        dates[-1],
+    )
+    result.dates_blocked = _ready_dates(wh, spec, dates, schedule)
+
+    def retried(event: RetryEvent) -> None:
+        result.retries.append(event)
+        if on_retry is not None:
+            on_retry(event)
+
+    for lo, hi in _runs(dates, result.dates_blocked):
+        what = f"{spec.name} {lo}..{hi}"
+        chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
+        with write_slot(spec.name, per_table_limit):
+            res = call_with_retries(
+                partial(wh.replace_range, spec, lo, hi, labels=chunk_labels),
+                policy,
+                what=what,
+                on_retry=retried,
+                sleep=sleep,
+            )
+        result.rows_written += res.rows_written
+        result.rows_deleted += res.rows_deleted
+        result.jobs += res.jobs
+        log.info("%s: replaced %d rows with %d", what, res.rows_deleted, res.rows_written)
+
+    written = [d for d in dates if d not in result.dates_blocked]
+    if written:
+        prof = wh.date_profile(spec, written[0], written[-1])
+        for d in written:
+            if is_complete(spec, prof.get(d), schedule[d]):
+                result.dates_filled.append(d)
+            else:
+                result.dates_incomplete.append(d)
+    result.seconds = time.perf_counter() - started
+    for fn in list(_listeners):
+        fn(result)
+    return result
+
+
+__all__ = ["ONE_DAY", "ChunkResult", "add_listener", "remove_listener", "run_chunk", "write_slot"]

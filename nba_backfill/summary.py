@@ -1,0 +1,107 @@
+"""The run summary: what a backfill did per table (coverage before/after, dates filled,
+skipped, failed, retries). Built from plans, chunk reports and validation reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from nba_backfill.planner import Chunk, Plan
+from nba_backfill.validation import ValidationReport
+
+
+@dataclass
+class ChunkOutcome:
+    chunk: Chunk
+    phase: int
+    status: str  # completed | failed | not_run
+    report: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"phase{self.phase} · {self.chunk.label}"
+
+
+@dataclass
+class RunSummary:
+    start: dt.date
+    end: dt.date
+    coverage_before: dict[str, str] = field(default_factory=dict)
+    coverage_after: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, int] = field(default_factory=dict)
+    outcomes: list[ChunkOutcome] = field(default_factory=list)
+    reason: str | None = None
+
+    def add_plan(self, plan: Plan) -> None:
+        for name, tp in plan.tables.items():
+            done = len(tp.complete & set(tp.expected))
+            self.coverage_before.setdefault(name, f"{done}/{len(tp.expected)}")
+            self.skipped[name] = len(tp.skipped)
+
+    def add_validation(self, report: ValidationReport) -> None:
+        for t in report.tables:
+            self.coverage_after[t.table] = f"{t.covered}/{t.expected}"
+
+    @property
+    def failed(self) -> list[ChunkOutcome]:
+        return [o for o in self.outcomes if o.status != "completed"]
+
+    @property
+    def retries(self) -> Counter[str]:
+        c: Counter[str] = Counter()
+        for o in self.outcomes:
+            for r in (o.report or {}).get("retries", []):
+                c[r["reason"]] += 1
+        return c
+
+    def failed_dates(self) -> dict[str, list[str]]:
+        """Table -> dates that were to be filled and were not (failed or blocked chunks)."""
+        out: dict[str, list[str]] = {}
+        for o in self.outcomes:
+            if o.status != "completed":
+                dates = [d.isoformat() for d in o.chunk.dates]
+            else:
+                rep = o.report or {}
+                dates = list(rep.get("dates_incomplete", [])) + list(rep.get("dates_blocked", {}))
+            if dates:
+                out.setdefault(o.chunk.table, []).extend(dates)
+        return out
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        names = list(dict.fromkeys([*self.coverage_before, *self.coverage_after]))
+        rows = []
+        failed = self.failed_dates()
+        for name in names:
+            filled = sum(
+                len((o.report or {}).get("dates_filled", []))
+                for o in self.outcomes
+                if o.chunk.table == name
+            )
+            rows.append(
+                {
+                    "table": name,
+                    "before": self.coverage_before.get(name, "-"),
+                    "after": self.coverage_after.get(name, "-"),
+                    "filled": filled,
+                    "skipped": self.skipped.get(name, 0),
+                    "failed": len(failed.get(name, [])),
+                }
+            )
+        return rows
+
+    def as_dict(self, status: str) -> dict[str, Any]:
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "status": status,
+            "tables": self.table_rows(),
+            "failed_chunks": [
+                {"label": o.label, "error": o.error or o.status} for o in self.failed
+            ],
+            "failed_dates": self.failed_dates(),
+            "retries": dict(self.retries),
+            "reason": self.reason,
+        }

@@ -1,0 +1,193 @@
+"""Validation: the Phase 3 gate (production's verify_phase3_for_phase4, made stricter by per-date
+completeness) and the Phase 4 / ML-readiness checks (SPEC §6)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from nba_backfill.calendar import is_bootstrap
+from nba_backfill.catalog import PGS, TABLES, TableSpec, resolve_tables
+from nba_backfill.planner import check_range, is_complete, required_dates
+from nba_backfill.warehouse.base import Warehouse
+
+USAGE_RATE_THRESHOLD = 0.95
+
+_USAGE_SQL = f"""
+SELECT COUNTIF(minutes_played > 0) AS played,
+       COUNTIF(minutes_played > 0 AND usage_rate IS NOT NULL) AS with_usage
+FROM {PGS}
+WHERE game_date BETWEEN @start_date AND @end_date
+"""
+
+
+@dataclass
+class TableCheck:
+    table: str
+    phase: int
+    expected: int  # non-bootstrap expected dates (the gate's denominator)
+    covered: int  # of those, dates whose rows are complete
+    threshold: float
+    missing: list[dt.date] = field(default_factory=list)
+    incomplete: list[dt.date] = field(default_factory=list)
+    explained: dict[dt.date, str] = field(default_factory=dict)  # Phase 4: inputs short
+    rows: int = 0
+    null_keys: int = 0
+    duplicate_keys: int = 0
+    all_dates_expected: int = 0
+    all_dates_covered: int = 0
+    critical_threshold: float | None = None
+
+    @property
+    def coverage(self) -> float:
+        return self.covered / self.expected if self.expected else 1.0
+
+    @property
+    def problems(self) -> list[str]:
+        out: list[str] = []
+        if self.coverage < self.threshold:
+            out.append(
+                f"coverage {self.coverage:.1%} < {self.threshold:.0%} "
+                f"({self.covered}/{self.expected} dates)"
+            )
+        if self.phase == 4:
+            unexplained = [d for d in self.missing + self.incomplete if d not in self.explained]
+            if unexplained:
+                out.append(
+                    f"{len(unexplained)} date(s) missing although inputs are complete, "
+                    f"first {unexplained[0]}"
+                )
+        if self.critical_threshold is not None and self.all_dates_expected:
+            share = self.all_dates_covered / self.all_dates_expected
+            if share < self.critical_threshold:
+                out.append(
+                    f"critical: {self.all_dates_covered}/{self.all_dates_expected} "
+                    f"expected dates < {self.critical_threshold:.2%}"
+                )
+        if self.null_keys:
+            out.append(f"{self.null_keys} rows with NULL key columns")
+        if self.duplicate_keys:
+            out.append(f"{self.duplicate_keys} duplicate key rows")
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self, verbose: bool = False) -> dict[str, object]:
+        d: dict[str, object] = {
+            "table": self.table,
+            "phase": self.phase,
+            "ok": self.ok,
+            "coverage": round(self.coverage, 4),
+            "covered_dates": self.covered,
+            "expected_dates": self.expected,
+            "threshold": self.threshold,
+            "rows": self.rows,
+            "missing_dates": len(self.missing),
+            "incomplete_dates": len(self.incomplete),
+            "null_keys": self.null_keys,
+            "duplicate_keys": self.duplicate_keys,
+            "problems": self.problems,
+        }
+        if verbose:
+            d["missing"] = [x.isoformat() for x in self.missing]
+            d["incomplete"] = [x.isoformat() for x in self.incomplete]
+            d["explained"] = {k.isoformat(): v for k, v in sorted(self.explained.items())}
+        return d
+
+
+@dataclass
+class ValidationReport:
+    phase: int
+    start: dt.date
+    end: dt.date
+    tables: list[TableCheck]
+    usage_rate_share: float | None = None  # ML readiness (Phase 4 report only)
+
+    @property
+    def problems(self) -> dict[str, list[str]]:
+        out = {t.table: t.problems for t in self.tables if t.problems}
+        if self.usage_rate_share is not None and self.usage_rate_share < USAGE_RATE_THRESHOLD:
+            out.setdefault(PGS, []).append(
+                f"usage_rate non-null {self.usage_rate_share:.1%} < 95% where minutes > 0"
+            )
+        return out
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self, verbose: bool = False) -> dict[str, object]:
+        return {
+            "phase": self.phase,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "ok": self.ok,
+            "usage_rate_non_null": self.usage_rate_share,
+            "tables": [t.as_dict(verbose) for t in self.tables],
+            "problems": self.problems,
+        }
+
+
+def check_table(
+    wh: Warehouse, spec: TableSpec, start: dt.date, end: dt.date, schedule: dict[dt.date, int]
+) -> TableCheck:
+    in_range = sorted(d for d in schedule if start <= d <= end)
+    nonboot = [d for d in in_range if not is_bootstrap(d)]
+    prof = wh.date_profile(spec, start, end)
+    complete = {d for d in in_range if is_complete(spec, prof.get(d), schedule[d])}
+    audit = wh.key_audit(spec, start, end)
+    check = TableCheck(
+        table=spec.name,
+        phase=spec.phase,
+        expected=len(nonboot),
+        covered=len(complete.intersection(nonboot)),
+        threshold=spec.gate_threshold,
+        missing=[d for d in nonboot if d not in prof],
+        incomplete=[d for d in nonboot if d in prof and d not in complete],
+        rows=audit.rows,
+        null_keys=audit.null_keys,
+        duplicate_keys=audit.duplicate_keys,
+        all_dates_expected=len(in_range),
+        all_dates_covered=len(complete),
+        critical_threshold=spec.critical_threshold,
+    )
+    if spec.phase == 4:
+        # A Phase 4 date may be short only because a same-date input is short (SPEC §5).
+        check.threshold = 0.0
+        for dep in spec.depends_on:
+            if not dep.required:
+                continue
+            up = TABLES[dep.table]
+            up_prof = wh.date_profile(up, start - dt.timedelta(days=dep.lookback_days), end)
+            for day in check.missing + check.incomplete:
+                need = required_dates(day, dep.lookback_days, dep.same_date, sorted(schedule))
+                short = [d for d in need if not is_complete(up, up_prof.get(d), schedule[d])]
+                if short and day not in check.explained:
+                    check.explained[day] = f"input {up.table} incomplete on {short[0]}"
+    return check
+
+
+def validate(
+    wh: Warehouse, phase: int, start: dt.date, end: dt.date, tables: list[str] | None = None
+) -> ValidationReport:
+    """Check every table of ``phase`` on ``[start, end]`` against the schedule."""
+    check_range(start, end, wh.schedule_bounds())
+    specs = [s for s in resolve_tables(tables) if s.phase == phase]
+    schedule = wh.schedule(start - dt.timedelta(days=180), end)
+    report = ValidationReport(
+        phase, start, end, [check_table(wh, s, start, end, schedule) for s in specs]
+    )
+    if phase == 4:
+        report.usage_rate_share = usage_rate_share(wh, start, end)
+    return report
+
+
+def usage_rate_share(wh: Warehouse, start: dt.date, end: dt.date) -> float | None:
+    """ML readiness: share of player-games with minutes > 0 whose usage_rate is not NULL."""
+    if not wh.table_exists(PGS):
+        return None
+    row = wh.fetch(_USAGE_SQL, {"start_date": start, "end_date": end})[0]
+    played = int(row["played"] or 0)
+    return int(row["with_usage"] or 0) / played if played else None

@@ -1,0 +1,33 @@
+"""Task: plan the (table, date) pairs to fill."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import get_run_logger, task
+
+from nba_backfill.planner import Plan, Planner
+from tasks import common
+
+
+@task(name="plan", task_run_name="plan · phase {phases} · {start}..{end}")
+def plan_backfill(
+    start: dt.date,
+    end: dt.date,
+    tables: list[str] | None,
+    chunk_days: int,
+    phases: tuple[int, ...] = (3, 4),
+) -> Plan:
+    plan = Planner(common.warehouse()).plan(start, end, tables, chunk_days, phases=phases)
+    logger = get_run_logger()
+    for tp in plan.tables.values():
+        logger.info(
+            "%s: %d/%d dates complete, %d to fill in %d chunks, %d skipped",
+            tp.table,
+            len(tp.complete & set(tp.expected)),
+            len(tp.expected),
+            len(tp.to_fill),
+            len(tp.chunks),
+            len(tp.skipped),
+        )
+    return plan
