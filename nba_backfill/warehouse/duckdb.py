@@ -155,10 +155,11 @@ class DuckDBWarehouse(Warehouse):
             try:
                 if replace:
                     cur.execute(f"DELETE FROM {self._qualified(table.name)}")
-                cur.execute(
-                    f"COPY {self._qualified(table.name)} FROM '{tmp}' "
-                    "(FORMAT csv, HEADER false, NULLSTR '\\N')"
-                )
+                if n:
+                    cur.execute(
+                        f"COPY {self._qualified(table.name)} FROM '{tmp}' "
+                        "(FORMAT csv, HEADER false, NULLSTR '\\N')"
+                    )
                 cur.commit()
             except duckdb.Error as exc:
                 cur.rollback()
@@ -225,6 +226,20 @@ class DuckDBWarehouse(Warehouse):
             raise _translate(exc, f"{table.name} {start}..{end}") from exc
         self.jobs_run += 1
         return WriteResult(table.name, start, end, int(deleted), int(written))
+
+    def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
+        if not self.table_exists(table.name):
+            return 0, ""
+        row = (
+            self._cursor()
+            .execute(
+                f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM {self._qualified(table.name)} AS t "
+                f'WHERE "{table.date_column}" BETWEEN $start_date AND $end_date',
+                {"start_date": start, "end_date": end},
+            )
+            .fetchall()[0]
+        )
+        return int(row[0]), str(row[1])
 
     def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int:
         if not dates:

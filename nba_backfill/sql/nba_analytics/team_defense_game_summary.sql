@@ -1,0 +1,138 @@
+-- nba_analytics.team_defense_game_summary
+-- One row = one team's defense in one final game (key: game_date, defending_team_abbr): what
+-- its opponent scored and shot, for the games of the schedule on [@start_date, @end_date] that
+-- have boxscore rows for both teams (the opponent's offense is the defense's input).
+--   defensive_rating = 100 * opp PTS / (opp FGA + 0.44 * opp FTA - opp OREB + opp TOV)
+--   opponent_pace    = the opponent's possessions (not per 48 minutes)
+-- turnovers_forced = the opponent's turnovers; steals, defensive_rebounds and blocks_total are
+-- the defending team's own boxscore totals. blocks_<zone> count the opponent's blocked shots
+-- by zone in the play-by-play, and opp_<zone>_* its attempts / makes there: NULL when the game
+-- has no play-by-play (history is partial), 0 when it has some but none in that zone.
+WITH games AS (
+  SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr
+  FROM nba_reference.nba_schedule
+  WHERE game_date BETWEEN @start_date AND @end_date
+    AND game_status = 3
+),
+
+box AS (
+  SELECT *
+  FROM nba_raw.nbac_team_boxscore
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
+
+pbp AS (
+  SELECT game_id, team_abbr, shot_zone, shot_made, blocked
+  FROM nba_raw.nbac_play_by_play
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
+
+pbp_games AS (
+  SELECT DISTINCT game_id
+  FROM pbp
+),
+
+-- Shots by the shooting team; the defense reads its opponent's row.
+zones AS (
+  SELECT
+    game_id,
+    team_abbr AS shooting_team_abbr,
+    COUNTIF(shot_zone = 'paint') AS paint_attempts,
+    COUNTIF(shot_zone = 'paint' AND shot_made) AS paint_makes,
+    COUNTIF(shot_zone = 'mid_range') AS mid_range_attempts,
+    COUNTIF(shot_zone = 'mid_range' AND shot_made) AS mid_range_makes,
+    COUNTIF(shot_zone = 'three') AS three_zone_attempts,
+    COUNTIF(shot_zone = 'three' AND shot_made) AS three_zone_makes,
+    COUNTIF(shot_zone = 'paint' AND blocked) AS blocked_paint,
+    COUNTIF(shot_zone = 'mid_range' AND blocked) AS blocked_mid_range,
+    COUNTIF(shot_zone = 'three' AND blocked) AS blocked_three
+  FROM pbp
+  GROUP BY game_id, team_abbr
+),
+
+defense AS (
+  SELECT
+    g.game_id,
+    g.game_date,
+    g.season_year,
+    d.team_abbr AS defending_team_abbr,
+    o.team_abbr AS opponent_team_abbr,
+    d.team_abbr = g.home_team_abbr AS home_game,
+    o.points AS points_allowed,
+    o.field_goals_made AS opp_fg_makes,
+    o.field_goals_attempted AS opp_fg_attempts,
+    o.three_pointers_made AS opp_three_pt_makes,
+    o.three_pointers_attempted AS opp_three_pt_attempts,
+    o.free_throws_made AS opp_ft_makes,
+    o.free_throws_attempted AS opp_ft_attempts,
+    o.offensive_rebounds AS opp_offensive_rebounds,
+    o.turnovers AS opp_turnovers,
+    d.steals,
+    d.defensive_rebounds,
+    d.blocks,
+    o.field_goals_attempted + 0.44 * o.free_throws_attempted - o.offensive_rebounds
+      + o.turnovers AS opp_possessions,
+    pg.game_id IS NOT NULL AS has_pbp,
+    z.paint_attempts,
+    z.paint_makes,
+    z.mid_range_attempts,
+    z.mid_range_makes,
+    z.three_zone_attempts,
+    z.three_zone_makes,
+    z.blocked_paint,
+    z.blocked_mid_range,
+    z.blocked_three
+  FROM games AS g
+  INNER JOIN box AS d
+    ON d.game_id = g.game_id
+    AND d.game_date = g.game_date
+    AND d.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
+  INNER JOIN box AS o
+    ON o.game_id = d.game_id
+    AND o.game_date = d.game_date
+    AND o.team_abbr = IF(d.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr)
+  LEFT JOIN pbp_games AS pg
+    ON pg.game_id = g.game_id
+  LEFT JOIN zones AS z
+    ON z.game_id = g.game_id
+    AND z.shooting_team_abbr = o.team_abbr
+  WHERE TRUE
+  -- One row per key even if a source holds duplicates (deterministic: lowest game_id wins).
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY g.game_date, d.team_abbr
+    ORDER BY g.game_id, o.points DESC, d.steals DESC
+  ) = 1
+)
+
+SELECT
+  CAST(game_id AS STRING) AS game_id,
+  CAST(game_date AS DATE) AS game_date,
+  CAST(season_year AS INT64) AS season_year,
+  CAST(defending_team_abbr AS STRING) AS defending_team_abbr,
+  CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
+  CAST(home_game AS BOOL) AS home_game,
+  CAST(points_allowed AS INT64) AS points_allowed,
+  CAST(opp_fg_makes AS INT64) AS opp_fg_makes,
+  CAST(opp_fg_attempts AS INT64) AS opp_fg_attempts,
+  CAST(opp_three_pt_makes AS INT64) AS opp_three_pt_makes,
+  CAST(opp_three_pt_attempts AS INT64) AS opp_three_pt_attempts,
+  CAST(opp_ft_makes AS INT64) AS opp_ft_makes,
+  CAST(opp_ft_attempts AS INT64) AS opp_ft_attempts,
+  CAST(opp_offensive_rebounds AS INT64) AS opp_offensive_rebounds,
+  CAST(opp_turnovers AS INT64) AS opp_turnovers,
+  CAST(opp_turnovers AS INT64) AS turnovers_forced,
+  CAST(steals AS INT64) AS steals,
+  CAST(defensive_rebounds AS INT64) AS defensive_rebounds,
+  CAST(IF(has_pbp, COALESCE(blocked_paint, 0), NULL) AS INT64) AS blocks_paint,
+  CAST(IF(has_pbp, COALESCE(blocked_mid_range, 0), NULL) AS INT64) AS blocks_mid_range,
+  CAST(IF(has_pbp, COALESCE(blocked_three, 0), NULL) AS INT64) AS blocks_three,
+  CAST(blocks AS INT64) AS blocks_total,
+  CAST(IF(has_pbp, COALESCE(paint_attempts, 0), NULL) AS INT64) AS opp_paint_attempts,
+  CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS opp_paint_makes,
+  CAST(IF(has_pbp, COALESCE(mid_range_attempts, 0), NULL) AS INT64) AS opp_mid_range_attempts,
+  CAST(IF(has_pbp, COALESCE(mid_range_makes, 0), NULL) AS INT64) AS opp_mid_range_makes,
+  CAST(IF(has_pbp, COALESCE(three_zone_attempts, 0), NULL) AS INT64) AS opp_three_zone_attempts,
+  CAST(IF(has_pbp, COALESCE(three_zone_makes, 0), NULL) AS INT64) AS opp_three_zone_makes,
+  CAST(SAFE_DIVIDE(100 * points_allowed, opp_possessions) AS FLOAT64) AS defensive_rating,
+  CAST(opp_possessions AS FLOAT64) AS opponent_pace
+FROM defense

@@ -1,0 +1,136 @@
+-- nba_analytics.team_offense_game_summary
+-- One row = one team's offense in one final game (key: game_date, team_abbr), for the games of
+-- the schedule on [@start_date, @end_date] that have a team boxscore row for that team.
+--   possessions      = FGA + 0.44 * FTA + TOV - OREB
+--   offensive_rating = 100 * PTS / possessions
+--   pace             = possessions * 48 / (team player-minutes / 5)
+--   overtime_periods = (team player-minutes - 240) / 25
+-- Result columns (win_flag, margin_of_victory) compare with the opponent's boxscore row; NULL
+-- when that row is missing. Zone columns count the team's field-goal attempts in the
+-- play-by-play: NULL when the game has no play-by-play at all (history is partial), 0 when the
+-- game has some but none in that zone for the team.
+WITH games AS (
+  SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr
+  FROM nba_reference.nba_schedule
+  WHERE game_date BETWEEN @start_date AND @end_date
+    AND game_status = 3
+),
+
+box AS (
+  SELECT *
+  FROM nba_raw.nbac_team_boxscore
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
+
+pbp AS (
+  SELECT game_id, team_abbr, shot_zone, shot_made
+  FROM nba_raw.nbac_play_by_play
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
+
+pbp_games AS (
+  SELECT DISTINCT game_id
+  FROM pbp
+),
+
+zones AS (
+  SELECT
+    game_id,
+    team_abbr,
+    COUNTIF(shot_zone = 'paint') AS paint_attempts,
+    COUNTIF(shot_zone = 'paint' AND shot_made) AS paint_makes,
+    COUNTIF(shot_zone = 'mid_range') AS mid_range_attempts,
+    COUNTIF(shot_zone = 'mid_range' AND shot_made) AS mid_range_makes,
+    COUNTIF(shot_zone = 'three') AS three_zone_attempts,
+    COUNTIF(shot_zone = 'three' AND shot_made) AS three_zone_makes
+  FROM pbp
+  GROUP BY game_id, team_abbr
+),
+
+offense AS (
+  SELECT
+    g.game_id,
+    g.game_date,
+    g.season_year,
+    b.team_abbr,
+    IF(b.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr) AS opponent_team_abbr,
+    b.team_abbr = g.home_team_abbr AS home_game,
+    b.points,
+    o.points AS opponent_points,
+    b.field_goals_made,
+    b.field_goals_attempted,
+    b.three_pointers_made,
+    b.three_pointers_attempted,
+    b.free_throws_made,
+    b.free_throws_attempted,
+    b.offensive_rebounds,
+    b.defensive_rebounds,
+    b.assists,
+    b.turnovers,
+    b.personal_fouls,
+    b.minutes,
+    b.field_goals_attempted + 0.44 * b.free_throws_attempted + b.turnovers
+      - b.offensive_rebounds AS possessions,
+    pg.game_id IS NOT NULL AS has_pbp,
+    z.paint_attempts,
+    z.paint_makes,
+    z.mid_range_attempts,
+    z.mid_range_makes,
+    z.three_zone_attempts,
+    z.three_zone_makes
+  FROM games AS g
+  INNER JOIN box AS b
+    ON b.game_id = g.game_id
+    AND b.game_date = g.game_date
+    AND b.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
+  LEFT JOIN box AS o
+    ON o.game_id = b.game_id
+    AND o.game_date = b.game_date
+    AND o.team_abbr = IF(b.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr)
+  LEFT JOIN pbp_games AS pg
+    ON pg.game_id = g.game_id
+  LEFT JOIN zones AS z
+    ON z.game_id = g.game_id
+    AND z.team_abbr = b.team_abbr
+  WHERE TRUE
+  -- One row per key even if a source holds duplicates (deterministic: lowest game_id wins).
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY g.game_date, b.team_abbr
+    ORDER BY g.game_id, b.points DESC, o.points DESC
+  ) = 1
+)
+
+SELECT
+  CAST(game_id AS STRING) AS game_id,
+  CAST(game_date AS DATE) AS game_date,
+  CAST(season_year AS INT64) AS season_year,
+  CAST(team_abbr AS STRING) AS team_abbr,
+  CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
+  CAST(home_game AS BOOL) AS home_game,
+  CAST(points > opponent_points AS BOOL) AS win_flag,
+  CAST(points - opponent_points AS INT64) AS margin_of_victory,
+  CAST(points AS INT64) AS points_scored,
+  CAST(field_goals_made AS INT64) AS fg_makes,
+  CAST(field_goals_attempted AS INT64) AS fg_attempts,
+  CAST(three_pointers_made AS INT64) AS three_pt_makes,
+  CAST(three_pointers_attempted AS INT64) AS three_pt_attempts,
+  CAST(free_throws_made AS INT64) AS ft_makes,
+  CAST(free_throws_attempted AS INT64) AS ft_attempts,
+  CAST(offensive_rebounds AS INT64) AS offensive_rebounds,
+  CAST(defensive_rebounds AS INT64) AS defensive_rebounds,
+  CAST(assists AS INT64) AS assists,
+  CAST(turnovers AS INT64) AS turnovers,
+  CAST(personal_fouls AS INT64) AS personal_fouls,
+  CAST(minutes AS INT64) AS team_minutes,
+  -- ROUND first: CAST(FLOAT64 AS INT64) rounds in BigQuery but truncates in other engines.
+  CAST(GREATEST(ROUND((minutes - 240) / 25), 0) AS INT64) AS overtime_periods,
+  CAST(possessions AS FLOAT64) AS possessions,
+  CAST(SAFE_DIVIDE(100 * points, possessions) AS FLOAT64) AS offensive_rating,
+  CAST(SAFE_DIVIDE(possessions * 48, minutes / 5) AS FLOAT64) AS pace,
+  CAST(IF(has_pbp, COALESCE(paint_attempts, 0), NULL) AS INT64) AS paint_attempts,
+  CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS paint_makes,
+  CAST(IF(has_pbp, COALESCE(mid_range_attempts, 0), NULL) AS INT64) AS mid_range_attempts,
+  CAST(IF(has_pbp, COALESCE(mid_range_makes, 0), NULL) AS INT64) AS mid_range_makes,
+  CAST(IF(has_pbp, COALESCE(three_zone_attempts, 0), NULL) AS INT64) AS three_zone_attempts,
+  CAST(IF(has_pbp, COALESCE(three_zone_makes, 0), NULL) AS INT64) AS three_zone_makes
+FROM offense

@@ -1,0 +1,202 @@
+-- nba_analytics.upcoming_player_game_context
+-- One row = one rostered player of one final game on [@start_date, @end_date] (key: game_date,
+-- player_lookup): what was known before tip-off. The roster is the gamebook's 'active' and
+-- 'dnp' players of the game. History comes from player_game_summary rows of the 30 days
+-- strictly before the date in which the player played (minutes_played > 0; DNP rows are not
+-- games for rest, counts or averages):
+--   days_rest = days since the previous such game (NULL when none in 30 days);
+--   back_to_back = days_rest = 1 (FALSE without a previous game);
+--   games / minutes_last_N_days = games on [date - N, date - 1];
+--   points_avg_last_5/10, avg_usage_rate_last_7_games = over the player's last 5 / 10 / 7
+--   such games in the 30-day window (NULL when none; NULL usage rates are skipped).
+-- Lines: opening = earliest snapshot, current = latest snapshot, ties broken by the
+-- alphabetically first bookmaker; line_movement = current - opening. game_spread is the latest
+-- spread from the team's side (the feed's spread is the home team's; negated for the away
+-- team); game_total the latest total.
+-- season_phase by calendar month: Oct-Nov early, Dec-Feb mid, Mar-Apr late, else playoffs.
+WITH games AS (
+  SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr
+  FROM nba_reference.nba_schedule
+  WHERE game_date BETWEEN @start_date AND @end_date
+    AND game_status = 3
+),
+
+roster AS (
+  SELECT
+    g.game_id,
+    g.game_date,
+    g.season_year,
+    p.player_lookup,
+    p.team_abbr,
+    IF(p.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr) AS opponent_team_abbr,
+    p.team_abbr = g.home_team_abbr AS home_game
+  FROM games AS g
+  INNER JOIN nba_raw.nbac_gamebook_player_stats AS p
+    ON p.game_id = g.game_id
+    AND p.game_date = g.game_date
+    AND p.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
+  WHERE p.game_date BETWEEN @start_date AND @end_date
+    AND LOWER(p.player_status) IN ('active', 'dnp')
+  -- One row per key even if the gamebook lists a player twice (deterministic).
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY g.game_date, p.player_lookup
+    ORDER BY g.game_id, p.team_abbr
+  ) = 1
+),
+
+history AS (
+  SELECT
+    game_date,
+    player_lookup,
+    CAST(minutes_played AS FLOAT64) AS minutes,
+    points,
+    usage_rate
+  FROM nba_analytics.player_game_summary
+  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+    AND minutes_played > 0
+),
+
+-- Each roster row with the player's games of the 30 days before it (bounded join: at most
+-- ~30 rows per player-date, never a whole season).
+recent AS (
+  SELECT
+    r.game_date,
+    r.player_lookup,
+    DATE_DIFF(r.game_date, h.game_date, DAY) AS days_ago,
+    ROW_NUMBER() OVER (
+      PARTITION BY r.game_date, r.player_lookup
+      ORDER BY h.game_date DESC
+    ) AS games_ago,
+    h.minutes,
+    h.points,
+    h.usage_rate
+  FROM roster AS r
+  INNER JOIN history AS h
+    ON h.player_lookup = r.player_lookup
+    AND h.game_date BETWEEN DATE_SUB(r.game_date, INTERVAL 30 DAY)
+    AND DATE_SUB(r.game_date, INTERVAL 1 DAY)
+),
+
+form AS (
+  SELECT
+    game_date,
+    player_lookup,
+    MIN(days_ago) AS days_rest,
+    COUNTIF(days_ago <= 7) AS games_last_7_days,
+    COUNTIF(days_ago <= 14) AS games_last_14_days,
+    SUM(IF(days_ago <= 7, minutes, 0)) AS minutes_last_7_days,
+    SUM(IF(days_ago <= 14, minutes, 0)) AS minutes_last_14_days,
+    AVG(IF(games_ago <= 5, points, NULL)) AS points_avg_last_5,
+    AVG(IF(games_ago <= 10, points, NULL)) AS points_avg_last_10,
+    AVG(IF(games_ago <= 7, usage_rate, NULL)) AS avg_usage_rate_last_7_games
+  FROM recent
+  GROUP BY game_date, player_lookup
+),
+
+props AS (
+  SELECT game_date, player_lookup, bookmaker, points_line, snapshot_timestamp
+  FROM nba_raw.odds_api_player_points_props
+  WHERE game_date BETWEEN @start_date AND @end_date
+    AND points_line IS NOT NULL
+),
+
+opening_lines AS (
+  SELECT game_date, player_lookup, points_line
+  FROM props
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_date, player_lookup
+    ORDER BY snapshot_timestamp ASC NULLS LAST, bookmaker, points_line
+  ) = 1
+),
+
+current_lines AS (
+  SELECT game_date, player_lookup, points_line
+  FROM props
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_date, player_lookup
+    ORDER BY snapshot_timestamp DESC, bookmaker, points_line
+  ) = 1
+),
+
+game_lines AS (
+  SELECT game_id, game_date, home_team_abbr, away_team_abbr, bookmaker, spread, total,
+    snapshot_timestamp
+  FROM nba_raw.odds_api_game_lines
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
+
+spreads AS (
+  SELECT game_id, game_date, home_team_abbr, away_team_abbr, spread
+  FROM game_lines
+  WHERE spread IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, game_date
+    ORDER BY snapshot_timestamp DESC, bookmaker, spread
+  ) = 1
+),
+
+totals AS (
+  SELECT game_id, game_date, total
+  FROM game_lines
+  WHERE total IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, game_date
+    ORDER BY snapshot_timestamp DESC, bookmaker, total
+  ) = 1
+)
+
+SELECT
+  CAST(r.game_id AS STRING) AS game_id,
+  CAST(r.game_date AS DATE) AS game_date,
+  CAST(r.season_year AS INT64) AS season_year,
+  CAST(r.player_lookup AS STRING) AS player_lookup,
+  CAST(r.team_abbr AS STRING) AS team_abbr,
+  CAST(r.opponent_team_abbr AS STRING) AS opponent_team_abbr,
+  CAST(r.home_game AS BOOL) AS home_game,
+  CAST(cl.points_line IS NOT NULL AS BOOL) AS has_prop_line,
+  CAST(ol.points_line AS FLOAT64) AS opening_points_line,
+  CAST(cl.points_line AS FLOAT64) AS current_points_line,
+  CAST(cl.points_line - ol.points_line AS FLOAT64) AS line_movement,
+  CAST(
+    CASE r.team_abbr
+      WHEN s.home_team_abbr THEN s.spread
+      WHEN s.away_team_abbr THEN -s.spread
+    END AS FLOAT64
+  ) AS game_spread,
+  CAST(t.total AS FLOAT64) AS game_total,
+  CAST(f.days_rest AS INT64) AS days_rest,
+  CAST(COALESCE(f.days_rest = 1, FALSE) AS BOOL) AS back_to_back,
+  CAST(COALESCE(f.games_last_7_days, 0) AS INT64) AS games_last_7_days,
+  CAST(COALESCE(f.games_last_14_days, 0) AS INT64) AS games_last_14_days,
+  CAST(COALESCE(f.minutes_last_7_days, 0) AS FLOAT64) AS minutes_last_7_days,
+  CAST(COALESCE(f.minutes_last_14_days, 0) AS FLOAT64) AS minutes_last_14_days,
+  CAST(f.points_avg_last_5 AS FLOAT64) AS points_avg_last_5,
+  CAST(f.points_avg_last_10 AS FLOAT64) AS points_avg_last_10,
+  CAST(f.avg_usage_rate_last_7_games AS FLOAT64) AS avg_usage_rate_last_7_games,
+  CAST(
+    CASE
+      WHEN EXTRACT(MONTH FROM r.game_date) IN (10, 11) THEN 'early'
+      WHEN EXTRACT(MONTH FROM r.game_date) IN (12, 1, 2) THEN 'mid'
+      WHEN EXTRACT(MONTH FROM r.game_date) IN (3, 4) THEN 'late'
+      ELSE 'playoffs'
+    END AS STRING
+  ) AS season_phase
+FROM roster AS r
+LEFT JOIN form AS f
+  ON f.game_date = r.game_date
+  AND f.player_lookup = r.player_lookup
+LEFT JOIN opening_lines AS ol
+  ON ol.game_date = r.game_date
+  AND ol.player_lookup = r.player_lookup
+LEFT JOIN current_lines AS cl
+  ON cl.game_date = r.game_date
+  AND cl.player_lookup = r.player_lookup
+LEFT JOIN spreads AS s
+  ON s.game_id = r.game_id
+  AND s.game_date = r.game_date
+LEFT JOIN totals AS t
+  ON t.game_id = r.game_id
+  AND t.game_date = r.game_date

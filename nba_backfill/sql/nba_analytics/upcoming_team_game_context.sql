@@ -1,0 +1,260 @@
+-- nba_analytics.upcoming_team_game_context
+-- One row = one team in one final game on [@start_date, @end_date] (key: game_date,
+-- team_abbr): schedule, betting and injury context known before tip-off. game_id is the
+-- NBA.com id (schedule.nba_game_id).
+-- Schedule context is counted over the team's final games of the same season_year (the
+-- schedule is read back one year so that the season's first games are always in view):
+--   game_number_in_season = 1 for the team's first game of the season_year (playoffs included);
+--   days_since_last_game  = days since the team's previous game of the season (NULL for the
+--                           first); is_back_to_back = days_since_last_game = 1;
+--   games_in_last_N_days  = team games on [date - N, date - 1].
+-- Results come from nba_raw.nbac_team_boxscore of the team's earlier games of the season:
+--   win_streak = +n after n straight wins, -n after n straight losses, 0 before the first
+--   result; last_game_margin = points - opponent points of the previous game with a result.
+-- Lines: the latest snapshot (ties: alphabetically first bookmaker); game_spread from the
+-- team's side (the feed's spread is the home team's, negated for the away team).
+-- Injuries: each player's latest injury-report entry for the game (report_date <= game date).
+--   questionable_players_count = players listed 'questionable';
+--   starters_out_count = players listed 'out' who are the team's starters, a starter being a
+--   player who averaged more than 20 minutes (PGS's starter_flag rule) over the games he
+--   played for the team in the gamebook in the 30 days before the date. Players out for more
+--   than 30 days are therefore not counted: the team has already adjusted to their absence.
+WITH schedule AS (
+  SELECT game_id, nba_game_id, game_date, season_year, home_team_abbr, away_team_abbr
+  FROM nba_reference.nba_schedule
+  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
+    AND game_status = 3
+),
+
+team_games_all AS (
+  SELECT
+    game_id, nba_game_id, game_date, season_year,
+    home_team_abbr AS team_abbr, away_team_abbr AS opponent_team_abbr, TRUE AS home_game
+  FROM schedule
+  UNION ALL
+  SELECT
+    game_id, nba_game_id, game_date, season_year,
+    away_team_abbr AS team_abbr, home_team_abbr AS opponent_team_abbr, FALSE AS home_game
+  FROM schedule
+),
+
+-- A team plays at most one game a day: keep one row per (team, date) even if the schedule
+-- holds duplicates.
+team_games AS (
+  SELECT *
+  FROM team_games_all
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (PARTITION BY team_abbr, game_date ORDER BY game_id) = 1
+),
+
+box AS (
+  SELECT game_id, game_date, team_abbr, points
+  FROM nba_raw.nbac_team_boxscore
+  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+),
+
+results AS (
+  SELECT
+    tg.team_abbr,
+    tg.season_year,
+    tg.game_date,
+    b.points - o.points AS margin,
+    b.points > o.points AS win
+  FROM team_games AS tg
+  INNER JOIN box AS b
+    ON b.game_id = tg.game_id
+    AND b.game_date = tg.game_date
+    AND b.team_abbr = tg.team_abbr
+  INNER JOIN box AS o
+    ON o.game_id = tg.game_id
+    AND o.game_date = tg.game_date
+    AND o.team_abbr = tg.opponent_team_abbr
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY tg.team_abbr, tg.game_date
+    ORDER BY b.points DESC, o.points DESC
+  ) = 1
+),
+
+-- Runs of equal results (gaps and islands): a new run starts whenever the result changes.
+runs AS (
+  SELECT
+    *,
+    SUM(IF(changed, 1, 0)) OVER (
+      PARTITION BY team_abbr, season_year
+      ORDER BY game_date
+      ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+    ) AS run_id
+  FROM (
+    SELECT
+      *,
+      COALESCE(
+        win != LAG(win) OVER (PARTITION BY team_abbr, season_year ORDER BY game_date),
+        TRUE
+      ) AS changed
+    FROM results
+  )
+),
+
+streaks AS (
+  SELECT
+    team_abbr,
+    game_date,
+    margin,
+    IF(win, 1, -1) * ROW_NUMBER() OVER (
+      PARTITION BY team_abbr, season_year, run_id
+      ORDER BY game_date
+    ) AS streak_after
+  FROM runs
+),
+
+timeline AS (
+  SELECT
+    tg.*,
+    ROW_NUMBER() OVER w_season AS game_number_in_season,
+    LAG(tg.game_date) OVER w_season AS previous_game_date,
+    COUNT(*) OVER (
+      PARTITION BY tg.team_abbr
+      ORDER BY UNIX_DATE(tg.game_date)
+      RANGE BETWEEN 7 PRECEDING AND 1 PRECEDING
+    ) AS games_in_last_7_days,
+    COUNT(*) OVER (
+      PARTITION BY tg.team_abbr
+      ORDER BY UNIX_DATE(tg.game_date)
+      RANGE BETWEEN 14 PRECEDING AND 1 PRECEDING
+    ) AS games_in_last_14_days,
+    LAST_VALUE(s.streak_after IGNORE NULLS) OVER (
+      PARTITION BY tg.team_abbr, tg.season_year
+      ORDER BY tg.game_date
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS win_streak,
+    LAST_VALUE(s.margin IGNORE NULLS) OVER (
+      PARTITION BY tg.team_abbr, tg.season_year
+      ORDER BY tg.game_date
+      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS last_game_margin
+  FROM team_games AS tg
+  LEFT JOIN streaks AS s
+    ON s.team_abbr = tg.team_abbr
+    AND s.game_date = tg.game_date
+  WINDOW w_season AS (PARTITION BY tg.team_abbr, tg.season_year ORDER BY tg.game_date)
+),
+
+game_lines AS (
+  SELECT game_id, game_date, home_team_abbr, away_team_abbr, bookmaker, spread, total,
+    snapshot_timestamp
+  FROM nba_raw.odds_api_game_lines
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
+
+spreads AS (
+  SELECT game_id, game_date, home_team_abbr, away_team_abbr, spread
+  FROM game_lines
+  WHERE spread IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, game_date
+    ORDER BY snapshot_timestamp DESC, bookmaker, spread
+  ) = 1
+),
+
+totals AS (
+  SELECT game_id, game_date, total
+  FROM game_lines
+  WHERE total IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, game_date
+    ORDER BY snapshot_timestamp DESC, bookmaker, total
+  ) = 1
+),
+
+injuries AS (
+  SELECT game_date, team_abbr, player_lookup, LOWER(status) AS status
+  FROM nba_raw.nbac_injury_report
+  WHERE report_date BETWEEN DATE_SUB(@start_date, INTERVAL 7 DAY) AND @end_date
+    AND game_date BETWEEN @start_date AND @end_date
+    AND report_date <= game_date
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_date, team_abbr, player_lookup
+    ORDER BY report_date DESC, LOWER(status)
+  ) = 1
+),
+
+recent_minutes AS (
+  SELECT
+    game_date,
+    team_abbr,
+    player_lookup,
+    (
+      COALESCE(SAFE_CAST(SPLIT(TRIM(minutes), ':')[SAFE_OFFSET(0)] AS FLOAT64), 0) * 60
+      + COALESCE(SAFE_CAST(SPLIT(TRIM(minutes), ':')[SAFE_OFFSET(1)] AS FLOAT64), 0)
+    ) / 60 AS minutes_played
+  FROM nba_raw.nbac_gamebook_player_stats
+  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+    AND LOWER(player_status) = 'active'
+),
+
+starters_out AS (
+  SELECT i.game_date, i.team_abbr, i.player_lookup
+  FROM injuries AS i
+  INNER JOIN recent_minutes AS m
+    ON m.player_lookup = i.player_lookup
+    AND m.team_abbr = i.team_abbr
+    AND m.game_date BETWEEN DATE_SUB(i.game_date, INTERVAL 30 DAY)
+    AND DATE_SUB(i.game_date, INTERVAL 1 DAY)
+  WHERE i.status = 'out'
+    AND m.minutes_played > 0
+  GROUP BY i.game_date, i.team_abbr, i.player_lookup
+  HAVING AVG(m.minutes_played) > 20
+),
+
+injury_counts AS (
+  SELECT
+    i.game_date,
+    i.team_abbr,
+    COUNTIF(i.status = 'questionable') AS questionable_players_count,
+    COUNT(so.player_lookup) AS starters_out_count
+  FROM injuries AS i
+  LEFT JOIN starters_out AS so
+    ON so.game_date = i.game_date
+    AND so.team_abbr = i.team_abbr
+    AND so.player_lookup = i.player_lookup
+  GROUP BY i.game_date, i.team_abbr
+)
+
+SELECT
+  CAST(q.nba_game_id AS STRING) AS game_id,
+  CAST(q.game_date AS DATE) AS game_date,
+  CAST(q.season_year AS INT64) AS season_year,
+  CAST(q.team_abbr AS STRING) AS team_abbr,
+  CAST(q.opponent_team_abbr AS STRING) AS opponent_team_abbr,
+  CAST(q.home_game AS BOOL) AS home_game,
+  CAST(COALESCE(DATE_DIFF(q.game_date, q.previous_game_date, DAY) = 1, FALSE) AS BOOL)
+    AS is_back_to_back,
+  CAST(DATE_DIFF(q.game_date, q.previous_game_date, DAY) AS INT64) AS days_since_last_game,
+  CAST(q.game_number_in_season AS INT64) AS game_number_in_season,
+  CAST(q.games_in_last_7_days AS INT64) AS games_in_last_7_days,
+  CAST(q.games_in_last_14_days AS INT64) AS games_in_last_14_days,
+  CAST(
+    CASE q.team_abbr
+      WHEN s.home_team_abbr THEN s.spread
+      WHEN s.away_team_abbr THEN -s.spread
+    END AS FLOAT64
+  ) AS game_spread,
+  CAST(t.total AS FLOAT64) AS game_total,
+  CAST(COALESCE(q.win_streak, 0) AS INT64) AS win_streak,
+  CAST(q.last_game_margin AS INT64) AS last_game_margin,
+  CAST(COALESCE(ic.starters_out_count, 0) AS INT64) AS starters_out_count,
+  CAST(COALESCE(ic.questionable_players_count, 0) AS INT64) AS questionable_players_count
+FROM timeline AS q
+LEFT JOIN spreads AS s
+  ON s.game_id = q.game_id
+  AND s.game_date = q.game_date
+LEFT JOIN totals AS t
+  ON t.game_id = q.game_id
+  AND t.game_date = q.game_date
+LEFT JOIN injury_counts AS ic
+  ON ic.game_date = q.game_date
+  AND ic.team_abbr = q.team_abbr
+WHERE q.game_date BETWEEN @start_date AND @end_date
