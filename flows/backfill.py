@@ -52,6 +52,9 @@ def run_chunks(
     for n, fut in enumerate(as_completed(list(futures.values())), start=1):
         chunk = by_future[fut.task_run_id]
         state = fut.state
+        if state.name != "NotReady":  # as_completed can yield before the final state lands
+            fut.wait()
+            state = fut.state
         if state.is_completed():
             outcomes.append(ChunkOutcome(chunk, phase, "completed", report=fut.result()))
         elif state.is_failed() or state.is_crashed():

@@ -43,7 +43,12 @@ class RunSummary:
 
     def add_validation(self, report: ValidationReport) -> None:
         for t in report.tables:
-            self.coverage_after[t.table] = f"{t.covered}/{t.expected}"
+            # Same measure as the plan's "before": Phase 3 counts every expected date,
+            # Phase 4 the non-bootstrap ones.
+            if t.phase == 3:
+                self.coverage_after[t.table] = f"{t.all_dates_covered}/{t.all_dates_expected}"
+            else:
+                self.coverage_after[t.table] = f"{t.covered}/{t.expected}"
 
     @property
     def failed(self) -> list[ChunkOutcome]:

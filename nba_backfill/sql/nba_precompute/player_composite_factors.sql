@@ -1,0 +1,181 @@
+-- nba_precompute.player_composite_factors
+-- One row = one player with a game on game_date (every upcoming_player_game_context row of a
+-- non-bootstrap date): adjustment factors known before tip-off.
+--   fatigue_score 0..100 (100 = fully rested):
+--     100 - 20 on a back-to-back (days_rest = 1) - 5 after one day off (days_rest = 2)
+--         - 5 per game beyond 2 in the last 7 days - 2 per game beyond 5 in the last 14 days
+--         - 0.2 per minute beyond 80 in the last 7 days - 0.1 per minute beyond 180 in 14 days
+--     fatigue_adjustment = (fatigue_score - 100) / 20, i.e. -5..0, is what enters the total.
+--   shot_zone_mismatch_score -10..10: 200 x (player's share of shots in his primary zone, last 10)
+--     x (opponent's % allowed in that zone minus the league's, last 15); positive = his zone is
+--     where the opponent defends worse than the league. 0 when either side is missing.
+--   pace_score -3..3: (opponent's mean opponent possessions, last 15, minus the league's) / 2.
+--   usage_spike_score -3..3: 0.3 x (mean usage of his last 3 games - mean of his last 10), games
+--     in the 30 days before the date with a usage rate; 0 with fewer than 5 such games.
+--   rest_advantage -2..2: his days of rest minus the opponent team's (each capped at 4; unknown
+--     = 4), from upcoming_player_game_context and upcoming_team_game_context.
+--   total_composite_adjustment = fatigue_adjustment + mismatch + pace + usage spike.
+-- Every score is clamped to its range. Inputs: same-date rows of both upcoming tables,
+-- team_defense_zone_analysis and player_shot_zone_analysis; player_game_summary strictly before.
+WITH season_openers AS (
+  -- A season is shorter than 366 days, so this look-back sees the opener of every date's season.
+  SELECT season_year, MIN(game_date) AS opener_date
+  FROM nba_reference.nba_schedule
+  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
+  GROUP BY season_year
+),
+analysis_days AS (
+  SELECT DISTINCT s.game_date
+  FROM nba_reference.nba_schedule AS s
+  JOIN season_openers AS o ON o.season_year = s.season_year
+  WHERE s.game_date BETWEEN @start_date AND @end_date
+    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+),
+team_context AS (
+  SELECT game_date, team_abbr, opponent_team_abbr, days_since_last_game
+  FROM nba_analytics.upcoming_team_game_context
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
+players AS (
+  SELECT
+    u.game_date,
+    u.player_lookup,
+    u.team_abbr,
+    u.game_id,
+    COALESCE(u.opponent_team_abbr, tc.opponent_team_abbr) AS opponent_team_abbr,
+    u.days_rest,
+    COALESCE(u.back_to_back, u.days_rest = 1, FALSE) AS back_to_back,
+    COALESCE(u.games_last_7_days, 0) AS games_7,
+    COALESCE(u.games_last_14_days, 0) AS games_14,
+    COALESCE(u.minutes_last_7_days, 0) AS minutes_7,
+    COALESCE(u.minutes_last_14_days, 0) AS minutes_14
+  FROM nba_analytics.upcoming_player_game_context AS u
+  JOIN analysis_days AS d ON d.game_date = u.game_date
+  LEFT JOIN team_context AS tc ON tc.game_date = u.game_date AND tc.team_abbr = u.team_abbr
+  WHERE u.game_date BETWEEN @start_date AND @end_date
+),
+zones AS (
+  SELECT
+    analysis_date,
+    player_lookup,
+    primary_scoring_zone,
+    paint_rate_last_10,
+    mid_range_rate_last_10,
+    three_pt_rate_last_10
+  FROM nba_precompute.player_shot_zone_analysis
+  WHERE analysis_date BETWEEN @start_date AND @end_date
+),
+defense AS (
+  SELECT
+    analysis_date,
+    team_abbr,
+    paint_defense_vs_league_avg,
+    mid_range_defense_vs_league_avg,
+    three_pt_defense_vs_league_avg,
+    opponent_pace_vs_league_avg
+  FROM nba_precompute.team_defense_zone_analysis
+  WHERE analysis_date BETWEEN @start_date AND @end_date
+),
+usage_history AS (
+  SELECT
+    p.game_date,
+    p.player_lookup,
+    g.usage_rate,
+    ROW_NUMBER() OVER (PARTITION BY p.game_date, p.player_lookup ORDER BY g.game_date DESC) AS rn
+  FROM players AS p
+  JOIN nba_analytics.player_game_summary AS g
+    ON g.player_lookup = p.player_lookup
+    AND g.game_date BETWEEN DATE_SUB(p.game_date, INTERVAL 30 DAY)
+      AND DATE_SUB(p.game_date, INTERVAL 1 DAY)
+  WHERE g.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+    AND g.minutes_played > 0
+    AND g.usage_rate IS NOT NULL
+),
+usage_form AS (
+  SELECT
+    game_date,
+    player_lookup,
+    COUNT(*) AS games,
+    AVG(IF(rn <= 3, usage_rate, NULL)) AS usage_3,
+    AVG(usage_rate) AS usage_10
+  FROM usage_history
+  WHERE rn <= 10
+  GROUP BY game_date, player_lookup
+),
+raw_factors AS (
+  SELECT
+    p.game_date,
+    p.player_lookup,
+    p.team_abbr,
+    p.game_id,
+    p.opponent_team_abbr,
+    p.days_rest,
+    p.back_to_back,
+    100.0
+      - (CASE WHEN p.back_to_back THEN 20.0 WHEN p.days_rest = 2 THEN 5.0 ELSE 0.0 END)
+      - 5.0 * GREATEST(p.games_7 - 2, 0)
+      - 2.0 * GREATEST(p.games_14 - 5, 0)
+      - 0.2 * GREATEST(p.minutes_7 - 80.0, 0.0)
+      - 0.1 * GREATEST(p.minutes_14 - 180.0, 0.0) AS fatigue_raw,
+    z.player_lookup IS NOT NULL AS has_shot_zone_data,
+    df.team_abbr IS NOT NULL AS has_opponent_defense_data,
+    z.primary_scoring_zone,
+    CASE z.primary_scoring_zone
+      WHEN 'paint' THEN z.paint_rate_last_10 * df.paint_defense_vs_league_avg
+      WHEN 'mid_range' THEN z.mid_range_rate_last_10 * df.mid_range_defense_vs_league_avg
+      WHEN 'three' THEN z.three_pt_rate_last_10 * df.three_pt_defense_vs_league_avg
+    END AS zone_edge,
+    df.opponent_pace_vs_league_avg AS pace_edge,
+    COALESCE(uf.games, 0) AS usage_games,
+    uf.usage_3,
+    uf.usage_10,
+    LEAST(COALESCE(p.days_rest, 4), 4)
+      - LEAST(COALESCE(otc.days_since_last_game, 4), 4) AS rest_edge
+  FROM players AS p
+  LEFT JOIN zones AS z
+    ON z.analysis_date = p.game_date AND z.player_lookup = p.player_lookup
+  LEFT JOIN defense AS df
+    ON df.analysis_date = p.game_date AND df.team_abbr = p.opponent_team_abbr
+  LEFT JOIN usage_form AS uf
+    ON uf.game_date = p.game_date AND uf.player_lookup = p.player_lookup
+  LEFT JOIN team_context AS otc
+    ON otc.game_date = p.game_date AND otc.team_abbr = p.opponent_team_abbr
+),
+factors AS (
+  SELECT
+    *,
+    GREATEST(0.0, LEAST(100.0, fatigue_raw)) AS fatigue_score,
+    GREATEST(-10.0, LEAST(10.0, COALESCE(200.0 * zone_edge, 0.0))) AS mismatch_score,
+    GREATEST(-3.0, LEAST(3.0, COALESCE(pace_edge / 2.0, 0.0))) AS pace_score,
+    IF(
+      usage_games >= 5,
+      GREATEST(-3.0, LEAST(3.0, COALESCE(0.3 * (usage_3 - usage_10), 0.0))),
+      0.0
+    ) AS usage_spike_score,
+    GREATEST(-2, LEAST(2, rest_edge)) AS rest_advantage
+  FROM raw_factors
+)
+SELECT
+  CAST(game_date AS DATE) AS game_date,
+  CAST(player_lookup AS STRING) AS player_lookup,
+  CAST(team_abbr AS STRING) AS team_abbr,
+  CAST(game_id AS STRING) AS game_id,
+  CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
+  CAST(days_rest AS INT64) AS days_rest,
+  CAST(back_to_back AS BOOL) AS back_to_back,
+  CAST(ROUND(fatigue_score, 4) AS FLOAT64) AS fatigue_score,
+  CAST(ROUND((fatigue_score - 100.0) / 20.0, 4) AS FLOAT64) AS fatigue_adjustment,
+  CAST(primary_scoring_zone AS STRING) AS primary_scoring_zone,
+  CAST(ROUND(mismatch_score, 4) AS FLOAT64) AS shot_zone_mismatch_score,
+  CAST(ROUND(pace_score, 4) AS FLOAT64) AS pace_score,
+  CAST(ROUND(usage_spike_score, 4) AS FLOAT64) AS usage_spike_score,
+  CAST(rest_advantage AS INT64) AS rest_advantage,
+  CAST(
+    ROUND((fatigue_score - 100.0) / 20.0 + mismatch_score + pace_score + usage_spike_score, 4)
+    AS FLOAT64
+  ) AS total_composite_adjustment,
+  CAST(has_shot_zone_data AS BOOL) AS has_shot_zone_data,  -- a PSZA row exists
+  CAST(has_opponent_defense_data AS BOOL) AS has_opponent_defense_data,  -- opponent's TDZA row
+  CAST(usage_games >= 5 AS BOOL) AS has_usage_history  -- usage_spike_score is not a default
+FROM factors

@@ -1,0 +1,114 @@
+-- nba_precompute.player_daily_cache
+-- One row = one player with a game on cache_date (a non-bootstrap game date; the player list is
+-- upcoming_player_game_context of that date): his form strictly before the date.
+-- Player history: player_game_summary games played (minutes > 0) in the 180 days before the date;
+-- last-5/10 windows are his latest games in those 180 days (they may reach into last season's
+-- playoffs early in a season), "season" columns only count games of the date's season inside the
+-- same 180 days. Team context: his team's (team on cache_date) last 10 games in the 30 days
+-- before, from team_offense_game_summary. A player without prior games still gets a row
+-- (NULL averages, games_played_season 0), so every team playing on the date has rows.
+WITH season_openers AS (
+  -- A season is shorter than 366 days, so this look-back sees the opener of every date's season.
+  SELECT season_year, MIN(game_date) AS opener_date
+  FROM nba_reference.nba_schedule
+  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
+  GROUP BY season_year
+),
+analysis_days AS (
+  SELECT DISTINCT s.game_date AS cache_date, s.season_year
+  FROM nba_reference.nba_schedule AS s
+  JOIN season_openers AS o ON o.season_year = s.season_year
+  WHERE s.game_date BETWEEN @start_date AND @end_date
+    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+),
+players AS (
+  SELECT u.game_date AS cache_date, u.player_lookup, u.team_abbr, d.season_year
+  FROM nba_analytics.upcoming_player_game_context AS u
+  JOIN analysis_days AS d ON d.cache_date = u.game_date
+  WHERE u.game_date BETWEEN @start_date AND @end_date
+),
+history AS (
+  SELECT
+    p.cache_date,
+    p.player_lookup,
+    g.season_year = p.season_year AS same_season,
+    CAST(g.points AS FLOAT64) AS points,
+    CAST(g.minutes_played AS FLOAT64) AS minutes,
+    g.usage_rate,
+    CAST(COALESCE(g.fg_attempts, 0) AS FLOAT64)
+      + 0.44 * CAST(COALESCE(g.ft_attempts, 0) AS FLOAT64) AS shooting_possessions,
+    ROW_NUMBER() OVER (
+      PARTITION BY p.cache_date, p.player_lookup ORDER BY g.game_date DESC
+    ) AS rn
+  FROM players AS p
+  JOIN nba_analytics.player_game_summary AS g
+    ON g.player_lookup = p.player_lookup
+    AND g.game_date BETWEEN DATE_SUB(p.cache_date, INTERVAL 180 DAY)
+      AND DATE_SUB(p.cache_date, INTERVAL 1 DAY)
+  WHERE g.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 180 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+    AND g.minutes_played > 0
+),
+player_form AS (
+  SELECT
+    cache_date,
+    player_lookup,
+    COUNTIF(rn <= 10) AS games_10,
+    AVG(IF(rn <= 5, points, NULL)) AS points_avg_5,
+    AVG(IF(rn <= 10, points, NULL)) AS points_avg_10,
+    STDDEV_SAMP(IF(rn <= 10, points, NULL)) AS points_std_10,
+    AVG(IF(rn <= 10, minutes, NULL)) AS minutes_avg_10,
+    AVG(IF(rn <= 10, usage_rate, NULL)) AS usage_rate_10,
+    SAFE_DIVIDE(
+      SUM(IF(rn <= 10, points, 0)), 2 * SUM(IF(rn <= 10, shooting_possessions, 0))
+    ) AS ts_pct_10,
+    COUNTIF(same_season) AS games_season,
+    AVG(IF(same_season, points, NULL)) AS points_avg_season
+  FROM history
+  GROUP BY cache_date, player_lookup
+),
+team_days AS (
+  SELECT DISTINCT cache_date, team_abbr FROM players
+),
+team_history AS (
+  SELECT
+    td.cache_date,
+    td.team_abbr,
+    t.pace,
+    t.offensive_rating,
+    ROW_NUMBER() OVER (PARTITION BY td.cache_date, td.team_abbr ORDER BY t.game_date DESC) AS rn
+  FROM team_days AS td
+  JOIN nba_analytics.team_offense_game_summary AS t
+    ON t.team_abbr = td.team_abbr
+    AND t.game_date BETWEEN DATE_SUB(td.cache_date, INTERVAL 30 DAY)
+      AND DATE_SUB(td.cache_date, INTERVAL 1 DAY)
+  WHERE t.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+),
+team_form AS (
+  SELECT cache_date, team_abbr, AVG(pace) AS pace_10, AVG(offensive_rating) AS off_rating_10
+  FROM team_history
+  WHERE rn <= 10
+  GROUP BY cache_date, team_abbr
+)
+SELECT
+  CAST(p.cache_date AS DATE) AS cache_date,
+  CAST(p.player_lookup AS STRING) AS player_lookup,
+  CAST(p.team_abbr AS STRING) AS team_abbr,  -- his team on cache_date
+  CAST(p.season_year AS INT64) AS season_year,
+  CAST(COALESCE(f.games_season, 0) AS INT64) AS games_played_season,
+  CAST(COALESCE(f.games_10, 0) AS INT64) AS games_in_sample_10,  -- games behind the last-10 stats
+  CAST(ROUND(f.points_avg_5, 4) AS FLOAT64) AS points_avg_last_5,
+  CAST(ROUND(f.points_avg_10, 4) AS FLOAT64) AS points_avg_last_10,
+  CAST(ROUND(f.points_avg_season, 4) AS FLOAT64) AS points_avg_season,
+  CAST(ROUND(f.points_std_10, 4) AS FLOAT64) AS points_std_last_10,  -- sample std, NULL if < 2
+  CAST(ROUND(f.minutes_avg_10, 4) AS FLOAT64) AS minutes_avg_last_10,
+  CAST(ROUND(f.usage_rate_10, 4) AS FLOAT64) AS usage_rate_last_10,  -- mean of non-NULL games
+  CAST(ROUND(f.ts_pct_10, 4) AS FLOAT64) AS ts_pct_last_10,  -- PTS / (2 (FGA + 0.44 FTA)), pooled
+  CAST(ROUND(tf.pace_10, 4) AS FLOAT64) AS team_pace_last_10,
+  CAST(ROUND(tf.off_rating_10, 4) AS FLOAT64) AS team_off_rating_last_10
+FROM players AS p
+LEFT JOIN player_form AS f
+  ON f.cache_date = p.cache_date AND f.player_lookup = p.player_lookup
+LEFT JOIN team_form AS tf
+  ON tf.cache_date = p.cache_date AND tf.team_abbr = p.team_abbr

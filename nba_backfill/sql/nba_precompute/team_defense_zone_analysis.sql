@@ -1,0 +1,172 @@
+-- nba_precompute.team_defense_zone_analysis
+-- One row = one team playing on analysis_date (a non-bootstrap game date): what its defense
+-- allowed by shot zone over its last 15 games strictly before that date (same season, at most 60
+-- days back), each compared with the league: all teams' last-15 samples of the same date pooled.
+-- "vs_league_avg" columns are team minus league: positive = the defense allows more than average.
+-- Teams without a prior game this season get no row. Nothing is written on bootstrap days
+-- (opener + 0..13, opener = the season's first game date in the schedule).
+WITH season_openers AS (
+  -- A season is shorter than 366 days, so this look-back sees the opener of every date's season.
+  SELECT season_year, MIN(game_date) AS opener_date
+  FROM nba_reference.nba_schedule
+  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
+  GROUP BY season_year
+),
+analysis_days AS (
+  SELECT DISTINCT s.game_date AS analysis_date, s.season_year
+  FROM nba_reference.nba_schedule AS s
+  JOIN season_openers AS o ON o.season_year = s.season_year
+  WHERE s.game_date BETWEEN @start_date AND @end_date
+    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+),
+history AS (
+  -- Every team's games before each analysis date, newest first (all teams, not only the ones
+  -- playing: the league average needs them all).
+  SELECT
+    d.analysis_date,
+    t.defending_team_abbr AS team_abbr,
+    t.opp_paint_attempts,
+    t.opp_paint_makes,
+    t.opp_mid_range_attempts,
+    t.opp_mid_range_makes,
+    t.opp_three_zone_attempts,
+    t.opp_three_zone_makes,
+    t.defensive_rating,
+    t.opponent_pace,
+    ROW_NUMBER() OVER (
+      PARTITION BY d.analysis_date, t.defending_team_abbr ORDER BY t.game_date DESC
+    ) AS rn
+  FROM analysis_days AS d
+  JOIN nba_analytics.team_defense_game_summary AS t
+    ON t.season_year = d.season_year
+    AND t.game_date BETWEEN DATE_SUB(d.analysis_date, INTERVAL 60 DAY)
+      AND DATE_SUB(d.analysis_date, INTERVAL 1 DAY)
+  WHERE t.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 60 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+),
+team_window AS (
+  SELECT
+    analysis_date,
+    team_abbr,
+    COUNT(*) AS games,
+    SUM(opp_paint_attempts) AS paint_att,
+    SUM(opp_paint_makes) AS paint_made,
+    COUNT(opp_paint_attempts) AS paint_games,
+    SUM(opp_mid_range_attempts) AS mid_att,
+    SUM(opp_mid_range_makes) AS mid_made,
+    COUNT(opp_mid_range_attempts) AS mid_games,
+    SUM(opp_three_zone_attempts) AS three_att,
+    SUM(opp_three_zone_makes) AS three_made,
+    COUNT(opp_three_zone_attempts) AS three_games,
+    AVG(defensive_rating) AS defensive_rating,
+    SUM(opponent_pace) AS pace_sum,
+    COUNT(opponent_pace) AS pace_games
+  FROM history
+  WHERE rn <= 15
+  GROUP BY analysis_date, team_abbr
+),
+team_rates AS (
+  SELECT
+    analysis_date,
+    team_abbr,
+    games,
+    defensive_rating,
+    SAFE_DIVIDE(paint_made, paint_att) AS paint_pct,
+    SAFE_DIVIDE(mid_made, mid_att) AS mid_pct,
+    SAFE_DIVIDE(three_made, three_att) AS three_pct,
+    SAFE_DIVIDE(paint_att, paint_games) AS paint_apg,
+    SAFE_DIVIDE(mid_att, mid_games) AS mid_apg,
+    SAFE_DIVIDE(three_att, three_games) AS three_apg,
+    SAFE_DIVIDE(pace_sum, pace_games) AS pace
+  FROM team_window
+),
+league AS (
+  -- Pooled over every team's last-15 sample on the date (game-weighted).
+  SELECT
+    analysis_date,
+    SAFE_DIVIDE(SUM(paint_made), SUM(paint_att)) AS paint_pct,
+    SAFE_DIVIDE(SUM(mid_made), SUM(mid_att)) AS mid_pct,
+    SAFE_DIVIDE(SUM(three_made), SUM(three_att)) AS three_pct,
+    SAFE_DIVIDE(SUM(paint_att), SUM(paint_games)) AS paint_apg,
+    SAFE_DIVIDE(SUM(mid_att), SUM(mid_games)) AS mid_apg,
+    SAFE_DIVIDE(SUM(three_att), SUM(three_games)) AS three_apg,
+    SAFE_DIVIDE(SUM(pace_sum), SUM(pace_games)) AS pace
+  FROM team_window
+  GROUP BY analysis_date
+),
+teams_today AS (
+  SELECT u.game_date AS analysis_date, u.team_abbr, u.opponent_team_abbr, u.season_year
+  FROM nba_analytics.upcoming_team_game_context AS u
+  JOIN analysis_days AS d ON d.analysis_date = u.game_date
+  WHERE u.game_date BETWEEN @start_date AND @end_date
+),
+compared AS (
+  SELECT
+    tt.analysis_date,
+    tt.team_abbr,
+    tt.opponent_team_abbr,
+    tt.season_year,
+    r.games,
+    r.defensive_rating,
+    r.pace,
+    r.paint_pct,
+    r.mid_pct,
+    r.three_pct,
+    r.paint_apg,
+    r.mid_apg,
+    r.three_apg,
+    r.paint_pct - l.paint_pct AS paint_vs,
+    r.mid_pct - l.mid_pct AS mid_vs,
+    r.three_pct - l.three_pct AS three_vs,
+    r.paint_apg - l.paint_apg AS paint_apg_vs,
+    r.mid_apg - l.mid_apg AS mid_apg_vs,
+    r.three_apg - l.three_apg AS three_apg_vs,
+    r.pace - l.pace AS pace_vs
+  FROM teams_today AS tt
+  JOIN team_rates AS r ON r.analysis_date = tt.analysis_date AND r.team_abbr = tt.team_abbr
+  JOIN league AS l ON l.analysis_date = tt.analysis_date
+)
+SELECT
+  CAST(analysis_date AS DATE) AS analysis_date,
+  CAST(team_abbr AS STRING) AS team_abbr,
+  CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,  -- the opponent on analysis_date
+  CAST(season_year AS INT64) AS season_year,
+  CAST(games AS INT64) AS games_in_sample,  -- prior games used (at most 15)
+  -- opponent field-goal % by zone (makes / attempts) over the sample
+  CAST(ROUND(paint_pct, 4) AS FLOAT64) AS paint_pct_allowed_last_15,
+  CAST(ROUND(mid_pct, 4) AS FLOAT64) AS mid_range_pct_allowed_last_15,
+  CAST(ROUND(three_pct, 4) AS FLOAT64) AS three_pt_pct_allowed_last_15,
+  -- opponent attempts per game by zone
+  CAST(ROUND(paint_apg, 4) AS FLOAT64) AS paint_attempts_allowed_per_game,
+  CAST(ROUND(mid_apg, 4) AS FLOAT64) AS mid_range_attempts_allowed_per_game,
+  CAST(ROUND(three_apg, 4) AS FLOAT64) AS three_pt_attempts_allowed_per_game,
+  -- team minus league (fractions for %, attempts per game for volume)
+  CAST(ROUND(paint_vs, 4) AS FLOAT64) AS paint_defense_vs_league_avg,
+  CAST(ROUND(mid_vs, 4) AS FLOAT64) AS mid_range_defense_vs_league_avg,
+  CAST(ROUND(three_vs, 4) AS FLOAT64) AS three_pt_defense_vs_league_avg,
+  CAST(ROUND(paint_apg_vs, 4) AS FLOAT64) AS paint_attempts_vs_league_avg,
+  CAST(ROUND(mid_apg_vs, 4) AS FLOAT64) AS mid_range_attempts_vs_league_avg,
+  CAST(ROUND(three_apg_vs, 4) AS FLOAT64) AS three_pt_attempts_vs_league_avg,
+  CAST(ROUND(defensive_rating, 4) AS FLOAT64) AS defensive_rating_last_15,  -- mean per game
+  CAST(ROUND(pace, 4) AS FLOAT64) AS opponent_pace,  -- mean opponent possessions per game
+  CAST(ROUND(pace_vs, 4) AS FLOAT64) AS opponent_pace_vs_league_avg,
+  -- zone allowing the lowest / highest % relative to the league (ties: paint, mid_range, three)
+  CAST(
+    CASE
+      WHEN paint_vs IS NULL AND mid_vs IS NULL AND three_vs IS NULL THEN NULL
+      WHEN COALESCE(paint_vs, 99) <= COALESCE(mid_vs, 99)
+        AND COALESCE(paint_vs, 99) <= COALESCE(three_vs, 99) THEN 'paint'
+      WHEN COALESCE(mid_vs, 99) <= COALESCE(three_vs, 99) THEN 'mid_range'
+      ELSE 'three'
+    END AS STRING
+  ) AS strongest_zone,
+  CAST(
+    CASE
+      WHEN paint_vs IS NULL AND mid_vs IS NULL AND three_vs IS NULL THEN NULL
+      WHEN COALESCE(paint_vs, -99) >= COALESCE(mid_vs, -99)
+        AND COALESCE(paint_vs, -99) >= COALESCE(three_vs, -99) THEN 'paint'
+      WHEN COALESCE(mid_vs, -99) >= COALESCE(three_vs, -99) THEN 'mid_range'
+      ELSE 'three'
+    END AS STRING
+  ) AS weakest_zone
+FROM compared
