@@ -1,0 +1,68 @@
+"""Shared fixtures: an isolated settings/warehouse per test, a synthetic Phase 2 template built
+once per session and copied per test, and one Prefect test server per session."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "nba_backfill")
+
+from nba_backfill.settings import Settings, load_settings  # noqa: E402
+from nba_backfill.warehouse import close_shared  # noqa: E402
+from nba_backfill.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
+
+# A small slice: the 2021-22 opener through early December (bootstrap + ~5 weeks).
+SLICE_START = dt.date(2021, 10, 19)
+SLICE_END = dt.date(2021, 12, 5)
+SLICE_FINAL_THROUGH = dt.date(2021, 12, 8)
+
+
+@pytest.fixture(scope="session")
+def phase2_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DuckDB file holding synthetic Phase 2 data (final games through SLICE_FINAL_THROUGH)
+    and empty Phase 3/4 tables; tests copy it instead of regenerating."""
+    from nba_backfill.catalog import TABLES
+    from nba_backfill.synthetic import seed_phase2
+
+    path = tmp_path_factory.mktemp("template") / "phase2.duckdb"
+    wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
+    seed_phase2(wh, seed=7, final_through=SLICE_FINAL_THROUGH)
+    wh.ensure_tables(list(TABLES.values()))
+    wh.close()
+    return path
+
+
+@pytest.fixture
+def local_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings (env-driven, as the flows read them) pointing at a per-test DuckDB file."""
+    db = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__DUCKDB_PATH", str(db))
+    monkeypatch.setenv("NBA_BACKFILL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NBA_BACKFILL_RETRY__INITIAL_WAIT_SECONDS", "0.01")
+    monkeypatch.setenv("NBA_BACKFILL_RETRY__JITTER_SECONDS", "0")
+    close_shared()
+    yield load_settings()
+    close_shared()
+
+
+@pytest.fixture
+def seeded(local_settings: Settings, phase2_template: Path) -> Settings:
+    """``local_settings`` whose warehouse starts as a copy of the Phase 2 template."""
+    shutil.copy(phase2_template, local_settings.warehouse.duckdb_path)
+    return local_settings
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,92 @@
+"""The parent flow end to end under a real (test) Prefect server, on a DuckDB slice."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+
+from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS
+from nba_backfill.settings import Settings
+from nba_backfill.validation import validate
+from nba_backfill.warehouse import shared_warehouse
+from tests.conftest import SLICE_END, SLICE_START
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def _artifacts(flow_run_id) -> dict[str, object]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])
+                )
+            )
+
+    return {a.key: a for a in asyncio.run(read()) if a.key}
+
+
+def test_backfill_fills_phase3_then_phase4(seeded: Settings):
+    from flows.backfill import backfill
+
+    state = backfill(SLICE_START, SLICE_END, chunk_days=10, max_concurrency=3, return_state=True)
+    assert state.is_completed(), state.message
+    summary = state.result()
+    wh = shared_warehouse()
+    gate = validate(wh, 3, SLICE_START, SLICE_END)
+    assert gate.ok, gate.problems
+    assert all(t.coverage == 1.0 for t in gate.tables)
+    p4 = validate(wh, 4, SLICE_START, SLICE_END)
+    assert p4.ok, p4.problems
+    assert all(t.coverage == 1.0 and t.expected > 20 for t in p4.tables)
+    assert p4.usage_rate_share is not None and p4.usage_rate_share >= 0.95
+    for spec in [*PHASE3, *PHASE4]:
+        audit = wh.key_audit(spec, SLICE_START, SLICE_END)
+        assert audit.rows > 0 and audit.duplicate_keys == 0 and audit.null_keys == 0, spec.name
+    # Phase 4 writes nothing on bootstrap days.
+    for spec in PHASE4:
+        assert wh.date_profile(spec, SLICE_START, SLICE_START + dt.timedelta(days=13)) == {}
+    rows = {r["table"]: r for r in summary["tables"]}
+    assert rows[TDGS]["filled"] == gate.tables[1].all_dates_expected
+    arts = _artifacts(state.state_details.flow_run_id)
+    assert {"backfill-summary", "backfill-report", "phase3-gate", "phase4-gate"} <= set(arts)
+
+    # A second run finds nothing to do and changes nothing.
+    before = {s.name: wh.checksum(s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
+    again = backfill(SLICE_START, SLICE_END, chunk_days=10, return_state=True)
+    assert again.is_completed()
+    assert all(r["filled"] == 0 for r in again.result()["tables"])
+    after = {s.name: wh.checksum(s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
+    assert after == before
+
+
+def test_gate_failure_keeps_phase4_from_starting(seeded: Settings):
+    from flows.backfill import backfill
+
+    phase3 = backfill(SLICE_START, SLICE_END, skip_phase4=True, return_state=True)
+    assert phase3.is_completed(), phase3.message
+    wh = shared_warehouse()
+    tdgs = TABLES[TDGS]
+    # A run that "saved 2 of 16 teams": rows on every date, but most teams missing on 4 dates.
+    dates = sorted(wh.date_profile(tdgs, SLICE_START, SLICE_END))[-4:]
+    for d in dates:
+        wh.fetch(
+            f"DELETE FROM {TDGS} WHERE game_date = @d AND defending_team_abbr NOT IN "
+            "(SELECT defending_team_abbr FROM "
+            f"{TDGS} WHERE game_date = @d ORDER BY 1 LIMIT 2)",
+            {"d": d},
+        )
+    assert all(
+        p.rows == 2 for d, p in wh.date_profile(tdgs, dates[0], dates[-1]).items() if d in dates
+    )
+    p4_only = [t.name for t in PHASE4]
+    state = backfill(SLICE_START, SLICE_END, tables=p4_only, return_state=True)
+    assert state.is_failed()
+    assert "Phase 3 gate failed" in state.message and TDGS in state.message
+    for spec in PHASE4:
+        assert wh.row_count(spec, SLICE_START, SLICE_END) == 0, spec.name
