@@ -183,6 +183,7 @@ def run(
     port: Annotated[
         int, typer.Option(help="Local Prefect server port")
     ] = local_prefect.DEFAULT_PORT,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
     with _errors():
@@ -197,6 +198,8 @@ def run(
             wh.close()
         _print_plan(the_plan)
         started = time.perf_counter()
+        if not verbose:  # logs still reach the Prefect server; the console shows the bar
+            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         with out.status("connecting to the local Prefect server"):
             api = local_prefect.configure(s.home, port)
         ok, reason = _run_flow(p, len(the_plan.chunks))

@@ -15,9 +15,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "nba_backfill")
 
-from nba_backfill.settings import Settings, load_settings  # noqa: E402
-from nba_backfill.warehouse import close_shared  # noqa: E402
-from nba_backfill.warehouse.duckdb import DuckDBWarehouse  # noqa: E402
+from nba_backfill.settings import Settings, load_settings
+from nba_backfill.warehouse import close_shared
+from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
 # A small slice: the 2021-22 opener through early December (bootstrap + ~5 weeks).
 SLICE_START = dt.date(2021, 10, 19)

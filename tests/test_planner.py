@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 
 from nba_backfill.calendar import is_bootstrap, season_year
-from nba_backfill.catalog import TABLES, TOGS, TDGS
+from nba_backfill.catalog import TABLES, TDGS, TOGS
 from nba_backfill.errors import UsageError
 from nba_backfill.planner import check_range, chunk_dates, is_complete
 from nba_backfill.warehouse.base import DateProfile
