@@ -118,8 +118,8 @@ def seed(
         with out.status("seeding") as status:
             report = do_seed(
                 wh,
-                state,
-                seed_value=seed_value,  # type: ignore[arg-type]
+                state,  # type: ignore[arg-type]
+                seed_value=seed_value,
                 progress=lambda m: status.update(m),
             )
         table = Table(title=f"Seeded ({state}) in {time.perf_counter() - started:.0f}s")

@@ -26,7 +26,7 @@ LOGICAL_DATASETS = (
 
 
 @lru_cache(maxsize=64)
-def _parse(path: str) -> exp.Expression:
+def _parse(path: str) -> exp.Expr:
     with open(path, encoding="utf-8") as fh:
         text = fh.read()
     try:
@@ -38,7 +38,7 @@ def _parse(path: str) -> exp.Expression:
     return tree
 
 
-def load_model(table: TableSpec, datasets: dict[str, str]) -> exp.Expression:
+def load_model(table: TableSpec, datasets: dict[str, str]) -> exp.Expr:
     """The table's SELECT as a sqlglot tree, its table references mapped to physical datasets.
 
     ``datasets`` maps logical -> physical dataset names (identity when they match)."""

@@ -59,7 +59,7 @@ class Warehouse(abc.ABC):
     @abc.abstractmethod
     def fetch(
         self,
-        sql: str | exp.Expression,
+        sql: str | exp.Expr,
         params: Params | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
@@ -100,7 +100,7 @@ class Warehouse(abc.ABC):
         """Release connections."""
 
     # --- shared helpers -----------------------------------------------------------------------
-    def parse(self, sql: str) -> exp.Expression:
+    def parse(self, sql: str) -> exp.Expr:
         """Parse BigQuery SQL with logical names and map datasets to physical ones."""
         tree = sqlglot.parse_one(sql, read="bigquery")
         for ref in tree.find_all(exp.Table):
@@ -109,7 +109,7 @@ class Warehouse(abc.ABC):
                 ref.set("db", exp.to_identifier(self.datasets[db.name]))
         return tree
 
-    def model(self, table: TableSpec) -> exp.Expression:
+    def model(self, table: TableSpec) -> exp.Expr:
         return load_model(table, self.datasets)
 
     # --- reads shared by planner and validation -----------------------------------------------

@@ -79,7 +79,7 @@ class DuckDBWarehouse(Warehouse):
             self._local.cur = cur
         return cur
 
-    def render(self, sql: str | exp.Expression) -> str:
+    def render(self, sql: str | exp.Expr) -> str:
         if isinstance(sql, str):
             cached = self._sql_cache.get(sql)
             if cached is not None:
@@ -94,7 +94,7 @@ class DuckDBWarehouse(Warehouse):
 
     def fetch(
         self,
-        sql: str | exp.Expression,
+        sql: str | exp.Expr,
         params: Params | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
