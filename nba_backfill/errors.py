@@ -91,8 +91,19 @@ def classify(exc: BaseException) -> str | None:
         from google.api_core import exceptions as gexc
     except ImportError:  # pragma: no cover - google-api-core is a hard dependency
         gexc = None  # type: ignore[assignment]
+    if gexc is not None and isinstance(exc, gexc.RetryError):
+        # The client's own HTTP retries gave up: classify what kept failing.
+        return classify(exc.cause) if exc.cause is not None else None
     if gexc is not None and isinstance(exc, gexc.GoogleAPICallError):
         reasons = {str(e.get("reason", "")) for e in (exc.errors or []) if isinstance(e, dict)}
+        # The text decides before the reason: BigQuery reports concurrent-update conflicts and
+        # "too many DML statements" as invalidQuery, and a script's EXCEPTION handler that
+        # re-raises (RAISE USING MESSAGE = @@error.message) keeps only the text.
+        if isinstance(exc, gexc.BadRequest):
+            if any(m in message for m in _SERIALIZATION_MESSAGES):
+                return "serialization"
+            if any(m in message for m in _QUOTA_MESSAGES):
+                return "quota"
         if reasons & _NEVER_RETRY_REASONS - {"invalid"} and not reasons & _QUOTA_REASONS:
             return None
         if isinstance(exc, gexc.TooManyRequests):
@@ -103,12 +114,10 @@ def classify(exc: BaseException) -> str | None:
             ):
                 return "quota"
             return None
-        if isinstance(exc, gexc.BadRequest):
-            if any(m in message for m in _SERIALIZATION_MESSAGES):
-                return "serialization"
-            if any(m in message for m in _QUOTA_MESSAGES):
-                return "quota"
-            return None
+        if isinstance(exc, gexc.BadRequest):  # its transient texts were matched above
+            return "quota" if reasons & {"quotaExceeded", "rateLimitExceeded"} else None
+        if isinstance(exc, gexc.DeadlineExceeded):  # a GatewayTimeout subclass: test first
+            return "timeout"
         if isinstance(
             exc,
             gexc.InternalServerError
@@ -117,8 +126,6 @@ def classify(exc: BaseException) -> str | None:
             | gexc.GatewayTimeout,
         ):
             return "server"
-        if isinstance(exc, gexc.DeadlineExceeded):
-            return "timeout"
         return None
     if isinstance(exc, TimeoutError | concurrent.futures.TimeoutError | socket.timeout):
         return "timeout"
