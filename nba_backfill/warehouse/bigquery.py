@@ -1,0 +1,712 @@
+"""Google BigQuery warehouse: datasets of one GCP project (physical names from settings).
+
+Queries are the catalog's BigQuery SQL with every table reference qualified by the project; values
+are always named query parameters, except where the emulator cannot bind them (see
+:meth:`BigQueryWarehouse.replace_script`). Vendor errors are translated here, once, into
+:class:`WarehouseError` / :class:`TransientWarehouseError` whose ``__cause__`` keeps the original
+so :func:`nba_backfill.errors.classify` can tell what is worth retrying.
+
+The emulator (``settings.warehouse.emulator_endpoint``, tests only) differs from BigQuery in a
+few documented ways (SPEC §8); each branch on ``self.emulator`` below says which and why.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import datetime as dt
+import decimal
+import json
+import logging
+import re
+import tempfile
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import requests
+import sqlglot
+from google.api_core import exceptions as gexc
+from google.api_core.retry import Retry
+from google.cloud import bigquery
+from google.cloud.bigquery.retry import DEFAULT_RETRY
+from sqlglot import exp
+
+from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.errors import (
+    TransientWarehouseError,
+    UsageError,
+    WarehouseError,
+    WarehouseUnavailable,
+    classify,
+)
+from nba_backfill.phase2 import RawTable
+from nba_backfill.settings import Settings
+from nba_backfill.warehouse.base import Params, Warehouse, WriteResult
+
+if TYPE_CHECKING:
+    from google.cloud.bigquery.job import QueryJob
+
+log = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
+# A named parameter in rendered SQL: ``@name`` but not the ``@@system_variable`` form.
+_PARAM_REF = re.compile(r"(?<![@\w])@([A-Za-z_][A-Za-z0-9_]*)")
+_LABEL_INVALID = re.compile(r"[^a-z0-9_-]")
+_WINDOW_PARAMS = ("start_date", "end_date")
+_MAX_CLUSTER_COLUMNS = 4  # BigQuery's limit
+_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+
+# Legacy type names for the tables API (phase2 declares GoogleSQL names).
+_FIELD_TYPES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
+
+# Failed *jobs* are retried by the core only (errors.is_transient + the task's tenacity policy),
+# so the client's own job re-runs are off (job_retry=None). HTTP-level retries of idempotent API
+# calls (job status polls, jobs.insert with our job id) stay, bounded so the core's policy takes
+# over soon: a job that keeps failing surfaces as one classified error, not minutes of silence.
+_API_RETRY: Retry = DEFAULT_RETRY.with_timeout(120.0)
+# The emulator answers some unsupported scripts with HTTP 500; do not spend 2 minutes on them.
+_EMULATOR_API_RETRY: Retry = DEFAULT_RETRY.with_timeout(10.0)
+
+_VENDOR_ERRORS: tuple[type[BaseException], ...] = (
+    gexc.GoogleAPIError,
+    requests.exceptions.RequestException,
+    ConnectionError,
+    TimeoutError,
+    concurrent.futures.TimeoutError,
+)
+
+
+def sanitize_labels(labels: Mapping[str, object]) -> dict[str, str]:
+    """BigQuery label rules: keys and values lowercase ``[a-z0-9_-]``, at most 63 characters,
+    keys start with a letter, at most 64 labels. Invalid characters become ``_``."""
+    out: dict[str, str] = {}
+    for raw_key, raw_value in labels.items():
+        key = _LABEL_INVALID.sub("_", str(raw_key).lower())[:63]
+        if not key:
+            continue
+        if not key[0].isalpha():
+            key = ("l_" + key)[:63]
+        value = "" if raw_value is None else _LABEL_INVALID.sub("_", str(raw_value).lower())[:63]
+        out[key] = value
+        if len(out) == 64:
+            break
+    return out
+
+
+def query_parameter(
+    name: str, value: Any
+) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
+    """A named query parameter whose BigQuery type follows the Python type of ``value``."""
+    if isinstance(value, bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter):
+        return value
+    if isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+        first = next((v for v in items if v is not None), None)
+        # An empty array's element type is unknowable; pass a typed ArrayQueryParameter instead.
+        element = "STRING" if first is None else _scalar_type(first)
+        return bigquery.ArrayQueryParameter(name, element, items)
+    return bigquery.ScalarQueryParameter(name, _scalar_type(value), value)
+
+
+def _scalar_type(value: Any) -> str:
+    # bool before int (bool is an int); datetime before date (datetime is a date).
+    if isinstance(value, bool):
+        return "BOOL"
+    if isinstance(value, int):
+        return "INT64"
+    if isinstance(value, float):
+        return "FLOAT64"
+    if isinstance(value, decimal.Decimal):
+        return "NUMERIC"
+    if isinstance(value, dt.datetime):
+        return "TIMESTAMP" if value.tzinfo is not None else "DATETIME"
+    if isinstance(value, dt.date):
+        return "DATE"
+    if isinstance(value, str) or value is None:
+        return "STRING"
+    if isinstance(value, bytes):
+        return "BYTES"
+    raise UsageError(f"no BigQuery type for a query parameter of type {type(value).__name__}")
+
+
+def _json_value(value: Any) -> Any:
+    """A value as the tables API expects it in JSON rows (dates ISO, decimals as strings)."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # TIMESTAMP without a zone is UTC in BigQuery
+            value = value.replace(tzinfo=dt.UTC)
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def _first_line(exc: BaseException, limit: int = 500) -> str:
+    text = str(exc).strip().splitlines()
+    line = text[0] if text else type(exc).__name__
+    return line[:limit]
+
+
+def translate(exc: BaseException, what: str) -> WarehouseError:
+    """The one translation of a vendor error: a message naming what failed, transient when
+    :func:`classify` says a retry may help. The caller raises it ``from exc``."""
+    kind = classify(exc)
+    message = f"{what}: {_first_line(exc)}"
+    if isinstance(exc, gexc.Forbidden | gexc.Unauthorized) and kind is None:
+        message += " (check the service account's BigQuery roles on the project)"
+    if kind is not None:
+        return TransientWarehouseError(message, reason=kind)
+    return WarehouseError(message)
+
+
+def _as_day(value: dt.date) -> dt.date:
+    """A ``datetime.date`` (a datetime loses its time); anything else is refused, so a
+    rendered date literal can only ever be ``YYYY-MM-DD``."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if not isinstance(value, dt.date):
+        raise UsageError(f"expected a date, got {type(value).__name__}")
+    return value
+
+
+def _sql_date(value: dt.date) -> str:
+    return f"DATE '{_as_day(value).isoformat()}'"
+
+
+def _sql(tree: exp.Expr) -> str:
+    """BigQuery text of ``tree`` without comments: a SQL file's header may mention
+    ``@start_date``, and the emulator counts parameters in comments too (then fails with
+    "Parameter argument/count mismatch")."""
+    return tree.sql(dialect="bigquery", comments=False)
+
+
+def _date_literal(value: dt.date) -> exp.Expr:
+    return exp.cast(exp.Literal.string(_as_day(value).isoformat()), exp.DataType.Type.DATE)
+
+
+class BigQueryWarehouse(Warehouse):
+    dialect = "bigquery"
+    name = "bigquery"
+
+    def __init__(self, settings: Settings, client: bigquery.Client | None = None) -> None:
+        super().__init__(settings)
+        self.project = settings.warehouse.project
+        self.location = settings.warehouse.location
+        self.emulator = settings.warehouse.emulator_endpoint is not None
+        self._client = client
+        self._client_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._sql_cache: dict[str, str] = {}
+        self._columns_cache: dict[str, tuple[str, ...]] = {}
+        self._children_listable = True
+        self._api_retry = _EMULATOR_API_RETRY if self.emulator else _API_RETRY
+        self._result_timeout = settings.warehouse.job_timeout_seconds + 30.0
+
+    # --- client -------------------------------------------------------------------------------
+    @property
+    def client(self) -> bigquery.Client:
+        """The BigQuery client, built on first use (credentials are not needed to construct the
+        warehouse, e.g. for ``--help`` or a dry plan)."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self._build_client()
+        return self._client
+
+    def _build_client(self) -> bigquery.Client:
+        wh = self.settings.warehouse
+        if wh.gcp_credentials_block:
+            # Imported here only: the core package never imports prefect at import time.
+            try:
+                from prefect_gcp import GcpCredentials
+
+                # _sync: this method is sync even when called from inside an async flow.
+                loader: Any = GcpCredentials
+                block = loader.load(wh.gcp_credentials_block, _sync=True)
+                return block.get_bigquery_client(project=self.project, location=self.location)
+            except Exception as exc:  # block missing, bad key, no Prefect API
+                raise WarehouseUnavailable(
+                    f"cannot load GcpCredentials block {wh.gcp_credentials_block!r}: "
+                    f"{_first_line(exc)} (check NBA_BACKFILL_WAREHOUSE__GCP_CREDENTIALS_BLOCK "
+                    "and that the block exists on the Prefect server)"
+                ) from exc
+        if wh.emulator_endpoint:
+            from google.api_core.client_options import ClientOptions
+            from google.auth.credentials import AnonymousCredentials
+
+            return bigquery.Client(
+                project=self.project,
+                location=self.location,
+                credentials=AnonymousCredentials(),
+                client_options=ClientOptions(api_endpoint=wh.emulator_endpoint.rstrip("/")),
+            )
+        import google.auth
+        from google.auth.exceptions import DefaultCredentialsError
+
+        try:
+            credentials, _ = google.auth.default(scopes=list(_SCOPES))
+        except DefaultCredentialsError as exc:
+            raise WarehouseUnavailable(
+                "no Google credentials for BigQuery: set NBA_BACKFILL_WAREHOUSE__GCP_CREDENTIALS_"
+                "BLOCK (a prefect-gcp GcpCredentials block), or GOOGLE_APPLICATION_CREDENTIALS / "
+                "run `gcloud auth application-default login`"
+            ) from exc
+        return bigquery.Client(
+            project=self.project, location=self.location, credentials=credentials
+        )
+
+    def close(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                self._client.close()
+            self._client = None
+
+    # --- naming and rendering -----------------------------------------------------------------
+    def table_id(self, name: str) -> str:
+        """``project.dataset.table`` for a logical ``dataset.table`` (physical dataset name)."""
+        parts = name.split(".")
+        if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
+            raise UsageError(f"bad table name {name!r}: expected dataset.table")
+        dataset, table = parts
+        if dataset not in self.datasets:
+            raise UsageError(f"unknown dataset {dataset!r} in {name!r}")
+        return f"{self.project}.{self.datasets[dataset]}.{table}"
+
+    def _quoted(self, name: str) -> str:
+        return f"`{self.table_id(name)}`"
+
+    def _qualify(self, tree: exp.Expr) -> exp.Expr:
+        """Give every dataset-qualified table reference the project (CTEs have no dataset)."""
+        project = exp.to_identifier(self.project)
+        for ref in tree.find_all(exp.Table):
+            if ref.args.get("db") is not None and ref.args.get("catalog") is None:
+                ref.set("catalog", project.copy())
+        return tree
+
+    def render(self, sql: str | exp.Expr) -> str:
+        """BigQuery SQL with physical, project-qualified table names."""
+        if isinstance(sql, str):
+            cached = self._sql_cache.get(sql)
+            if cached is None:
+                try:
+                    tree = self.parse(sql)
+                except sqlglot.errors.ParseError as exc:
+                    raise WarehouseError(f"not valid BigQuery SQL: {_first_line(exc)}") from exc
+                cached = _sql(self._qualify(tree))
+                self._sql_cache[sql] = cached
+            return cached
+        return _sql(self._qualify(sql.copy()))
+
+    def _model_tree(
+        self, table: TableSpec, window: tuple[dt.date, dt.date] | None = None
+    ) -> exp.Expr:
+        """The table's model, qualified; with ``window`` its date parameters become literals."""
+        tree = self._qualify(self.model(table))
+        if window is not None:
+            values = dict(zip(_WINDOW_PARAMS, window, strict=True))
+            for param in list(tree.find_all(exp.Parameter)):
+                if param.name in values:
+                    param.replace(_date_literal(values[param.name]))
+        return tree
+
+    # --- jobs ---------------------------------------------------------------------------------
+    def _labels(self, labels: Mapping[str, object] | None) -> dict[str, str]:
+        return sanitize_labels({"app": "nba-backfill", **(labels or {})})
+
+    def _job_config(
+        self,
+        sql: str = "",
+        params: Params | None = None,
+        labels: Mapping[str, object] | None = None,
+        *,
+        dry_run: bool = False,
+    ) -> bigquery.QueryJobConfig:
+        """The configuration of every query job: the parameters ``sql`` references, labels
+        (``app=nba-backfill`` + ``labels``), the bytes-billed cap and the job timeout."""
+        wanted = set(_PARAM_REF.findall(sql)) if sql else set(params or {})
+        config = bigquery.QueryJobConfig(
+            query_parameters=[
+                query_parameter(k, v) for k, v in (params or {}).items() if k in wanted
+            ],
+            labels=self._labels(labels),
+            maximum_bytes_billed=self.settings.warehouse.maximum_bytes_billed,
+            job_timeout_ms=int(self.settings.warehouse.job_timeout_seconds * 1000),
+            use_legacy_sql=False,
+        )
+        if dry_run:
+            config.dry_run = True
+            config.use_query_cache = False
+        return config
+
+    def _query(
+        self,
+        sql: str,
+        params: Params | None,
+        labels: Mapping[str, object] | None,
+        *,
+        what: str,
+        dry_run: bool = False,
+    ) -> tuple[QueryJob, list[dict[str, Any]]]:
+        """Run one query job to completion; return the job and its rows (none for a dry run)."""
+        config = self._job_config(sql, params, labels, dry_run=dry_run)
+        job: QueryJob | None = None
+        try:
+            job = self.client.query(
+                sql,
+                job_config=config,
+                job_id_prefix="nba_backfill_",
+                retry=self._api_retry,
+                job_retry=None,
+            )
+            if dry_run:
+                return job, []
+            result = job.result(timeout=self._result_timeout, retry=self._api_retry, job_retry=None)
+            rows = [dict(row.items()) for row in result]
+        except (TimeoutError, concurrent.futures.TimeoutError) as exc:
+            if job is not None:  # do not leave a timed-out job running behind a retry
+                with contextlib.suppress(Exception):
+                    job.cancel(retry=self._api_retry)
+            raise translate(exc, what) from exc
+        except _VENDOR_ERRORS as exc:
+            raise translate(exc, what) from exc
+        with self._count_lock:
+            self.jobs_run += 1
+        return job, rows
+
+    # --- adapter primitives -------------------------------------------------------------------
+    def fetch(
+        self,
+        sql: str | exp.Expr,
+        params: Params | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[dict[str, Any]]:
+        text = self.render(sql)
+        return self._query(text, params, labels, what="query failed")[1]
+
+    def table_exists(self, name: str) -> bool:
+        table_id = self.table_id(name)
+        try:
+            self.client.get_table(table_id, retry=self._api_retry)
+        except gexc.NotFound:
+            return False
+        except _VENDOR_ERRORS as exc:
+            raise translate(exc, f"looking up {name}") from exc
+        return True
+
+    def _ensure_dataset(self, logical: str) -> None:
+        ref = bigquery.Dataset(f"{self.project}.{self.datasets[logical]}")
+        ref.location = self.location
+        try:
+            self.client.create_dataset(ref, exists_ok=True, retry=self._api_retry)
+        except _VENDOR_ERRORS as exc:
+            raise translate(exc, f"creating dataset {self.datasets[logical]}") from exc
+
+    def _create_table(
+        self,
+        name: str,
+        schema: Sequence[bigquery.SchemaField],
+        *,
+        date_column: str,
+        clustering: Sequence[str] = (),
+        require_partition_filter: bool = False,
+        description: str = "",
+    ) -> None:
+        table = bigquery.Table(self.table_id(name), schema=list(schema))
+        # DAY partitions on the date column, and never an expiration: backfilled history stays.
+        table.time_partitioning = bigquery.TimePartitioning(
+            type_=bigquery.TimePartitioningType.DAY, field=date_column, expiration_ms=None
+        )
+        if clustering:
+            table.clustering_fields = list(clustering)[:_MAX_CLUSTER_COLUMNS]
+        if require_partition_filter:
+            table.require_partition_filter = True
+        if description:
+            table.description = description
+        try:
+            self.client.create_table(table, exists_ok=True, retry=self._api_retry)
+        except _VENDOR_ERRORS as exc:
+            raise translate(exc, f"creating {name}") from exc
+
+    # --- Phase 2 ------------------------------------------------------------------------------
+    @staticmethod
+    def raw_schema(table: RawTable) -> list[bigquery.SchemaField]:
+        return [bigquery.SchemaField(c, _FIELD_TYPES.get(t, t)) for c, t in table.columns]
+
+    def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
+        for dataset in dict.fromkeys(t.dataset for t in tables):
+            self._ensure_dataset(dataset)
+        for t in tables:
+            self._create_table(
+                t.name, self.raw_schema(t), date_column=t.date_column, description=t.description
+            )
+
+    def load_raw(
+        self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
+    ) -> int:
+        """Write Phase 2 rows with one load job: WRITE_TRUNCATE when ``replace``, else
+        WRITE_APPEND. A load is free and atomic, and unlike streamed rows its rows can be
+        deleted by DML at once.
+
+        The rows go through a temporary newline-delimited JSON file (what load_table_from_json
+        builds in memory), so a full history is not held twice, and because its size is not
+        given the client uploads it resumably. That is also what makes it work on the emulator:
+        its upload endpoint rejects only the multipart form (``*/*`` media) that
+        load_table_from_json's sized upload uses (SPEC §8), so the emulator needs no streaming
+        -insert path and the tests exercise the production one."""
+        self.ensure_raw_tables([table])
+        names = table.column_names
+        config = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
+            schema=self.raw_schema(table),
+            write_disposition=(
+                bigquery.WriteDisposition.WRITE_TRUNCATE
+                if replace
+                else bigquery.WriteDisposition.WRITE_APPEND
+            ),
+            time_partitioning=bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=table.date_column
+            ),
+            labels=self._labels({"table": table.name}),
+        )
+        n = 0
+        with tempfile.TemporaryFile(mode="w+b") as fh:
+            for row in rows:
+                record = {c: _json_value(v) for c, v in zip(names, row, strict=True)}
+                fh.write(json.dumps(record, separators=(",", ":")).encode("utf-8") + b"\n")
+                n += 1
+            if n == 0:
+                if replace:  # nothing to load: a replacement by nothing empties the table
+                    self._query(
+                        f"TRUNCATE TABLE {self._quoted(table.name)}",
+                        None,
+                        {"table": table.name},
+                        what=f"emptying {table.name}",
+                    )
+                return 0
+            fh.seek(0)
+            job: bigquery.LoadJob | None = None
+            try:
+                job = self.client.load_table_from_file(
+                    fh,
+                    self.table_id(table.name),
+                    job_config=config,
+                    job_id_prefix="nba_backfill_load_",
+                )
+                job.result(timeout=self._result_timeout)
+            except (TimeoutError, concurrent.futures.TimeoutError) as exc:
+                if job is not None:  # an append retried behind a running load would duplicate
+                    with contextlib.suppress(Exception):
+                        job.cancel(retry=self._api_retry)
+                raise translate(exc, f"loading {n} rows into {table.name}") from exc
+            except _VENDOR_ERRORS as exc:
+                raise translate(exc, f"loading {n} rows into {table.name}") from exc
+        with self._count_lock:
+            self.jobs_run += 1
+        log.info("loaded %d rows into %s (%s)", n, table.name, "replace" if replace else "append")
+        return n
+
+    # --- Phase 3/4 ----------------------------------------------------------------------------
+    def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
+        """Create the datasets, then each absent table in catalog order (a Phase 4 model reads
+        Phase 3 tables, so they must exist to derive its schema). The schema is what the model
+        selects, from a dry run (free); DAY partitions on the date column, clustering on the key,
+        ``require_partition_filter`` and the description from the catalog."""
+        order = {name: i for i, name in enumerate(TABLES)}
+        ordered = sorted(tables, key=lambda t: order.get(t.name, len(order)))
+        for dataset in dict.fromkeys(t.dataset for t in ordered):
+            self._ensure_dataset(dataset)
+        for t in ordered:
+            if self.table_exists(t.name):
+                continue
+            schema = self.model_schema(t)
+            self._create_table(
+                t.name,
+                schema,
+                date_column=t.date_column,
+                clustering=t.key_columns,
+                require_partition_filter=t.require_partition_filter,
+                description=t.description,
+            )
+            log.info("created %s (%d columns)", t.name, len(schema))
+
+    def model_schema(self, table: TableSpec) -> list[bigquery.SchemaField]:
+        """The output schema of ``table``'s SQL, from a dry run over an empty window."""
+        sql = _sql(self._model_tree(table))
+        day = dt.date(1900, 1, 1)
+        job, _ = self._query(
+            sql,
+            {"start_date": day, "end_date": day},
+            {"table": table.name},
+            what=f"deriving the schema of {table.name}",
+            dry_run=True,
+        )
+        schema = list(job.schema or [])
+        if not schema:
+            raise WarehouseError(f"deriving the schema of {table.name}: the dry run returned none")
+        return schema
+
+    def _columns(self, table: TableSpec) -> tuple[str, ...]:
+        """The target table's column names (what INSERT writes, in table order)."""
+        table_id = self.table_id(table.name)
+        cols = self._columns_cache.get(table_id)
+        if cols is None:
+            try:
+                found = self.client.get_table(table_id, retry=self._api_retry)
+            except _VENDOR_ERRORS as exc:
+                raise translate(exc, f"reading the schema of {table.name}") from exc
+            cols = tuple(f.name for f in found.schema)
+            bad = [c for c in cols if not _IDENT.match(c)]
+            if bad:
+                raise WarehouseError(f"{table.name}: unexpected column names {bad}")
+            self._columns_cache[table_id] = cols
+        return cols
+
+    def _replace_statements(
+        self, table: TableSpec, start: dt.date, end: dt.date
+    ) -> tuple[str, str]:
+        """The DELETE and INSERT of one window replacement. On the emulator the window is
+        rendered as DATE literals: it binds no query parameters inside multi-statement scripts
+        (SPEC §8). Safe: the values are ``datetime.date`` objects, never text from a user."""
+        target = self._quoted(table.name)
+        d = table.date_column
+        cols = self._columns(table)
+        col_list = ", ".join(f"`{c}`" for c in cols)
+        if self.emulator:
+            lo, hi = _sql_date(start), _sql_date(end)
+            model = _sql(self._model_tree(table, (start, end)))
+        else:
+            lo, hi = "@start_date", "@end_date"
+            model = _sql(self._model_tree(table))
+        delete = f"DELETE FROM {target} WHERE `{d}` BETWEEN {lo} AND {hi}"
+        # The window filter again on the output: a model bug can never write outside its range.
+        insert = (
+            f"INSERT INTO {target} ({col_list})\n"
+            f"SELECT {col_list} FROM (\n{model}\n) AS m WHERE m.`{d}` BETWEEN {lo} AND {hi}"
+        )
+        return delete, insert
+
+    def replace_script(self, table: TableSpec, start: dt.date, end: dt.date) -> str:
+        """One multi-statement query replacing ``[start, end]`` of ``table`` atomically."""
+        delete, insert = self._replace_statements(table, start, end)
+        if self.emulator:
+            # No EXCEPTION handler here: the emulator drops its transaction snapshot when a
+            # handler catches an error (so ROLLBACK there restores nothing) and cannot parse
+            # ``@@error.message``. Without a handler both BigQuery ("the query fails and
+            # BigQuery automatically rolls back the transaction") and the emulator roll back.
+            return f"BEGIN TRANSACTION;\n{delete};\n{insert};\nCOMMIT TRANSACTION;"
+        return (
+            "BEGIN\n"
+            "BEGIN TRANSACTION;\n"
+            f"{delete};\n"
+            f"{insert};\n"
+            "COMMIT TRANSACTION;\n"
+            "EXCEPTION WHEN ERROR THEN\n"
+            "ROLLBACK TRANSACTION;\n"
+            "RAISE USING MESSAGE = @@error.message;\n"
+            "END;"
+        )
+
+    def replace_range(
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Atomically replace ``[start, end]`` of ``table`` with its SQL's output (one
+        transaction: a failure leaves the old rows, a rerun replaces the same rows)."""
+        if end < start:
+            raise UsageError(f"{table.name}: end {end} is before start {start}")
+        what = f"replacing {table.name} {start}..{end}"
+        params = {"start_date": start, "end_date": end}
+        job_labels = {"table": table.name, "chunk": f"{start}_{end}", **(labels or {})}
+        script = self.replace_script(table, start, end)
+        # The counts come from the script's child jobs; the emulator runs scripts without any,
+        # and listing them needs bigquery.jobs.list: then count the window before and after.
+        count_window = self.emulator or not self._children_listable
+        before = self._count(table, start, end) if count_window else None
+        job, _ = self._query(script, params, job_labels, what=what)
+        counts = None if count_window else self._child_counts(job)
+        if counts is None:
+            after = self._count(table, start, end)
+            if before is None:
+                log.warning("%s: rows deleted unknown (reported as 0) for this chunk", what)
+            counts = (before or 0, after)
+        deleted, written = counts
+        log.info("%s: %d rows deleted, %d written", what, deleted, written)
+        return WriteResult(table.name, start, end, deleted, written)
+
+    def _count(self, table: TableSpec, start: dt.date, end: dt.date) -> int:
+        rows = self._query(
+            f"SELECT COUNT(*) AS n FROM {self._quoted(table.name)} "
+            f"WHERE `{table.date_column}` BETWEEN @start_date AND @end_date",
+            {"start_date": start, "end_date": end},
+            {"table": table.name},
+            what=f"counting {table.name} {start}..{end}",
+        )[1]
+        return int(rows[0]["n"])
+
+    def _child_counts(self, job: QueryJob) -> tuple[int, int] | None:
+        """(rows deleted, rows inserted) from a script's child jobs, or None if unavailable."""
+        try:
+            children = list(
+                self.client.list_jobs(
+                    parent_job=job.job_id, project=self.project, retry=self._api_retry
+                )
+            )
+        except _VENDOR_ERRORS as exc:  # e.g. no bigquery.jobs.list permission
+            self._children_listable = False
+            log.warning(
+                "cannot list the child jobs of %s (%s); counting rows instead from now on "
+                "(grant bigquery.jobs.list, e.g. roles/bigquery.user, to avoid the extra queries)",
+                job.job_id,
+                _first_line(exc),
+            )
+            return None
+        return dml_counts(children)
+
+    def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int:
+        if not dates:
+            return 0
+        job, _ = self._query(
+            f"DELETE FROM {self._quoted(table.name)} WHERE `{table.date_column}` IN UNNEST(@dates)",
+            {"dates": bigquery.ArrayQueryParameter("dates", "DATE", sorted(set(dates)))},
+            {"table": table.name},
+            what=f"deleting {len(dates)} dates of {table.name}",
+        )
+        return int(job.num_dml_affected_rows or 0)
+
+    def estimate_bytes(self, table: TableSpec, start: dt.date, end: dt.date) -> int | None:
+        """Bytes the replacement of ``[start, end]`` would process (dry runs of its DELETE and
+        INSERT), or None when unknown: the emulator's dry runs always report 0."""
+        params = {"start_date": start, "end_date": end}
+        total = 0
+        for statement in self._replace_statements(table, start, end):
+            job, _ = self._query(
+                statement,
+                params,
+                {"table": table.name},
+                what=f"estimating {table.name} {start}..{end}",
+                dry_run=True,
+            )
+            total += int(job.total_bytes_processed or 0)
+        return total or None
+
+
+def dml_counts(children: Iterable[Any]) -> tuple[int, int] | None:
+    """Sum ``num_dml_affected_rows`` of DELETE and INSERT child jobs; None when there are none."""
+    deleted = written = 0
+    seen = False
+    for child in children:
+        kind = getattr(child, "statement_type", None)
+        affected = int(getattr(child, "num_dml_affected_rows", None) or 0)
+        if kind == "DELETE":
+            deleted += affected
+            seen = True
+        elif kind == "INSERT":
+            written += affected
+            seen = True
+    return (deleted, written) if seen else None
