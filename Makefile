@@ -20,6 +20,13 @@ lint: sync
 pytest: sync
 	$(UV) run pytest
 
+chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (figures: .nba-backfill/chaos/)
+	$(UV) run pytest -m chaos tests/chaos
+
+bench: uv ## runbook vs nba-backfill vs lower bound, latency-model projections, sweep -> bench/results/
+	$(UV) sync --frozen --group bench
+	$(UV) run --frozen --group bench python -m bench
+
 ui: sync ## open the run history: the local Prefect server
 	$(UV) run nba-backfill server start
 

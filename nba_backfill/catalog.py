@@ -267,3 +267,18 @@ def downstream_of(name: str) -> set[str]:
         out |= nxt
         frontier = nxt
     return out
+
+
+def dependency_waves(names: list[str] | tuple[str, ...]) -> list[list[str]]:
+    """``names`` in waves: a table comes one wave after the last of its direct or transitive
+    inputs among ``names`` (catalog order inside a wave). Tables of one wave may run at the
+    same time."""
+    specs = resolve_tables(names)
+    level: dict[str, int] = {}
+    for spec in specs:  # catalog order = dependency order
+        ups = [lvl for up, lvl in level.items() if spec.name in downstream_of(up)]
+        level[spec.name] = 1 + max(ups) if ups else 0
+    waves: list[list[str]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for spec in specs:
+        waves[level[spec.name]].append(spec.name)
+    return waves

@@ -12,15 +12,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from nba_backfill import local_prefect
 from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
+from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
 from nba_backfill.params import RunParams, resolve_params
 from nba_backfill.planner import Plan, Planner
 from nba_backfill.settings import Settings, get_settings
@@ -46,10 +48,17 @@ TablesOpt = Annotated[
 ]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-days", help="Days per chunk task")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+ESTIMATE_COLUMN = "est. bytes / $"
+
+
+def _error_line(message: str) -> None:
+    """One line on stderr; the message is text, never markup (a pattern like ``[a-z]`` or a
+    table name a person typed must come out as written)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _error_line(message)
     raise typer.Exit(code)
 
 
@@ -139,34 +148,63 @@ def plan(
     tables: TablesOpt = None,
     chunk_days: ChunkOpt = None,
     as_json: JsonOpt = False,
+    no_estimate: Annotated[
+        bool,
+        typer.Option("--no-estimate", help="Skip the BigQuery cost estimate (dry runs)"),
+    ] = False,
 ) -> None:
-    """Show what a run would do: per table, the dates missing or incomplete and the chunks."""
+    """Show what a run would do: per table, the dates missing or incomplete, the chunks, and
+    on BigQuery what the chunks would cost (one free dry run per chunk)."""
     with _errors():
         p = _params(start, end, tables, chunk_days)
         wh = _read_only()
-        the_plan = Planner(wh).plan(p.start, p.end, p.tables, p.chunk_days)
+        try:
+            the_plan = Planner(wh).plan(p.start, p.end, p.tables, p.chunk_days)
+            estimate = estimate_plan(wh, the_plan, skip=no_estimate)
+        finally:
+            wh.close()
         if as_json:
-            out.print_json(json.dumps(the_plan.as_dict()))
+            data = the_plan.as_dict()
+            for name, row in cast(dict[str, dict[str, object]], data["tables"]).items():
+                row["estimated_bytes"] = estimate.bytes(name)
+                row["estimated_cost_usd"] = estimate.cost_usd(name)
+            data["estimate"] = estimate.as_dict()
+            out.print_json(json.dumps(data))
             return
-        _print_plan(the_plan)
+        _print_plan(the_plan, estimate)
 
 
-def _print_plan(the_plan: Plan) -> None:
+def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
     t = Table(
         title=f"Plan {the_plan.start}..{the_plan.end} (chunks of ≤ {the_plan.chunk_days} days)"
     )
-    for col in ("table", "complete", "missing", "incomplete", "skipped", "chunks"):
+    columns = ["table", "complete", "missing", "incomplete", "skipped", "chunks"]
+    show_estimate = estimate is not None and estimate.kind != "skipped"
+    if show_estimate:
+        columns.append(ESTIMATE_COLUMN)
+    for col in columns:
         t.add_column(col, justify="left" if col == "table" else "right")
     for tp in the_plan.tables.values():
-        t.add_row(
+        cells = [
             tp.table,
             f"{len(tp.complete & set(tp.expected))}/{len(tp.expected)}",
             str(len(tp.missing)),
             str(len(tp.incomplete)),
             str(len(tp.skipped)),
             str(len(tp.chunks)),
-        )
+        ]
+        if estimate is not None and show_estimate:
+            cells.append(estimate.cell(tp.table))
+        t.add_row(*cells)
     out.print(t)
+    if estimate is not None and estimate.kind == "dry_run":
+        total = estimate.total_bytes
+        out.print(
+            "estimated total: "
+            + format_estimate(total, estimate.price_per_tib_usd)
+            + f" (dry runs; on-demand at ${estimate.price_per_tib_usd:g}/TiB, "
+            "NBA_BACKFILL_WAREHOUSE__PRICE_PER_TIB_USD)"
+        )
     if the_plan.empty:
         out.print("nothing to do: every expected date is complete")
 
@@ -358,6 +396,44 @@ def status(as_json: JsonOpt = False) -> None:
             )
 
 
+# --- setup --------------------------------------------------------------------------------------
+@app.command("setup")
+def setup_cmd(
+    target: Annotated[
+        str, typer.Option(help="cloud-run (prefect.yaml), local (prefect.local.yaml) or all")
+    ] = "all",
+    build: Annotated[
+        bool, typer.Option(help="Run prefect.yaml's build and push steps (needs Docker)")
+    ] = False,
+    deploy: Annotated[bool, typer.Option(help="Deploy the flows after the pools")] = True,
+    port: Annotated[
+        int, typer.Option(help="Local Prefect server port (when PREFECT_API_URL is unset)")
+    ] = local_prefect.DEFAULT_PORT,
+) -> None:
+    """Create or update the work pools, blocks, concurrency limits and deployments on the
+    Prefect server of PREFECT_API_URL (else the local one). Running it twice changes nothing."""
+    with _errors():
+        targets = {"all": ("cloud-run", "local"), "cloud-run": ("cloud-run",), "local": ("local",)}
+        if target not in targets:
+            raise UsageError(f"unknown target {target!r}; use cloud-run, local or all")
+        s = _settings()
+        with out.status("connecting to Prefect"):
+            api = local_prefect.configure(s.home, port)
+        from deployments.setup import setup as do_setup  # Prefect is imported here only
+
+        with out.status("setting up"):
+            changes = do_setup(s, targets[target], build=build, deploy_flows=deploy)  # type: ignore[arg-type]
+        t = Table(title=f"Prefect setup on {api}")
+        for col in ("kind", "name", "action", "note"):
+            t.add_column(col, overflow="fold")
+        for c in changes:
+            style = {"created": "green", "updated": "yellow", "skipped": "red"}.get(c.action, "")
+            t.add_row(c.kind, c.name, f"[{style}]{c.action}[/]" if style else c.action, c.note)
+        out.print(t)
+        changed = sum(c.action in ("created", "updated") for c in changes)
+        out.print(f"{changed} change(s)" if changed else "nothing changed")
+
+
 # --- server -------------------------------------------------------------------------------------
 @server_app.command("start")
 def server_start(port: Annotated[int, typer.Option()] = local_prefect.DEFAULT_PORT) -> None:
@@ -378,7 +454,7 @@ def main() -> None:
     try:
         get_settings()
     except UsageError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        _error_line(str(exc))
         sys.exit(2)
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "nba_backfill")
     app()

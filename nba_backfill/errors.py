@@ -33,7 +33,13 @@ class TransientWarehouseError(WarehouseError):
 
 
 class WarehouseUnavailable(WarehouseError):
-    """The warehouse cannot be opened at all (locked file, unreachable endpoint, no credentials)."""
+    """The warehouse cannot be opened at all (locked file, unreachable endpoint, no credentials).
+    Never retried: the message says which setting or process to check."""
+
+
+class RunLocked(BackfillError):
+    """Another backfill is writing to the same warehouse (the run lock is held); nothing was
+    written. The message names the holder when it is known."""
 
 
 class UpstreamNotReady(BackfillError):
@@ -46,6 +52,15 @@ class UpstreamNotReady(BackfillError):
         self.table = table
         self.dates = list(dates)
         self.reason = reason
+
+
+class BackfillFailed(BackfillError):
+    """A run finished with chunks that failed (or a gate that blocked); ``summary`` is the run
+    summary (``RunSummary.as_dict``), for the notifications that report it."""
+
+    def __init__(self, message: str, summary: Mapping[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.summary = dict(summary or {})
 
 
 @dataclass
@@ -81,6 +96,8 @@ _NEVER_RETRY_REASONS = {"accessDenied", "invalidQuery", "notFound", "invalid", "
 def classify(exc: BaseException) -> str | None:
     """Return the retry class of ``exc`` ("quota", "serialization", "server", "timeout",
     "connection") or None when retrying cannot help (syntax, not found, access denied, ...)."""
+    if isinstance(exc, WarehouseUnavailable):
+        return None
     if isinstance(exc, WarehouseError):
         if exc.transient:
             return exc.reason

@@ -24,34 +24,83 @@ class RunParams:
         return [t.name for t in resolve_tables(self.tables) if t.phase == phase]
 
 
-def parse_date(value: dt.date | str | None, what: str) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
+def parse_date(value: object, what: str) -> dt.date | None:
+    """A date from a ``date`` (a datetime loses its time), an ISO ``YYYY-MM-DD`` string, or
+    None; anything else is a UsageError naming ``what``."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(str(value))
+        if not isinstance(value, str):
+            raise ValueError
+        return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise UsageError(f"{what} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_int(value: object, what: str) -> int | None:
+    """A whole number from an int or a string of digits, or None."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise UsageError(f"{what} {value!r} is not a whole number")
+
+
+def parse_tables(value: object) -> list[str] | None:
+    """Table names from a list, or a comma-separated string (as typed on a command line or
+    in a deployment run's parameters); None means every table."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(t, str) for t in value):
+        raise UsageError(f"tables {value!r} is not a list of table names")
+    return [t.strip() for t in value if t.strip()]
+
+
+def parse_bool(value: object, what: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+        return value.strip().lower() in ("true", "1")
+    raise UsageError(f"{what} {value!r} is not true or false")
 
 
 def resolve_params(
     settings: Settings,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
-    tables: list[str] | None = None,
-    chunk_days: int | None = None,
-    max_concurrency: int | None = None,
-    skip_phase4: bool = False,
+    tables: list[str] | str | None = None,
+    chunk_days: int | str | None = None,
+    max_concurrency: int | str | None = None,
+    skip_phase4: bool | str = False,
 ) -> RunParams:
+    """Validate run parameters as they come — typed from the CLI, or as JSON values (strings
+    for dates) from a deployment run or a flow call — and fill in the settings' defaults.
+    The flows skip Prefect's own parameter validation so that this is the only one: bad
+    input fails with one line naming the problem, before anything is read or written."""
     s = parse_date(start, "start date") or settings.run.start_date
     e = parse_date(end, "end date") or settings.run.end_date
     if e < s:
         raise UsageError(f"end date {e} is before start date {s}")
-    if tables is not None:
-        tables = [t.name for t in resolve_tables(tables)]
-    chunk = settings.run.chunk_days if chunk_days is None else chunk_days
+    names = parse_tables(tables)
+    if names is not None:
+        names = [t.name for t in resolve_tables(names)]
+    chunk = parse_int(chunk_days, "chunk size")
+    chunk = settings.run.chunk_days if chunk is None else chunk
     if chunk < 1:
         raise UsageError(f"chunk size must be at least 1 day, got {chunk}")
-    conc = settings.run.max_concurrency if max_concurrency is None else max_concurrency
+    conc = parse_int(max_concurrency, "max concurrency")
+    conc = settings.run.max_concurrency if conc is None else conc
     if conc < 1:
         raise UsageError(f"max concurrency must be at least 1, got {conc}")
-    return RunParams(s, e, tables, chunk, conc, skip_phase4)
+    return RunParams(s, e, names, chunk, conc, parse_bool(skip_phase4, "skip_phase4"))

@@ -11,6 +11,7 @@ from nba_backfill.calendar import is_bootstrap
 from nba_backfill.catalog import TABLES, Completeness, TableSpec, resolve_tables
 from nba_backfill.errors import UsageError
 from nba_backfill.warehouse.base import DateProfile, Warehouse
+from nba_backfill.warehouse.retrying import with_read_retries
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -149,10 +150,11 @@ def required_dates(
 
 
 class Planner:
-    """Computes a :class:`Plan` from what the warehouse holds now."""
+    """Computes a :class:`Plan` from what the warehouse holds now (reads retried on transient
+    errors, like writes)."""
 
     def __init__(self, warehouse: Warehouse) -> None:
-        self.warehouse = warehouse
+        self.warehouse = with_read_retries(warehouse)
 
     def plan(
         self,
@@ -162,14 +164,19 @@ class Planner:
         chunk_days: int = 31,
         *,
         phases: Sequence[int] = (3, 4),
+        only: Mapping[str, Iterable[dt.date]] | None = None,
     ) -> Plan:
+        """Plan ``tables`` of ``phases`` on ``[start, end]``. With ``only`` (table -> dates), plan
+        just those tables and, of their missing or incomplete dates, just those dates: a rerun
+        of failed dates fills them and nothing else."""
         if chunk_days < 1:
             raise UsageError(f"chunk size must be at least 1 day, got {chunk_days}")
         specs = [
             s
             for s in resolve_tables(list(tables) if tables is not None else None)
-            if s.phase in phases
+            if s.phase in phases and (only is None or s.name in only)
         ]
+        keep = {name: set(days) for name, days in (only or {}).items()}
         check_range(start, end, self.warehouse.schedule_bounds())
         # Dependencies look back up to 180 days: read the schedule and profiles that far.
         lookback = max((d.lookback_days for s in specs for d in s.depends_on), default=0)
@@ -201,6 +208,9 @@ class Planner:
             prof = self.warehouse.date_profile(spec, start, end)
             missing = [d for d in expected if d not in complete and d not in prof]
             incomplete = [d for d in expected if d not in complete and d in prof]
+            if only is not None:
+                missing = [d for d in missing if d in keep[spec.name]]
+                incomplete = [d for d in incomplete if d in keep[spec.name]]
             plans[spec.name] = TablePlan(
                 spec.name, spec.phase, expected, complete, missing, incomplete, skipped
             )

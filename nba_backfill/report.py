@@ -65,3 +65,35 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
     if summary.get("reason"):
         out.append(f"\n{summary['reason']}\n")
     return "\n".join(out) + "\n"
+
+
+def rerun_markdown(report: Mapping[str, Any]) -> str:
+    """The rerun's artifact: what it set out to fill, fixed, and what still fails."""
+    out = [f"# Rerun of failed dates: **{report['status']}**", ""]
+    runs = report.get("runs") or []
+    out.append(
+        f"Read {len(runs)} failed backfill run(s) of the last {report['lookback_days']} days"
+        + (": " + ", ".join(f"`{r}`" for r in runs) if runs else "")
+        + ".\n"
+    )
+    if report.get("nothing_to_do"):
+        out.append("Nothing to do: no date of a failed run is still missing.\n")
+        return "\n".join(out)
+    rows = [
+        {
+            "table": table,
+            "to fill": len(dates),
+            "fixed": len(report["fixed"].get(table, [])),
+            "still failing": len(report["still_failing"].get(table, [])),
+            "dates": f"{dates[0]} … {dates[-1]}" if len(dates) > 1 else dates[0],
+        }
+        for table, dates in report["targets"].items()
+    ]
+    out.append(markdown_table(rows))
+    for table, dates in report["still_failing"].items():
+        out.append(f"- `{table}` still failing: " + ", ".join(dates[:20]))
+    for c in report.get("failed_chunks") or []:
+        out.append(f"- {c['label']}: {c['error']}")
+    if report.get("reason"):
+        out.append(f"\n{report['reason']}\n")
+    return "\n".join(out) + "\n"

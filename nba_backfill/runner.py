@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
@@ -16,7 +16,8 @@ from nba_backfill.catalog import TABLES, TableSpec
 from nba_backfill.planner import ONE_DAY, is_complete, required_dates
 from nba_backfill.retry import RetryEvent, call_with_retries
 from nba_backfill.settings import RetrySettings
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.base import Warehouse, WriteResult
+from nba_backfill.warehouse.retrying import with_read_retries
 
 log = logging.getLogger("nba_backfill")
 
@@ -115,6 +116,24 @@ def _runs(dates: Sequence[dt.date], skip: Mapping[dt.date, str]) -> list[tuple[d
     return runs
 
 
+WriteGuard = Callable[[str], AbstractContextManager[object]]
+
+
+def _guarded(
+    fn: Callable[[], WriteResult], guard: WriteGuard, table: str
+) -> Callable[[], WriteResult]:
+    def call() -> WriteResult:
+        with guard(table):
+            return fn()
+
+    return call
+
+
+def write_limit_name(table: str) -> str:
+    """Name of the cross-process limit on concurrent writes to ``table`` (created by setup)."""
+    return f"nba-backfill-writes:{table}"
+
+
 def run_chunk(
     wh: Warehouse,
     table: str,
@@ -125,22 +144,26 @@ def run_chunk(
     labels: Mapping[str, str] | None = None,
     on_retry: Callable[[RetryEvent], None] | None = None,
     sleep: Callable[[float], None] | None = None,
+    write_guard: WriteGuard | None = None,
 ) -> ChunkResult:
     """Fill ``table`` on the expected ``dates`` (one chunk, sorted, consecutive in the schedule).
 
     Dates whose required inputs are incomplete are not written (reported as blocked); the
     rest is replaced in as few atomic range writes as possible. Raises the warehouse error when
     retries are exhausted or the error is permanent; rows of the range then stay as they were.
+    ``write_guard(table)``, when given, is held around each write attempt only (a limit shared
+    by every process writing the table, e.g. a Prefect global concurrency limit).
     """
     spec = TABLES[table]
     dates = sorted(dates)
     started = time.perf_counter()
     result = ChunkResult(table, dates[0], dates[-1])
-    schedule = wh.schedule(
+    reader = with_read_retries(wh)  # writes go to ``wh``, retried (and recorded) below
+    schedule = reader.schedule(
         dates[0] - dt.timedelta(days=max((d.lookback_days for d in spec.depends_on), default=0)),
         dates[-1],
     )
-    result.dates_blocked = _ready_dates(wh, spec, dates, schedule)
+    result.dates_blocked = _ready_dates(reader, spec, dates, schedule)
 
     def retried(event: RetryEvent) -> None:
         result.retries.append(event)
@@ -150,9 +173,14 @@ def run_chunk(
     for lo, hi in _runs(dates, result.dates_blocked):
         what = f"{spec.name} {lo}..{hi}"
         chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
+        write: Callable[[], WriteResult] = partial(
+            wh.replace_range, spec, lo, hi, labels=chunk_labels
+        )
+        if write_guard is not None:
+            write = _guarded(write, write_guard, spec.name)
         with write_slot(spec.name, per_table_limit):
             res = call_with_retries(
-                partial(wh.replace_range, spec, lo, hi, labels=chunk_labels),
+                write,
                 policy,
                 what=what,
                 on_retry=retried,
@@ -165,7 +193,7 @@ def run_chunk(
 
     written = [d for d in dates if d not in result.dates_blocked]
     if written:
-        prof = wh.date_profile(spec, written[0], written[-1])
+        prof = reader.date_profile(spec, written[0], written[-1])
         for d in written:
             if is_complete(spec, prof.get(d), schedule[d]):
                 result.dates_filled.append(d)
@@ -177,4 +205,12 @@ def run_chunk(
     return result
 
 
-__all__ = ["ONE_DAY", "ChunkResult", "add_listener", "remove_listener", "run_chunk", "write_slot"]
+__all__ = [
+    "ONE_DAY",
+    "ChunkResult",
+    "add_listener",
+    "remove_listener",
+    "run_chunk",
+    "write_limit_name",
+    "write_slot",
+]

@@ -8,12 +8,13 @@ Every field is bounded and described; an invalid value fails at start with one l
 from __future__ import annotations
 
 import datetime as dt
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from nba_backfill.errors import UsageError
 
@@ -57,7 +58,9 @@ class WarehouseSettings(BaseModel):
     location: str = Field("us-west2", min_length=2, max_length=40, description="BigQuery location")
     datasets: DatasetNames = Field(default_factory=DatasetNames)
     gcp_credentials_block: str | None = Field(
-        None, description="prefect-gcp GcpCredentials block name; unset = ADC"
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",  # a Prefect block document name
+        description="prefect-gcp GcpCredentials block name; unset = ADC",
     )
     emulator_endpoint: str | None = Field(
         None,
@@ -91,6 +94,20 @@ class RunSettings(BaseModel):
     max_concurrency_per_table: int = Field(
         2, ge=1, le=16, description="Concurrent writes to one table"
     )
+    lock_wait_seconds: float = Field(
+        0,
+        ge=0,
+        le=24 * 3600,
+        description="How long a run waits for another run on the same warehouse to finish "
+        "before refusing (0: refuse at once)",
+    )
+    lock_lease_seconds: float = Field(
+        120,
+        ge=60,
+        le=3600,
+        description="Lease of the run lock, renewed while the run lives: how long a run that "
+        "died unseen keeps the next one out at most (Prefect's minimum is 60)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> RunSettings:
@@ -99,12 +116,100 @@ class RunSettings(BaseModel):
         return self
 
 
+_BLOCK_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"  # Prefect block document names: lowercase slugs
+
+
 class PrefectSettings(BaseModel):
     slack_block: str | None = Field(
-        None, description="SlackWebhook block notified on finish / failure; unset = no Slack"
+        None,
+        pattern=_BLOCK_NAME,
+        description="SlackWebhook block notified on finish / failure; unset = no Slack",
     )
-    work_pool: str = Field("nba-backfill-cloud-run", description="Production work pool")
-    local_work_pool: str = Field("nba-backfill-local", description="Local process work pool")
+    work_pool: str = Field(
+        "nba-backfill-cloud-run", min_length=1, max_length=100, description="Production work pool"
+    )
+    local_work_pool: str = Field(
+        "nba-backfill-local", min_length=1, max_length=100, description="Local process work pool"
+    )
+    table_deployment: str | None = Field(
+        None,
+        pattern=r"^[^/]+/[^/]+$",
+        description="fan-out target 'flow/deployment'; unset = backfill-table/<the parent's "
+        "deployment name>",
+    )
+    rerun_lookback_days: int = Field(
+        7, ge=1, le=90, description="How far back rerun-failed-dates reads failed backfill runs"
+    )
+
+
+class DeploySettings(BaseModel):
+    """What `nba-backfill setup` puts into the Cloud Run work pool and deployments."""
+
+    image: str = Field(
+        "us-west2-docker.pkg.dev/nba-props-platform/nba-backfill/nba-backfill:latest",
+        pattern=r"^[a-z0-9.\-]+(:\d+)?(/[a-z0-9._\-]+)+(:[A-Za-z0-9._\-]+|@sha256:[0-9a-f]{64})?$",
+        description="Image the Cloud Run jobs run when setup registers without building",
+    )
+    region: str = Field(
+        "us-west2", pattern=r"^[a-z]+-[a-z]+\d$", description="Cloud Run region of the jobs"
+    )
+    service_account_name: str | None = Field(
+        "nba-backfill@nba-props-platform.iam.gserviceaccount.com",
+        pattern=r"^[a-z][a-z0-9\-]{4,29}@[a-z0-9\-.]+\.iam\.gserviceaccount\.com$",
+        description="Service account the Cloud Run jobs run as (BigQuery access via ADC)",
+    )
+    gcp_service_account_file: Path | None = Field(
+        None,
+        description="Key file for the GcpCredentials block the worker submits jobs with; "
+        "unset = the block holds no key (ADC)",
+    )
+
+
+class FaultSettings(BaseModel):
+    """A test seam, off by default: make chosen warehouse writes fail.
+
+    ``permanent`` lists ``table:YYYY-MM-DD`` pairs (table as ``dataset.table`` or its bare
+    name); a range write of that table covering that date raises a non-retryable
+    WarehouseError. Env: JSON list or comma-separated."""
+
+    permanent: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="table:date pairs whose range writes always fail"
+    )
+
+    @field_validator("permanent", mode="before")
+    @classmethod
+    def _split(cls, v: object) -> object:
+        if isinstance(v, str):
+            v = v.strip()
+            if v.startswith("["):
+                return json.loads(v)
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("permanent")
+    @classmethod
+    def _pairs(cls, v: list[str]) -> list[str]:
+        from nba_backfill.catalog import get_table
+
+        out = []
+        for pair in v:
+            table, sep, day = pair.rpartition(":")
+            try:
+                if not sep:
+                    raise ValueError
+                out.append(f"{get_table(table).name}:{dt.date.fromisoformat(day)}")
+            except (ValueError, UsageError):
+                raise ValueError(f"{pair!r} is not 'table:YYYY-MM-DD'") from None
+        return out
+
+    def permanent_pairs(self) -> set[tuple[str, dt.date]]:
+        return {
+            (t, dt.date.fromisoformat(d)) for t, _, d in (p.rpartition(":") for p in self.permanent)
+        }
+
+    @property
+    def active(self) -> bool:
+        return bool(self.permanent)
 
 
 class Settings(BaseSettings):
@@ -120,6 +225,8 @@ class Settings(BaseSettings):
     run: RunSettings = Field(default_factory=RunSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
     slack_webhook_url: SecretStr | None = Field(
         None, description="Webhook used to create the Slack block at setup; never logged"
     )

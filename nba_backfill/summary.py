@@ -19,10 +19,19 @@ class ChunkOutcome:
     status: str  # completed | failed | not_run
     report: dict[str, Any] | None = None
     error: str | None = None
+    error_class: str | None = None  # the exception's class name, when the chunk raised
 
     @property
     def label(self) -> str:
         return f"phase{self.phase} · {self.chunk.label}"
+
+    def failure(self) -> dict[str, Any]:
+        """What a report says of a chunk that did not complete."""
+        return {
+            "label": self.label,
+            "error": self.error or self.status,
+            "error_class": self.error_class,
+        }
 
 
 @dataclass
@@ -34,6 +43,8 @@ class RunSummary:
     skipped: dict[str, int] = field(default_factory=dict)
     outcomes: list[ChunkOutcome] = field(default_factory=list)
     reason: str | None = None
+    gate_problems: dict[str, list[str]] | None = None  # set when the Phase 3 gate blocked
+    seconds: float | None = None  # wall time of the run
 
     def add_plan(self, plan: Plan) -> None:
         for name, tp in plan.tables.items():
@@ -103,10 +114,10 @@ class RunSummary:
             "end": self.end.isoformat(),
             "status": status,
             "tables": self.table_rows(),
-            "failed_chunks": [
-                {"label": o.label, "error": o.error or o.status} for o in self.failed
-            ],
+            "failed_chunks": [o.failure() for o in self.failed],
             "failed_dates": self.failed_dates(),
             "retries": dict(self.retries),
             "reason": self.reason,
+            "gate_blocked": self.gate_problems,
+            "seconds": None if self.seconds is None else round(self.seconds, 1),
         }

@@ -10,6 +10,7 @@ from nba_backfill.calendar import is_bootstrap
 from nba_backfill.catalog import PGS, TABLES, TableSpec, resolve_tables
 from nba_backfill.planner import check_range, is_complete, required_dates
 from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.retrying import with_read_retries
 
 USAGE_RATE_THRESHOLD = 0.95
 
@@ -172,7 +173,9 @@ def check_table(
 def validate(
     wh: Warehouse, phase: int, start: dt.date, end: dt.date, tables: list[str] | None = None
 ) -> ValidationReport:
-    """Check every table of ``phase`` on ``[start, end]`` against the schedule."""
+    """Check every table of ``phase`` on ``[start, end]`` against the schedule (reads retried
+    on transient errors)."""
+    wh = with_read_retries(wh)
     check_range(start, end, wh.schedule_bounds())
     specs = [s for s in resolve_tables(tables) if s.phase == phase]
     schedule = wh.schedule(start - dt.timedelta(days=180), end)

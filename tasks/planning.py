@@ -17,8 +17,12 @@ def plan_backfill(
     tables: list[str] | None,
     chunk_days: int,
     phases: tuple[int, ...] = (3, 4),
+    only: dict[str, list[dt.date]] | None = None,
 ) -> Plan:
-    plan = Planner(common.warehouse()).plan(start, end, tables, chunk_days, phases=phases)
+    """Plan ``tables`` on ``[start, end]``; with ``only``, just those dates per table."""
+    plan = Planner(common.warehouse()).plan(
+        start, end, tables, chunk_days, phases=phases, only=only
+    )
     logger = get_run_logger()
     for tp in plan.tables.values():
         logger.info(

@@ -20,6 +20,10 @@ from nba_backfill.settings import Settings, load_settings
 from nba_backfill.warehouse import close_shared
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
+# The BigQuery emulator's fixtures (bq_emulator, bq_settings, bq_warehouse) for every test
+# directory: tests/warehouse uses them, and so does the BigQuery flow test in tests/flows.
+pytest_plugins = ["tests.emulator"]
+
 # A small slice: the 2021-22 opener through early December (bootstrap + ~5 weeks).
 SLICE_START = dt.date(2021, 10, 19)
 SLICE_END = dt.date(2021, 12, 5)

@@ -6,8 +6,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +64,12 @@ BAD = [
     (["run", "--max-concurrency", "0"], "concurrency"),
     (["validate", "--phase", "5"], "phase must be 3 or 4"),
     (["seed", "--state", "half"], "unknown state"),
+    (["run", "--start", "2021-10-19", "--end", "2021-10-31", "--tables", ""], "empty"),
+    (["run", "--start", "2021-02-30"], "not a date"),
+    (["run", "--chunk-days", "-1", "--skip-phase4"], "chunk size"),
+    (["run", "--tables", "team_offense_game_summary' OR '1'='1"], "unknown table"),
+    (["validate", "--start", "2021-12-05", "--end", "2021-10-19"], "before start"),
+    (["plan", "--tables", "[bold]x"], "unknown table '[bold]x'"),  # text, not markup
 ]
 
 
@@ -74,6 +82,60 @@ def test_bad_input_is_one_line_exit_2_nothing_written(seeded: Settings, args, ne
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0], res.output
     assert digest(db) == before
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# Settings that are wrong or point nowhere: the same one line and exit 2, nothing written.
+# The BigQuery cases name no real project: they must fail before any request leaves.
+BIGQUERY = {"NBA_BACKFILL_WAREHOUSE__BACKEND": "bigquery"}
+BAD_ENV = [
+    ({"NBA_BACKFILL_WAREHOUSE__BACKEND": "oracle"}, ["plan"], "NBA_BACKFILL_WAREHOUSE__BACKEND"),
+    (
+        {**BIGQUERY, "GOOGLE_APPLICATION_CREDENTIALS": "/nonexistent/key.json"},
+        ["plan", "--no-estimate"],
+        "no Google credentials for BigQuery",
+    ),
+    (
+        {**BIGQUERY, "NBA_BACKFILL_WAREHOUSE__EMULATOR_ENDPOINT": "http://127.0.0.1:{port}"},
+        ["status"],
+        "cannot reach the BigQuery emulator",
+    ),
+    ({"NBA_BACKFILL_SLACK_WEBHOOK_URL": "hooks.slack.com/services/T0/B0/x"}, ["plan"], "https"),
+    ({"NBA_BACKFILL_WAREHOUSE__PROJECT": "p; DROP TABLE x"}, ["plan"], "warehouse.project"),
+    ({"NBA_BACKFILL_RUN__MAX_CONCURRENCY": "0"}, ["run"], "run.max_concurrency"),
+    ({"NBA_BACKFILL_RUN__END_DATE": "2021-01-01"}, ["status"], "before start_date"),
+    ({"NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS": "-5"}, ["run"], "run.lock_wait_seconds"),
+]
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "needle"), BAD_ENV, ids=[" ".join(e) for e, _, _ in BAD_ENV]
+)
+def test_bad_settings_are_one_line_exit_2_nothing_written(
+    seeded: Settings, monkeypatch: pytest.MonkeyPatch, env, args, needle
+):
+    from nba_backfill.warehouse import close_shared
+
+    db = Path(seeded.warehouse.duckdb_path)
+    before = digest(db)
+    port = _closed_port()
+    for key, value in env.items():
+        monkeypatch.setenv(key, value.format(port=port))
+    close_shared()  # settings are read once per process
+    started = time.monotonic()
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0], res.output
+    assert time.monotonic() - started < 15  # no retrying a warehouse that is not there
+    assert digest(db) == before
+    if "NBA_BACKFILL_SLACK_WEBHOOK_URL" in env:  # a secret, even when malformed
+        assert env["NBA_BACKFILL_SLACK_WEBHOOK_URL"] not in res.output
 
 
 def test_unseeded_warehouse_is_reported_not_created(local_settings: Settings):

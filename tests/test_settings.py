@@ -21,6 +21,12 @@ def test_defaults():
         ("NBA_BACKFILL_WAREHOUSE__DATASETS__NBA_RAW", "raw; DROP", "datasets.nba_raw"),
         ("NBA_BACKFILL_SLACK_WEBHOOK_URL", "ftp://x", "slack_webhook_url"),
         ("NBA_BACKFILL_WAREHOUSE__EMULATOR_ENDPOINT", "http://10.0.0.1:9050", "emulator"),
+        ("NBA_BACKFILL_WAREHOUSE__GCP_CREDENTIALS_BLOCK", "Key'; --", "gcp_credentials_block"),
+        ("NBA_BACKFILL_WAREHOUSE__PROJECT", "nba-props`; DROP", "warehouse.project"),
+        ("NBA_BACKFILL_RUN__CHUNK_DAYS", "seven", "run.chunk_days"),
+        ("NBA_BACKFILL_RUN__LOCK_LEASE_SECONDS", "5", "run.lock_lease_seconds"),
+        ("NBA_BACKFILL_RETRY__MAX_ATTEMPTS", "0", "retry.max_attempts"),
+        ("NBA_BACKFILL_PREFECT__SLACK_BLOCK", "Slack Block!", "prefect.slack_block"),
     ],
 )
 def test_invalid_settings_fail_with_one_line(monkeypatch, env, value, needle):

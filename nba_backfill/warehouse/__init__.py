@@ -15,18 +15,27 @@ __all__ = [
     "close_shared",
     "open_warehouse",
     "shared_warehouse",
+    "use_shared",
 ]
 
 
 def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
-    """The composition root: the one place that chooses the backend."""
+    """The composition root: the one place that chooses the backend (and wraps it in fault
+    injection when ``NBA_BACKFILL_FAULTS__*`` asks for it)."""
+    wh: Warehouse
     if settings.warehouse.backend == "bigquery":
         from nba_backfill.warehouse.bigquery import BigQueryWarehouse
 
-        return BigQueryWarehouse(settings)
-    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+        wh = BigQueryWarehouse(settings)
+    else:
+        from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
-    return DuckDBWarehouse(settings, read_only=read_only)
+        wh = DuckDBWarehouse(settings, read_only=read_only)
+    if settings.faults.active:
+        from nba_backfill.warehouse.faults import FaultyWarehouse
+
+        wh = FaultyWarehouse(wh, settings.faults)
+    return wh
 
 
 _lock = threading.Lock()
@@ -51,3 +60,13 @@ def close_shared() -> None:
             _shared.close()
         _shared = None
         get_settings.cache_clear()
+
+
+def use_shared(wh: Warehouse) -> Warehouse | None:
+    """Make ``wh`` the process-wide warehouse the tasks use, and return the one it replaces
+    (left open). The benchmarks install a wrapper of the real warehouse this way, to count
+    jobs and time inside warehouse calls or to model BigQuery's latency."""
+    global _shared
+    with _lock:
+        previous, _shared = _shared, wh
+    return previous

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,10 @@ class Warehouse(abc.ABC):
         self.settings = settings
         self.datasets = {d: settings.warehouse.datasets.physical(d) for d in LOGICAL_DATASETS}
         self.jobs_run = 0
+        # Test seam (fault injection, ``warehouse/faults.py``): called by ``replace_range``
+        # inside its write — on DuckDB after the DELETE and before the COMMIT — so a test can
+        # stop a process in the middle of a write. None in normal runs.
+        self.mid_write: Callable[[TableSpec, dt.date, dt.date], None] | None = None
 
     # --- adapter primitives -----------------------------------------------------------------
     @abc.abstractmethod
@@ -95,6 +99,11 @@ class Warehouse(abc.ABC):
 
     @abc.abstractmethod
     def table_exists(self, name: str) -> bool: ...
+
+    def estimate_bytes(self, table: TableSpec, start: dt.date, end: dt.date) -> int | None:
+        """Bytes that replacing ``[start, end]`` of ``table`` would process (what BigQuery bills
+        on demand), or None: not applicable, or not known. Only BigQuery answers (a dry run)."""
+        return None
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

@@ -19,8 +19,10 @@ import decimal
 import json
 import logging
 import re
+import socket
 import tempfile
 import threading
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +145,20 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def _probe_emulator(endpoint: str, timeout: float = 3.0) -> None:
+    """Fail at once, in one line, when nothing listens at the emulator's endpoint: the
+    client would otherwise retry the connection for a while on every call."""
+    url = urllib.parse.urlsplit(endpoint)
+    try:
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout):
+            pass
+    except OSError as exc:
+        raise WarehouseUnavailable(
+            f"cannot reach the BigQuery emulator at {endpoint}: {exc.strerror or exc} "
+            "(is it running? NBA_BACKFILL_WAREHOUSE__EMULATOR_ENDPOINT)"
+        ) from None
+
+
 def _first_line(exc: BaseException, limit: int = 500) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
@@ -235,6 +251,8 @@ class BigQueryWarehouse(Warehouse):
         if wh.emulator_endpoint:
             from google.api_core.client_options import ClientOptions
             from google.auth.credentials import AnonymousCredentials
+
+            _probe_emulator(wh.emulator_endpoint)
 
             return bigquery.Client(
                 project=self.project,
@@ -628,6 +646,8 @@ class BigQueryWarehouse(Warehouse):
         # and listing them needs bigquery.jobs.list: then count the window before and after.
         count_window = self.emulator or not self._children_listable
         before = self._count(table, start, end) if count_window else None
+        if self.mid_write is not None:  # the script is one atomic job: pause just before it
+            self.mid_write(table, start, end)
         job, _ = self._query(script, params, job_labels, what=what)
         counts = None if count_window else self._child_counts(job)
         if counts is None:

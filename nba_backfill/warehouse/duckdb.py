@@ -211,6 +211,8 @@ class DuckDBWarehouse(Warehouse):
                 deleted = cur.execute(
                     f'DELETE FROM {target} WHERE "{d}" BETWEEN $start_date AND $end_date', params
                 ).fetchall()[0][0]
+                if self.mid_write is not None:
+                    self.mid_write(table, start, end)
                 # The window filter again here: a model bug can never write outside its range.
                 sql = self.model_sql(table)
                 written = cur.execute(

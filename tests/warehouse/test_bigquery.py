@@ -378,16 +378,32 @@ def test_vendor_errors_are_translated_once(bq: BigQueryWarehouse) -> None:
     assert classify(missing.value) is None
 
 
-def test_unreachable_endpoint_is_transient() -> None:
+def test_endpoint_lost_after_start_is_transient() -> None:
     with __import__("socket").socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
-    wh = BigQueryWarehouse(emulator_settings(f"http://127.0.0.1:{port}"))
+        s.listen()
+        port = s.getsockname()[1]
+        wh = BigQueryWarehouse(emulator_settings(f"http://127.0.0.1:{port}"))
+        assert wh.client is not None  # built while something listened
+    # closed now: nothing listens there any more
     wh._api_retry = Retry(timeout=0.5, initial=0.1, maximum=0.2)
     with pytest.raises(TransientWarehouseError) as caught:
         wh.fetch("SELECT 1 AS x")
     assert caught.value.reason == "connection"
     assert classify(caught.value) == "connection"
+
+
+def test_emulator_not_running_is_one_line_at_once() -> None:
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    wh = BigQueryWarehouse(emulator_settings(f"http://127.0.0.1:{port}"))
+    with pytest.raises(WarehouseUnavailable) as caught:
+        wh.fetch("SELECT 1 AS x")
+    message = str(caught.value)
+    assert "\n" not in message and "cannot reach the BigQuery emulator" in message
+    assert "NBA_BACKFILL_WAREHOUSE__EMULATOR_ENDPOINT" in message
+    assert classify(caught.value) is None  # not retried
 
 
 def test_missing_credentials_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,231 @@
+"""Flow-run hooks that tell Slack how a run ended, through the SlackWebhook block named by
+``NBA_BACKFILL_PREFECT__SLACK_BLOCK`` (``nba-backfill setup`` creates it from
+``NBA_BACKFILL_SLACK_WEBHOOK_URL``). The messages are built in ``nba_backfill.notify``.
+
+No block configured → a logged skip, not an error. A hook never raises: a Slack outage must
+not change a run's final state. The webhook URL is a secret: it is never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from prefect import Flow
+from prefect.client.schemas.objects import FlowRun
+from prefect.logging.loggers import flow_run_logger
+from prefect.states import State
+
+from nba_backfill.errors import BackfillFailed, GateFailed, UsageError
+from nba_backfill.notify import (
+    SlackMessage,
+    backfill_message,
+    error_message,
+    gate_message,
+    rerun_message,
+    retry_command,
+)
+from nba_backfill.params import resolve_params
+from nba_backfill.settings import get_settings
+
+Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
+
+
+def send_slack(message: SlackMessage, logger: Logger | None = None) -> bool:
+    """Post ``message`` to the configured SlackWebhook block; True when Slack accepted it."""
+    log: Logger = logger or logging.getLogger("nba_backfill")
+    name = get_settings().prefect.slack_block
+    if not name:
+        log.info("Slack: skipped, no block configured (NBA_BACKFILL_PREFECT__SLACK_BLOCK)")
+        return False
+    from prefect_slack import SlackWebhook
+
+    try:
+        block = SlackWebhook.load(name)
+    except ValueError:
+        log.warning("Slack: skipped, block %r not found (see `nba-backfill setup`)", name)
+        return False
+    try:
+        response = block.get_client(sync_client=True).send(
+            text=message["text"], blocks=message["blocks"]
+        )
+    except Exception as exc:  # the error text may hold the URL: log the class only
+        log.warning("Slack: sending through block %r failed (%s)", name, type(exc).__name__)
+        return False
+    if response.status_code >= 400:
+        log.warning("Slack: block %r answered HTTP %s", name, response.status_code)
+        return False
+    log.info("Slack: notified through block %r", name)
+    return True
+
+
+# --- what the hooks read from a run -----------------------------------------------------------
+def run_summary(state: State[Any]) -> Mapping[str, Any] | None:
+    """The summary dict the flow returned, or the one its BackfillFailed carried."""
+    try:
+        if state.is_completed():
+            value = state.result()
+            return value if isinstance(value, Mapping) else None
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # results not kept (crash, remote storage unavailable)
+        return None
+    return exc.summary if isinstance(exc, BackfillFailed) and exc.summary else None
+
+
+def _exception(state: State[Any]) -> BaseException | None:
+    try:
+        value = state.result(raise_on_failure=False)
+    except Exception:
+        return None
+    return value if isinstance(value, BaseException) else None
+
+
+def _run_url(flow_run: FlowRun) -> str | None:
+    from prefect.utilities.urls import url_for
+
+    try:
+        return url_for("flow-run", obj_id=flow_run.id)
+    except Exception:
+        return None
+
+
+def _deployment(flow: Flow[Any, Any], flow_run: FlowRun) -> str | None:
+    """``flow/deployment`` when the run came from a deployment (for the retry command)."""
+    if flow_run.deployment_id is None:
+        return None
+    from prefect import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            return f"{flow.name}/{client.read_deployment(flow_run.deployment_id).name}"
+    except Exception:
+        return None
+
+
+def _seconds(flow_run: FlowRun, state: State[Any]) -> float | None:
+    if flow_run.start_time is None or state.timestamp is None:
+        return None
+    return max(0.0, (state.timestamp - flow_run.start_time).total_seconds())
+
+
+def _requested_tables(flow_run: FlowRun) -> list[str] | None:
+    tables = (flow_run.parameters or {}).get("tables")
+    return list(tables) if tables else None
+
+
+def _range_retry(flow: Flow[Any, Any], flow_run: FlowRun) -> str | None:
+    """The retry command for a run that left no summary: its own range and tables again."""
+    p = flow_run.parameters or {}
+    try:
+        params = resolve_params(get_settings(), p.get("start"), p.get("end"), p.get("tables"))
+    except UsageError:
+        return None
+    summary = {"start": params.start.isoformat(), "end": params.end.isoformat()}
+    return retry_command(summary, _deployment(flow, flow_run), params.tables)
+
+
+def _without_summary(
+    flow: Flow[Any, Any],
+    flow_run: FlowRun,
+    state: State[Any],
+    *,
+    crashed: bool = False,
+    retry: str | None = None,
+) -> SlackMessage:
+    """A run that ended without a summary: its exception (class and message) or state."""
+    exc = None if crashed else _exception(state)
+    return error_message(
+        flow.name,
+        error=str(exc) if exc else state.message,
+        error_class=type(exc).__name__ if exc else None,
+        crashed=crashed,
+        run_url=_run_url(flow_run),
+        run_name=flow_run.name,
+        retry=retry,
+        seconds=_seconds(flow_run, state),
+    )
+
+
+def _notify(
+    flow: Flow[Any, Any],
+    flow_run: FlowRun,
+    build: Callable[[], SlackMessage | None],
+) -> None:
+    """Build the message and send it; log, never raise (the run's state is already final)."""
+    logger = flow_run_logger(flow_run, flow)
+    try:
+        message = build()
+        if message is None:
+            logger.info("Slack: nothing worth a message")
+            return
+        send_slack(message, logger)
+    except Exception:
+        logger.exception("Slack: could not build or send the notification")
+
+
+# --- the hooks (signature: flow, flow_run, state) ---------------------------------------------
+def backfill_finished(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """on_completion / on_failure of ``backfill``: coverage and dates filled, or which chunks
+    failed and how to retry, or what the gate found missing."""
+
+    def build() -> SlackMessage:
+        summary = run_summary(state)
+        if summary is None:
+            return _without_summary(flow, flow_run, state, retry=_range_retry(flow, flow_run))
+        return backfill_message(
+            summary,
+            run_url=_run_url(flow_run),
+            run_name=flow_run.name,
+            deployment=_deployment(flow, flow_run),
+            requested_tables=_requested_tables(flow_run),
+        )
+
+    _notify(flow, flow_run, build)
+
+
+def rerun_finished(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """on_completion / on_failure of ``rerun-failed-dates``: fixed / still failing. A rerun
+    with nothing to do stays quiet (it runs every morning)."""
+
+    def build() -> SlackMessage | None:
+        report = run_summary(state)
+        if report is None:
+            return _without_summary(flow, flow_run, state)
+        if report.get("nothing_to_do") and report.get("status") == "Completed":
+            return None
+        return rerun_message(report, run_url=_run_url(flow_run), run_name=flow_run.name)
+
+    _notify(flow, flow_run, build)
+
+
+def validate_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """on_failure of ``validate``: the gate's findings per table."""
+
+    def build() -> SlackMessage:
+        exc = _exception(state)
+        if not isinstance(exc, GateFailed):
+            return _without_summary(flow, flow_run, state)
+        p = flow_run.parameters or {}
+        params = resolve_params(get_settings(), p.get("start"), p.get("end"))
+        return gate_message(
+            exc.phase,
+            params.start.isoformat(),
+            params.end.isoformat(),
+            exc.problems,
+            run_url=_run_url(flow_run),
+            run_name=flow_run.name,
+            seconds=_seconds(flow_run, state),
+        )
+
+    _notify(flow, flow_run, build)
+
+
+def run_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """on_crashed of every flow: the process died; say so, with the retry command."""
+
+    def build() -> SlackMessage:
+        retry = _range_retry(flow, flow_run) if flow.name == "backfill" else None
+        return _without_summary(flow, flow_run, state, crashed=True, retry=retry)
+
+    _notify(flow, flow_run, build)

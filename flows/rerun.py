@@ -1,0 +1,142 @@
+"""The rerun of failed dates (the runbook's "failed dates re-run by hand"), scheduled daily.
+
+Reads top-down: read the failed runs from Prefect's history → intersect their unfinished work
+with what the warehouse still misses → rerun those dates only, Phase 3 then (behind the gate)
+Phase 4 in dependency order → re-validate → report what it fixed and what still fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact
+
+from flows import hooks
+from flows.backfill import _with_runner, phase3, phase4_group
+from nba_backfill.catalog import PHASE4_GROUPS
+from nba_backfill.errors import BackfillFailed, GateFailed
+from nba_backfill.notify import one_line
+from nba_backfill.params import RunParams
+from nba_backfill.report import rerun_markdown
+from nba_backfill.rerun import (
+    FailedRun,
+    RerunReport,
+    by_phase,
+    rerun_scope,
+    rerun_targets,
+    span,
+    still_missing,
+)
+from nba_backfill.summary import ChunkOutcome
+from tasks import common
+from tasks.history import read_failed_runs
+from tasks.planning import plan_backfill
+from tasks.validation import validate_phase
+
+
+@task(name="find-targets", task_run_name="find dates to rerun")
+def find_targets(runs: list[FailedRun]) -> dict[str, list[dt.date]]:
+    """The failed runs' unfinished (table, date) pairs that the warehouse still misses."""
+    targets = rerun_targets(common.warehouse(), rerun_scope(runs))
+    logger = get_run_logger()
+    for table, dates in targets.items():
+        logger.info("%s: %d date(s) to rerun, %s..%s", table, len(dates), dates[0], dates[-1])
+    return targets
+
+
+@task(name="still-missing", task_run_name="check what is still missing")
+def check_after(targets: dict[str, list[dt.date]]) -> dict[str, set[dt.date]]:
+    """Of each table's dates in the targets' span, those still not complete."""
+    lo, hi = span(targets)
+    return still_missing(common.warehouse(), sorted(targets), lo, hi)
+
+
+@flow(
+    name="rerun-failed-dates",
+    flow_run_name="rerun-failed-dates",
+    on_completion=[hooks.rerun_finished],
+    on_failure=[hooks.rerun_finished],
+    on_crashed=[hooks.run_crashed],
+)
+def rerun_failed_dates(
+    lookback_days: int | None = None,
+    chunk_days: int | None = None,
+    max_concurrency: int | None = None,
+    since: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Refill the dates that failed backfill runs of the last ``lookback_days`` days (or those
+    started after ``since``) left unfilled and that are still missing; nothing else.
+    Nothing to do → a quick no-op."""
+    logger = get_run_logger()
+    started = time.monotonic()
+    s = common.settings()
+    report = RerunReport(lookback_days or s.prefect.rerun_lookback_days)
+    status = "Completed"
+    try:
+        if since is None:
+            since = dt.datetime.now(dt.UTC) - dt.timedelta(days=report.lookback_days)
+        elif since.tzinfo is None:
+            since = since.replace(tzinfo=dt.UTC)
+        runs = read_failed_runs(since)
+        report.runs = [r.name for r in runs]
+        report.targets = find_targets(runs)
+        if report.nothing_to_do:
+            logger.info(
+                "nothing to rerun: %d failed backfill run(s) in the last %d days, none of "
+                "their dates is still missing",
+                len(runs),
+                report.lookback_days,
+            )
+        else:
+            lo, hi = span(report.targets)
+            params = RunParams(
+                lo,
+                hi,
+                sorted(report.targets),
+                chunk_days or s.run.chunk_days,
+                max_concurrency or s.run.max_concurrency,
+            )
+            outcomes: list[ChunkOutcome] = []
+            p3, p4 = by_phase(report.targets, 3), by_phase(report.targets, 4)
+            if p3:
+                plan = plan_backfill(lo, hi, sorted(p3), params.chunk_days, (3,), only=p3)
+                outcomes += _with_runner(phase3, params)(params, plan)
+                validate_phase(3, lo, hi, sorted(p3), gate=False)
+            if p4:
+                validate_phase(3, lo, hi, gate=True)  # never Phase 4 on an unready Phase 3
+                for group in range(1, len(PHASE4_GROUPS) + 1):
+                    _, outs = _with_runner(phase4_group, params)(params, group, only=p4)
+                    outcomes += outs
+                validate_phase(4, lo, hi, sorted(p4), gate=False)
+            report.failed_chunks = [o.failure() for o in outcomes if o.status != "completed"]
+            report.record_after(check_after(report.targets))
+    except GateFailed as exc:
+        report.reason = f"{exc} — the Phase 4 dates were not rerun"
+        report.record_after(check_after(report.targets))
+    except BaseException as exc:
+        report.reason = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
+        raise
+    finally:
+        if report.reason and not report.checked:  # it stopped before checking: assume none
+            report.still_failing = {t: list(ds) for t, ds in report.targets.items()}
+        if report.still_failing or report.failed_chunks or report.reason:
+            status = "Failed"
+            n = sum(len(v) for v in report.still_failing.values())
+            report.reason = report.reason or f"{n} date(s) still failing after the rerun"
+        report.seconds = time.monotonic() - started
+        data = report.as_dict(status)
+        create_markdown_artifact(
+            key="rerun-report",
+            markdown=rerun_markdown(data),
+            description=f"Rerun of failed dates (last {report.lookback_days} days): {status}",
+        )
+        common.end_of_run()
+    if status != "Completed":
+        logger.error(report.reason)
+        raise BackfillFailed(report.reason or "rerun failed", summary=data)
+    if not report.nothing_to_do:
+        logger.info("rerun: %d date(s) fixed", sum(len(v) for v in data["fixed"].values()))
+    return data

@@ -1,0 +1,202 @@
+"""Which (table, date) pairs a rerun of failed dates fills: plain functions of what the run
+history says failed and of what the warehouse still misses.
+
+* **History** (read by ``tasks/history.py`` from Prefect) names the failed backfill runs of the
+  last days and, in each, the chunk task runs that did not complete — failed, crashed, or never
+  started because an upstream chunk failed — by their run names ``phase3 · <table> ·
+  <start>..<end>``; and whether the Phase 3 gate blocked its Phase 4.
+* **The warehouse** says, against the schedule, which of those dates are still not complete
+  (a later run, or a person, may have fixed some).
+
+A rerun fills the intersection and nothing else: a gap no failed run tried to fill is the
+backfill's business, not the rerun's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nba_backfill.catalog import get_table, resolve_tables
+from nba_backfill.errors import UsageError
+from nba_backfill.planner import Planner
+from nba_backfill.warehouse.base import Warehouse
+
+_CHUNK_RUN = re.compile(
+    r"^phase(?P<phase>[34]) · (?P<table>[a-z0-9_]+) · "
+    r"(?P<start>\d{4}-\d{2}-\d{2})\.\.(?P<end>\d{4}-\d{2}-\d{2})$"
+)
+GATE_TASK_PREFIX = "validate · phase 3 · "
+
+Ranges = dict[str, list[tuple[dt.date, dt.date]]]
+
+
+@dataclass(frozen=True)
+class ChunkRef:
+    """One chunk task run, as named in the run history."""
+
+    phase: int
+    table: str  # dataset.table
+    start: dt.date
+    end: dt.date
+
+
+def parse_chunk_run_name(name: str) -> ChunkRef | None:
+    """``phase3 · team_offense_game_summary · 2021-11-01..2021-11-07`` -> ChunkRef; None for any
+    other task run (plan, validate, ...) or a table the catalog does not know."""
+    m = _CHUNK_RUN.match(name.strip())
+    if m is None:
+        return None
+    try:
+        table = get_table(m["table"]).name
+        start, end = dt.date.fromisoformat(m["start"]), dt.date.fromisoformat(m["end"])
+    except (UsageError, ValueError):
+        return None
+    if end < start:
+        return None
+    return ChunkRef(int(m["phase"]), table, start, end)
+
+
+@dataclass
+class FailedRun:
+    """A backfill run that ended Failed or Crashed, as the history tells it."""
+
+    id: str
+    name: str
+    start: dt.date
+    end: dt.date
+    tables: list[str] | None  # None = every table
+    skip_phase4: bool = False
+    unfinished: list[ChunkRef] = field(default_factory=list)  # chunk runs not Completed
+    gate_blocked: bool = False  # its Phase 3 gate failed, so its Phase 4 never ran
+    whole_range: bool = False  # crashed / failed before any chunk: no record of what was left
+
+
+def _merge(ranges: Iterable[tuple[dt.date, dt.date]]) -> list[tuple[dt.date, dt.date]]:
+    out: list[tuple[dt.date, dt.date]] = []
+    for lo, hi in sorted(ranges):
+        if out and lo <= out[-1][1] + dt.timedelta(days=1):
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
+
+
+def rerun_scope(runs: Sequence[FailedRun]) -> Ranges:
+    """Table -> merged date ranges the failed runs did not fill: their unfinished chunks;
+    Phase 4 over the run's range when the gate blocked it; every table of the run over its
+    range when it left no record (crashed, or failed before any chunk ran)."""
+    scope: dict[str, list[tuple[dt.date, dt.date]]] = {}
+    for run in runs:
+        for c in run.unfinished:
+            scope.setdefault(c.table, []).append((c.start, c.end))
+        if run.whole_range or run.gate_blocked:
+            phases = {3, 4} if run.whole_range else {4}
+            if run.skip_phase4:
+                phases.discard(4)
+            for spec in resolve_tables(run.tables):
+                if spec.phase in phases:
+                    scope.setdefault(spec.name, []).append((run.start, run.end))
+    return {t: _merge(r) for t, r in sorted(scope.items())}
+
+
+def still_missing(
+    wh: Warehouse, tables: Sequence[str], start: dt.date, end: dt.date
+) -> dict[str, set[dt.date]]:
+    """Expected dates of each table on ``[start, end]`` that are not complete now (Phase 4:
+    bootstrap days excluded), checked against the schedule like the planner does."""
+    plan = Planner(wh).plan(start, end, list(tables), phases=(3, 4))
+    return {name: set(tp.expected) - tp.complete for name, tp in plan.tables.items()}
+
+
+def rerun_targets(
+    wh: Warehouse, scope: Mapping[str, Sequence[tuple[dt.date, dt.date]]]
+) -> dict[str, list[dt.date]]:
+    """The dates to refill: in the failed runs' scope and still not complete."""
+    if not scope:
+        return {}
+    lo = min(r[0] for rs in scope.values() for r in rs)
+    hi = max(r[1] for rs in scope.values() for r in rs)
+    missing = still_missing(wh, list(scope), lo, hi)
+    out: dict[str, list[dt.date]] = {}
+    for table, ranges in scope.items():
+        dates = sorted(d for d in missing.get(table, ()) if any(a <= d <= b for a, b in ranges))
+        if dates:
+            out[table] = dates
+    return out
+
+
+def by_phase(targets: Mapping[str, Sequence[dt.date]], phase: int) -> dict[str, list[dt.date]]:
+    return {t: list(ds) for t, ds in targets.items() if get_table(t).phase == phase}
+
+
+def span(targets: Mapping[str, Sequence[dt.date]]) -> tuple[dt.date, dt.date]:
+    dates = [d for ds in targets.values() for d in ds]
+    return min(dates), max(dates)
+
+
+def _iso(d: Mapping[str, Iterable[dt.date]]) -> dict[str, list[str]]:
+    return {t: [x.isoformat() for x in sorted(ds)] for t, ds in sorted(d.items()) if ds}
+
+
+@dataclass
+class RerunReport:
+    """What a rerun set out to fill, what it fixed and what still fails."""
+
+    lookback_days: int
+    runs: list[str] = field(default_factory=list)  # names of the failed runs it read
+    targets: dict[str, list[dt.date]] = field(default_factory=dict)
+    still_failing: dict[str, list[dt.date]] = field(default_factory=dict)
+    failed_chunks: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+    seconds: float | None = None
+    checked: bool = False  # still_failing was read from the warehouse after the rerun
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.targets
+
+    @property
+    def fixed(self) -> dict[str, list[dt.date]]:
+        return {
+            t: [d for d in ds if d not in set(self.still_failing.get(t, ()))]
+            for t, ds in self.targets.items()
+        }
+
+    def record_after(self, missing_now: Mapping[str, Iterable[dt.date]]) -> None:
+        """Set ``still_failing`` from what the warehouse misses after the rerun."""
+        self.still_failing = {
+            t: sorted(set(ds) & set(missing_now.get(t, ()))) for t, ds in self.targets.items()
+        }
+        self.still_failing = {t: ds for t, ds in self.still_failing.items() if ds}
+        self.checked = True
+
+    def as_dict(self, status: str) -> dict[str, Any]:
+        return {
+            "status": status,
+            "lookback_days": self.lookback_days,
+            "runs": self.runs,
+            "nothing_to_do": self.nothing_to_do,
+            "targets": _iso(self.targets),
+            "fixed": _iso(self.fixed),
+            "still_failing": _iso(self.still_failing),
+            "failed_chunks": self.failed_chunks,
+            "reason": self.reason,
+            "seconds": None if self.seconds is None else round(self.seconds, 1),
+        }
+
+
+__all__ = [
+    "ChunkRef",
+    "FailedRun",
+    "RerunReport",
+    "by_phase",
+    "parse_chunk_run_name",
+    "rerun_scope",
+    "rerun_targets",
+    "span",
+    "still_missing",
+]

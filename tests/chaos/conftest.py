@@ -1,0 +1,198 @@
+"""Chaos scenarios: a warehouse's starting state, the range to backfill, and what a clean run
+(no faults) leaves — the reference every chaos run must match exactly.
+
+* ``fast`` (``make test``): the synthetic slice 2021-10-19 → 2021-12-05, Phase 3 and 4 empty.
+* ``full`` (``make chaos``, marked ``chaos``): the standard range 2021-10-19 → 2026-01-03 from
+  the runbook's starting point (``nba-backfill seed --state seeds``: Phase 3 pre-filled except
+  its known gaps, Phase 4 empty) — exactly what ``make run`` does.
+
+Each scenario's clean run happens once per session on a copy of its starting state. The tests
+record their figures (faults injected, retries, dates failed / filled, duplicates, time to
+recover) in :data:`FIGURES`; they are printed at the end of the session and written to
+``.nba-backfill/chaos/figures-<scenario>.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nba_backfill.catalog import PHASE3, PHASE4
+from nba_backfill.settings import Settings, load_settings
+from nba_backfill.validation import validate
+from nba_backfill.warehouse import Warehouse, close_shared, shared_warehouse
+from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+from tests.conftest import SLICE_END, SLICE_START
+
+REPO = Path(__file__).resolve().parents[2]
+FIGURES_DIR = REPO / ".nba-backfill" / "chaos"
+FIGURES: list[dict[str, Any]] = []
+SPECS = [*PHASE3, *PHASE4]
+
+
+@dataclass
+class Scenario:
+    name: str
+    start: dt.date
+    end: dt.date
+    chunk_days: int
+    max_concurrency: int
+    template: Path  # the warehouse before any backfill
+    clean_db: Path | None = None  # the warehouse after a clean run
+    reference: dict[str, tuple[int, str]] = field(default_factory=dict)  # after a clean run
+    clean_seconds: float = 0.0
+    filled: dict[str, int] = field(default_factory=dict)  # table-dates the clean run filled
+
+    def args(self) -> dict[str, Any]:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "chunk_days": self.chunk_days,
+            "max_concurrency": self.max_concurrency,
+        }
+
+
+def checksums(wh: Warehouse, start: dt.date, end: dt.date) -> dict[str, tuple[int, str]]:
+    """Rows and an order-independent fingerprint of every row, per Phase 3/4 table."""
+    return {s.name: wh.checksum(s, start, end) for s in SPECS}
+
+
+def duplicate_keys(wh: Warehouse, start: dt.date, end: dt.date) -> int:
+    return sum(wh.key_audit(s, start, end).duplicate_keys for s in SPECS)
+
+
+def record(scenario: Scenario, test: str, **figures: Any) -> None:
+    FIGURES.append({"scenario": scenario.name, "test": test, **figures})
+
+
+def env_for(path: Path, home: Path) -> dict[str, str]:
+    """The settings a chaos run reads (the flows read them from the environment): its own
+    warehouse file and state folder, and the real retry policy with its waits shortened."""
+    return {
+        "NBA_BACKFILL_WAREHOUSE__DUCKDB_PATH": str(path),
+        "NBA_BACKFILL_HOME": str(home),
+        "NBA_BACKFILL_RETRY__INITIAL_WAIT_SECONDS": "0.01",
+        "NBA_BACKFILL_RETRY__JITTER_SECONDS": "0",
+    }
+
+
+def _clean_run(scenario: Scenario, workdir: Path) -> None:
+    """The reference: the flow with no fault on a copy of the starting state."""
+    from flows.backfill import backfill
+
+    db = workdir / "clean.duckdb"
+    shutil.copy(scenario.template, db)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env_for(db, workdir / "home").items():
+            mp.setenv(key, value)
+        mp.delenv("NBA_BACKFILL_FAULTS__PERMANENT", raising=False)
+        close_shared()
+        started = time.perf_counter()
+        state = backfill(**scenario.args(), return_state=True)
+        scenario.clean_seconds = time.perf_counter() - started
+        assert state.is_completed(), state.message
+        scenario.filled = {r["table"]: r["filled"] for r in state.result()["tables"]}
+        wh = shared_warehouse()
+        for phase in (3, 4):
+            report = validate(wh, phase, scenario.start, scenario.end)
+            assert report.ok, report.problems
+        assert duplicate_keys(wh, scenario.start, scenario.end) == 0
+        scenario.reference = checksums(wh, scenario.start, scenario.end)
+        close_shared()
+    scenario.clean_db = db
+
+
+def clean_checksum(scenario: Scenario, table: str, start: dt.date, end: dt.date) -> tuple[int, str]:
+    """What the clean run left in ``table`` on ``[start, end]``."""
+    from nba_backfill.catalog import TABLES
+
+    assert scenario.clean_db is not None
+    wh = DuckDBWarehouse(
+        load_settings(warehouse={"duckdb_path": str(scenario.clean_db)}), read_only=True
+    )
+    try:
+        return wh.checksum(TABLES[table], start, end)
+    finally:
+        wh.close()
+
+
+@pytest.fixture(scope="session")
+def fast_scenario(
+    phase2_template: Path, prefect_server: None, tmp_path_factory: pytest.TempPathFactory
+) -> Scenario:
+    scenario = Scenario("fast", SLICE_START, SLICE_END, 5, 3, phase2_template)
+    _clean_run(scenario, tmp_path_factory.mktemp("fast-clean"))
+    return scenario
+
+
+@pytest.fixture(scope="session")
+def full_scenario(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """The standard range from the runbook's starting state (what `make run` seeds)."""
+    from nba_backfill.seeding import STANDARD_END, STANDARD_START, seed
+
+    workdir = tmp_path_factory.mktemp("full")
+    template = workdir / "seeds.duckdb"
+    wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(template)}))
+    seed(wh, "seeds")
+    wh.close()
+    scenario = Scenario("full", STANDARD_START, STANDARD_END, 31, 4, template)
+    _clean_run(scenario, workdir)
+    return scenario
+
+
+@pytest.fixture
+def scenario(request: pytest.FixtureRequest) -> Scenario:
+    """``fast`` or ``full``, by the test's parameter."""
+    return request.getfixturevalue(f"{request.param}_scenario")  # type: ignore[no-any-return]
+
+
+SCENARIOS = ["fast", pytest.param("full", marks=pytest.mark.chaos)]
+
+
+@pytest.fixture
+def chaos_env(
+    scenario: Scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """A fresh copy of the scenario's starting state, and the environment pointing at it."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy(scenario.template, db)
+    for key, value in env_for(db, tmp_path / "home").items():
+        monkeypatch.setenv(key, value)
+    for key in [k for k in os.environ if k.startswith("NBA_BACKFILL_FAULTS__")]:
+        monkeypatch.delenv(key)
+    close_shared()
+    yield load_settings()
+    close_shared()
+
+
+def reopen_clean(monkeypatch: pytest.MonkeyPatch) -> Warehouse:
+    """The warehouse as a later run sees it: faults off, opened afresh."""
+    for key in [k for k in os.environ if k.startswith("NBA_BACKFILL_FAULTS__")]:
+        monkeypatch.delenv(key)
+    close_shared()
+    return shared_warehouse()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIGURES:
+        return
+    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    for name in sorted({f["scenario"] for f in FIGURES}):
+        rows = [f for f in FIGURES if f["scenario"] == name]
+        (FIGURES_DIR / f"figures-{name}.json").write_text(json.dumps(rows, indent=2, default=str))
+    terminalreporter.section("chaos figures")
+    for f in FIGURES:
+        rest = {k: v for k, v in f.items() if k not in ("scenario", "test")}
+        terminalreporter.write_line(
+            f"{f['scenario']:>4} · {f['test']}: {json.dumps(rest, default=str)}"
+        )
+    terminalreporter.write_line(f"(written to {FIGURES_DIR}/figures-<scenario>.json)")

@@ -1,0 +1,253 @@
+"""Two backfills started at once over overlapping ranges: the second refuses with one line
+naming the first — or, told to wait (NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS), waits for it and then
+finds only what is left — and the result is exactly one clean run's.
+
+On DuckDB in one process (two flow runs in threads: the run lock is all that separates them),
+on DuckDB across processes (the file lock refuses first), and on BigQuery — the emulator —
+across processes, where the Prefect run lock is the only guard there is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nba_backfill.catalog import TABLES, TOGS
+from nba_backfill.errors import RunLocked
+from nba_backfill.settings import Settings, get_settings
+from nba_backfill.warehouse import close_shared
+from tasks.runlock import lock_name
+from tests.chaos.conftest import Scenario, checksums, duplicate_keys, record, reopen_clean
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _lock_held(name: str) -> bool:
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            return client.read_global_concurrency_limit_by_name(name).active_slots > 0
+        except ObjectNotFound:
+            return False
+
+
+def _wait_until(check: Any, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("scenario", ["fast"], indirect=True)
+def test_two_backfills_in_one_process(
+    scenario: Scenario, chaos_env: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    from flows.backfill import backfill
+
+    # The first run pauses inside one write, so it surely holds the lock when the others start.
+    monkeypatch.setenv("NBA_BACKFILL_FAULTS__DELAY", f"{TOGS}:2021-11-02")
+    monkeypatch.setenv("NBA_BACKFILL_FAULTS__DELAY_SECONDS", "4")
+    close_shared()
+    first: dict[str, Any] = {}
+    thread = threading.Thread(
+        target=lambda: first.update(state=backfill(**scenario.args(), return_state=True))
+    )
+    thread.start()
+    _wait_until(lambda: _lock_held(lock_name(chaos_env)))
+
+    overlap = {**scenario.args(), "start": dt.date(2021, 11, 1)}
+    refused = backfill(**overlap, return_state=True)
+    assert refused.is_failed()
+    assert isinstance(refused.result(raise_on_failure=False), RunLocked)
+    message = str(refused.message)
+    assert "\n" not in message and "another backfill is writing to duckdb" in message
+    assert f"'backfill · {scenario.start}..{scenario.end}'" in message  # names the first run
+
+    monkeypatch.setenv("NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS", "300")
+    get_settings.cache_clear()  # the waiting run reads it; the first run's warehouse stays
+    started = time.monotonic()
+    waited = backfill(**overlap, return_state=True)
+    waited_for = time.monotonic() - started
+    thread.join(300)
+    assert first["state"].is_completed(), first["state"].message
+    assert waited.is_completed(), waited.message
+    assert all(r["filled"] == 0 for r in waited.result()["tables"])  # the first did it all
+
+    wh = reopen_clean(monkeypatch)
+    dups = duplicate_keys(wh, scenario.start, scenario.end)
+    assert dups == 0
+    assert checksums(wh, scenario.start, scenario.end) == scenario.reference
+    record(
+        scenario,
+        "two runs, one process (DuckDB)",
+        second="refused: RunLocked",
+        third=f"waited {waited_for:.1f}s, then filled 0 (all done)",
+        duplicate_keys=dups,
+        equal_to_clean_run=True,
+    )
+
+
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nba_backfill.cli", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _child_env(**extra: str) -> dict[str, str]:
+    from prefect.settings import PREFECT_API_URL
+
+    return {
+        **os.environ,
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()),
+        "COLUMNS": "400",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("scenario", ["fast"], indirect=True)
+def test_two_backfill_processes_on_duckdb(
+    scenario: Scenario, chaos_env: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    """Across processes the DuckDB file takes one writer: the second command says so in one
+    line (exit 2) before it writes anything; run again later, it finds nothing to do."""
+    common = ["--start", str(scenario.start), "--end", str(scenario.end), "--chunk-days", "5"]
+    first = _cli(
+        ["run", *common],
+        _child_env(
+            NBA_BACKFILL_FAULTS__DELAY=f"{TOGS}:2021-11-02", NBA_BACKFILL_FAULTS__DELAY_SECONDS="6"
+        ),
+    )
+    try:
+        _wait_until(lambda: _lock_held(lock_name(chaos_env)))
+        second = subprocess.run(
+            [sys.executable, "-m", "nba_backfill.cli", "run", *common, "--tables", TOGS],
+            cwd=REPO,
+            env=_child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        out, _ = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, out[-3000:]
+    assert second.returncode == 2, second.stdout + second.stderr
+    lines = [ln for ln in second.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "is another nba-backfill process using it?" in lines[0]
+
+    wh = reopen_clean(monkeypatch)
+    assert duplicate_keys(wh, scenario.start, scenario.end) == 0
+    assert checksums(wh, scenario.start, scenario.end) == scenario.reference
+    record(
+        scenario,
+        "two processes (DuckDB)",
+        second="refused (exit 2): " + lines[0][:80],
+        duplicate_keys=0,
+        equal_to_clean_run=True,
+    )
+
+
+# --- BigQuery (the emulator): the run lock is the only guard ---------------------------------
+BQ_START, BQ_END = dt.date(2021, 10, 19), dt.date(2021, 10, 27)
+
+
+@pytest.fixture
+def bigquery_env(
+    bq_emulator: str, fast_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    from nba_backfill.sqlfiles import LOGICAL_DATASETS
+    from nba_backfill.synthetic import seed_phase2
+    from nba_backfill.warehouse import shared_warehouse
+    from tests.emulator import PROJECT
+
+    suffix = "lock" + uuid.uuid4().hex[:6]
+    monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__BACKEND", "bigquery")
+    monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__EMULATOR_ENDPOINT", bq_emulator)
+    monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__PROJECT", PROJECT)
+    monkeypatch.setenv("NBA_BACKFILL_RETRY__INITIAL_WAIT_SECONDS", "0.01")
+    for logical in LOGICAL_DATASETS:
+        monkeypatch.setenv(
+            f"NBA_BACKFILL_WAREHOUSE__DATASETS__{logical.upper()}", f"{logical}_{suffix}"
+        )
+    close_shared()
+    wh = shared_warehouse()
+    seed_phase2(wh, seed=7, final_through=BQ_END + dt.timedelta(days=3))
+    wh.ensure_tables([TABLES[TOGS]])
+    close_shared()
+    return get_settings()
+
+
+def test_two_backfill_processes_on_bigquery(
+    bigquery_env: Settings, fast_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+):
+    common = ["--end", str(BQ_END), "--tables", TOGS, "--skip-phase4", "--chunk-days", "3"]
+    first = _cli(
+        ["run", "--start", str(BQ_START), *common],
+        _child_env(
+            NBA_BACKFILL_FAULTS__DELAY=f"{TOGS}:2021-10-20", NBA_BACKFILL_FAULTS__DELAY_SECONDS="8"
+        ),
+    )
+    overlap = ["run", "--start", "2021-10-22", *common]
+    procs = [first]
+    try:
+        _wait_until(lambda: _lock_held(lock_name(bigquery_env)))
+        refused = _cli(overlap, _child_env())
+        waiting = _cli(overlap, _child_env(NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS="300"))
+        procs += [refused, waiting]
+        refused_out, _ = refused.communicate(timeout=300)
+        first_out, _ = first.communicate(timeout=300)
+        waiting_out, _ = waiting.communicate(timeout=300)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert first.returncode == 0, first_out[-3000:]
+    assert refused.returncode == 1, refused_out[-3000:]
+    assert "another backfill is writing to bigquery" in refused_out
+    assert f"backfill · {BQ_START}..{BQ_END}" in refused_out  # names the holder
+    assert waiting.returncode == 0, waiting_out[-3000:]
+    assert "waiting up to" in waiting_out
+
+    from nba_backfill.settings import load_settings
+    from nba_backfill.warehouse import shared_warehouse
+    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+
+    close_shared()
+    wh = shared_warehouse()
+    spec = TABLES[TOGS]
+    audit = wh.key_audit(spec, BQ_START, BQ_END)
+    assert audit.duplicate_keys == 0 and audit.null_keys == 0
+    assert fast_scenario.clean_db is not None
+    duck = DuckDBWarehouse(
+        load_settings(warehouse={"duckdb_path": str(fast_scenario.clean_db)}), read_only=True
+    )
+    try:
+        assert wh.date_profile(spec, BQ_START, BQ_END) == duck.date_profile(spec, BQ_START, BQ_END)
+    finally:
+        duck.close()
+    close_shared()
+    record(
+        fast_scenario,
+        "two processes (BigQuery emulator)",
+        second="refused: RunLocked naming the first",
+        third="waited, then completed",
+        duplicate_keys=0,
+        rows_equal_duckdb=audit.rows,
+    )
