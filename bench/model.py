@@ -83,7 +83,7 @@ def calibrate_runbook(work: WorkList) -> Calibration:
     stages = runbook_stages(work)
     n = {t: len(d) for t, d in work.dates.items()}
     p3_units = sum(max(n[t] for t in st) for st in stages if TABLES[st[0]].phase == 3)
-    c3 = RUNBOOK_PHASE3_HOURS * 3600 / p3_units
+    c3 = RUNBOOK_PHASE3_HOURS * 3600 / max(1, p3_units)
     # Phase 4 = Σ over groups of max(n_t · c_t): PCF fixed, the others x.
     target4 = RUNBOOK_PHASE4_HOURS * 3600
     pcf = n.get(PCF, 0) * RUNBOOK_PCF_SECONDS_PER_DATE
@@ -91,7 +91,7 @@ def calibrate_runbook(work: WorkList) -> Calibration:
         max((n.get(t.name, 0) for t in group if t.name != PCF), default=0)
         for group in PHASE4_GROUPS
     )
-    x = (target4 - pcf) / units
+    x = max(0.0, target4 - pcf) / max(1, units)
     costs = {t: (c3 if spec.phase == 3 else x) for t, spec in TABLES.items()}
     costs[PCF] = RUNBOOK_PCF_SECONDS_PER_DATE
     note = (

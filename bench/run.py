@@ -306,11 +306,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server,
             )
         results["sweep"] = sweep(opts, planned, per_date, results["embedded"])
-        results["targets"] = report.targets(results)
     finally:
         if server is not None:
             server.stop()
     results["timings"]["bench_seconds"] = round(time.perf_counter() - t_start, 1)
+    results["targets"] = report.targets(results)
     paths = report.write(results, opts.out, stamp)
     print(report.markdown(results))
     shown = [p.relative_to(ROOT) if p.is_relative_to(ROOT) else p for p in paths]

@@ -8,15 +8,14 @@
 * ``lower-bound``: one set-based statement per table over the range it needs, catalog
   (dependency) order, no orchestration at all.
 
-The runbook and the lower bound take their work list from the planner, run once before the
-clock starts (the runbook's operators computed their gaps with coverage queries): so all three
-fill exactly the same (table, date) pairs.
+The runbook and the lower bound take their work list from the planner, so all three fill
+exactly the same (table, date) pairs: the runbook plans inside its clock (its operators' coverage
+queries, a fraction of a second), the lower bound before it (it bounds the writing alone).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -154,9 +153,3 @@ def phase_split(wh: LatencyWarehouse, t0: float, t_end: float) -> dict[str, Any]
             "other": round(max(0.0, at(end) - at(p4)), 1),
         }
     return out
-
-
-def timed(fn: Callable[[], object]) -> tuple[float, float]:
-    started = time.perf_counter()
-    fn()
-    return started, time.perf_counter()

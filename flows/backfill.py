@@ -28,13 +28,14 @@ from flows import hooks
 from nba_backfill.catalog import PHASE4_GROUPS, dependency_waves, downstream_of, get_table
 from nba_backfill.errors import BackfillError, BackfillFailed, GateFailed, UsageError
 from nba_backfill.notify import one_line
-from nba_backfill.params import RunParams, resolve_params
+from nba_backfill.params import RunParams, parse_bool, resolve_params
 from nba_backfill.planner import Chunk, Plan, Planner
 from nba_backfill.report import summary_markdown
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks import common
 from tasks.chunks import fill_chunk
 from tasks.planning import plan_backfill
+from tasks.runlock import run_lock
 from tasks.validation import validate_phase
 
 TABLE_FLOW = "backfill-table"
@@ -119,7 +120,11 @@ def _with_runner(fn: Any, params: RunParams) -> Any:
 
 
 # --- fan-out: one deployment run per table ----------------------------------------------------
-@flow(name=TABLE_FLOW, flow_run_name="backfill-table · {table} · {start}..{end}")
+@flow(
+    name=TABLE_FLOW,
+    flow_run_name="backfill-table · {table} · {start}..{end}",
+    validate_parameters=False,  # resolve_params validates, in one line (nba_backfill.params)
+)
 def backfill_table(
     table: str,
     start: dt.date,
@@ -244,6 +249,7 @@ def fan_out_tables(params: RunParams, plan: Plan, phase: int) -> list[ChunkOutco
     on_completion=[hooks.backfill_finished],
     on_failure=[hooks.backfill_finished],
     on_crashed=[hooks.run_crashed],
+    validate_parameters=False,  # resolve_params validates, in one line (nba_backfill.params)
 )
 def backfill(
     start: dt.date | None = None,
@@ -262,69 +268,73 @@ def backfill(
     params = resolve_params(
         common.settings(), start, end, tables, chunk_days, max_concurrency, skip_phase4
     )
-    summary = RunSummary(params.start, params.end)
-    status = "Completed"
-    try:
-        plan = (
-            plan_backfill(
-                params.start, params.end, params.phase_tables(3), params.chunk_days, phases=(3,)
-            )
-            if params.phase_tables(3)
-            else None
-        )
-        if plan is not None:
-            summary.add_plan(plan)
-            summary.outcomes += (
-                fan_out_tables(params, plan, 3)
-                if fan_out
-                else _with_runner(phase3, params)(params, plan)
-            )
-        gate = validate_phase(3, params.start, params.end, gate=not params.skip_phase4)
-        summary.add_validation(gate)
-        if not params.skip_phase4 and params.phase_tables(4):
-            if fan_out:
-                p4 = plan_backfill(
-                    params.start, params.end, params.phase_tables(4), params.chunk_days, (4,)
+    fan_out = parse_bool(fan_out, "fan_out")
+    # One run at a time per warehouse (tasks/runlock.py): a second one refuses, naming this
+    # one, or waits (NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS); a killed holder needs no clean-up.
+    with run_lock(common.settings(), f"backfill {params.start}..{params.end}"):
+        summary = RunSummary(params.start, params.end)
+        status = "Completed"
+        try:
+            plan = (
+                plan_backfill(
+                    params.start, params.end, params.phase_tables(3), params.chunk_days, phases=(3,)
                 )
-                summary.add_plan(p4)
-                summary.outcomes += fan_out_tables(params, p4, 4)
-            else:
-                for group in range(1, len(PHASE4_GROUPS) + 1):
-                    g_plan, outcomes = _with_runner(phase4_group, params)(params, group)
-                    summary.add_plan(g_plan)
-                    summary.outcomes += outcomes
-            summary.add_validation(
-                validate_phase(4, params.start, params.end, params.phase_tables(4), gate=False)
+                if params.phase_tables(3)
+                else None
             )
-    except GateFailed as exc:
-        summary.gate_problems = {t: list(p) for t, p in exc.problems.items()}
-        summary.reason = f"{exc} — Phase 4 not started"
-    except BaseException as exc:
-        summary.reason = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
-        raise
-    finally:
-        if summary.failed:
-            failed = f"{len(summary.failed)} chunk(s) failed: " + ", ".join(
-                o.label for o in summary.failed[:10]
+            if plan is not None:
+                summary.add_plan(plan)
+                summary.outcomes += (
+                    fan_out_tables(params, plan, 3)
+                    if fan_out
+                    else _with_runner(phase3, params)(params, plan)
+                )
+            gate = validate_phase(3, params.start, params.end, gate=not params.skip_phase4)
+            summary.add_validation(gate)
+            if not params.skip_phase4 and params.phase_tables(4):
+                if fan_out:
+                    p4 = plan_backfill(
+                        params.start, params.end, params.phase_tables(4), params.chunk_days, (4,)
+                    )
+                    summary.add_plan(p4)
+                    summary.outcomes += fan_out_tables(params, p4, 4)
+                else:
+                    for group in range(1, len(PHASE4_GROUPS) + 1):
+                        g_plan, outcomes = _with_runner(phase4_group, params)(params, group)
+                        summary.add_plan(g_plan)
+                        summary.outcomes += outcomes
+                summary.add_validation(
+                    validate_phase(4, params.start, params.end, params.phase_tables(4), gate=False)
+                )
+        except GateFailed as exc:
+            summary.gate_problems = {t: list(p) for t, p in exc.problems.items()}
+            summary.reason = f"{exc} — Phase 4 not started"
+        except BaseException as exc:
+            summary.reason = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
+            raise
+        finally:
+            if summary.failed:
+                failed = f"{len(summary.failed)} chunk(s) failed: " + ", ".join(
+                    o.label for o in summary.failed[:10]
+                )
+                summary.reason = f"{failed}; {summary.reason}" if summary.reason else failed
+            if summary.reason:
+                status = "Failed"
+            summary.seconds = time.monotonic() - started
+            data = summary.as_dict(status)
+            create_table_artifact(
+                key="backfill-summary",
+                table=data["tables"],
+                description=f"Backfill {params.start}..{params.end}: {status}",
             )
-            summary.reason = f"{failed}; {summary.reason}" if summary.reason else failed
-        if summary.reason:
-            status = "Failed"
-        summary.seconds = time.monotonic() - started
-        data = summary.as_dict(status)
-        create_table_artifact(
-            key="backfill-summary",
-            table=data["tables"],
-            description=f"Backfill {params.start}..{params.end}: {status}",
-        )
-        create_markdown_artifact(
-            key="backfill-report",
-            markdown=summary_markdown(data),
-            description=f"Backfill {params.start}..{params.end}",
-        )
-        common.end_of_run()
-    if status != "Completed":
-        logger.error(summary.reason)
-        raise BackfillFailed(summary.reason or "backfill failed", summary=data)
-    logger.info("backfill %s..%s completed: %s", params.start, params.end, data["tables"])
-    return data
+            create_markdown_artifact(
+                key="backfill-report",
+                markdown=summary_markdown(data),
+                description=f"Backfill {params.start}..{params.end}",
+            )
+            common.end_of_run()
+        if status != "Completed":
+            logger.error(summary.reason)
+            raise BackfillFailed(summary.reason or "backfill failed", summary=data)
+        logger.info("backfill %s..%s completed: %s", params.start, params.end, data["tables"])
+        return data

@@ -34,6 +34,7 @@ from nba_backfill.summary import ChunkOutcome
 from tasks import common
 from tasks.history import read_failed_runs
 from tasks.planning import plan_backfill
+from tasks.runlock import run_lock
 from tasks.validation import validate_phase
 
 
@@ -99,20 +100,22 @@ def rerun_failed_dates(
                 chunk_days or s.run.chunk_days,
                 max_concurrency or s.run.max_concurrency,
             )
-            outcomes: list[ChunkOutcome] = []
-            p3, p4 = by_phase(report.targets, 3), by_phase(report.targets, 4)
-            if p3:
-                plan = plan_backfill(lo, hi, sorted(p3), params.chunk_days, (3,), only=p3)
-                outcomes += _with_runner(phase3, params)(params, plan)
-                validate_phase(3, lo, hi, sorted(p3), gate=False)
-            if p4:
-                validate_phase(3, lo, hi, gate=True)  # never Phase 4 on an unready Phase 3
-                for group in range(1, len(PHASE4_GROUPS) + 1):
-                    _, outs = _with_runner(phase4_group, params)(params, group, only=p4)
-                    outcomes += outs
-                validate_phase(4, lo, hi, sorted(p4), gate=False)
-            report.failed_chunks = [o.failure() for o in outcomes if o.status != "completed"]
-            report.record_after(check_after(report.targets))
+            # The same run lock as backfill (tasks/runlock.py): never two writers at once.
+            with run_lock(s, f"rerun-failed-dates {lo}..{hi}"):
+                outcomes: list[ChunkOutcome] = []
+                p3, p4 = by_phase(report.targets, 3), by_phase(report.targets, 4)
+                if p3:
+                    plan = plan_backfill(lo, hi, sorted(p3), params.chunk_days, (3,), only=p3)
+                    outcomes += _with_runner(phase3, params)(params, plan)
+                    validate_phase(3, lo, hi, sorted(p3), gate=False)
+                if p4:
+                    validate_phase(3, lo, hi, gate=True)  # never Phase 4 on an unready Phase 3
+                    for group in range(1, len(PHASE4_GROUPS) + 1):
+                        _, outs = _with_runner(phase4_group, params)(params, group, only=p4)
+                        outcomes += outs
+                    validate_phase(4, lo, hi, sorted(p4), gate=False)
+                report.failed_chunks = [o.failure() for o in outcomes if o.status != "completed"]
+                report.record_after(check_after(report.targets))
     except GateFailed as exc:
         report.reason = f"{exc} — the Phase 4 dates were not rerun"
         report.record_after(check_after(report.targets))

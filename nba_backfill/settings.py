@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import typing
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -89,8 +90,8 @@ class RetrySettings(BaseModel):
 class RunSettings(BaseModel):
     start_date: dt.date = Field(dt.date(2021, 10, 19), description="Default backfill start")
     end_date: dt.date = Field(dt.date(2026, 1, 3), description="Default backfill end")
-    chunk_days: int = Field(31, ge=1, le=366, description="Most calendar days per chunk task")
-    max_concurrency: int = Field(4, ge=1, le=64, description="Chunk tasks running at once")
+    chunk_days: int = Field(92, ge=1, le=366, description="Most calendar days per chunk task")
+    max_concurrency: int = Field(8, ge=1, le=64, description="Chunk tasks running at once")
     max_concurrency_per_table: int = Field(
         2, ge=1, le=16, description="Concurrent writes to one table"
     )
@@ -165,18 +166,47 @@ class DeploySettings(BaseModel):
     )
 
 
+FaultKind = Literal[
+    "quota", "rate_limit", "too_many_requests", "serialization", "server", "timeout"
+]
+FAULT_KINDS: tuple[FaultKind, ...] = typing.get_args(FaultKind)
+
+
 class FaultSettings(BaseModel):
-    """A test seam, off by default: make chosen warehouse writes fail.
+    """Test seams, off by default (``nba_backfill/warehouse/faults.py``): make warehouse calls
+    fail or pause. Lists are a JSON list or comma-separated in the environment.
 
     ``permanent`` lists ``table:YYYY-MM-DD`` pairs (table as ``dataset.table`` or its bare
-    name); a range write of that table covering that date raises a non-retryable
-    WarehouseError. Env: JSON list or comma-separated."""
+    name): a range write of that table covering that date raises a non-retryable
+    WarehouseError. ``transient_rate`` of all warehouse calls (reads and chunk writes) fail
+    with a transient error of one of ``transient_kinds``, chosen by ``seed``. ``delay`` pairs:
+    a write of that table covering that date pauses ``delay_seconds`` mid-write."""
 
     permanent: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="table:date pairs whose range writes always fail"
     )
+    transient_rate: float = Field(
+        0.0,
+        ge=0,
+        le=0.9,
+        description="Fraction of warehouse calls (reads and chunk writes) that fail transiently",
+    )
+    transient_kinds: Annotated[list[FaultKind], NoDecode] = Field(
+        default_factory=lambda: list(FAULT_KINDS),
+        min_length=1,
+        description="Transient errors to inject: quota (403 quotaExceeded), rate_limit (403 "
+        "rateLimitExceeded), too_many_requests (429), serialization (400 concurrent update), "
+        "server (503), timeout",
+    )
+    seed: int = Field(0, ge=0, description="Seed deciding which calls fail (reproducible)")
+    delay: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="table:date pairs whose range writes pause mid-write"
+    )
+    delay_seconds: float = Field(
+        30.0, ge=0, le=3600, description="How long a delayed write pauses (after its DELETE)"
+    )
 
-    @field_validator("permanent", mode="before")
+    @field_validator("permanent", "delay", "transient_kinds", mode="before")
     @classmethod
     def _split(cls, v: object) -> object:
         if isinstance(v, str):
@@ -186,7 +216,7 @@ class FaultSettings(BaseModel):
             return [p.strip() for p in v.split(",") if p.strip()]
         return v
 
-    @field_validator("permanent")
+    @field_validator("permanent", "delay")
     @classmethod
     def _pairs(cls, v: list[str]) -> list[str]:
         from nba_backfill.catalog import get_table
@@ -202,14 +232,19 @@ class FaultSettings(BaseModel):
                 raise ValueError(f"{pair!r} is not 'table:YYYY-MM-DD'") from None
         return out
 
+    @staticmethod
+    def _as_pairs(values: list[str]) -> set[tuple[str, dt.date]]:
+        return {(t, dt.date.fromisoformat(d)) for t, _, d in (p.rpartition(":") for p in values)}
+
     def permanent_pairs(self) -> set[tuple[str, dt.date]]:
-        return {
-            (t, dt.date.fromisoformat(d)) for t, _, d in (p.rpartition(":") for p in self.permanent)
-        }
+        return self._as_pairs(self.permanent)
+
+    def delay_pairs(self) -> set[tuple[str, dt.date]]:
+        return self._as_pairs(self.delay)
 
     @property
     def active(self) -> bool:
-        return bool(self.permanent)
+        return bool(self.permanent or self.transient_rate > 0 or self.delay)
 
 
 class Settings(BaseSettings):

@@ -298,11 +298,14 @@ def run_lock(settings: Settings, what: str) -> Iterator[None]:
     with get_client(sync_client=True) as client:
         _ensure_limit(client, name)
         while True:
-            lease_id = _try_acquire(
-                client, name, lease_seconds, str(flow_run.id) if flow_run.id else None
-            )
-            if lease_id is not None:
-                break
+            # Read before trying: a held lock is seen with a read, which a busy server answers
+            # at once, where a refused increment is a write that may queue behind others.
+            if client.read_global_concurrency_limit_by_name(name).active_slots < 1:
+                lease_id = _try_acquire(
+                    client, name, lease_seconds, str(flow_run.id) if flow_run.id else None
+                )
+                if lease_id is not None:
+                    break
             holder = _read_holder(client, name)
             if holder is not None and holder.lease_id in released:
                 holder = None  # the new holder has not written its record yet

@@ -4,13 +4,20 @@ not tests."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from bench.model import FlowReads, SimChunk, simulate_pool
-from nba_backfill.warehouse.latency import LatencyModel
+from nba_backfill.catalog import TABLES
+from nba_backfill.settings import load_settings
+from nba_backfill.warehouse.base import Warehouse, WriteResult
+from nba_backfill.warehouse.latency import LatencyModel, LatencyWarehouse
 
 
 def test_bench_quick_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
@@ -69,3 +76,57 @@ def test_waiting_task_holds_its_thread():
     others = [SimChunk(f"o{i}", uptg, 1, 0, 0) for i in (1, 2)]
     assert simulate_pool([up, down, *others], model, 2, 2, task_overhead=0) == 3
     assert FlowReads(1, 2, (3, 4, 5), 6).total == 21
+
+
+class _Recorder(Warehouse):
+    """A stand-in warehouse that records how many writes overlap."""
+
+    def __init__(self) -> None:
+        super().__init__(load_settings())
+        self.active = self.most = 0
+        self.lock = threading.Lock()
+
+    def fetch(self, sql, params=None, labels=None):
+        return [{"x": 1}]
+
+    def ensure_raw_tables(self, tables): ...
+
+    def load_raw(self, table, rows, *, replace=True):
+        return 0
+
+    def ensure_tables(self, tables): ...
+
+    def replace_range(self, table, start, end, *, labels=None):
+        with self.lock:
+            self.active += 1
+            self.most = max(self.most, self.active)
+        time.sleep(0.02)
+        with self.lock:
+            self.active -= 1
+        return WriteResult(table.name, start, end, 0, 1)
+
+    def delete_dates(self, table, dates):
+        return 0
+
+    def table_exists(self, name):
+        return True
+
+
+def test_latency_warehouse_counts_and_caps_writes_per_table():
+    spec = TABLES["nba_precompute.player_composite_factors"]
+    day = dt.date(2024, 1, 2)
+    inner = _Recorder()
+    games = [day, day + dt.timedelta(days=1), day + dt.timedelta(days=3)]
+    model = LatencyModel(time_factor=0.001, job_start_seconds=1.0, max_writes_per_table=1)
+    wh = LatencyWarehouse(inner, model, game_dates=games)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: wh.replace_range(spec, day, day + dt.timedelta(days=3)), range(4)))
+    wh.fetch("SELECT 1")
+    wh.table_exists(spec.name)
+    assert inner.most == 1  # the per-table cap serialised the four writes
+    s = wh.stats
+    assert (s.writes, s.reads, s.metadata, s.jobs) == (4, 1, 1, 5)
+    assert s.tables[spec.name].dates == 12  # 3 game dates per write, not 4 calendar days
+    assert wh.dates_in(day, day) == 1
+    assert wh.reset_stats().jobs == 5 and wh.stats.jobs == 0
+    assert LatencyWarehouse(inner).projected_seconds(3.0) == 3.0  # count-only: wall as is
