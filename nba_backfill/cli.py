@@ -235,6 +235,10 @@ def run(
         finally:
             wh.close()
         _print_plan(the_plan)
+        if the_plan.empty and not p.skip_phase4:
+            # Nothing to write: no flow run (and no Prefect server start) for a no-op.
+            status(as_json=False)
+            return
         started = time.perf_counter()
         if not verbose:  # logs still reach the Prefect server; the console shows the bar
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
