@@ -72,7 +72,6 @@ def _everything_prefect_kept() -> list[str]:
     """Every log line, artifact, flow run (name, parameters, state message), work pool
     template, variable and block-free object on the server, as text."""
     from prefect import get_client
-
     from prefect.logging.handlers import APILogHandler
 
     APILogHandler().flush()  # logs are sent in batches: send what is queued first
