@@ -25,6 +25,7 @@ and ``rerun-failed-dates`` see it as what it was.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import hashlib
 import logging
@@ -56,6 +57,7 @@ log = logging.getLogger("nba_backfill")
 
 LOCK_PREFIX = "nba-backfill-run"
 _POLL_SECONDS = 2.0
+RENEW_FRACTION = 1 / 3  # of the lease: two renewals may fail before it lapses
 
 
 def warehouse_identity(settings: Settings) -> str:
@@ -261,26 +263,36 @@ def _release_if_dead(client: Any, holder: Holder) -> str | None:
 
 
 class _Renewer:
-    """Renews the lease every third of its duration until stopped. A failed renewal is
-    logged, never fatal: the lock saves work, the atomic writes keep the data correct."""
+    """Renews the lease every ``RENEW_FRACTION`` of its duration until stopped. A failed
+    renewal is logged, never fatal: the lock saves work, the atomic writes keep the data
+    correct. The thread runs in a copy of the caller's context (Prefect's settings live
+    there: the API it talks to)."""
 
     def __init__(self, lease_id: UUID, lease_seconds: float, name: str) -> None:
         self.lease_id, self.lease_seconds, self.name = lease_id, lease_seconds, name
+        self.renewals = 0
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name=f"renew {name}", daemon=True)
+        context = contextvars.copy_context()
+        self.thread = threading.Thread(
+            target=context.run, args=(self._run,), name=f"renew {name}", daemon=True
+        )
         self.thread.start()
 
     def _run(self) -> None:
         with get_client(sync_client=True) as client:
-            while not self.stop.wait(self.lease_seconds / 3):
+            while not self.stop.wait(self.lease_seconds * RENEW_FRACTION):
                 try:
                     client.renew_concurrency_lease(self.lease_id, self.lease_seconds)
+                    self.renewals += 1
                 except Exception as exc:
                     log.warning("run lock %s: renewing the lease failed (%s)", self.name, exc)
 
     def close(self) -> None:
         self.stop.set()
         self.thread.join(timeout=10)
+
+
+_renewers: dict[str, _Renewer] = {}  # the locks this process holds (for tests)
 
 
 @contextmanager
@@ -336,10 +348,12 @@ def run_lock(settings: Settings, what: str) -> Iterator[None]:
         _write_holder(client, me)
     log.info("run lock %s taken for %s", name, what)
     renewer = _Renewer(lease_id, lease_seconds, name)
+    _renewers[name] = renewer
     try:
         yield
     finally:
         renewer.close()
+        _renewers.pop(name, None)
         with get_client(sync_client=True) as client:
             try:
                 client.release_concurrency_slots_with_lease(lease_id)

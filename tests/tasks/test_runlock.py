@@ -113,3 +113,16 @@ def test_a_killed_holder_needs_no_clean_up(tmp_path: Path):
         if child.poll() is None:
             child.kill()
     assert recovered < 10  # far below the 120 s lease
+
+
+def test_the_lease_is_renewed_while_the_run_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import tasks.runlock as runlock
+
+    monkeypatch.setattr(runlock, "RENEW_FRACTION", 0.005)  # every 0.3 s of a 60 s lease
+    s = load_settings(
+        warehouse={"duckdb_path": str(tmp_path / "w.duckdb")}, run={"lock_lease_seconds": 60}
+    )
+    with run_lock(s, "long run"):
+        time.sleep(1.5)
+        renewals = runlock._renewers[lock_name(s)].renewals
+    assert renewals >= 2
