@@ -25,7 +25,7 @@ from nba_backfill.errors import RunLocked
 from nba_backfill.settings import Settings, get_settings
 from nba_backfill.warehouse import close_shared
 from tasks.runlock import lock_name
-from tests.chaos.conftest import Scenario, checksums, duplicate_keys, record, reopen_clean
+from tests.chaos.conftest import Scenario, duplicate_keys, record, reopen_clean, same_as_clean
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 REPO = Path(__file__).resolve().parents[2]
@@ -87,7 +87,8 @@ def test_two_backfills_in_one_process(
     wh = reopen_clean(monkeypatch)
     dups = duplicate_keys(wh, scenario.start, scenario.end)
     assert dups == 0
-    assert checksums(wh, scenario.start, scenario.end) == scenario.reference
+    close_shared()
+    same_as_clean(scenario, chaos_env.warehouse.duckdb_path)
     record(
         scenario,
         "two runs, one process (DuckDB)",
@@ -154,7 +155,8 @@ def test_two_backfill_processes_on_duckdb(
 
     wh = reopen_clean(monkeypatch)
     assert duplicate_keys(wh, scenario.start, scenario.end) == 0
-    assert checksums(wh, scenario.start, scenario.end) == scenario.reference
+    close_shared()
+    same_as_clean(scenario, chaos_env.warehouse.duckdb_path)
     record(
         scenario,
         "two processes (DuckDB)",
@@ -169,8 +171,24 @@ BQ_START, BQ_END = dt.date(2021, 10, 19), dt.date(2021, 10, 27)
 
 
 @pytest.fixture
+def duckdb_reference(fast_scenario: Scenario) -> dict[dt.date, Any]:
+    """team_offense rows per date on the BigQuery test's range, from the clean DuckDB run."""
+    from nba_backfill.settings import load_settings
+    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+
+    assert fast_scenario.clean_db is not None
+    duck = DuckDBWarehouse(
+        load_settings(warehouse={"duckdb_path": str(fast_scenario.clean_db)}), read_only=True
+    )
+    try:
+        return duck.date_profile(TABLES[TOGS], BQ_START, BQ_END)  # type: ignore[return-value]
+    finally:
+        duck.close()
+
+
+@pytest.fixture
 def bigquery_env(
-    bq_emulator: str, fast_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+    bq_emulator: str, duckdb_reference: dict[dt.date, Any], monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
     from nba_backfill.sqlfiles import LOGICAL_DATASETS
     from nba_backfill.synthetic import seed_phase2
@@ -194,13 +212,11 @@ def bigquery_env(
     return get_settings()
 
 
-@pytest.mark.xfail(
-    reason="issue 7 open: the cross-process run guard on BigQuery is not finished (the second "
-    "process does not yet wait/refuse reliably on the emulator)",
-    strict=False,
-)
 def test_two_backfill_processes_on_bigquery(
-    bigquery_env: Settings, fast_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+    bigquery_env: Settings,
+    duckdb_reference: dict[dt.date, Any],
+    fast_scenario: Scenario,
+    monkeypatch: pytest.MonkeyPatch,
 ):
     common = ["--end", str(BQ_END), "--tables", TOGS, "--skip-phase4", "--chunk-days", "3"]
     first = _cli(
@@ -230,23 +246,14 @@ def test_two_backfill_processes_on_bigquery(
     assert waiting.returncode == 0, waiting_out[-3000:]
     assert "waiting up to" in waiting_out
 
-    from nba_backfill.settings import load_settings
     from nba_backfill.warehouse import shared_warehouse
-    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
     close_shared()
     wh = shared_warehouse()
     spec = TABLES[TOGS]
     audit = wh.key_audit(spec, BQ_START, BQ_END)
     assert audit.duplicate_keys == 0 and audit.null_keys == 0
-    assert fast_scenario.clean_db is not None
-    duck = DuckDBWarehouse(
-        load_settings(warehouse={"duckdb_path": str(fast_scenario.clean_db)}), read_only=True
-    )
-    try:
-        assert wh.date_profile(spec, BQ_START, BQ_END) == duck.date_profile(spec, BQ_START, BQ_END)
-    finally:
-        duck.close()
+    assert duckdb_reference and wh.date_profile(spec, BQ_START, BQ_END) == duckdb_reference
     close_shared()
     record(
         fast_scenario,
