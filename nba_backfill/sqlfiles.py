@@ -3,6 +3,9 @@
 A file refers to tables by their logical ``dataset.table`` names and filters on ``@start_date`` /
 ``@end_date``. :func:`load_model` parses it as BigQuery and maps logical datasets to the
 physical names from settings; rendering for a dialect happens in ``warehouse/`` only.
+
+The files never aggregate FLOAT64 (they cast to ``NUMERIC(38, 9)`` first): float sums depend on
+row order, so reruns and other chunkings could otherwise write different bits.
 """
 
 from __future__ import annotations

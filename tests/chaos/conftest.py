@@ -104,9 +104,6 @@ def _clean_run(scenario: Scenario, workdir: Path) -> None:
     scenario.clean_db = db
 
 
-FLOAT_TOLERANCE = 1e-9  # relative
-
-
 def same_as_clean(
     scenario: Scenario,
     db: Path,
@@ -115,14 +112,11 @@ def same_as_clean(
     end: dt.date | None = None,
 ) -> dict[str, tuple[int, str]]:
     """Assert that ``db`` holds exactly the clean run's rows in each table (default: every
-    Phase 3/4 table over the scenario's range) and return, per table, (rows, checksum).
-
-    The checksum fingerprints every row with its floating-point values rounded to 9 decimals:
-    DuckDB sums and averages DOUBLEs in parallel, so two runs of the same SQL on the same rows
-    may differ in the last bits (seen: 3e-14 in 11 of 148,903 rows) — BigQuery's float
-    aggregates are not bit-reproducible either. When a checksum differs, the rows are compared
-    by key, column by column, every non-float value exactly and floats to 1e-9 relative; the
-    assertion names the first difference. Close the warehouse before calling."""
+    Phase 3/4 table over the scenario's range), bit for bit, and return per table (rows,
+    checksum). The SQL aggregates floats exactly (tests/sql/test_exact_aggregates.py), so a
+    run under faults, after a kill or with another chunking has no excuse to differ. When a
+    checksum differs, the rows are compared by key and the assertion names the first
+    difference. Close the warehouse before calling."""
     import duckdb
 
     from nba_backfill.catalog import TABLES
@@ -136,60 +130,27 @@ def same_as_clean(
     try:
         for name in tables or [s.name for s in SPECS]:
             spec = TABLES[name]
-            cols = con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns WHERE "
-                "table_catalog = 'clean' AND table_schema = ? AND table_name = ? "
-                "ORDER BY ordinal_position",
-                [spec.dataset, spec.table],
-            ).fetchall()
-            rounded = ", ".join(
-                f"round({c}, 9)"
-                if t == "DOUBLE"
-                else f"list_transform({c}, lambda v: round(v, 9))"
-                if t == "DOUBLE[]"
-                else c
-                for c, t in cols
-            )
             where = f"{spec.date_column} BETWEEN DATE '{lo}' AND DATE '{hi}'"
+            x = f"(SELECT * FROM clean.{spec.dataset}.{spec.table} WHERE {where})"
+            y = f"(SELECT * FROM run.{spec.dataset}.{spec.table} WHERE {where})"
             sums = {
-                cat: con.execute(
-                    f"SELECT COUNT(*), BIT_XOR(HASH({rounded})) "
-                    f"FROM {cat}.{spec.dataset}.{spec.table} WHERE {where}"
-                ).fetchone()
-                for cat in ("clean", "run")
+                cat: con.execute(f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM {q} AS t").fetchone()
+                for cat, q in (("clean", x), ("run", y))
             }
             rows, digest = sums["run"] or (0, None)
             out[name] = (int(rows), str(digest))
             if sums["run"] == sums["clean"]:
                 continue
             keys = ", ".join(spec.key_columns)
-            x = f"(SELECT * FROM clean.{spec.dataset}.{spec.table} WHERE {where})"
-            y = f"(SELECT * FROM run.{spec.dataset}.{spec.table} WHERE {where})"
-            unmatched = con.execute(
-                f"SELECT COUNT(*) FROM {x} a FULL JOIN {y} b USING ({keys}) "
-                f"WHERE a.{spec.date_column} IS NULL OR b.{spec.date_column} IS NULL"
-            ).fetchone()
-            assert sums["run"][0] == sums["clean"][0] and unmatched == (0,), (  # type: ignore[index]
-                f"{name}: {sums['run'][0]} rows vs {sums['clean'][0]} in the clean run, "  # type: ignore[index]
-                f"{unmatched} keys in one only"
+            only = con.execute(
+                f"SELECT 'clean run only', * FROM ({x} EXCEPT ALL {y}) "
+                f"UNION ALL SELECT 'this run only', * FROM ({y} EXCEPT ALL {x}) "
+                f"ORDER BY {keys}, 1 LIMIT 2"
+            ).fetchall()
+            raise AssertionError(
+                f"{name}: {rows} rows vs {sums['clean'][0]} in the clean run "  # type: ignore[index]
+                f"(checksums differ); first difference: {only}"
             )
-            for c, t in cols:
-                if c in spec.key_columns:
-                    continue
-                if t == "DOUBLE":
-                    same = f"abs(a.{c} - b.{c}) <= {FLOAT_TOLERANCE} * (1 + abs(a.{c}))"
-                elif t == "DOUBLE[]":
-                    same = (
-                        f"len(a.{c}) = len(b.{c}) AND "
-                        f"list_distance(a.{c}, b.{c}) <= {FLOAT_TOLERANCE} * (1 + len(a.{c}))"
-                    )
-                else:
-                    same = "FALSE"
-                bad = con.execute(
-                    f"SELECT {keys}, a.{c}, b.{c} FROM {x} a JOIN {y} b USING ({keys}) "
-                    f"WHERE a.{c} IS DISTINCT FROM b.{c} AND NOT coalesce({same}, FALSE) LIMIT 1"
-                ).fetchall()
-                assert not bad, f"{name}.{c} differs from the clean run: {bad[0]}"
     finally:
         con.close()
     return out

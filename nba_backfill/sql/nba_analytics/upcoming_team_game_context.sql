@@ -206,7 +206,7 @@ starters_out AS (
   WHERE i.status = 'out'
     AND m.minutes_played > 0
   GROUP BY i.game_date, i.team_abbr, i.player_lookup
-  HAVING AVG(m.minutes_played) > 20
+  HAVING AVG(CAST(m.minutes_played AS NUMERIC(38, 9))) > 20
 ),
 
 injury_counts AS (

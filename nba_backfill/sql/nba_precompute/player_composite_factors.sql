@@ -97,8 +97,8 @@ usage_form AS (
     game_date,
     player_lookup,
     COUNT(*) AS games,
-    AVG(IF(rn <= 3, usage_rate, NULL)) AS usage_3,
-    AVG(usage_rate) AS usage_10
+    AVG(IF(rn <= 3, CAST(usage_rate AS NUMERIC(38, 9)), NULL)) AS usage_3,
+    AVG(CAST(usage_rate AS NUMERIC(38, 9))) AS usage_10
   FROM usage_history
   WHERE rn <= 10
   GROUP BY game_date, player_lookup

@@ -32,8 +32,8 @@ history AS (
     p.cache_date,
     p.player_lookup,
     g.season_year = p.season_year AS same_season,
-    CAST(g.points AS FLOAT64) AS points,
-    CAST(g.minutes_played AS FLOAT64) AS minutes,
+    g.points,
+    g.minutes_played AS minutes,  -- NUMERIC
     g.usage_rate,
     CAST(COALESCE(g.fg_attempts, 0) AS FLOAT64)
       + 0.44 * CAST(COALESCE(g.ft_attempts, 0) AS FLOAT64) AS shooting_possessions,
@@ -56,11 +56,19 @@ player_form AS (
     COUNTIF(rn <= 10) AS games_10,
     AVG(IF(rn <= 5, points, NULL)) AS points_avg_5,
     AVG(IF(rn <= 10, points, NULL)) AS points_avg_10,
-    STDDEV_SAMP(IF(rn <= 10, points, NULL)) AS points_std_10,
+    -- sample standard deviation from exact integer sums: n Σx² − (Σx)² over n (n − 1)
+    SQRT(
+      SAFE_DIVIDE(
+        COUNT(IF(rn <= 10, points, NULL)) * SUM(IF(rn <= 10, points * points, 0))
+          - SUM(IF(rn <= 10, points, 0)) * SUM(IF(rn <= 10, points, 0)),
+        COUNT(IF(rn <= 10, points, NULL)) * (COUNT(IF(rn <= 10, points, NULL)) - 1)
+      )
+    ) AS points_std_10,
     AVG(IF(rn <= 10, minutes, NULL)) AS minutes_avg_10,
-    AVG(IF(rn <= 10, usage_rate, NULL)) AS usage_rate_10,
+    AVG(IF(rn <= 10, CAST(usage_rate AS NUMERIC(38, 9)), NULL)) AS usage_rate_10,
     SAFE_DIVIDE(
-      SUM(IF(rn <= 10, points, 0)), 2 * SUM(IF(rn <= 10, shooting_possessions, 0))
+      SUM(IF(rn <= 10, points, 0)),
+      2 * SUM(IF(rn <= 10, CAST(shooting_possessions AS NUMERIC(38, 9)), 0))
     ) AS ts_pct_10,
     COUNTIF(same_season) AS games_season,
     AVG(IF(same_season, points, NULL)) AS points_avg_season
@@ -86,7 +94,11 @@ team_history AS (
     AND DATE_SUB(@end_date, INTERVAL 1 DAY)
 ),
 team_form AS (
-  SELECT cache_date, team_abbr, AVG(pace) AS pace_10, AVG(offensive_rating) AS off_rating_10
+  SELECT
+    cache_date,
+    team_abbr,
+    AVG(CAST(pace AS NUMERIC(38, 9))) AS pace_10,
+    AVG(CAST(offensive_rating AS NUMERIC(38, 9))) AS off_rating_10
   FROM team_history
   WHERE rn <= 10
   GROUP BY cache_date, team_abbr

@@ -58,8 +58,8 @@ team_window AS (
     SUM(opp_three_zone_attempts) AS three_att,
     SUM(opp_three_zone_makes) AS three_made,
     COUNT(opp_three_zone_attempts) AS three_games,
-    AVG(defensive_rating) AS defensive_rating,
-    SUM(opponent_pace) AS pace_sum,
+    AVG(CAST(defensive_rating AS NUMERIC(38, 9))) AS defensive_rating,
+    SUM(CAST(opponent_pace AS NUMERIC(38, 9))) AS pace_sum,
     COUNT(opponent_pace) AS pace_games
   FROM history
   WHERE rn <= 15
