@@ -19,7 +19,7 @@ from flows.backfill import _with_runner, phase3, phase4_group
 from nba_backfill.catalog import PHASE4_GROUPS
 from nba_backfill.errors import BackfillFailed, GateFailed
 from nba_backfill.notify import one_line
-from nba_backfill.params import RunParams
+from nba_backfill.params import RunParams, resolve_rerun_params
 from nba_backfill.report import rerun_markdown
 from nba_backfill.rerun import (
     FailedRun,
@@ -61,12 +61,13 @@ def check_after(targets: dict[str, list[dt.date]]) -> dict[str, set[dt.date]]:
     on_completion=[hooks.rerun_finished],
     on_failure=[hooks.rerun_finished],
     on_crashed=[hooks.run_crashed],
+    validate_parameters=False,  # resolve_rerun_params validates, in one line (nba_backfill.params)
 )
 def rerun_failed_dates(
     lookback_days: int | None = None,
     chunk_days: int | None = None,
     max_concurrency: int | None = None,
-    since: dt.datetime | None = None,
+    since: dt.datetime | str | None = None,
 ) -> dict[str, Any]:
     """Refill the dates that failed backfill runs of the last ``lookback_days`` days (or those
     started after ``since``) left unfilled and that are still missing; nothing else.
@@ -74,14 +75,13 @@ def rerun_failed_dates(
     logger = get_run_logger()
     started = time.monotonic()
     s = common.settings()
-    report = RerunReport(lookback_days or s.prefect.rerun_lookback_days)
+    given = resolve_rerun_params(s, lookback_days, chunk_days, max_concurrency, since)
+    report = RerunReport(given.lookback_days)
     status = "Completed"
     try:
-        if since is None:
-            since = dt.datetime.now(dt.UTC) - dt.timedelta(days=report.lookback_days)
-        elif since.tzinfo is None:
-            since = since.replace(tzinfo=dt.UTC)
-        runs = read_failed_runs(since)
+        runs = read_failed_runs(
+            given.since or dt.datetime.now(dt.UTC) - dt.timedelta(days=given.lookback_days)
+        )
         report.runs = [r.name for r in runs]
         report.targets = find_targets(runs)
         if report.nothing_to_do:
@@ -97,8 +97,8 @@ def rerun_failed_dates(
                 lo,
                 hi,
                 sorted(report.targets),
-                chunk_days or s.run.chunk_days,
-                max_concurrency or s.run.max_concurrency,
+                given.chunk_days,
+                given.max_concurrency,
             )
             # The same run lock as backfill (tasks/runlock.py): never two writers at once.
             with run_lock(s, f"rerun-failed-dates {lo}..{hi}"):

@@ -95,6 +95,13 @@ def resolve_params(
     names = parse_tables(tables)
     if names is not None:
         names = [t.name for t in resolve_tables(names)]
+    chunk, conc = _chunking(settings, chunk_days, max_concurrency)
+    return RunParams(s, e, names, chunk, conc, parse_bool(skip_phase4, "skip_phase4"))
+
+
+def _chunking(
+    settings: Settings, chunk_days: int | str | None, max_concurrency: int | str | None
+) -> tuple[int, int]:
     chunk = parse_int(chunk_days, "chunk size")
     chunk = settings.run.chunk_days if chunk is None else chunk
     if chunk < 1:
@@ -103,4 +110,44 @@ def resolve_params(
     conc = settings.run.max_concurrency if conc is None else conc
     if conc < 1:
         raise UsageError(f"max concurrency must be at least 1, got {conc}")
-    return RunParams(s, e, names, chunk, conc, parse_bool(skip_phase4, "skip_phase4"))
+    return chunk, conc
+
+
+@dataclass(frozen=True)
+class RerunParams:
+    lookback_days: int
+    chunk_days: int
+    max_concurrency: int
+    since: dt.datetime | None  # None: ``lookback_days`` before now
+
+
+def resolve_rerun_params(
+    settings: Settings,
+    lookback_days: int | str | None = None,
+    chunk_days: int | str | None = None,
+    max_concurrency: int | str | None = None,
+    since: dt.datetime | str | None = None,
+) -> RerunParams:
+    """``rerun-failed-dates``' parameters, validated like :func:`resolve_params` (one line)."""
+    days = parse_int(lookback_days, "lookback days")
+    days = settings.prefect.rerun_lookback_days if days is None else days
+    if days < 1:
+        raise UsageError(f"lookback days must be at least 1, got {days}")
+    chunk, conc = _chunking(settings, chunk_days, max_concurrency)
+    when: dt.datetime | None
+    if since is None or isinstance(since, dt.datetime):
+        when = since
+    else:
+        try:
+            if not isinstance(since, str):
+                raise ValueError
+            when = dt.datetime.fromisoformat(since.strip())
+        except ValueError:
+            raise UsageError(
+                f"since {since!r} is not a date-time (expected YYYY-MM-DDTHH:MM[:SS][+00:00])"
+            ) from None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    if when is not None and when > dt.datetime.now(dt.UTC):
+        raise UsageError(f"since {when.isoformat()} is in the future")
+    return RerunParams(days, chunk, conc, when)

@@ -90,3 +90,39 @@ def test_good_parameters_as_deployments_send_them_are_accepted(seeded: Settings)
         2,
     )
     assert p.tables == ["nba_analytics.team_offense_game_summary"]
+
+
+@pytest.mark.parametrize(
+    ("params", "needle"),
+    [
+        ({"lookback_days": 0}, "lookback days must be at least 1, got 0"),
+        ({"lookback_days": "a week"}, "lookback days 'a week' is not a whole number"),
+        ({"chunk_days": -1}, "chunk size must be at least 1 day, got -1"),
+        ({"max_concurrency": 0}, "max concurrency must be at least 1, got 0"),
+        ({"since": "yesterday"}, "since 'yesterday' is not a date-time"),
+        ({"since": "2999-01-01T00:00:00"}, "is in the future"),
+    ],
+)
+def test_bad_rerun_parameters_fail_in_one_line_and_write_nothing(
+    seeded: Settings, params: dict[str, Any], needle: str
+):
+    from flows.rerun import rerun_failed_dates
+
+    db = Path(seeded.warehouse.duckdb_path)
+    before = _digest(db)
+    state = rerun_failed_dates(**params, return_state=True)
+    close_shared()
+    assert state.is_failed()
+    assert isinstance(state.result(raise_on_failure=False), UsageError)
+    assert "\n" not in str(state.message) and needle in str(state.message), state.message
+    assert _digest(db) == before
+
+
+def test_rerun_parameters_as_deployments_send_them_are_accepted(seeded: Settings):
+    from nba_backfill.params import resolve_rerun_params
+
+    p = resolve_rerun_params(seeded, "3", "7", "2", "2021-11-01T05:30:00")
+    assert (p.lookback_days, p.chunk_days, p.max_concurrency) == (3, 7, 2)
+    assert p.since == dt.datetime(2021, 11, 1, 5, 30, tzinfo=dt.UTC)
+    default = resolve_rerun_params(seeded)
+    assert (default.lookback_days, default.since) == (seeded.prefect.rerun_lookback_days, None)
