@@ -89,7 +89,8 @@ form AS (
     SUM(IF(days_ago <= 14, minutes, 0)) AS minutes_last_14_days,
     AVG(IF(games_ago <= 5, points, NULL)) AS points_avg_last_5,
     AVG(IF(games_ago <= 10, points, NULL)) AS points_avg_last_10,
-    AVG(IF(games_ago <= 7, CAST(usage_rate AS NUMERIC(38, 9)), NULL)) AS avg_usage_rate_last_7_games
+    AVG(IF(games_ago <= 7, CAST(usage_rate AS NUMERIC(38, 9)), NULL))
+      AS avg_usage_rate_last_7_games
   FROM recent
   GROUP BY game_date, player_lookup
 ),
