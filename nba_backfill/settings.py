@@ -180,7 +180,8 @@ class FaultSettings(BaseModel):
     name): a range write of that table covering that date raises a non-retryable
     WarehouseError. ``transient_rate`` of all warehouse calls (reads and chunk writes) fail
     with a transient error of one of ``transient_kinds``, chosen by ``seed``. ``delay`` pairs:
-    a write of that table covering that date pauses ``delay_seconds`` mid-write."""
+    a write of that table covering that date pauses ``delay_seconds`` mid-write, or less: until
+    ``release_file`` exists, when set (a test decides when the paused run may go on)."""
 
     permanent: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="table:date pairs whose range writes always fail"
@@ -204,6 +205,10 @@ class FaultSettings(BaseModel):
     )
     delay_seconds: float = Field(
         30.0, ge=0, le=3600, description="How long a delayed write pauses (after its DELETE)"
+    )
+    release_file: Path | None = Field(
+        None,
+        description="A delayed write goes on as soon as this file exists (at most delay_seconds)",
     )
 
     @field_validator("permanent", "delay", "transient_kinds", mode="before")

@@ -191,3 +191,25 @@ def test_a_delayed_write_pauses_inside_its_transaction(seeded: Settings):
     assert time.monotonic() - started >= 1.5
     assert wh.checksum(TABLES[TOGS], dates[0], dates[-1]) == before  # replaced, same rows
     wh.close()
+
+
+def test_a_delayed_write_goes_on_when_its_release_file_appears(seeded: Settings, tmp_path):
+    """With a release file the pause lasts until the test creates it, not a guessed time: a
+    run paused this way holds its chunk (and its run lock) for exactly as long as needed."""
+    import threading
+
+    release = tmp_path / "release"
+    clean = shared_warehouse()
+    dates = sorted(clean.schedule(dt.date(2021, 11, 1), dt.date(2021, 11, 3)))
+    close_shared()
+    wh = _faulty(seeded, delay=[f"{TOGS}:{dates[1]}"], delay_seconds=600, release_file=release)
+    writer = threading.Thread(target=wh.replace_range, args=(TABLES[TOGS], dates[0], dates[-1]))
+    writer.start()
+    writer.join(1.0)
+    assert writer.is_alive()  # paused: no release file yet
+    assert wh.date_profile(TABLES[TOGS], dates[0], dates[-1]) == {}  # nothing visible
+    release.touch()
+    writer.join(30)  # far below the 600 s pause: the file ended it
+    assert not writer.is_alive()
+    assert sorted(wh.date_profile(TABLES[TOGS], dates[0], dates[-1])) == dates
+    wh.close()

@@ -19,7 +19,8 @@ planner, the runner and validation make):
   the threads' order;
 * **delay** (``NBA_BACKFILL_FAULTS__DELAY``, ``table:YYYY-MM-DD`` pairs, and
   ``..._DELAY_SECONDS``): a write of that table covering that date pauses in the middle — on
-  DuckDB between its DELETE and its COMMIT — so a test can kill the process mid-write.
+  DuckDB between its DELETE and its COMMIT — so a test can kill the process mid-write, or hold
+  a run (and its run lock) until it creates ``..._RELEASE_FILE``.
 
 Every injected fault is counted (:meth:`FaultyWarehouse.stats`) and logged at close.
 """
@@ -167,16 +168,23 @@ class FaultyWarehouse(DelegatingWarehouse):
 
     def _pause(self, table: TableSpec, start: dt.date, end: dt.date) -> None:
         hit = sorted(d for d in self.delayed.get(table.name, ()) if start <= d <= end)
-        if hit:
-            log.warning(
-                "fault injection: pausing %.0fs mid-write of %s %s..%s (after its DELETE, "
-                "before its COMMIT)",
-                self.faults.delay_seconds,
-                table.name,
-                start,
-                end,
-            )
-            time.sleep(self.faults.delay_seconds)
+        if not hit:
+            return
+        release = self.faults.release_file
+        log.warning(
+            "fault injection: pausing %.0fs%s mid-write of %s %s..%s (after its DELETE, before "
+            "its COMMIT)",
+            self.faults.delay_seconds,
+            f" or until {release} exists" if release else "",
+            table.name,
+            start,
+            end,
+        )
+        deadline = time.monotonic() + self.faults.delay_seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            if release is not None and release.exists():
+                return
+            time.sleep(min(remaining, 0.05 if release is not None else remaining))
 
     def stats(self) -> dict[str, Any]:
         """Calls seen and faults injected so far, by kind."""

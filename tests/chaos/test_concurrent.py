@@ -9,6 +9,7 @@ across processes, where the Prefect run lock is the only guard there is."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import subprocess
 import sys
@@ -56,38 +57,78 @@ def _wait_until(check: Any, timeout: float = 120) -> None:
         time.sleep(0.2)
 
 
+class _Seen(logging.Handler):
+    """Sets ``event`` when a log record containing ``text`` is emitted."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text, self.event = text, threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+def _release_when(event: threading.Event, release: Path) -> threading.Thread:
+    """Create ``release`` once ``event`` is set (or after 120 s: the test then fails on what
+    it asserts, instead of hanging)."""
+
+    def release_then() -> None:
+        event.wait(120)
+        release.touch()
+
+    thread = threading.Thread(target=release_then, daemon=True)
+    thread.start()
+    return thread
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, indirect=True)
 def test_two_backfills_in_one_process(
-    scenario: Scenario, chaos_env: Settings, monkeypatch: pytest.MonkeyPatch
+    scenario: Scenario, chaos_env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
     from flows.backfill import backfill
 
-    # The first run pauses inside a Phase 3 write (a date missing in both scenarios), so it
-    # surely holds the lock when the others start.
+    # The first run pauses inside a Phase 3 write (a date missing in both scenarios) until the
+    # test creates the release file, so it surely holds the lock while the others start. (A
+    # timed pause is not enough: under load the Prefect server's SQLite answers 503 and the
+    # client's backoff can delay the next flow run's creation past it.)
+    release = tmp_path / "release-first-run"
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__DELAY", f"{UPTG}:2021-11-02")
-    monkeypatch.setenv("NBA_BACKFILL_FAULTS__DELAY_SECONDS", "4")
+    monkeypatch.setenv("NBA_BACKFILL_FAULTS__DELAY_SECONDS", "600")
+    monkeypatch.setenv("NBA_BACKFILL_FAULTS__RELEASE_FILE", str(release))
     close_shared()
     first: dict[str, Any] = {}
     thread = threading.Thread(
         target=lambda: first.update(state=backfill(**scenario.args(), return_state=True))
     )
     thread.start()
-    _wait_until(lambda: _lock_held(lock_name(chaos_env)))
+    try:
+        _wait_until(lambda: _lock_held(lock_name(chaos_env)))
 
-    overlap = {**scenario.args(), "start": dt.date(2021, 11, 1)}
-    refused = backfill(**overlap, return_state=True)
-    assert refused.is_failed()
-    assert isinstance(refused.result(raise_on_failure=False), RunLocked)
-    message = str(refused.message)
-    assert "\n" not in message and "another backfill is writing to duckdb" in message
-    assert f"'backfill · {scenario.start}..{scenario.end}'" in message  # names the first run
+        overlap = {**scenario.args(), "start": dt.date(2021, 11, 1)}
+        refused = backfill(**overlap, return_state=True)
+        assert refused.is_failed()
+        assert isinstance(refused.result(raise_on_failure=False), RunLocked)
+        message = str(refused.message)
+        assert "\n" not in message and "another backfill is writing to duckdb" in message
+        assert f"'backfill · {scenario.start}..{scenario.end}'" in message  # names the first
 
-    monkeypatch.setenv("NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS", "300")
-    get_settings.cache_clear()  # the waiting run reads it; the first run's warehouse stays
-    started = time.monotonic()
-    waited = backfill(**overlap, return_state=True)
-    waited_for = time.monotonic() - started
-    thread.join(300)
+        # The third run waits; once it says so, the first may go on and finish.
+        monkeypatch.setenv("NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS", "300")
+        get_settings.cache_clear()  # the waiting run reads it; the first run's warehouse stays
+        seen = _Seen("waiting up to")
+        logging.getLogger("nba_backfill").addHandler(seen)
+        try:
+            _release_when(seen.event, release)
+            started = time.monotonic()
+            waited = backfill(**overlap, return_state=True)
+            waited_for = time.monotonic() - started
+        finally:
+            logging.getLogger("nba_backfill").removeHandler(seen)
+    finally:
+        release.touch()
+        thread.join(300)
+    assert seen.event.is_set()  # it did wait for the first
     assert first["state"].is_completed(), first["state"].message
     assert waited.is_completed(), waited.message
     assert all(r["filled"] == 0 for r in waited.result()["tables"])  # the first did it all
@@ -107,14 +148,23 @@ def test_two_backfills_in_one_process(
     )
 
 
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+def _cli(args: list[str], env: dict[str, str], out: Any = subprocess.PIPE) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "nba_backfill.cli", *args],
         cwd=REPO,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
         text=True,
+    )
+
+
+def _paused_env(pair: str, release: Path) -> dict[str, str]:
+    """A child whose write covering ``pair`` pauses until ``release`` exists."""
+    return _child_env(
+        NBA_BACKFILL_FAULTS__DELAY=pair,
+        NBA_BACKFILL_FAULTS__DELAY_SECONDS="600",
+        NBA_BACKFILL_FAULTS__RELEASE_FILE=str(release),
     )
 
 
@@ -131,17 +181,13 @@ def _child_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("scenario", ["fast"], indirect=True)
 def test_two_backfill_processes_on_duckdb(
-    scenario: Scenario, chaos_env: Settings, monkeypatch: pytest.MonkeyPatch
+    scenario: Scenario, chaos_env: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ):
     """Across processes the DuckDB file takes one writer: the second command says so in one
     line (exit 2) before it writes anything; run again later, it finds nothing to do."""
     common = ["--start", str(scenario.start), "--end", str(scenario.end), "--chunk-days", "5"]
-    first = _cli(
-        ["run", *common],
-        _child_env(
-            NBA_BACKFILL_FAULTS__DELAY=f"{TOGS}:2021-11-02", NBA_BACKFILL_FAULTS__DELAY_SECONDS="6"
-        ),
-    )
+    release = tmp_path / "release-first-run"
+    first = _cli(["run", *common], _paused_env(f"{TOGS}:2021-11-02", release))
     try:
         _wait_until(lambda: _lock_held(lock_name(chaos_env)))
         second = subprocess.run(
@@ -152,6 +198,7 @@ def test_two_backfill_processes_on_duckdb(
             text=True,
             timeout=120,
         )
+        release.touch()
         out, _ = first.communicate(timeout=300)
     finally:
         if first.poll() is None:
@@ -225,24 +272,31 @@ def test_two_backfill_processes_on_bigquery(
     duckdb_reference: dict[dt.date, Any],
     fast_scenario: Scenario,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ):
     common = ["--end", str(BQ_END), "--tables", TOGS, "--skip-phase4", "--chunk-days", "3"]
+    release = tmp_path / "release-first-run"
     first = _cli(
-        ["run", "--start", str(BQ_START), *common],
-        _child_env(
-            NBA_BACKFILL_FAULTS__DELAY=f"{TOGS}:2021-10-20", NBA_BACKFILL_FAULTS__DELAY_SECONDS="8"
-        ),
+        ["run", "--start", str(BQ_START), *common], _paused_env(f"{TOGS}:2021-10-20", release)
     )
     overlap = ["run", "--start", "2021-10-22", *common]
     procs = [first]
+    waiting_log = tmp_path / "waiting.out"
     try:
         _wait_until(lambda: _lock_held(lock_name(bigquery_env)))
         refused = _cli(overlap, _child_env())
-        waiting = _cli(overlap, _child_env(NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS="300"))
+        with waiting_log.open("w") as sink:
+            waiting = _cli(overlap, _child_env(NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS="300"), sink)
         procs += [refused, waiting]
         refused_out, _ = refused.communicate(timeout=300)
+        # The first goes on once the third says it is waiting for it.
+        _wait_until(
+            lambda: "waiting up to" in waiting_log.read_text() or waiting.poll() is not None
+        )
+        release.touch()
         first_out, _ = first.communicate(timeout=300)
-        waiting_out, _ = waiting.communicate(timeout=300)
+        waiting.wait(timeout=300)
+        waiting_out = waiting_log.read_text()
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -29,49 +29,69 @@ def _settings(tmp_path: Path, wait: float = 0) -> Settings:
     )
 
 
-def _hold(settings: Settings, seconds: float, ready: threading.Event) -> threading.Thread:
+def _hold(settings: Settings) -> tuple[threading.Thread, threading.Event]:
+    """A thread holding the run lock until the returned event is set (a test decides, not a
+    guessed duration: under load the Prefect server can answer slowly)."""
+    ready, release = threading.Event(), threading.Event()
+
     def hold() -> None:
         with run_lock(settings, "holder"):
             ready.set()
-            time.sleep(seconds)
+            release.wait(120)
 
     thread = threading.Thread(target=hold, daemon=True)
     thread.start()
     assert ready.wait(30)
-    return thread
+    return thread, release
 
 
 def test_second_run_refuses_naming_the_holder(tmp_path: Path):
     s = _settings(tmp_path)
-    holder = _hold(s, 3, threading.Event())
-    started = time.monotonic()
+    holder, release = _hold(s)
     with pytest.raises(RunLocked) as exc, run_lock(s, "second"):
         pass
     message = str(exc.value)
-    assert time.monotonic() - started < 10
     assert "\n" not in message and "another backfill is writing to duckdb" in message
     assert f"pid {os.getpid()}" in message and lock_name(s) in message
-    assert "NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS" in message and "Nothing was written" in message
+    assert "waited 0s" in message and "NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS" in message
+    assert "Nothing was written" in message
+    assert holder.is_alive()  # refused while the holder still runs, not after
+    release.set()
     holder.join()
     with run_lock(s, "third"):  # released at the end of the first
         pass
 
 
-def test_second_run_waits_when_told_to(tmp_path: Path):
-    holder = _hold(_settings(tmp_path), 2, threading.Event())
-    started = time.monotonic()
-    with run_lock(_settings(tmp_path, wait=60), "waiter"):
-        waited = time.monotonic() - started
+def test_second_run_waits_when_told_to(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    """Told to wait, the second run says whom it waits for, and takes the lock as soon as the
+    holder lets go."""
+    holder, release = _hold(_settings(tmp_path))
+
+    def release_once_waiting() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            "waiting up to" in r.getMessage() for r in list(caplog.records)
+        ):
+            time.sleep(0.05)
+        release.set()
+
+    releaser = threading.Thread(target=release_once_waiting, daemon=True)
+    with caplog.at_level(logging.WARNING, logger="nba_backfill"):
+        releaser.start()
+        with run_lock(_settings(tmp_path, wait=60), "waiter"):
+            assert not holder.is_alive() or release.is_set()  # only after the release
     holder.join()
-    assert 1 <= waited < 30
+    waiting = [r.getMessage() for r in caplog.records if "waiting up to" in r.getMessage()]
+    assert len(waiting) == 1 and "is held by" in waiting[0] and "holder" in waiting[0]
 
 
 def test_locks_of_different_warehouses_are_independent(tmp_path: Path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir(), b.mkdir()
-    holder = _hold(_settings(a), 2, threading.Event())
+    holder, release = _hold(_settings(a))
     with run_lock(_settings(b), "elsewhere"):
-        pass
+        assert holder.is_alive()  # both held at once
+    release.set()
     holder.join()
 
 
@@ -124,6 +144,8 @@ def test_the_lease_is_renewed_while_the_run_lives(tmp_path: Path, monkeypatch: p
         warehouse={"duckdb_path": str(tmp_path / "w.duckdb")}, run={"lock_lease_seconds": 60}
     )
     with run_lock(s, "long run"):
-        time.sleep(1.5)
-        renewals = runlock._renewers[lock_name(s)].renewals
-    assert renewals >= 2
+        renewer = runlock._renewers[lock_name(s)]
+        deadline = time.monotonic() + 60  # ~0.6 s unless the server is slow
+        while renewer.renewals < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert renewer.renewals >= 2
