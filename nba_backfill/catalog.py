@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from nba_backfill import contract
+from nba_backfill.contract import TableContract
 from nba_backfill.errors import UsageError
 
 SQL_DIR = Path(__file__).parent / "sql"
@@ -42,7 +44,6 @@ class Dependency:
 class TableSpec:
     name: str  # "dataset.table"
     phase: int  # 3 or 4
-    date_column: str
     key_columns: tuple[str, ...]
     team_column: str
     completeness: Completeness
@@ -50,10 +51,31 @@ class TableSpec:
     group: int | None = None  # Phase 4 dependency group (1 -> 2 -> 3)
     gate_threshold: float = 0.95  # share of non-bootstrap dates that must be complete
     critical_threshold: float | None = None  # share of *all* expected dates (operators' list)
-    require_partition_filter: bool = False
     skip_bootstrap: bool = False  # Phase 4 writes nothing in a season's first 14 days
     description: str = ""
     expected_rows_hint: str = ""
+
+    @property
+    def contract(self) -> TableContract:
+        """Production's schema and storage options of this table (``nba_backfill/contract``)."""
+        return contract.table(self.name)
+
+    @property
+    def date_column(self) -> str:
+        """The day partition column (production's ``PARTITION BY``)."""
+        column = self.contract.partition_by
+        assert column is not None, f"{self.name}: production's contract has no partition column"
+        return column
+
+    @property
+    def require_partition_filter(self) -> bool:
+        return self.contract.require_partition_filter
+
+    @property
+    def partition_expiration_days(self) -> float | None:
+        """Days after which BigQuery drops a partition, as production's DDL declares it (the
+        live table may differ: the BigQuery adapter reads it)."""
+        return self.contract.partition_expiration_days
 
     @property
     def dataset(self) -> str:
@@ -95,17 +117,14 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         TOGS,
         3,
-        "game_date",
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
-        require_partition_filter=True,
         description="One row per team per game: the team's offense (possessions, rating, pace).",
     ),
     TableSpec(
         TDGS,
         3,
-        "game_date",
         ("game_date", "defending_team_abbr"),
         "defending_team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
@@ -116,7 +135,6 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         PGS,
         3,
-        "game_date",
         ("game_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
@@ -126,7 +144,6 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         UPCG,
         3,
-        "game_date",
         ("game_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
@@ -137,7 +154,6 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         UPTG,
         3,
-        "game_date",
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
@@ -147,7 +163,6 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         TDZA,
         4,
-        "analysis_date",
         ("analysis_date", "team_abbr"),
         "team_abbr",
         Completeness.EVERY_TEAM,
@@ -162,7 +177,6 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         PSZA,
         4,
-        "analysis_date",
         ("analysis_date", "player_lookup"),
         "team_abbr",
         Completeness.ANY_ROWS,
@@ -177,7 +191,6 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         PDC,
         4,
-        "cache_date",
         ("cache_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
@@ -193,7 +206,6 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         PCF,
         4,
-        "game_date",
         ("game_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
@@ -211,13 +223,11 @@ _TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         MLFS,
         4,
-        "game_date",
         ("game_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
         group=3,
         skip_bootstrap=True,
-        require_partition_filter=True,
         depends_on=(
             Dependency(PCF),
             Dependency(PDC),
