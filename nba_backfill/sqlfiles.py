@@ -15,6 +15,7 @@ from functools import lru_cache
 import sqlglot
 from sqlglot import exp
 
+from nba_backfill import outputs
 from nba_backfill.catalog import TableSpec
 from nba_backfill.errors import BackfillError
 
@@ -41,11 +42,18 @@ def _parse(path: str) -> exp.Expr:
     return tree
 
 
+def load_query(table: TableSpec) -> exp.Expr:
+    """The table's SQL file as written (its own columns, logical dataset names)."""
+    return _parse(str(table.sql_path)).copy()
+
+
 def load_model(table: TableSpec, datasets: dict[str, str]) -> exp.Expr:
-    """The table's SELECT as a sqlglot tree, its table references mapped to physical datasets.
+    """What a write of the table inserts: its SQL file's SELECT wrapped to production's full
+    schema (``outputs.write_select``: every live column, typed, in production's order), table
+    references mapped to physical datasets.
 
     ``datasets`` maps logical -> physical dataset names (identity when they match)."""
-    tree = _parse(str(table.sql_path)).copy()
+    tree = outputs.write_select(table.name, load_query(table))
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     for ref in tree.find_all(exp.Table):
         db = ref.args.get("db")

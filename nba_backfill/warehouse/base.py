@@ -14,6 +14,7 @@ import sqlglot
 from sqlglot import exp
 
 from nba_backfill.catalog import SCHEDULE, TableSpec
+from nba_backfill.outputs import VOLATILE
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
 from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model
@@ -180,16 +181,23 @@ class Warehouse(abc.ABC):
         return self.key_audit(table, start, end).rows
 
     def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
-        """(rows, order-independent fingerprint of every row) for comparing two runs."""
+        """(rows, order-independent fingerprint of every row's stable columns) for comparing
+        two runs; the write-time columns (``outputs.VOLATILE``) are left out."""
         if not self.table_exists(table.name):
             return 0, ""
         d = table.date_column
+        cols = ", ".join(stable_columns(table))
         rows = self.fetch(
-            f"SELECT COUNT(*) AS n, BIT_XOR(FARM_FINGERPRINT(TO_JSON_STRING(t))) AS h "
+            f"SELECT COUNT(*) AS n, BIT_XOR(FARM_FINGERPRINT(TO_JSON_STRING(STRUCT({cols})))) AS h "
             f"FROM {table.name} AS t WHERE {d} BETWEEN @start_date AND @end_date",
             {"start_date": start, "end_date": end},
         )
         return int(rows[0]["n"]), str(rows[0]["h"])
+
+
+def stable_columns(table: TableSpec) -> tuple[str, ...]:
+    """The table's live columns whose value a rerun reproduces (all but the write's time)."""
+    return tuple(c for c in table.contract.column_names if c not in VOLATILE)
 
 
 def _as_date(value: Any) -> dt.date:

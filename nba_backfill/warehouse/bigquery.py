@@ -34,7 +34,8 @@ from google.cloud import bigquery
 from google.cloud.bigquery.retry import DEFAULT_RETRY
 from sqlglot import exp
 
-from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.catalog import TableSpec
+from nba_backfill.contract import Column
 from nba_backfill.errors import (
     TransientWarehouseError,
     UsageError,
@@ -429,12 +430,16 @@ class BigQueryWarehouse(Warehouse):
         date_column: str,
         clustering: Sequence[str] = (),
         require_partition_filter: bool = False,
+        expiration_days: float | None = None,
         description: str = "",
     ) -> None:
         table = bigquery.Table(self.table_id(name), schema=list(schema))
-        # DAY partitions on the date column, and never an expiration: backfilled history stays.
+        # DAY partitions on the date column; an expiration only where production declares one
+        # (the planner never writes a date that would expire on arrival).
         table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY, field=date_column, expiration_ms=None
+            type_=bigquery.TimePartitioningType.DAY,
+            field=date_column,
+            expiration_ms=int(expiration_days * 86_400_000) if expiration_days else None,
         )
         if clustering:
             table.clustering_fields = list(clustering)[:_MAX_CLUSTER_COLUMNS]
@@ -527,59 +532,31 @@ class BigQueryWarehouse(Warehouse):
 
     # --- Phase 3/4 ----------------------------------------------------------------------------
     def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
-        """Create the datasets, then each absent table in catalog order (a Phase 4 model reads
-        Phase 3 tables, so they must exist to derive its schema). The schema is what the model
-        selects, from a dry run (free); DAY partitions on the date column, clustering on the key,
-        ``require_partition_filter`` and the description from the catalog."""
-        order = {name: i for i, name in enumerate(TABLES)}
-        ordered = sorted(tables, key=lambda t: order.get(t.name, len(order)))
-        for dataset in dict.fromkeys(t.dataset for t in ordered):
+        """Create the datasets, then each absent table exactly as production's contract
+        defines it: columns (name, type, mode), DAY partitions on its date column with
+        production's expiration, clustering and ``require_partition_filter``."""
+        for dataset in dict.fromkeys(t.dataset for t in tables):
             self._ensure_dataset(dataset)
-        for t in ordered:
+        for t in tables:
             if self.table_exists(t.name):
                 continue
-            schema = self.model_schema(t)
+            tc = t.contract
+            schema = [schema_field(c) for c in tc.live_columns]
             self._create_table(
                 t.name,
                 schema,
                 date_column=t.date_column,
-                clustering=t.key_columns,
-                require_partition_filter=t.require_partition_filter,
+                clustering=tc.cluster_by,
+                require_partition_filter=tc.require_partition_filter,
+                expiration_days=tc.partition_expiration_days,
                 description=t.description,
             )
             log.info("created %s (%d columns)", t.name, len(schema))
 
-    def model_schema(self, table: TableSpec) -> list[bigquery.SchemaField]:
-        """The output schema of ``table``'s SQL, from a dry run over an empty window."""
-        sql = _sql(self._model_tree(table))
-        day = dt.date(1900, 1, 1)
-        job, _ = self._query(
-            sql,
-            {"start_date": day, "end_date": day},
-            {"table": table.name},
-            what=f"deriving the schema of {table.name}",
-            dry_run=True,
-        )
-        schema = list(job.schema or [])
-        if not schema:
-            raise WarehouseError(f"deriving the schema of {table.name}: the dry run returned none")
-        return schema
-
     def _columns(self, table: TableSpec) -> tuple[str, ...]:
-        """The target table's column names (what INSERT writes, in table order)."""
-        table_id = self.table_id(table.name)
-        cols = self._columns_cache.get(table_id)
-        if cols is None:
-            try:
-                found = self.client.get_table(table_id, retry=self._api_retry)
-            except _VENDOR_ERRORS as exc:
-                raise translate(exc, f"reading the schema of {table.name}") from exc
-            cols = tuple(f.name for f in found.schema)
-            bad = [c for c in cols if not _IDENT.match(c)]
-            if bad:
-                raise WarehouseError(f"{table.name}: unexpected column names {bad}")
-            self._columns_cache[table_id] = cols
-        return cols
+        """The columns a write names: production's live columns, in its order (what the
+        write SELECT produces; the drift check makes sure the target has them)."""
+        return table.contract.column_names
 
     def _replace_statements(
         self, table: TableSpec, start: dt.date, end: dt.date
@@ -714,6 +691,29 @@ class BigQueryWarehouse(Warehouse):
             )
             total += int(job.total_bytes_processed or 0)
         return total or None
+
+
+def schema_field(column: Column) -> bigquery.SchemaField:
+    """A BigQuery schema field for a contract column: ``ARRAY<T>`` is a REPEATED ``T``,
+    ``STRUCT<…>`` a RECORD with its fields, ``NUMERIC(p,s)`` keeps its precision and scale."""
+    return _field(column.name, column.data_type, column.mode)
+
+
+def _field(name: str, dtype: exp.DataType, mode: str) -> bigquery.SchemaField:
+    if dtype.this == exp.DataType.Type.ARRAY:
+        return _field(name, dtype.expressions[0], "REPEATED")
+    if dtype.this == exp.DataType.Type.STRUCT:
+        fields = []
+        for member in dtype.expressions:
+            member_type = member.args["kind"]
+            fields.append(_field(member.name, member_type, "NULLABLE"))
+        return bigquery.SchemaField(name, "RECORD", mode=mode, fields=fields)
+    text = dtype.sql(dialect="bigquery")
+    base = text.split("(")[0]
+    if base == "NUMERIC" and dtype.expressions:
+        precision, scale = (int(e.name) for e in dtype.expressions)
+        return bigquery.SchemaField(name, "NUMERIC", mode=mode, precision=precision, scale=scale)
+    return bigquery.SchemaField(name, _FIELD_TYPES.get(base, base), mode=mode)
 
 
 def dml_counts(children: Iterable[Any]) -> tuple[int, int] | None:

@@ -22,7 +22,7 @@ from nba_backfill.catalog import TableSpec
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, WarehouseUnavailable
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.warehouse.base import Params, Warehouse, WriteResult
+from nba_backfill.warehouse.base import Params, Warehouse, WriteResult, stable_columns
 
 _TYPES = {
     "STRING": "VARCHAR",
@@ -177,18 +177,20 @@ class DuckDBWarehouse(Warehouse):
         return self._sql_cache[key]
 
     def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
+        """Create the absent tables with production's schema (the contract's live columns,
+        types rendered for DuckDB, REQUIRED as NOT NULL)."""
         for t in tables:
             if self.table_exists(t.name):
                 continue
             self._ensure_schema(t.dataset)
-            model = self.model(t)
-            # DDL cannot take parameters: an empty window gives the schema with no rows.
-            for p in list(model.find_all(exp.Parameter)):
-                p.replace(exp.cast(exp.Literal.string("1900-01-01"), exp.DataType.Type.DATE))
+            cols = ", ".join(
+                f'"{c.name}" {c.data_type.sql(dialect="duckdb")}'
+                + (" NOT NULL" if c.required else "")
+                for c in t.contract.live_columns
+            )
             try:
                 self._cursor().execute(
-                    f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} AS "
-                    f"SELECT * FROM ({model.sql(dialect='duckdb')}) AS m WHERE FALSE"
+                    f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})"
                 )
             except duckdb.Error as exc:
                 raise _translate(exc, f"creating {t.name}") from exc
@@ -232,10 +234,11 @@ class DuckDBWarehouse(Warehouse):
     def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
         if not self.table_exists(table.name):
             return 0, ""
+        cols = ", ".join(f'"{c}"' for c in stable_columns(table))
         row = (
             self._cursor()
             .execute(
-                f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM {self._qualified(table.name)} AS t "
+                f"SELECT COUNT(*), BIT_XOR(HASH({cols})) FROM {self._qualified(table.name)} "
                 f'WHERE "{table.date_column}" BETWEEN $start_date AND $end_date',
                 {"start_date": start, "end_date": end},
             )

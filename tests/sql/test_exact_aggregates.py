@@ -60,12 +60,15 @@ def test_no_aggregate_sums_floats(spec: TableSpec, schema: MappingSchema) -> Non
 
 
 def test_the_check_sees_a_float_aggregate(schema: MappingSchema) -> None:
-    """Without its cast, player_composite_factors' usage average is flagged (a pass means
-    something)."""
+    """With a FLOAT64 cast in place of its NUMERIC one, player_composite_factors' usage average
+    is flagged (a pass means something; production stores usage_rate as NUMERIC already)."""
     text = TABLES["nba_precompute.player_composite_factors"].sql_path.read_text()
     cast = "CAST(usage_rate AS NUMERIC(38, 9))"
     assert text.count(cast) == 2
     found = floats(
-        aggregates(sqlglot.parse_one(text.replace(cast, "usage_rate"), "bigquery"), schema)
+        aggregates(
+            sqlglot.parse_one(text.replace(cast, "CAST(usage_rate AS FLOAT64)"), "bigquery"),
+            schema,
+        )
     )
     assert len(found) == 2 and all("usage_rate" in sql for sql in found), found

@@ -11,9 +11,12 @@
 --   starter_flag = minutes_played > 20
 --   points_line = the current line: the latest snapshot, ties broken by the alphabetically
 --   first bookmaker. over_under_result = 'OVER' when points >= line else 'UNDER', and
---   line_margin = points - line; both NULL without a line, and NULL for players who did not
+--   margin = points - line; both NULL without a line, and NULL for players who did not
 --   play (minutes_played = 0): sportsbooks void those bets, so they are not outcomes.
 -- Zone columns come from the play-by-play: NULL when the game has none (partial history).
+-- win_flag: the team's gamebook points beat the opponent's. is_active / is_dnp from the status.
+-- Follows data_processors/analytics/player_game_summary/player_game_summary_processor.py of
+-- the platform (formulas, columns; margin = points - line as production names it).
 WITH games AS (
   SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr
   FROM nba_reference.nba_schedule
@@ -77,6 +80,14 @@ players AS (
     AND p.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
 ),
 
+-- Each team's points in the game, summed from its gamebook rows: win_flag (REQUIRED) needs no
+-- other table.
+team_points AS (
+  SELECT game_id, team_abbr, SUM(points) AS points
+  FROM players
+  GROUP BY game_id, team_abbr
+),
+
 team_totals AS (
   SELECT game_date, team_abbr, fg_attempts, ft_attempts, turnovers
   FROM nba_analytics.team_offense_game_summary
@@ -104,7 +115,8 @@ zones AS (
     COUNTIF(shot_zone = 'mid_range' AND shot_made) AS mid_range_makes,
     COUNTIF(shot_zone = 'three') AS three_zone_attempts,
     COUNTIF(shot_zone = 'three' AND shot_made) AS three_zone_makes,
-    COUNTIF(shot_made AND assisted) AS assisted_fg_makes
+    COUNTIF(shot_made AND assisted) AS assisted_fg_makes,
+    COUNTIF(shot_made AND NOT assisted) AS unassisted_fg_makes
   FROM pbp
   GROUP BY game_id, player_lookup
 ),
@@ -135,6 +147,8 @@ joined AS (
     z.three_zone_attempts,
     z.three_zone_makes,
     z.assisted_fg_makes,
+    z.unassisted_fg_makes,
+    tp.points > op.points AS win_flag,
     l.points_line,
     p.minutes > 0 AND l.points_line IS NOT NULL AS graded
   FROM players AS p
@@ -149,6 +163,12 @@ joined AS (
   LEFT JOIN current_lines AS l
     ON l.game_date = p.game_date
     AND l.player_lookup = p.player_lookup
+  LEFT JOIN team_points AS tp
+    ON tp.game_id = p.game_id
+    AND tp.team_abbr = p.team_abbr
+  LEFT JOIN team_points AS op
+    ON op.game_id = p.game_id
+    AND op.team_abbr = p.opponent_team_abbr
   WHERE TRUE
   -- One row per key even if the gamebook lists a player twice: most minutes, then game_id.
   QUALIFY ROW_NUMBER() OVER (
@@ -162,11 +182,13 @@ SELECT
   CAST(game_date AS DATE) AS game_date,
   CAST(season_year AS INT64) AS season_year,
   CAST(player_lookup AS STRING) AS player_lookup,
-  CAST(player_name AS STRING) AS player_name,
+  CAST(player_name AS STRING) AS player_full_name,
   CAST(team_abbr AS STRING) AS team_abbr,
   CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
-  CAST(home_game AS BOOL) AS home_game,
   CAST(player_status AS STRING) AS player_status,
+  CAST(player_status = 'active' AS BOOL) AS is_active,
+  CAST(player_status = 'dnp' AS BOOL) AS is_dnp,
+  CAST(COALESCE(win_flag, FALSE) AS BOOL) AS win_flag,
   CAST(minutes AS NUMERIC(5, 1)) AS minutes_played,
   CAST(points AS INT64) AS points,
   CAST(fg_makes AS INT64) AS fg_makes,
@@ -177,7 +199,6 @@ SELECT
   CAST(ft_attempts AS INT64) AS ft_attempts,
   CAST(offensive_rebounds AS INT64) AS offensive_rebounds,
   CAST(defensive_rebounds AS INT64) AS defensive_rebounds,
-  CAST(total_rebounds AS INT64) AS total_rebounds,
   CAST(assists AS INT64) AS assists,
   CAST(steals AS INT64) AS steals,
   CAST(blocks AS INT64) AS blocks,
@@ -188,15 +209,17 @@ SELECT
   CAST(SAFE_DIVIDE(points, 2 * (fg_attempts + 0.44 * ft_attempts)) AS FLOAT64) AS ts_pct,
   CAST(SAFE_DIVIDE(fg_makes + 0.5 * three_pt_makes, fg_attempts) AS FLOAT64) AS efg_pct,
   CAST(minutes > 20 AS BOOL) AS starter_flag,
+  CAST(has_pbp AS BOOL) AS has_complete_shot_zones,
   CAST(IF(has_pbp, COALESCE(paint_attempts, 0), NULL) AS INT64) AS paint_attempts,
   CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS paint_makes,
   CAST(IF(has_pbp, COALESCE(mid_range_attempts, 0), NULL) AS INT64) AS mid_range_attempts,
   CAST(IF(has_pbp, COALESCE(mid_range_makes, 0), NULL) AS INT64) AS mid_range_makes,
-  CAST(IF(has_pbp, COALESCE(three_zone_attempts, 0), NULL) AS INT64) AS three_zone_attempts,
-  CAST(IF(has_pbp, COALESCE(three_zone_makes, 0), NULL) AS INT64) AS three_zone_makes,
+  CAST(IF(has_pbp, COALESCE(three_zone_attempts, 0), NULL) AS INT64) AS three_attempts_pbp,
+  CAST(IF(has_pbp, COALESCE(three_zone_makes, 0), NULL) AS INT64) AS three_makes_pbp,
   CAST(IF(has_pbp, COALESCE(assisted_fg_makes, 0), NULL) AS INT64) AS assisted_fg_makes,
+  CAST(IF(has_pbp, COALESCE(unassisted_fg_makes, 0), NULL) AS INT64) AS unassisted_fg_makes,
   CAST(points_line AS FLOAT64) AS points_line,
   CAST(IF(graded, IF(points >= points_line, 'OVER', 'UNDER'), NULL) AS STRING)
     AS over_under_result,
-  CAST(IF(graded, points - points_line, NULL) AS FLOAT64) AS line_margin
+  CAST(IF(graded, points - points_line, NULL) AS FLOAT64) AS margin
 FROM joined

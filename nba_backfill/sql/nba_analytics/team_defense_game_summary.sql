@@ -4,8 +4,12 @@
 -- have boxscore rows for both teams (the opponent's offense is the defense's input).
 --   defensive_rating = 100 * opp PTS / (opp FGA + 0.44 * opp FTA - opp OREB + opp TOV)
 --   opponent_pace    = the opponent's possessions (not per 48 minutes)
--- turnovers_forced = the opponent's turnovers; steals, defensive_rebounds and blocks_total are
--- the defending team's own boxscore totals. blocks_<zone> count the opponent's blocked shots
+--   opponent_ts_pct  = opp PTS / (2 * (opp FGA + 0.44 * opp FTA))
+-- Follows data_processors/analytics/team_defense_game_summary/
+-- team_defense_game_summary_processor.py of the platform (formulas, columns).
+-- turnovers_forced = the opponent's turnovers; steals, defensive_rebounds and fouls_committed
+-- are the defending team's own boxscore totals; win_flag / margin_of_victory / overtime_periods
+-- are the defending team's result. blocks_<zone> count the opponent's blocked shots
 -- by zone in the play-by-play, and opp_<zone>_* its attempts / makes there: NULL when the game
 -- has no play-by-play (history is partial), 0 when it has some but none in that zone.
 WITH games AS (
@@ -41,8 +45,6 @@ zones AS (
     COUNTIF(shot_zone = 'paint' AND shot_made) AS paint_makes,
     COUNTIF(shot_zone = 'mid_range') AS mid_range_attempts,
     COUNTIF(shot_zone = 'mid_range' AND shot_made) AS mid_range_makes,
-    COUNTIF(shot_zone = 'three') AS three_zone_attempts,
-    COUNTIF(shot_zone = 'three' AND shot_made) AS three_zone_makes,
     COUNTIF(shot_zone = 'paint' AND blocked) AS blocked_paint,
     COUNTIF(shot_zone = 'mid_range' AND blocked) AS blocked_mid_range,
     COUNTIF(shot_zone = 'three' AND blocked) AS blocked_three
@@ -65,8 +67,12 @@ defense AS (
     o.three_pointers_attempted AS opp_three_pt_attempts,
     o.free_throws_made AS opp_ft_makes,
     o.free_throws_attempted AS opp_ft_attempts,
-    o.offensive_rebounds AS opp_offensive_rebounds,
+    o.offensive_rebounds + o.defensive_rebounds AS opp_rebounds,
+    o.assists AS opp_assists,
     o.turnovers AS opp_turnovers,
+    d.points AS points_scored,
+    d.personal_fouls AS fouls_committed,
+    d.minutes AS team_minutes,
     d.steals,
     d.defensive_rebounds,
     d.blocks,
@@ -77,8 +83,6 @@ defense AS (
     z.paint_makes,
     z.mid_range_attempts,
     z.mid_range_makes,
-    z.three_zone_attempts,
-    z.three_zone_makes,
     z.blocked_paint,
     z.blocked_mid_range,
     z.blocked_three
@@ -111,6 +115,10 @@ SELECT
   CAST(defending_team_abbr AS STRING) AS defending_team_abbr,
   CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
   CAST(home_game AS BOOL) AS home_game,
+  CAST(points_scored > points_allowed AS BOOL) AS win_flag,
+  CAST(points_scored - points_allowed AS INT64) AS margin_of_victory,
+  -- ROUND first: CAST(FLOAT64 AS INT64) rounds in BigQuery but truncates in other engines.
+  CAST(GREATEST(ROUND((team_minutes - 240) / 25), 0) AS INT64) AS overtime_periods,
   CAST(points_allowed AS INT64) AS points_allowed,
   CAST(opp_fg_makes AS INT64) AS opp_fg_makes,
   CAST(opp_fg_attempts AS INT64) AS opp_fg_attempts,
@@ -118,21 +126,21 @@ SELECT
   CAST(opp_three_pt_attempts AS INT64) AS opp_three_pt_attempts,
   CAST(opp_ft_makes AS INT64) AS opp_ft_makes,
   CAST(opp_ft_attempts AS INT64) AS opp_ft_attempts,
-  CAST(opp_offensive_rebounds AS INT64) AS opp_offensive_rebounds,
-  CAST(opp_turnovers AS INT64) AS opp_turnovers,
+  CAST(opp_rebounds AS INT64) AS opp_rebounds,
+  CAST(opp_assists AS INT64) AS opp_assists,
   CAST(opp_turnovers AS INT64) AS turnovers_forced,
+  CAST(fouls_committed AS INT64) AS fouls_committed,
   CAST(steals AS INT64) AS steals,
   CAST(defensive_rebounds AS INT64) AS defensive_rebounds,
   CAST(IF(has_pbp, COALESCE(blocked_paint, 0), NULL) AS INT64) AS blocks_paint,
   CAST(IF(has_pbp, COALESCE(blocked_mid_range, 0), NULL) AS INT64) AS blocks_mid_range,
-  CAST(IF(has_pbp, COALESCE(blocked_three, 0), NULL) AS INT64) AS blocks_three,
-  CAST(blocks AS INT64) AS blocks_total,
+  CAST(IF(has_pbp, COALESCE(blocked_three, 0), NULL) AS INT64) AS blocks_three_pt,
   CAST(IF(has_pbp, COALESCE(paint_attempts, 0), NULL) AS INT64) AS opp_paint_attempts,
   CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS opp_paint_makes,
   CAST(IF(has_pbp, COALESCE(mid_range_attempts, 0), NULL) AS INT64) AS opp_mid_range_attempts,
   CAST(IF(has_pbp, COALESCE(mid_range_makes, 0), NULL) AS INT64) AS opp_mid_range_makes,
-  CAST(IF(has_pbp, COALESCE(three_zone_attempts, 0), NULL) AS INT64) AS opp_three_zone_attempts,
-  CAST(IF(has_pbp, COALESCE(three_zone_makes, 0), NULL) AS INT64) AS opp_three_zone_makes,
   CAST(SAFE_DIVIDE(100 * points_allowed, opp_possessions) AS FLOAT64) AS defensive_rating,
-  CAST(opp_possessions AS FLOAT64) AS opponent_pace
+  CAST(opp_possessions AS FLOAT64) AS opponent_pace,
+  CAST(SAFE_DIVIDE(points_allowed, 2 * (opp_fg_attempts + 0.44 * opp_ft_attempts)) AS FLOAT64)
+    AS opponent_ts_pct
 FROM defense

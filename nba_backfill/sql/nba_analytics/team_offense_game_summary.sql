@@ -5,9 +5,12 @@
 --   offensive_rating = 100 * PTS / possessions
 --   pace             = possessions * 48 / (team player-minutes / 5)
 --   overtime_periods = (team player-minutes - 240) / 25
--- Result columns (win_flag, margin_of_victory) compare with the opponent's boxscore row; NULL
--- when that row is missing. Zone columns count the team's field-goal attempts in the
--- play-by-play: NULL when the game has no play-by-play at all (history is partial), 0 when the
+--   ts_pct           = PTS / (2 * (FGA + 0.44 * FTA))
+-- Follows data_processors/analytics/team_offense_game_summary/
+-- team_offense_game_summary_processor.py of the platform (formulas, columns).
+-- Result columns (win_flag, margin_of_victory) compare with the opponent's boxscore row: a team
+-- whose opponent has no boxscore row is not written (win_flag is REQUIRED). Zone columns count
+-- the team's field-goal attempts in the play-by-play: NULL when the game has no play-by-play at all (history is partial), 0 when the
 -- game has some but none in that zone for the team.
 WITH games AS (
   SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr
@@ -83,7 +86,8 @@ offense AS (
     ON b.game_id = g.game_id
     AND b.game_date = g.game_date
     AND b.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
-  LEFT JOIN box AS o
+  -- win_flag is REQUIRED in production: a team row needs its opponent's box score.
+  INNER JOIN box AS o
     ON o.game_id = b.game_id
     AND o.game_date = b.game_date
     AND o.team_abbr = IF(b.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr)
@@ -116,21 +120,21 @@ SELECT
   CAST(three_pointers_attempted AS INT64) AS three_pt_attempts,
   CAST(free_throws_made AS INT64) AS ft_makes,
   CAST(free_throws_attempted AS INT64) AS ft_attempts,
-  CAST(offensive_rebounds AS INT64) AS offensive_rebounds,
-  CAST(defensive_rebounds AS INT64) AS defensive_rebounds,
+  CAST(offensive_rebounds + defensive_rebounds AS INT64) AS rebounds,
   CAST(assists AS INT64) AS assists,
   CAST(turnovers AS INT64) AS turnovers,
   CAST(personal_fouls AS INT64) AS personal_fouls,
-  CAST(minutes AS INT64) AS team_minutes,
   -- ROUND first: CAST(FLOAT64 AS INT64) rounds in BigQuery but truncates in other engines.
   CAST(GREATEST(ROUND((minutes - 240) / 25), 0) AS INT64) AS overtime_periods,
-  CAST(possessions AS FLOAT64) AS possessions,
+  -- Production stores possessions as INT64; the ratings use the unrounded estimate.
+  CAST(ROUND(possessions) AS INT64) AS possessions,
   CAST(SAFE_DIVIDE(100 * points, possessions) AS FLOAT64) AS offensive_rating,
   CAST(SAFE_DIVIDE(possessions * 48, minutes / 5) AS FLOAT64) AS pace,
-  CAST(IF(has_pbp, COALESCE(paint_attempts, 0), NULL) AS INT64) AS paint_attempts,
-  CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS paint_makes,
-  CAST(IF(has_pbp, COALESCE(mid_range_attempts, 0), NULL) AS INT64) AS mid_range_attempts,
-  CAST(IF(has_pbp, COALESCE(mid_range_makes, 0), NULL) AS INT64) AS mid_range_makes,
-  CAST(IF(has_pbp, COALESCE(three_zone_attempts, 0), NULL) AS INT64) AS three_zone_attempts,
-  CAST(IF(has_pbp, COALESCE(three_zone_makes, 0), NULL) AS INT64) AS three_zone_makes
+  CAST(SAFE_DIVIDE(points, 2 * (field_goals_attempted + 0.44 * free_throws_attempted)) AS FLOAT64)
+    AS ts_pct,
+  CAST(IF(has_pbp, COALESCE(paint_attempts, 0), NULL) AS INT64) AS team_paint_attempts,
+  CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS team_paint_makes,
+  CAST(IF(has_pbp, COALESCE(mid_range_attempts, 0), NULL) AS INT64) AS team_mid_range_attempts,
+  CAST(IF(has_pbp, COALESCE(mid_range_makes, 0), NULL) AS INT64) AS team_mid_range_makes,
+  CAST(has_pbp AS BOOL) AS shot_zones_available
 FROM offense

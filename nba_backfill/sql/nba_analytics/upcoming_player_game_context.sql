@@ -6,7 +6,8 @@
 -- games for rest, counts or averages):
 --   days_rest = days since the previous such game (NULL when none in 30 days);
 --   back_to_back = days_rest = 1 (FALSE without a previous game);
---   games / minutes_last_N_days = games on [date - N, date - 1];
+--   games / minutes_in_last_N_days = games on [date - N, date - 1] (minutes rounded to whole
+--   minutes as production stores them); avg_minutes_per_game_last_7 = their ratio;
 --   points_avg_last_5/10, avg_usage_rate_last_7_games = over the player's last 5 / 10 / 7
 --   such games in the 30-day window (NULL when none; NULL usage rates are skipped).
 -- Lines: opening = earliest snapshot, current = latest snapshot, ties broken by the
@@ -14,6 +15,8 @@
 -- spread from the team's side (the feed's spread is the home team's; negated for the away
 -- team); game_total the latest total.
 -- season_phase by calendar month: Oct-Nov early, Dec-Feb mid, Mar-Apr late, else playoffs.
+-- Follows data_processors/analytics/upcoming_player_game_context/
+-- upcoming_player_game_context_processor.py of the platform (columns, windows).
 WITH games AS (
   SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr
   FROM nba_reference.nba_schedule
@@ -152,7 +155,6 @@ totals AS (
 SELECT
   CAST(r.game_id AS STRING) AS game_id,
   CAST(r.game_date AS DATE) AS game_date,
-  CAST(r.season_year AS INT64) AS season_year,
   CAST(r.player_lookup AS STRING) AS player_lookup,
   CAST(r.team_abbr AS STRING) AS team_abbr,
   CAST(r.opponent_team_abbr AS STRING) AS opponent_team_abbr,
@@ -170,10 +172,13 @@ SELECT
   CAST(t.total AS FLOAT64) AS game_total,
   CAST(f.days_rest AS INT64) AS days_rest,
   CAST(COALESCE(f.days_rest = 1, FALSE) AS BOOL) AS back_to_back,
-  CAST(COALESCE(f.games_last_7_days, 0) AS INT64) AS games_last_7_days,
-  CAST(COALESCE(f.games_last_14_days, 0) AS INT64) AS games_last_14_days,
-  CAST(COALESCE(f.minutes_last_7_days, 0) AS FLOAT64) AS minutes_last_7_days,
-  CAST(COALESCE(f.minutes_last_14_days, 0) AS FLOAT64) AS minutes_last_14_days,
+  CAST(COALESCE(f.games_last_7_days, 0) AS INT64) AS games_in_last_7_days,
+  CAST(COALESCE(f.games_last_14_days, 0) AS INT64) AS games_in_last_14_days,
+  -- Production stores whole minutes; ROUND first (CAST truncates in some engines).
+  CAST(ROUND(COALESCE(f.minutes_last_7_days, 0)) AS INT64) AS minutes_in_last_7_days,
+  CAST(ROUND(COALESCE(f.minutes_last_14_days, 0)) AS INT64) AS minutes_in_last_14_days,
+  CAST(SAFE_DIVIDE(f.minutes_last_7_days, f.games_last_7_days) AS FLOAT64)
+    AS avg_minutes_per_game_last_7,
   CAST(f.points_avg_last_5 AS FLOAT64) AS points_avg_last_5,
   CAST(f.points_avg_last_10 AS FLOAT64) AS points_avg_last_10,
   CAST(f.avg_usage_rate_last_7_games AS FLOAT64) AS avg_usage_rate_last_7_games,

@@ -9,8 +9,14 @@
 --                           first); is_back_to_back = days_since_last_game = 1;
 --   games_in_last_N_days  = team games on [date - N, date - 1].
 -- Results come from nba_raw.nbac_team_boxscore of the team's earlier games of the season:
---   win_streak = +n after n straight wins, -n after n straight losses, 0 before the first
---   result; last_game_margin = points - opponent points of the previous game with a result.
+--   team_win_streak_entering / team_loss_streak_entering = n after n straight wins / losses
+--   (0 otherwise and before the first result); last_game_margin = points - opponent points of
+--   the previous game with a result, last_game_result its 'W' / 'L'.
+--   team_days_rest = days off since the previous game (production's convention: 0 on a
+--   back-to-back); team_back_to_back = is_back_to_back.
+--   travel_miles = great-circle miles from the previous game's arena to this one's.
+-- Follows data_processors/analytics/upcoming_team_game_context/
+-- upcoming_team_game_context_processor.py of the platform (columns, conventions).
 -- Lines: the latest snapshot (ties: alphabetically first bookmaker); game_spread from the
 -- team's side (the feed's spread is the home team's, negated for the away team).
 -- Injuries: each player's latest injury-report entry for the game (report_date <= game date).
@@ -29,12 +35,14 @@ WITH schedule AS (
 team_games_all AS (
   SELECT
     game_id, nba_game_id, game_date, season_year,
-    home_team_abbr AS team_abbr, away_team_abbr AS opponent_team_abbr, TRUE AS home_game
+    home_team_abbr AS team_abbr, away_team_abbr AS opponent_team_abbr, TRUE AS home_game,
+    home_team_abbr AS site_abbr
   FROM schedule
   UNION ALL
   SELECT
     game_id, nba_game_id, game_date, season_year,
-    away_team_abbr AS team_abbr, home_team_abbr AS opponent_team_abbr, FALSE AS home_game
+    away_team_abbr AS team_abbr, home_team_abbr AS opponent_team_abbr, FALSE AS home_game,
+    home_team_abbr AS site_abbr
   FROM schedule
 ),
 
@@ -114,6 +122,7 @@ timeline AS (
     tg.*,
     ROW_NUMBER() OVER w_season AS game_number_in_season,
     LAG(tg.game_date) OVER w_season AS previous_game_date,
+    LAG(tg.site_abbr) OVER w_season AS previous_site_abbr,
     COUNT(*) OVER (
       PARTITION BY tg.team_abbr
       ORDER BY UNIX_DATE(tg.game_date)
@@ -139,6 +148,64 @@ timeline AS (
     ON s.team_abbr = tg.team_abbr
     AND s.game_date = tg.game_date
   WINDOW w_season AS (PARTITION BY tg.team_abbr, tg.season_year ORDER BY tg.game_date)
+),
+
+-- Home arenas (latitude, longitude in degrees), for travel_miles: a public fact the raw tables
+-- do not carry (production reads a static travel-distance table instead).
+arenas AS (
+  SELECT * FROM UNNEST([
+    STRUCT('ATL' AS team_abbr, 33.757 AS lat, -84.396 AS lon),
+    ('BOS', 42.366, -71.062),
+    ('BKN', 40.683, -73.975),
+    ('CHA', 35.225, -80.839),
+    ('CHI', 41.881, -87.674),
+    ('CLE', 41.496, -81.688),
+    ('DAL', 32.790, -96.810),
+    ('DEN', 39.749, -105.008),
+    ('DET', 42.341, -83.055),
+    ('GSW', 37.768, -122.388),
+    ('HOU', 29.751, -95.362),
+    ('IND', 39.764, -86.156),
+    ('LAC', 33.945, -118.341),
+    ('LAL', 34.043, -118.267),
+    ('MEM', 35.138, -90.051),
+    ('MIA', 25.781, -80.188),
+    ('MIL', 43.045, -87.917),
+    ('MIN', 44.980, -93.276),
+    ('NOP', 29.949, -90.082),
+    ('NYK', 40.751, -73.993),
+    ('OKC', 35.463, -97.515),
+    ('ORL', 28.539, -81.384),
+    ('PHI', 39.901, -75.172),
+    ('PHX', 33.446, -112.071),
+    ('POR', 45.532, -122.667),
+    ('SAC', 38.580, -121.500),
+    ('SAS', 29.427, -98.438),
+    ('TOR', 43.643, -79.379),
+    ('UTA', 40.768, -111.901),
+    ('WAS', 38.898, -77.021)
+  ])
+),
+
+travel AS (
+  -- Great-circle miles (haversine, Earth radius 3958.8 mi) from the arena of the team's
+  -- previous game of the season to this game's arena; 0 for its first game.
+  SELECT
+    q.team_abbr,
+    q.game_date,
+    IF(
+      q.previous_site_abbr IS NULL,
+      0,
+      2 * 3958.8 * ASIN(SQRT(
+        POW(SIN((b.lat - a.lat) * ACOS(-1) / 360), 2)
+        + COS(a.lat * ACOS(-1) / 180) * COS(b.lat * ACOS(-1) / 180)
+        * POW(SIN((b.lon - a.lon) * ACOS(-1) / 360), 2)
+      ))
+    ) AS miles
+  FROM timeline AS q
+  LEFT JOIN arenas AS a ON a.team_abbr = q.previous_site_abbr
+  LEFT JOIN arenas AS b ON b.team_abbr = q.site_abbr
+  WHERE q.game_date BETWEEN @start_date AND @end_date
 ),
 
 game_lines AS (
@@ -233,6 +300,10 @@ SELECT
   CAST(COALESCE(DATE_DIFF(q.game_date, q.previous_game_date, DAY) = 1, FALSE) AS BOOL)
     AS is_back_to_back,
   CAST(DATE_DIFF(q.game_date, q.previous_game_date, DAY) AS INT64) AS days_since_last_game,
+  -- Production's rest convention: days off between games (0 on a back-to-back).
+  CAST(DATE_DIFF(q.game_date, q.previous_game_date, DAY) - 1 AS INT64) AS team_days_rest,
+  CAST(COALESCE(DATE_DIFF(q.game_date, q.previous_game_date, DAY) = 1, FALSE) AS BOOL)
+    AS team_back_to_back,
   CAST(q.game_number_in_season AS INT64) AS game_number_in_season,
   CAST(q.games_in_last_7_days AS INT64) AS games_in_last_7_days,
   CAST(q.games_in_last_14_days AS INT64) AS games_in_last_14_days,
@@ -243,8 +314,13 @@ SELECT
     END AS FLOAT64
   ) AS game_spread,
   CAST(t.total AS FLOAT64) AS game_total,
-  CAST(COALESCE(q.win_streak, 0) AS INT64) AS win_streak,
+  CAST(GREATEST(COALESCE(q.win_streak, 0), 0) AS INT64) AS team_win_streak_entering,
+  CAST(GREATEST(-COALESCE(q.win_streak, 0), 0) AS INT64) AS team_loss_streak_entering,
   CAST(q.last_game_margin AS INT64) AS last_game_margin,
+  CAST(CASE WHEN q.last_game_margin > 0 THEN 'W' WHEN q.last_game_margin < 0 THEN 'L' END AS STRING)
+    AS last_game_result,
+  -- A tricode without a known arena leaves travel unknown: the row fails (REQUIRED) loudly.
+  CAST(ROUND(tr.miles) AS INT64) AS travel_miles,
   CAST(COALESCE(ic.starters_out_count, 0) AS INT64) AS starters_out_count,
   CAST(COALESCE(ic.questionable_players_count, 0) AS INT64) AS questionable_players_count
 FROM timeline AS q
@@ -257,4 +333,7 @@ LEFT JOIN totals AS t
 LEFT JOIN injury_counts AS ic
   ON ic.game_date = q.game_date
   AND ic.team_abbr = q.team_abbr
+LEFT JOIN travel AS tr
+  ON tr.game_date = q.game_date
+  AND tr.team_abbr = q.team_abbr
 WHERE q.game_date BETWEEN @start_date AND @end_date

@@ -1,20 +1,21 @@
 -- nba_precompute.player_composite_factors
 -- One row = one player with a game on game_date (every upcoming_player_game_context row of a
--- non-bootstrap date): adjustment factors known before tip-off.
---   fatigue_score 0..100 (100 = fully rested):
+-- non-bootstrap date): adjustment factors known before tip-off. Follows
+-- data_processors/precompute/player_composite_factors/ of the platform (columns, ranges).
+--   fatigue_score 0..100 (100 = fully rested), stored rounded to an integer as production does:
 --     100 - 20 on a back-to-back (days_rest = 1) - 5 after one day off (days_rest = 2)
 --         - 5 per game beyond 2 in the last 7 days - 2 per game beyond 5 in the last 14 days
 --         - 0.2 per minute beyond 80 in the last 7 days - 0.1 per minute beyond 180 in 14 days
---     fatigue_adjustment = (fatigue_score - 100) / 20, i.e. -5..0, is what enters the total.
+--     (fatigue_score - 100) / 20, i.e. -5..0, is what enters the total (unrounded score).
 --   shot_zone_mismatch_score -10..10: 200 x (player's share of shots in his primary zone, last 10)
 --     x (opponent's % allowed in that zone minus the league's, last 15); positive = his zone is
 --     where the opponent defends worse than the league. 0 when either side is missing.
---   pace_score -3..3: (opponent's mean opponent possessions, last 15, minus the league's) / 2.
+--   pace_score -3..3: (opponent's mean opponent possessions, last 15, minus the mean of the
+--     date's team_defense_zone_analysis rows) / 2.
 --   usage_spike_score -3..3: 0.3 x (mean usage of his last 3 games - mean of his last 10), games
 --     in the 30 days before the date with a usage rate; 0 with fewer than 5 such games.
---   rest_advantage -2..2: his days of rest minus the opponent team's (each capped at 4; unknown
---     = 4), from upcoming_player_game_context and upcoming_team_game_context.
---   total_composite_adjustment = fatigue_adjustment + mismatch + pace + usage spike.
+--   total_composite_adjustment = fatigue part + mismatch + pace + usage spike.
+--   missing_data_fields lists the inputs a score fell back to 0 for; has_warnings when any.
 -- Every score is clamped to its range. Inputs: same-date rows of both upcoming tables,
 -- team_defense_zone_analysis and player_shot_zone_analysis; player_game_summary strictly before.
 WITH season_openers AS (
@@ -45,10 +46,10 @@ players AS (
     COALESCE(u.opponent_team_abbr, tc.opponent_team_abbr) AS opponent_team_abbr,
     u.days_rest,
     COALESCE(u.back_to_back, u.days_rest = 1, FALSE) AS back_to_back,
-    COALESCE(u.games_last_7_days, 0) AS games_7,
-    COALESCE(u.games_last_14_days, 0) AS games_14,
-    COALESCE(u.minutes_last_7_days, 0) AS minutes_7,
-    COALESCE(u.minutes_last_14_days, 0) AS minutes_14
+    COALESCE(u.games_in_last_7_days, 0) AS games_7,
+    COALESCE(u.games_in_last_14_days, 0) AS games_14,
+    COALESCE(u.minutes_in_last_7_days, 0) AS minutes_7,
+    COALESCE(u.minutes_in_last_14_days, 0) AS minutes_14
   FROM nba_analytics.upcoming_player_game_context AS u
   JOIN analysis_days AS d ON d.game_date = u.game_date
   LEFT JOIN team_context AS tc ON tc.game_date = u.game_date AND tc.team_abbr = u.team_abbr
@@ -72,7 +73,9 @@ defense AS (
     paint_defense_vs_league_avg,
     mid_range_defense_vs_league_avg,
     three_pt_defense_vs_league_avg,
-    opponent_pace_vs_league_avg
+    -- Against the mean of the date's rows (production's table holds no league pace).
+    opponent_pace - AVG(opponent_pace) OVER (PARTITION BY analysis_date)
+      AS opponent_pace_vs_league_avg
   FROM nba_precompute.team_defense_zone_analysis
   WHERE analysis_date BETWEEN @start_date AND @end_date
 ),
@@ -121,17 +124,16 @@ raw_factors AS (
     z.player_lookup IS NOT NULL AS has_shot_zone_data,
     df.team_abbr IS NOT NULL AS has_opponent_defense_data,
     z.primary_scoring_zone,
+    -- Both inputs are in percent / percentage points (production's units): / 100 each.
     CASE z.primary_scoring_zone
       WHEN 'paint' THEN z.paint_rate_last_10 * df.paint_defense_vs_league_avg
       WHEN 'mid_range' THEN z.mid_range_rate_last_10 * df.mid_range_defense_vs_league_avg
       WHEN 'three' THEN z.three_pt_rate_last_10 * df.three_pt_defense_vs_league_avg
-    END AS zone_edge,
+    END / 10000 AS zone_edge,
     df.opponent_pace_vs_league_avg AS pace_edge,
     COALESCE(uf.games, 0) AS usage_games,
     uf.usage_3,
-    uf.usage_10,
-    LEAST(COALESCE(p.days_rest, 4), 4)
-      - LEAST(COALESCE(otc.days_since_last_game, 4), 4) AS rest_edge
+    uf.usage_10
   FROM players AS p
   LEFT JOIN zones AS z
     ON z.analysis_date = p.game_date AND z.player_lookup = p.player_lookup
@@ -139,8 +141,6 @@ raw_factors AS (
     ON df.analysis_date = p.game_date AND df.team_abbr = p.opponent_team_abbr
   LEFT JOIN usage_form AS uf
     ON uf.game_date = p.game_date AND uf.player_lookup = p.player_lookup
-  LEFT JOIN team_context AS otc
-    ON otc.game_date = p.game_date AND otc.team_abbr = p.opponent_team_abbr
 ),
 factors AS (
   SELECT
@@ -152,30 +152,38 @@ factors AS (
       usage_games >= 5,
       GREATEST(-3.0, LEAST(3.0, COALESCE(0.3 * (usage_3 - usage_10), 0.0))),
       0.0
-    ) AS usage_spike_score,
-    GREATEST(-2, LEAST(2, rest_edge)) AS rest_advantage
+    ) AS usage_spike_score
   FROM raw_factors
 )
 SELECT
   CAST(game_date AS DATE) AS game_date,
+  CAST(game_date AS DATE) AS analysis_date,  -- a backfill analyses each date as of itself
   CAST(player_lookup AS STRING) AS player_lookup,
-  CAST(team_abbr AS STRING) AS team_abbr,
   CAST(game_id AS STRING) AS game_id,
-  CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
-  CAST(days_rest AS INT64) AS days_rest,
-  CAST(back_to_back AS BOOL) AS back_to_back,
-  CAST(ROUND(fatigue_score, 4) AS FLOAT64) AS fatigue_score,
-  CAST(ROUND((fatigue_score - 100.0) / 20.0, 4) AS FLOAT64) AS fatigue_adjustment,
-  CAST(primary_scoring_zone AS STRING) AS primary_scoring_zone,
+  -- Production stores an integer score; the total uses the unrounded one.
+  CAST(ROUND(fatigue_score) AS INT64) AS fatigue_score,
   CAST(ROUND(mismatch_score, 4) AS FLOAT64) AS shot_zone_mismatch_score,
   CAST(ROUND(pace_score, 4) AS FLOAT64) AS pace_score,
   CAST(ROUND(usage_spike_score, 4) AS FLOAT64) AS usage_spike_score,
-  CAST(rest_advantage AS INT64) AS rest_advantage,
   CAST(
     ROUND((fatigue_score - 100.0) / 20.0 + mismatch_score + pace_score + usage_spike_score, 4)
     AS FLOAT64
   ) AS total_composite_adjustment,
-  CAST(has_shot_zone_data AS BOOL) AS has_shot_zone_data,  -- a PSZA row exists
-  CAST(has_opponent_defense_data AS BOOL) AS has_opponent_defense_data,  -- opponent's TDZA row
-  CAST(usage_games >= 5 AS BOOL) AS has_usage_history  -- usage_spike_score is not a default
+  -- Inputs a score fell back to its default for (production's missing_data_fields): no
+  -- shot-zone row, no opponent zone-defense row, fewer than 5 games with a usage rate.
+  CAST(
+    NULLIF(
+      ARRAY_TO_STRING(
+        ARRAY_CONCAT(
+          IF(has_shot_zone_data, ARRAY<STRING>[], ARRAY<STRING>['shot_zone']),
+          IF(has_opponent_defense_data, ARRAY<STRING>[], ARRAY<STRING>['opponent_defense']),
+          IF(usage_games >= 5, ARRAY<STRING>[], ARRAY<STRING>['usage_history'])
+        ),
+        ','
+      ),
+      ''
+    ) AS STRING
+  ) AS missing_data_fields,
+  CAST(NOT (has_shot_zone_data AND has_opponent_defense_data AND usage_games >= 5) AS BOOL)
+    AS has_warnings
 FROM factors

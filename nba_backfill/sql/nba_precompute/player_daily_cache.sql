@@ -7,6 +7,8 @@
 -- same 180 days. Team context: his team's (team on cache_date) last 10 games in the 30 days
 -- before, from team_offense_game_summary. A player without prior games still gets a row
 -- (NULL averages, games_played_season 0), so every team playing on the date has rows.
+-- Follows data_processors/precompute/player_daily_cache/player_daily_cache_processor.py of the
+-- platform (columns, windows).
 WITH season_openers AS (
   -- A season is shorter than 366 days, so this look-back sees the opener of every date's season.
   SELECT season_year, MIN(game_date) AS opener_date
@@ -106,10 +108,7 @@ team_form AS (
 SELECT
   CAST(p.cache_date AS DATE) AS cache_date,
   CAST(p.player_lookup AS STRING) AS player_lookup,
-  CAST(p.team_abbr AS STRING) AS team_abbr,  -- his team on cache_date
-  CAST(p.season_year AS INT64) AS season_year,
   CAST(COALESCE(f.games_season, 0) AS INT64) AS games_played_season,
-  CAST(COALESCE(f.games_10, 0) AS INT64) AS games_in_sample_10,  -- games behind the last-10 stats
   CAST(ROUND(f.points_avg_5, 4) AS FLOAT64) AS points_avg_last_5,
   CAST(ROUND(f.points_avg_10, 4) AS FLOAT64) AS points_avg_last_10,
   CAST(ROUND(f.points_avg_season, 4) AS FLOAT64) AS points_avg_season,

@@ -2,7 +2,9 @@
 -- One row = one player with a game on analysis_date (a non-bootstrap game date; the player list
 -- is upcoming_player_game_context of that date): where he shot from in his last 10 and last 20
 -- games played (minutes > 0) strictly before the date, same season, at most 90 days back.
--- Rates are shares of his field-goal attempts by zone; pcts are makes / attempts.
+-- Rates are percent of his field-goal attempts by zone (production's unit); pcts are makes /
+-- attempts; attempts per game over the last 10. Follows data_processors/precompute/
+-- player_shot_zone_analysis/player_shot_zone_analysis_processor.py of the platform.
 -- Players with fewer games than the minimum get no row: the minimum ramps from 3 games on the
 -- first non-bootstrap day (day 14) to 10 three weeks later (LEAST(10, 3 + (day - 14) DIV 3)).
 -- Counting from the opener instead would ask ~8 games on days 15-16, which many teams have not
@@ -40,8 +42,8 @@ history AS (
     COALESCE(g.paint_makes, 0) AS paint_made,
     COALESCE(g.mid_range_attempts, 0) AS mid_att,
     COALESCE(g.mid_range_makes, 0) AS mid_made,
-    COALESCE(g.three_zone_attempts, 0) AS three_att,
-    COALESCE(g.three_zone_makes, 0) AS three_made,
+    COALESCE(g.three_attempts_pbp, 0) AS three_att,
+    COALESCE(g.three_makes_pbp, 0) AS three_made,
     ROW_NUMBER() OVER (
       PARTITION BY p.analysis_date, p.player_lookup ORDER BY g.game_date DESC
     ) AS rn
@@ -68,6 +70,7 @@ windows AS (
     SUM(IF(rn <= 10, three_att, 0)) AS three_att_10,
     SUM(IF(rn <= 10, three_made, 0)) AS three_made_10,
     SUM(paint_att) AS paint_att_20,
+    SUM(paint_made) AS paint_made_20,
     SUM(mid_att) AS mid_att_20,
     SUM(three_att) AS three_att_20
   FROM history
@@ -78,8 +81,6 @@ rates AS (
   SELECT
     p.analysis_date,
     p.player_lookup,
-    p.team_abbr,
-    p.season_year,
     w.games_10,
     w.games_20,
     w.paint_att_10 + w.mid_att_10 + w.three_att_10 AS shots_10,
@@ -90,8 +91,10 @@ rates AS (
     SAFE_DIVIDE(w.mid_made_10, w.mid_att_10) AS mid_pct_10,
     SAFE_DIVIDE(w.three_made_10, w.three_att_10) AS three_pct_10,
     SAFE_DIVIDE(w.paint_att_20, w.paint_att_20 + w.mid_att_20 + w.three_att_20) AS paint_rate_20,
-    SAFE_DIVIDE(w.mid_att_20, w.paint_att_20 + w.mid_att_20 + w.three_att_20) AS mid_rate_20,
-    SAFE_DIVIDE(w.three_att_20, w.paint_att_20 + w.mid_att_20 + w.three_att_20) AS three_rate_20
+    SAFE_DIVIDE(w.paint_made_20, w.paint_att_20) AS paint_pct_20,
+    SAFE_DIVIDE(w.paint_att_10, w.games_10) AS paint_apg_10,
+    SAFE_DIVIDE(w.mid_att_10, w.games_10) AS mid_apg_10,
+    SAFE_DIVIDE(w.three_att_10, w.games_10) AS three_apg_10
   FROM players AS p
   JOIN windows AS w ON w.analysis_date = p.analysis_date AND w.player_lookup = p.player_lookup
   WHERE w.games_10 >= p.min_games
@@ -99,20 +102,21 @@ rates AS (
 SELECT
   CAST(analysis_date AS DATE) AS analysis_date,
   CAST(player_lookup AS STRING) AS player_lookup,
-  CAST(team_abbr AS STRING) AS team_abbr,  -- his team on analysis_date
-  CAST(season_year AS INT64) AS season_year,
   CAST(games_10 AS INT64) AS games_in_sample_10,
   CAST(games_20 AS INT64) AS games_in_sample_20,
   CAST(shots_10 AS INT64) AS total_shots_last_10,  -- field-goal attempts, all zones
-  CAST(ROUND(paint_rate_10, 4) AS FLOAT64) AS paint_rate_last_10,
-  CAST(ROUND(mid_rate_10, 4) AS FLOAT64) AS mid_range_rate_last_10,
-  CAST(ROUND(three_rate_10, 4) AS FLOAT64) AS three_pt_rate_last_10,
+  -- rates in percent of his attempts (production's unit), pcts as fractions
+  CAST(ROUND(100 * paint_rate_10, 4) AS FLOAT64) AS paint_rate_last_10,
+  CAST(ROUND(100 * mid_rate_10, 4) AS FLOAT64) AS mid_range_rate_last_10,
+  CAST(ROUND(100 * three_rate_10, 4) AS FLOAT64) AS three_pt_rate_last_10,
   CAST(ROUND(paint_pct_10, 4) AS FLOAT64) AS paint_pct_last_10,
   CAST(ROUND(mid_pct_10, 4) AS FLOAT64) AS mid_range_pct_last_10,
   CAST(ROUND(three_pct_10, 4) AS FLOAT64) AS three_pt_pct_last_10,
-  CAST(ROUND(paint_rate_20, 4) AS FLOAT64) AS paint_rate_last_20,
-  CAST(ROUND(mid_rate_20, 4) AS FLOAT64) AS mid_range_rate_last_20,
-  CAST(ROUND(three_rate_20, 4) AS FLOAT64) AS three_pt_rate_last_20,
+  CAST(ROUND(paint_apg_10, 4) AS FLOAT64) AS paint_attempts_per_game,
+  CAST(ROUND(mid_apg_10, 4) AS FLOAT64) AS mid_range_attempts_per_game,
+  CAST(ROUND(three_apg_10, 4) AS FLOAT64) AS three_pt_attempts_per_game,
+  CAST(ROUND(100 * paint_rate_20, 4) AS FLOAT64) AS paint_rate_last_20,
+  CAST(ROUND(paint_pct_20, 4) AS FLOAT64) AS paint_pct_last_20,
   -- zone with the largest share of attempts in the last 10 (ties: paint, mid_range, three);
   -- NULL when he took no shot
   CAST(

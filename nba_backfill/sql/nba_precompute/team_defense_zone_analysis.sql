@@ -2,7 +2,9 @@
 -- One row = one team playing on analysis_date (a non-bootstrap game date): what its defense
 -- allowed by shot zone over its last 15 games strictly before that date (same season, at most 60
 -- days back), each compared with the league: all teams' last-15 samples of the same date pooled.
--- "vs_league_avg" columns are team minus league: positive = the defense allows more than average.
+-- "vs_league_avg" columns are team minus league in percentage points: positive = the defense
+-- allows more than average. Follows data_processors/precompute/team_defense_zone_analysis/
+-- team_defense_zone_analysis_processor.py of the platform (units, columns).
 -- Teams without a prior game this season get no row. Nothing is written on bootstrap days
 -- (opener + 0..13, opener = the season's first game date in the schedule).
 WITH season_openers AS (
@@ -29,8 +31,8 @@ history AS (
     t.opp_paint_makes,
     t.opp_mid_range_attempts,
     t.opp_mid_range_makes,
-    t.opp_three_zone_attempts,
-    t.opp_three_zone_makes,
+    t.opp_three_pt_attempts,
+    t.opp_three_pt_makes,
     t.defensive_rating,
     t.opponent_pace,
     ROW_NUMBER() OVER (
@@ -55,9 +57,9 @@ team_window AS (
     SUM(opp_mid_range_attempts) AS mid_att,
     SUM(opp_mid_range_makes) AS mid_made,
     COUNT(opp_mid_range_attempts) AS mid_games,
-    SUM(opp_three_zone_attempts) AS three_att,
-    SUM(opp_three_zone_makes) AS three_made,
-    COUNT(opp_three_zone_attempts) AS three_games,
+    SUM(opp_three_pt_attempts) AS three_att,
+    SUM(opp_three_pt_makes) AS three_made,
+    COUNT(opp_three_pt_attempts) AS three_games,
     AVG(CAST(defensive_rating AS NUMERIC(38, 9))) AS defensive_rating,
     SUM(CAST(opponent_pace AS NUMERIC(38, 9))) AS pace_sum,
     COUNT(opponent_pace) AS pace_games
@@ -95,7 +97,7 @@ league AS (
   GROUP BY analysis_date
 ),
 teams_today AS (
-  SELECT u.game_date AS analysis_date, u.team_abbr, u.opponent_team_abbr, u.season_year
+  SELECT u.game_date AS analysis_date, u.team_abbr
   FROM nba_analytics.upcoming_team_game_context AS u
   JOIN analysis_days AS d ON d.analysis_date = u.game_date
   WHERE u.game_date BETWEEN @start_date AND @end_date
@@ -104,8 +106,6 @@ compared AS (
   SELECT
     tt.analysis_date,
     tt.team_abbr,
-    tt.opponent_team_abbr,
-    tt.season_year,
     r.games,
     r.defensive_rating,
     r.pace,
@@ -117,11 +117,7 @@ compared AS (
     r.three_apg,
     r.paint_pct - l.paint_pct AS paint_vs,
     r.mid_pct - l.mid_pct AS mid_vs,
-    r.three_pct - l.three_pct AS three_vs,
-    r.paint_apg - l.paint_apg AS paint_apg_vs,
-    r.mid_apg - l.mid_apg AS mid_apg_vs,
-    r.three_apg - l.three_apg AS three_apg_vs,
-    r.pace - l.pace AS pace_vs
+    r.three_pct - l.three_pct AS three_vs
   FROM teams_today AS tt
   JOIN team_rates AS r ON r.analysis_date = tt.analysis_date AND r.team_abbr = tt.team_abbr
   JOIN league AS l ON l.analysis_date = tt.analysis_date
@@ -129,8 +125,6 @@ compared AS (
 SELECT
   CAST(analysis_date AS DATE) AS analysis_date,
   CAST(team_abbr AS STRING) AS team_abbr,
-  CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,  -- the opponent on analysis_date
-  CAST(season_year AS INT64) AS season_year,
   CAST(games AS INT64) AS games_in_sample,  -- prior games used (at most 15)
   -- opponent field-goal % by zone (makes / attempts) over the sample
   CAST(ROUND(paint_pct, 4) AS FLOAT64) AS paint_pct_allowed_last_15,
@@ -140,16 +134,12 @@ SELECT
   CAST(ROUND(paint_apg, 4) AS FLOAT64) AS paint_attempts_allowed_per_game,
   CAST(ROUND(mid_apg, 4) AS FLOAT64) AS mid_range_attempts_allowed_per_game,
   CAST(ROUND(three_apg, 4) AS FLOAT64) AS three_pt_attempts_allowed_per_game,
-  -- team minus league (fractions for %, attempts per game for volume)
-  CAST(ROUND(paint_vs, 4) AS FLOAT64) AS paint_defense_vs_league_avg,
-  CAST(ROUND(mid_vs, 4) AS FLOAT64) AS mid_range_defense_vs_league_avg,
-  CAST(ROUND(three_vs, 4) AS FLOAT64) AS three_pt_defense_vs_league_avg,
-  CAST(ROUND(paint_apg_vs, 4) AS FLOAT64) AS paint_attempts_vs_league_avg,
-  CAST(ROUND(mid_apg_vs, 4) AS FLOAT64) AS mid_range_attempts_vs_league_avg,
-  CAST(ROUND(three_apg_vs, 4) AS FLOAT64) AS three_pt_attempts_vs_league_avg,
+  -- team minus league in percentage points (production's unit: (pct - league pct) * 100)
+  CAST(ROUND(100 * paint_vs, 4) AS FLOAT64) AS paint_defense_vs_league_avg,
+  CAST(ROUND(100 * mid_vs, 4) AS FLOAT64) AS mid_range_defense_vs_league_avg,
+  CAST(ROUND(100 * three_vs, 4) AS FLOAT64) AS three_pt_defense_vs_league_avg,
   CAST(ROUND(defensive_rating, 4) AS FLOAT64) AS defensive_rating_last_15,  -- mean per game
   CAST(ROUND(pace, 4) AS FLOAT64) AS opponent_pace,  -- mean opponent possessions per game
-  CAST(ROUND(pace_vs, 4) AS FLOAT64) AS opponent_pace_vs_league_avg,
   -- zone allowing the lowest / highest % relative to the league (ties: paint, mid_range, three)
   CAST(
     CASE

@@ -13,7 +13,7 @@
 --  6 shot_zone_mismatch_score   player_composite_factors (zone + defense data)   -> 0
 --  7 pace_score                 player_composite_factors (opponent defense data) -> 0
 --  8 usage_spike_score          player_composite_factors (>= 5 usage games)      -> 0
---  9 rest_advantage             player_composite_factors                         -> 0
+--  9 rest_advantage             upcoming player and team context (as production) -> 0
 -- 10 minutes_avg_last_10        player_daily_cache                               -> 20
 -- 11 usage_rate_last_10         player_daily_cache, else upcoming context        -> 20
 -- 12 ts_pct_last_10             player_daily_cache                               -> 0.55
@@ -71,6 +71,11 @@ defense AS (
   FROM nba_precompute.team_defense_zone_analysis
   WHERE analysis_date BETWEEN @start_date AND @end_date
 ),
+team_context AS (
+  SELECT game_date, team_abbr, days_since_last_game
+  FROM nba_analytics.upcoming_team_game_context
+  WHERE game_date BETWEEN @start_date AND @end_date
+),
 raw_features AS (
   -- Each feature from its source; NULL = no real input (the default applies below).
   SELECT
@@ -79,17 +84,28 @@ raw_features AS (
     p.team_abbr,
     p.game_id,
     p.opponent_team_abbr,
+    -- Features read from a Phase 4 row (production's quality scorer counts them per source):
+    -- 9 from player_daily_cache, 4 from player_composite_factors, 2 from the opponent's
+    -- team_defense_zone_analysis, 3 from player_shot_zone_analysis.
+    IF(c.player_lookup IS NULL, 0, 9) + IF(f.player_lookup IS NULL, 0, 4)
+      + IF(df.team_abbr IS NULL, 0, 2) + IF(z.player_lookup IS NULL, 0, 3) AS phase4_inputs,
     CAST(COALESCE(c.points_avg_last_5, p.points_avg_last_5) AS FLOAT64) AS f00,
     CAST(COALESCE(c.points_avg_last_10, p.points_avg_last_10) AS FLOAT64) AS f01,
     CAST(c.points_avg_season AS FLOAT64) AS f02,
     CAST(c.points_std_last_10 AS FLOAT64) AS f03,
-    CAST(p.games_last_7_days AS FLOAT64) AS f04,
+    CAST(p.games_in_last_7_days AS FLOAT64) AS f04,
     CAST(f.fatigue_score AS FLOAT64) AS f05,
-    CAST(IF(f.has_shot_zone_data AND f.has_opponent_defense_data,
-            f.shot_zone_mismatch_score, NULL) AS FLOAT64) AS f06,
-    CAST(IF(f.has_opponent_defense_data, f.pace_score, NULL) AS FLOAT64) AS f07,
-    CAST(IF(f.has_usage_history, f.usage_spike_score, NULL) AS FLOAT64) AS f08,
-    CAST(f.rest_advantage AS FLOAT64) AS f09,
+    -- A composite score that fell back to its default is not a real input.
+    CAST(IF(STRPOS(COALESCE(f.missing_data_fields, ''), 'shot_zone') > 0
+            OR STRPOS(COALESCE(f.missing_data_fields, ''), 'opponent_defense') > 0,
+            NULL, f.shot_zone_mismatch_score) AS FLOAT64) AS f06,
+    CAST(IF(STRPOS(COALESCE(f.missing_data_fields, ''), 'opponent_defense') > 0,
+            NULL, f.pace_score) AS FLOAT64) AS f07,
+    CAST(IF(STRPOS(COALESCE(f.missing_data_fields, ''), 'usage_history') > 0,
+            NULL, f.usage_spike_score) AS FLOAT64) AS f08,
+    -- His days of rest minus the opponent team's, each capped at 4 (unknown = 4), -2..2.
+    CAST(GREATEST(-2, LEAST(2, LEAST(COALESCE(p.days_rest, 4), 4)
+      - LEAST(COALESCE(otc.days_since_last_game, 4), 4))) AS FLOAT64) AS f09,
     CAST(c.minutes_avg_last_10 AS FLOAT64) AS f10,
     CAST(COALESCE(c.usage_rate_last_10, p.avg_usage_rate_last_7_games) AS FLOAT64) AS f11,
     CAST(c.ts_pct_last_10 AS FLOAT64) AS f12,
@@ -99,9 +115,10 @@ raw_features AS (
     CAST(CASE WHEN p.back_to_back THEN 1.0 WHEN NOT p.back_to_back THEN 0.0 END AS FLOAT64)
       AS f16,
     CAST(LEAST(p.days_rest, 7) AS FLOAT64) AS f17,
-    CAST(z.paint_rate_last_10 AS FLOAT64) AS f18,
-    CAST(z.mid_range_rate_last_10 AS FLOAT64) AS f19,
-    CAST(z.three_pt_rate_last_10 AS FLOAT64) AS f20,
+    -- Shares (0..1) from player_shot_zone_analysis's percents.
+    CAST(z.paint_rate_last_10 / 100 AS FLOAT64) AS f18,
+    CAST(z.mid_range_rate_last_10 / 100 AS FLOAT64) AS f19,
+    CAST(z.three_pt_rate_last_10 / 100 AS FLOAT64) AS f20,
     CAST(p.game_spread AS FLOAT64) AS f21,
     CAST(p.game_total AS FLOAT64) AS f22,
     CAST(c.team_pace_last_10 AS FLOAT64) AS f23,
@@ -112,6 +129,8 @@ raw_features AS (
   LEFT JOIN zones AS z ON z.analysis_date = p.game_date AND z.player_lookup = p.player_lookup
   LEFT JOIN defense AS df
     ON df.analysis_date = p.game_date AND df.team_abbr = p.opponent_team_abbr
+  LEFT JOIN team_context AS otc
+    ON otc.game_date = p.game_date AND otc.team_abbr = p.opponent_team_abbr
 ),
 vectors AS (
   SELECT
@@ -120,6 +139,7 @@ vectors AS (
     team_abbr,
     game_id,
     opponent_team_abbr,
+    phase4_inputs,
     ARRAY<FLOAT64>[
       COALESCE(f00, 10.0), COALESCE(f01, 10.0), COALESCE(f02, 10.0), COALESCE(f03, 5.0),
       COALESCE(f04, 0.0), COALESCE(f05, 100.0), COALESCE(f06, 0.0), COALESCE(f07, 0.0),
@@ -143,7 +163,6 @@ vectors AS (
 SELECT
   CAST(game_date AS DATE) AS game_date,
   CAST(player_lookup AS STRING) AS player_lookup,
-  CAST(team_abbr AS STRING) AS team_abbr,
   CAST(game_id AS STRING) AS game_id,
   CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
   CAST(features AS ARRAY<FLOAT64>) AS features,  -- never a NULL element
@@ -159,5 +178,15 @@ SELECT
   CAST('v2' AS STRING) AS feature_version,
   CAST(ROUND(100.0 * real_inputs / ARRAY_LENGTH(features), 2) AS FLOAT64) AS feature_quality_score,
   CAST(ROUND(100.0 * real_inputs / ARRAY_LENGTH(features), 2) >= 80.0 AS BOOL)
-    AS is_training_ready
+    AS is_training_ready,
+  -- production's primary source rule (quality_scorer.determine_primary_source): > 90 % of the
+  -- features from Phase 4 'phase4', > 50 % 'phase4_partial', > 50 % from Phase 3 'phase3'.
+  CAST(
+    CASE
+      WHEN phase4_inputs > 0.9 * ARRAY_LENGTH(features) THEN 'phase4'
+      WHEN phase4_inputs > 0.5 * ARRAY_LENGTH(features) THEN 'phase4_partial'
+      WHEN real_inputs - phase4_inputs > 0.5 * ARRAY_LENGTH(features) THEN 'phase3'
+      ELSE 'mixed'
+    END AS STRING
+  ) AS data_source
 FROM vectors
