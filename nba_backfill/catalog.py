@@ -54,6 +54,9 @@ class TableSpec:
     skip_bootstrap: bool = False  # Phase 4 writes nothing in a season's first 14 days
     description: str = ""
     expected_rows_hint: str = ""
+    # Player-grain tables without a team column in production: the table whose same-date row
+    # of the player names his team (completeness counts teams through it).
+    team_from: str | None = None
 
     @property
     def contract(self) -> TableContract:
@@ -98,6 +101,12 @@ class TableSpec:
         idents = [*parts, self.date_column, self.team_column, *self.key_columns]
         if len(parts) != 2 or not all(_IDENT.match(p) for p in idents):
             raise ValueError(f"bad identifier in catalog entry {self.name!r}")
+        columns = self.contract.column_names
+        missing = [c for c in self.key_columns if c not in columns]
+        if self.team_from is None and self.team_column not in columns:
+            missing.append(self.team_column)
+        if missing:
+            raise ValueError(f"{self.name}: production's table has no column(s) {missing}")
 
 
 TOGS = "nba_analytics.team_offense_game_summary"
@@ -186,6 +195,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(PGS, lookback_days=90, same_date=False, required=False),
             Dependency(UPCG),
         ),
+        team_from=UPCG,
         description="One row per player with a game on the date: shot zones of the last 10/20.",
     ),
     TableSpec(
@@ -201,6 +211,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TOGS, lookback_days=30, same_date=False, required=False),
             Dependency(UPCG),
         ),
+        team_from=UPCG,
         description="One row per player with a game on the date: rolling form before the date.",
     ),
     TableSpec(
@@ -218,6 +229,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(PSZA, required=False),
             Dependency(PGS, lookback_days=30, same_date=False, required=False),
         ),
+        team_from=UPCG,
         description="One row per player per game: composite adjustment factors.",
     ),
     TableSpec(
@@ -235,6 +247,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(PSZA, required=False),
             Dependency(TDZA),
         ),
+        team_from=UPCG,
         description="One row per player per game: the ML feature vector.",
     ),
 )

@@ -87,7 +87,11 @@ def _generic_tracked(table: str, column: Column, computed: tuple[str, ...]) -> e
     if column.name == "data_hash":
         # First 16 hex digits of the SHA-256 of the computed values (production's processors
         # hash their analytic fields the same way: sha256(...).hexdigest()[:16]).
-        fields = ", ".join(f"{MODEL_ALIAS}.{c} AS {c}" for c in computed)
+        # Over the values as stored (NUMERIC rounded): the last bits of an unrounded float
+        # may differ between engines, what is written does not.
+        fields = ", ".join(
+            f"{as_stored(_ref(c), tc.column(c)).sql(dialect='bigquery')} AS {c}" for c in computed
+        )
         return sqlglot.parse_one(
             f"SUBSTR(TO_HEX(SHA256(TO_JSON_STRING(STRUCT({fields})))), 1, 16)", read="bigquery"
         )
@@ -101,15 +105,16 @@ def _ref(column: str) -> exp.Column:
     return exp.column(column, table=MODEL_ALIAS)
 
 
-def _typed(value: exp.Expr, column: Column) -> exp.Expr:
-    """``value`` as production stores ``column``: NUMERIC(p,s) rounded to s digits."""
+def as_stored(value: exp.Expr, column: Column) -> exp.Expr:
+    """``value`` as production stores ``column``: NUMERIC(p,s) rounded to s digits, half away
+    from zero (ROUND on the computed FLOAT64 or NUMERIC value: the same in BigQuery and
+    DuckDB, and no intermediate bare NUMERIC, which the emulator reads as DECIMAL(18,3))."""
     if column.scale is not None:
-        as_numeric = exp.cast(value, exp.DataType.build("NUMERIC", dialect="bigquery"))
-        value = exp.func("ROUND", as_numeric, exp.Literal.number(column.scale))
+        value = exp.func("ROUND", value, exp.Literal.number(column.scale))
     return exp.cast(value, column.data_type.copy())
 
 
-def _empty(column: Column) -> exp.Expr:
+def empty_value(column: Column) -> exp.Expr:
     if column.mode == "REPEATED":
         return exp.cast(exp.Array(expressions=[]), column.data_type.copy())
     return exp.cast(exp.null(), column.data_type.copy())
@@ -164,13 +169,13 @@ def write_select(table: str, query: exp.Expr) -> exp.Select:
     out: list[exp.Expr] = []
     for col in contract.table(table).live_columns:
         if col.name in produced:
-            value: exp.Expr = _typed(_ref(col.name), col)
+            value: exp.Expr = as_stored(_ref(col.name), col)
         elif col.name in r.tracked:
             generic = _generic_tracked(table, col, r.computed)
             assert generic is not None
-            value = _typed(generic, col)
+            value = as_stored(generic, col)
         else:
-            value = _empty(col)
+            value = empty_value(col)
         out.append(exp.alias_(value, col.name))
     alias = exp.TableAlias(this=exp.to_identifier(MODEL_ALIAS))
     return exp.select(*out).from_(exp.Subquery(this=query, alias=alias))

@@ -13,7 +13,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from nba_backfill.catalog import SCHEDULE, TableSpec
+from nba_backfill.catalog import SCHEDULE, TABLES, TableSpec
 from nba_backfill.outputs import VOLATILE
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
@@ -152,11 +152,24 @@ class Warehouse(abc.ABC):
         if not self.table_exists(table.name):
             return {}
         d, team = table.date_column, table.team_column
-        rows = self.fetch(
-            f"SELECT {d} AS day, COUNT(*) AS n, COUNT(DISTINCT {team}) AS teams "
-            f"FROM {table.name} WHERE {d} BETWEEN @start_date AND @end_date GROUP BY {d}",
-            {"start_date": start, "end_date": end},
-        )
+        if table.team_from is None:
+            sql = (
+                f"SELECT {d} AS day, COUNT(*) AS n, COUNT(DISTINCT {team}) AS teams "
+                f"FROM {table.name} WHERE {d} BETWEEN @start_date AND @end_date GROUP BY {d}"
+            )
+        else:
+            # Production's player-grain Phase 4 tables hold no team: a row's team is the
+            # player's team that date in ``team_from`` (the upcoming player context).
+            src = TABLES[table.team_from]
+            sd = src.date_column
+            sql = (
+                f"SELECT t.{d} AS day, COUNT(*) AS n, COUNT(DISTINCT s.{team}) AS teams "
+                f"FROM {table.name} AS t LEFT JOIN {src.name} AS s "
+                f"ON s.{sd} = t.{d} AND s.player_lookup = t.player_lookup "
+                f"AND s.{sd} BETWEEN @start_date AND @end_date "
+                f"WHERE t.{d} BETWEEN @start_date AND @end_date GROUP BY t.{d}"
+            )
+        rows = self.fetch(sql, {"start_date": start, "end_date": end})
         return {_as_date(r["day"]): DateProfile(int(r["n"]), int(r["teams"])) for r in rows}
 
     def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:

@@ -7,9 +7,8 @@ DuckDB warehouse; every expected value below is computed by hand from those rows
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterator
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlglot import exp
 
 from nba_backfill import catalog
 from nba_backfill.catalog import PGS, TDGS, TOGS, UPCG, UPTG, TableSpec
+from nba_backfill.outputs import VOLATILE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
@@ -27,7 +27,6 @@ from .fixtures import Phase2, Player, box_stats, ts
 D = dt.date
 REPO = Path(__file__).resolve().parents[2]
 SQL_DIR = REPO / "nba_backfill" / "sql"
-CONTRACT = REPO / "docs" / "phase3_columns.md"
 
 OPENER = D(2023, 10, 24)
 JAN15 = D(2024, 1, 15)
@@ -212,13 +211,15 @@ def open_warehouse(path: Path) -> DuckDBWarehouse:
 def rows(
     w: DuckDBWarehouse, name: str, start: dt.date, end: dt.date | None = None
 ) -> list[dict[str, Any]]:
+    """The table's rows on [start, end] without the write-time columns (processed_at, …)."""
     spec = catalog.TABLES[name]
     keys = ", ".join(spec.key_columns)
-    return w.fetch(
+    got = w.fetch(
         f"SELECT * FROM {name} WHERE {spec.date_column} BETWEEN @start_date AND @end_date "
         f"ORDER BY {keys}",
         {"start_date": start, "end_date": end or start},
     )
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in got]
 
 
 def by(rows_: list[dict[str, Any]], column: str) -> dict[str, dict[str, Any]]:
@@ -227,6 +228,11 @@ def by(rows_: list[dict[str, Any]], column: str) -> dict[str, dict[str, Any]]:
         assert r[column] not in out, f"duplicate {column} {r[column]!r}"
         out[r[column]] = r
     return out
+
+
+def stored(value: float, scale: int) -> Decimal:
+    """``value`` as production's NUMERIC(p, scale) column stores it (half away from zero)."""
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
 
 
 def pick(row: dict[str, Any], *columns: str) -> tuple[Any, ...]:
@@ -255,43 +261,6 @@ def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBWarehouse]:
 
 ALL_SQL = sorted(SQL_DIR.rglob("*.sql"))
 PHASE3_SPECS = list(catalog.PHASE3)
-_DUCK_TYPES = {
-    "STRING": "VARCHAR",
-    "INT64": "BIGINT",
-    "FLOAT64": "DOUBLE",
-    "BOOL": "BOOLEAN",
-    "DATE": "DATE",
-    "TIMESTAMP": "TIMESTAMP WITH TIME ZONE",
-}
-
-
-def contract() -> dict[str, list[tuple[str, str]]]:
-    """docs/phase3_columns.md as {table: [(column, BigQuery type)]}, in document order."""
-    out: dict[str, list[tuple[str, str]]] = {}
-    current: str | None = None
-    for line in CONTRACT.read_text(encoding="utf-8").splitlines():
-        head = re.match(r"^## (nba_analytics\.\w+)", line)
-        if head:
-            current = head.group(1)
-            out[current] = []
-            continue
-        if line.startswith(("## ", "Rows:")):
-            current = None
-        if current:
-            out[current] += [
-                (c, t.replace(" ", ""))
-                for c, t in re.findall(
-                    r"\b([a-z_][a-z0-9_]*) (STRING|INT64|FLOAT64|BOOL|DATE|TIMESTAMP"
-                    r"|NUMERIC(?:\(\d+, ?\d+\))?)",
-                    line,
-                )
-            ]
-    return out
-
-
-def test_contract_lists_the_five_phase3_tables() -> None:
-    assert set(contract()) == {t.name for t in PHASE3_SPECS}
-    assert all(len(cols) >= 15 for cols in contract().values())
 
 
 @pytest.mark.parametrize("path", ALL_SQL, ids=lambda p: str(p.relative_to(SQL_DIR)))
@@ -317,38 +286,6 @@ def test_phase3_model_is_one_windowed_deterministic_select(spec: TableSpec) -> N
         assert table.db or table.name in ctes, f"{table.name}: use dataset.table names"
 
 
-@pytest.mark.parametrize("spec", PHASE3_SPECS, ids=lambda t: t.table)
-def test_bigquery_select_casts_every_contract_column(spec: TableSpec) -> None:
-    tree = sqlglot.parse_one(spec.sql_path.read_text(encoding="utf-8"), read="bigquery")
-    got = []
-    for projection in tree.selects:
-        assert isinstance(projection, exp.Alias), projection.sql("bigquery")
-        cast = projection.this
-        assert isinstance(cast, exp.Cast), f"{projection.alias} is not cast"
-        got.append((projection.alias, cast.to.sql(dialect="bigquery").replace(" ", "")))
-    assert got == contract()[spec.name]
-
-
-def test_duckdb_tables_match_the_contract(wh: DuckDBWarehouse) -> None:
-    for spec in PHASE3_SPECS:
-        physical = wh.datasets[spec.dataset]
-        # DuckDB's own catalog (the BigQuery-dialect fetch() would rename information_schema).
-        cols = (
-            wh._cursor()
-            .execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = $s AND table_name = $t ORDER BY ordinal_position",
-                {"s": physical, "t": spec.table},
-            )
-            .fetchall()
-        )
-        expected = [
-            (c, t.replace("NUMERIC", "DECIMAL") if t.startswith("NUMERIC") else _DUCK_TYPES[t])
-            for c, t in contract()[spec.name]
-        ]
-        assert cols == expected, spec.name
-
-
 # --- team_offense_game_summary ----------------------------------------------------------------
 
 
@@ -364,29 +301,34 @@ def test_togs_formulas_on_the_detailed_game(wh: DuckDBWarehouse) -> None:
     assert (bos["win_flag"], bos["margin_of_victory"]) == (False, -5)
     assert lal["points_scored"] == 110
     assert (lal["fg_attempts"], lal["ft_attempts"], lal["turnovers"]) == (90, 25, 14)
-    assert (lal["team_minutes"], lal["overtime_periods"]) == (265, 1)
-    assert lal["possessions"] == pytest.approx(LAL_POSS)
-    assert lal["offensive_rating"] == pytest.approx(100 * 110 / 105.0)
-    assert lal["pace"] == pytest.approx(105.0 * 48 / (265 / 5))
-    assert bos["possessions"] == pytest.approx(BOS_POSS)
-    assert bos["offensive_rating"] == pytest.approx(100 * 105 / BOS_POSS)
+    assert lal["overtime_periods"] == 1  # 265 team player-minutes
+    assert lal["rebounds"] == LAL_0115["offensive_rebounds"] + LAL_0115["defensive_rebounds"]
+    # Production stores possessions as INT64 and the ratings as NUMERIC(6,2) / (5,1); the
+    # ratings are computed from the unrounded possessions.
+    assert lal["possessions"] == round(LAL_POSS)
+    assert lal["offensive_rating"] == stored(100 * 110 / LAL_POSS, 2)
+    assert lal["pace"] == stored(LAL_POSS * 48 / (265 / 5), 1)
+    assert lal["ts_pct"] == stored(110 / (2 * (90 + 0.44 * 25)), 3)
+    assert bos["possessions"] == round(BOS_POSS)
+    assert bos["offensive_rating"] == stored(100 * 105 / BOS_POSS, 2)
+    assert (lal["shot_zones_available"], bos["shot_zones_available"]) == (True, True)
     # Zones from the play-by-play.
-    assert [
-        lal[f"{z}_{k}"] for z in ("paint", "mid_range", "three_zone") for k in ("attempts", "makes")
-    ] == [3, 2, 1, 0, 1, 1]
-    assert [
-        bos[f"{z}_{k}"] for z in ("paint", "mid_range", "three_zone") for k in ("attempts", "makes")
-    ] == [1, 1, 0, 0, 1, 0]
+    zones = [f"team_{z}_{k}" for z in ("paint", "mid_range") for k in ("attempts", "makes")]
+    assert [lal[c] for c in zones] == [3, 2, 1, 0]
+    assert [bos[c] for c in zones] == [1, 1, 0, 0]
 
 
 def test_togs_regulation_game_without_pbp_and_missing_opponent_box(wh: DuckDBWarehouse) -> None:
     t = by(rows(wh, TOGS, JAN16), "team_abbr")
-    assert set(t) == {"PHX"}  # LAL has no boxscore row for 2024-01-16
-    phx = t["PHX"]
-    assert phx["overtime_periods"] == 0
-    assert phx["pace"] == pytest.approx(phx["possessions"])  # 240 minutes: 48 / (240 / 5) = 1
-    assert (phx["win_flag"], phx["margin_of_victory"]) == (None, None)  # opponent unknown
-    assert phx["paint_attempts"] is None  # no play-by-play for the game
+    # LAL has no boxscore row for 2024-01-16, so PHX's result is unknown: win_flag is
+    # REQUIRED in production, so neither team is written (the date stays incomplete).
+    assert t == {}
+    t = by(rows(wh, TOGS, JAN18), "team_abbr")
+    assert set(t) == {"LAL", "GSW"}
+    gsw = t["GSW"]
+    assert gsw["overtime_periods"] == 0
+    assert gsw["team_paint_attempts"] is None  # no play-by-play for the game
+    assert gsw["shot_zones_available"] is False
 
 
 # --- team_defense_game_summary ----------------------------------------------------------------
@@ -399,18 +341,20 @@ def test_tdgs_is_the_opponents_offense(wh: DuckDBWarehouse) -> None:
     assert (lal["opponent_team_abbr"], lal["home_game"], bos["home_game"]) == ("BOS", True, False)
     assert lal["points_allowed"] == 105
     assert (lal["opp_fg_attempts"], lal["opp_ft_attempts"]) == (88, 20)
-    assert (lal["opp_offensive_rebounds"], lal["opp_turnovers"]) == (8, 12)
     assert lal["turnovers_forced"] == 12
-    assert (lal["steals"], lal["defensive_rebounds"], lal["blocks_total"]) == (8, 35, 6)
-    assert lal["defensive_rating"] == pytest.approx(100 * 105 / BOS_POSS)
-    assert lal["opponent_pace"] == pytest.approx(BOS_POSS)
+    assert (lal["steals"], lal["defensive_rebounds"]) == (8, 35)
+    assert lal["fouls_committed"] == 19  # the fixture's default team personal fouls
+    assert (lal["win_flag"], lal["margin_of_victory"], lal["overtime_periods"]) == (True, 5, 1)
+    assert (bos["win_flag"], bos["margin_of_victory"]) == (False, -5)
+    assert lal["defensive_rating"] == stored(100 * 105 / BOS_POSS, 2)
+    assert lal["opponent_pace"] == stored(BOS_POSS, 1)
+    assert lal["opponent_ts_pct"] == stored(105 / (2 * (88 + 0.44 * 20)), 3)
     assert bos["points_allowed"] == 110
-    assert bos["defensive_rating"] == pytest.approx(100 * 110 / LAL_POSS)
+    assert bos["defensive_rating"] == stored(100 * 110 / LAL_POSS, 2)
     # LAL blocked BOS's three; BOS blocked one of LAL's paint shots.
-    assert (lal["blocks_paint"], lal["blocks_mid_range"], lal["blocks_three"]) == (0, 0, 1)
-    assert (bos["blocks_paint"], bos["blocks_mid_range"], bos["blocks_three"]) == (1, 0, 0)
+    assert (lal["blocks_paint"], lal["blocks_mid_range"], lal["blocks_three_pt"]) == (0, 0, 1)
+    assert (bos["blocks_paint"], bos["blocks_mid_range"], bos["blocks_three_pt"]) == (1, 0, 0)
     assert (lal["opp_paint_attempts"], lal["opp_paint_makes"]) == (1, 1)
-    assert (lal["opp_three_zone_attempts"], lal["opp_three_zone_makes"]) == (1, 0)
     assert (bos["opp_paint_attempts"], bos["opp_paint_makes"]) == (3, 2)
 
 
@@ -435,14 +379,13 @@ def test_pgs_box_minutes_and_rates(wh: DuckDBWarehouse) -> None:
         "jaysontatum",
     }  # inactive excluded, dup collapsed
     lbj = p["lebronjames"]
-    assert (lbj["team_abbr"], lbj["opponent_team_abbr"], lbj["home_game"]) == ("LAL", "BOS", True)
-    assert lbj["player_status"] == "active"
+    assert (lbj["team_abbr"], lbj["opponent_team_abbr"]) == ("LAL", "BOS")
+    assert (lbj["player_status"], lbj["is_active"], lbj["is_dnp"]) == ("active", True, False)
+    assert lbj["win_flag"] is True and p["jaysontatum"]["win_flag"] is False
     assert lbj["minutes_played"] == Decimal("34.5")
-    assert lbj["usage_rate"] == pytest.approx(
-        100 * (20 + 0.44 * 8 + 4) * 48 / (34.5 * LAL_USAGE_DENOM)
-    )
-    assert lbj["ts_pct"] == pytest.approx(30 / (2 * (20 + 0.44 * 8)))
-    assert lbj["efg_pct"] == pytest.approx((11 + 0.5 * 3) / 20)
+    assert lbj["usage_rate"] == stored(100 * (20 + 0.44 * 8 + 4) * 48 / (34.5 * LAL_USAGE_DENOM), 2)
+    assert lbj["ts_pct"] == stored(30 / (2 * (20 + 0.44 * 8)), 3)
+    assert lbj["efg_pct"] == stored((11 + 0.5 * 3) / 20, 3)
     assert lbj["starter_flag"] is True
     assert [p[n]["minutes_played"] for n in ("anthonydavis", "benchguy", "roleguy", "oddguy")] == [
         Decimal("20.1"),
@@ -457,7 +400,7 @@ def test_pgs_box_minutes_and_rates(wh: DuckDBWarehouse) -> None:
 
 def test_pgs_dnp_rows_are_zero(wh: DuckDBWarehouse) -> None:
     dnp = by(rows(wh, PGS, JAN15), "player_lookup")["dnpguy"]
-    assert dnp["player_status"] == "dnp"
+    assert (dnp["player_status"], dnp["is_active"], dnp["is_dnp"]) == ("dnp", False, True)
     assert dnp["minutes_played"] == Decimal("0.0")
     stats = (
         "points",
@@ -465,7 +408,8 @@ def test_pgs_dnp_rows_are_zero(wh: DuckDBWarehouse) -> None:
         "fg_attempts",
         "three_pt_makes",
         "ft_attempts",
-        "total_rebounds",
+        "offensive_rebounds",
+        "defensive_rebounds",
         "assists",
         "steals",
         "turnovers",
@@ -484,35 +428,40 @@ def test_pgs_zones_from_play_by_play(wh: DuckDBWarehouse) -> None:
         "paint_makes",
         "mid_range_attempts",
         "mid_range_makes",
-        "three_zone_attempts",
-        "three_zone_makes",
+        "three_attempts_pbp",
+        "three_makes_pbp",
         "assisted_fg_makes",
+        "unassisted_fg_makes",
     )
-    assert [p["lebronjames"][c] for c in zones] == [1, 1, 1, 0, 1, 1, 2]
-    assert [p["anthonydavis"][c] for c in zones] == [2, 1, 0, 0, 0, 0, 0]
-    assert [p["benchguy"][c] for c in zones] == [0] * 7  # game has pbp, he took no shot
+    assert [p["lebronjames"][c] for c in zones] == [1, 1, 1, 0, 1, 1, 2, 0]
+    assert [p["anthonydavis"][c] for c in zones] == [2, 1, 0, 0, 0, 0, 0, 1]
+    assert [p["benchguy"][c] for c in zones] == [0] * 8  # game has pbp, he took no shot
+    assert p["lebronjames"]["has_complete_shot_zones"] is True
     no_pbp = by(rows(wh, PGS, JAN16), "player_lookup")["kevindurant"]
-    assert [no_pbp[c] for c in zones] == [None] * 7
+    assert [no_pbp[c] for c in zones] == [None] * 8
+    assert no_pbp["has_complete_shot_zones"] is False
 
 
 def test_pgs_current_line_and_outcome(wh: DuckDBWarehouse) -> None:
     p = by(rows(wh, PGS, JAN15), "player_lookup")
     lbj, ad = p["lebronjames"], p["anthonydavis"]
     # Latest snapshot (12:00) held by fanduel 29.5 and betmgm 30.5: betmgm sorts first.
-    assert (lbj["points_line"], lbj["over_under_result"]) == (30.5, "UNDER")
-    assert lbj["line_margin"] == pytest.approx(-0.5)
-    assert (ad["points_line"], ad["over_under_result"], ad["line_margin"]) == (25.0, "OVER", 0.0)
+    assert (lbj["points_line"], lbj["over_under_result"]) == (Decimal("30.5"), "UNDER")
+    assert lbj["margin"] == Decimal("-0.50")
+    assert pick(ad, "points_line", "over_under_result", "margin") == (Decimal(25), "OVER", 0)
     # A player who did not play: the bet is void.
     dnp = p["dnpguy"]
-    assert (dnp["points_line"], dnp["over_under_result"], dnp["line_margin"]) == (5.5, None, None)
-    assert pick(p["benchguy"], "points_line", "over_under_result", "line_margin") == (None,) * 3
+    assert pick(dnp, "points_line", "over_under_result", "margin") == (Decimal("5.5"), None, None)
+    assert pick(p["benchguy"], "points_line", "over_under_result", "margin") == (None,) * 3
 
 
 def test_pgs_usage_null_without_togs_row(wh: DuckDBWarehouse) -> None:
     p = by(rows(wh, PGS, JAN16), "player_lookup")
     assert p["lebronjames"]["minutes_played"] == Decimal("33.0")
-    assert p["lebronjames"]["usage_rate"] is None  # LAL has no TOGS row on 2024-01-16
-    assert p["kevindurant"]["usage_rate"] is not None
+    # LAL has no boxscore row on 2024-01-16, so neither team has a TOGS row (win_flag is
+    # REQUIRED there): no team totals, no usage rate; the box score is still written.
+    assert p["lebronjames"]["usage_rate"] is None
+    assert p["kevindurant"]["usage_rate"] is None and p["kevindurant"]["points"] is not None
 
 
 # --- upcoming_player_game_context -------------------------------------------------------------
@@ -531,11 +480,13 @@ def test_upcg_history_is_strictly_before_the_date(wh: DuckDBWarehouse) -> None:
     # Played on 01-15 (yesterday); 01-13 was a DNP; 12-10 is outside the 30 days; 01-16's own
     # 99 points never count.
     assert (lbj["days_rest"], lbj["back_to_back"]) == (1, True)
-    assert (lbj["games_last_7_days"], lbj["games_last_14_days"]) == (3, 6)
-    assert lbj["minutes_last_7_days"] == pytest.approx(30 + 30 + 34.5)
-    assert lbj["minutes_last_14_days"] == pytest.approx(5 * 30 + 34.5)
-    assert lbj["points_avg_last_5"] == pytest.approx((30 + 30 + 28 + 26 + 24) / 5)
-    assert lbj["points_avg_last_10"] == pytest.approx((20 + 22 + 24 + 26 + 28 + 30 + 30) / 7)
+    assert (lbj["games_in_last_7_days"], lbj["games_in_last_14_days"]) == (3, 6)
+    # Production stores whole minutes (INT64): 94.5 and 184.5 round half away from zero.
+    assert lbj["minutes_in_last_7_days"] == 95
+    assert lbj["minutes_in_last_14_days"] == 185
+    assert lbj["avg_minutes_per_game_last_7"] == stored((30 + 30 + 34.5) / 3, 1)
+    assert lbj["points_avg_last_5"] == stored((30 + 30 + 28 + 26 + 24) / 5, 1)
+    assert lbj["points_avg_last_10"] == stored((20 + 22 + 24 + 26 + 28 + 30 + 30) / 7, 1)
     assert lbj["season_phase"] == "mid"
     # The last 7 games' usage rates, from player_game_summary itself.
     hist = wh.fetch(
@@ -545,8 +496,8 @@ def test_upcg_history_is_strictly_before_the_date(wh: DuckDBWarehouse) -> None:
         {"start_date": D(2023, 12, 17), "end_date": JAN15},
     )
     assert len(hist) == 7 and all(h["usage_rate"] is not None for h in hist)
-    assert lbj["avg_usage_rate_last_7_games"] == pytest.approx(
-        sum(h["usage_rate"] for h in hist) / 7
+    assert lbj["avg_usage_rate_last_7_games"] == stored(
+        float(sum(h["usage_rate"] for h in hist)) / 7, 2
     )
 
 
@@ -555,12 +506,12 @@ def test_upcg_previous_day(wh: DuckDBWarehouse) -> None:
     assert "inactiveguy" not in u and "dnpguy" in u
     lbj = u["lebronjames"]
     assert (lbj["days_rest"], lbj["back_to_back"]) == (3, False)  # 01-12; 01-13 was a DNP
-    assert (lbj["games_last_7_days"], lbj["games_last_14_days"]) == (3, 6)
-    assert lbj["points_avg_last_5"] == pytest.approx((30 + 28 + 26 + 24 + 22) / 5)
-    assert lbj["points_avg_last_10"] == pytest.approx((20 + 22 + 24 + 26 + 28 + 30) / 6)
+    assert (lbj["games_in_last_7_days"], lbj["games_in_last_14_days"]) == (3, 6)
+    assert lbj["points_avg_last_5"] == stored((30 + 28 + 26 + 24 + 22) / 5, 1)
+    assert lbj["points_avg_last_10"] == stored((20 + 22 + 24 + 26 + 28 + 30) / 6, 1)
     tatum = u["jaysontatum"]  # only game 36 days earlier: no history
     assert (tatum["days_rest"], tatum["back_to_back"]) == (None, False)
-    assert (tatum["games_last_7_days"], tatum["minutes_last_14_days"]) == (0, 0.0)
+    assert (tatum["games_in_last_7_days"], tatum["minutes_in_last_14_days"]) == (0, 0)
     assert (tatum["points_avg_last_5"], tatum["avg_usage_rate_last_7_games"]) == (None, None)
 
 
@@ -625,20 +576,26 @@ def test_uptg_schedule_context(wh: DuckDBWarehouse) -> None:
     assert (lal["days_since_last_game"], lal["is_back_to_back"]) == (2, False)
     assert (lal["games_in_last_7_days"], lal["games_in_last_14_days"]) == (4, 7)
     # W on 01-05, 08, 10, 12, 13 after the L on 01-03; 01-13 was won by 19.
-    assert (lal["win_streak"], lal["last_game_margin"]) == (5, 19)
-    assert (lal["game_spread"], bos["game_spread"], lal["game_total"]) == (-3.0, 3.0, 225.0)
-    assert pick(bos, "game_number_in_season", "win_streak", "last_game_margin") == (2, -1, -15)
+    assert pick(lal, "team_win_streak_entering", "team_loss_streak_entering") == (5, 0)
+    assert (lal["last_game_margin"], lal["last_game_result"]) == (19, "W")
+    assert (lal["team_days_rest"], lal["team_back_to_back"]) == (1, False)
+    assert (lal["game_spread"], bos["game_spread"], lal["game_total"]) == (-3, 3, 225)
+    assert pick(bos, "game_number_in_season", "team_loss_streak_entering") == (2, 1)
+    assert (bos["last_game_margin"], bos["last_game_result"]) == (-15, "L")
     assert bos["days_since_last_game"] == (JAN15 - D(2023, 12, 10)).days
 
 
 def test_uptg_back_to_back_and_streak_over_missing_result(wh: DuckDBWarehouse) -> None:
     lal16 = by(rows(wh, UPTG, JAN16), "team_abbr")["LAL"]
     assert (lal16["days_since_last_game"], lal16["is_back_to_back"]) == (1, True)
-    assert pick(lal16, "game_number_in_season", "win_streak", "last_game_margin") == (11, 6, 5)
+    assert (lal16["team_days_rest"], lal16["team_back_to_back"]) == (0, True)
+    assert pick(lal16, "game_number_in_season", "team_win_streak_entering") == (11, 6)
+    assert lal16["last_game_margin"] == 5
     assert (lal16["game_spread"], lal16["game_total"]) == (5.5, 230.0)
     lal18 = by(rows(wh, UPTG, JAN18), "team_abbr")["LAL"]
     # 01-16 has no LAL boxscore: streak and margin come from the last game with a result.
-    assert pick(lal18, "game_number_in_season", "win_streak", "last_game_margin") == (12, 6, 5)
+    assert pick(lal18, "game_number_in_season", "team_win_streak_entering") == (12, 6)
+    assert lal18["last_game_margin"] == 5
     assert (lal18["days_since_last_game"], lal18["is_back_to_back"]) == (2, False)
     assert (lal18["game_spread"], lal18["game_total"]) == (None, None)  # no lines
 
@@ -646,7 +603,9 @@ def test_uptg_back_to_back_and_streak_over_missing_result(wh: DuckDBWarehouse) -
 def test_uptg_season_opener(wh: DuckDBWarehouse) -> None:
     lal = by(rows(wh, UPTG, OPENER), "team_abbr")["LAL"]
     assert lal["game_id"] == "0022300001"
-    assert (lal["game_number_in_season"], lal["win_streak"]) == (1, 0)
+    assert lal["game_number_in_season"] == 1
+    assert pick(lal, "team_win_streak_entering", "team_loss_streak_entering") == (0, 0)
+    assert lal["travel_miles"] == 0  # the season's first game: no previous arena
     assert (lal["days_since_last_game"], lal["last_game_margin"]) == (None, None)
     assert (lal["is_back_to_back"], lal["games_in_last_14_days"]) == (False, 0)
 

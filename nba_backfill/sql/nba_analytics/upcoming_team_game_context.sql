@@ -153,38 +153,36 @@ timeline AS (
 -- Home arenas (latitude, longitude in degrees), for travel_miles: a public fact the raw tables
 -- do not carry (production reads a static travel-distance table instead).
 arenas AS (
-  SELECT * FROM UNNEST([
-    STRUCT('ATL' AS team_abbr, 33.757 AS lat, -84.396 AS lon),
-    ('BOS', 42.366, -71.062),
-    ('BKN', 40.683, -73.975),
-    ('CHA', 35.225, -80.839),
-    ('CHI', 41.881, -87.674),
-    ('CLE', 41.496, -81.688),
-    ('DAL', 32.790, -96.810),
-    ('DEN', 39.749, -105.008),
-    ('DET', 42.341, -83.055),
-    ('GSW', 37.768, -122.388),
-    ('HOU', 29.751, -95.362),
-    ('IND', 39.764, -86.156),
-    ('LAC', 33.945, -118.341),
-    ('LAL', 34.043, -118.267),
-    ('MEM', 35.138, -90.051),
-    ('MIA', 25.781, -80.188),
-    ('MIL', 43.045, -87.917),
-    ('MIN', 44.980, -93.276),
-    ('NOP', 29.949, -90.082),
-    ('NYK', 40.751, -73.993),
-    ('OKC', 35.463, -97.515),
-    ('ORL', 28.539, -81.384),
-    ('PHI', 39.901, -75.172),
-    ('PHX', 33.446, -112.071),
-    ('POR', 45.532, -122.667),
-    ('SAC', 38.580, -121.500),
-    ('SAS', 29.427, -98.438),
-    ('TOR', 43.643, -79.379),
-    ('UTA', 40.768, -111.901),
-    ('WAS', 38.898, -77.021)
-  ])
+  SELECT 'ATL' AS team_abbr, 33.757 AS lat, -84.396 AS lon
+  UNION ALL SELECT 'BOS', 42.366, -71.062
+  UNION ALL SELECT 'BKN', 40.683, -73.975
+  UNION ALL SELECT 'CHA', 35.225, -80.839
+  UNION ALL SELECT 'CHI', 41.881, -87.674
+  UNION ALL SELECT 'CLE', 41.496, -81.688
+  UNION ALL SELECT 'DAL', 32.790, -96.810
+  UNION ALL SELECT 'DEN', 39.749, -105.008
+  UNION ALL SELECT 'DET', 42.341, -83.055
+  UNION ALL SELECT 'GSW', 37.768, -122.388
+  UNION ALL SELECT 'HOU', 29.751, -95.362
+  UNION ALL SELECT 'IND', 39.764, -86.156
+  UNION ALL SELECT 'LAC', 33.945, -118.341
+  UNION ALL SELECT 'LAL', 34.043, -118.267
+  UNION ALL SELECT 'MEM', 35.138, -90.051
+  UNION ALL SELECT 'MIA', 25.781, -80.188
+  UNION ALL SELECT 'MIL', 43.045, -87.917
+  UNION ALL SELECT 'MIN', 44.980, -93.276
+  UNION ALL SELECT 'NOP', 29.949, -90.082
+  UNION ALL SELECT 'NYK', 40.751, -73.993
+  UNION ALL SELECT 'OKC', 35.463, -97.515
+  UNION ALL SELECT 'ORL', 28.539, -81.384
+  UNION ALL SELECT 'PHI', 39.901, -75.172
+  UNION ALL SELECT 'PHX', 33.446, -112.071
+  UNION ALL SELECT 'POR', 45.532, -122.667
+  UNION ALL SELECT 'SAC', 38.580, -121.500
+  UNION ALL SELECT 'SAS', 29.427, -98.438
+  UNION ALL SELECT 'TOR', 43.643, -79.379
+  UNION ALL SELECT 'UTA', 40.768, -111.901
+  UNION ALL SELECT 'WAS', 38.898, -77.021
 ),
 
 travel AS (

@@ -115,12 +115,14 @@ raw_factors AS (
     p.opponent_team_abbr,
     p.days_rest,
     p.back_to_back,
-    100.0
-      - (CASE WHEN p.back_to_back THEN 20.0 WHEN p.days_rest = 2 THEN 5.0 ELSE 0.0 END)
-      - 5.0 * GREATEST(p.games_7 - 2, 0)
-      - 2.0 * GREATEST(p.games_14 - 5, 0)
-      - 0.2 * GREATEST(p.minutes_7 - 80.0, 0.0)
-      - 0.1 * GREATEST(p.minutes_14 - 180.0, 0.0) AS fatigue_raw,
+    -- In tenths of a point, all integers (minutes are whole in upcoming_player_game_context):
+    -- exact in every engine, so the integer score rounds the same everywhere.
+    1000
+      - (CASE WHEN p.back_to_back THEN 200 WHEN p.days_rest = 2 THEN 50 ELSE 0 END)
+      - 50 * GREATEST(p.games_7 - 2, 0)
+      - 20 * GREATEST(p.games_14 - 5, 0)
+      - 2 * GREATEST(p.minutes_7 - 80, 0)
+      - GREATEST(p.minutes_14 - 180, 0) AS fatigue_tenths,
     z.player_lookup IS NOT NULL AS has_shot_zone_data,
     df.team_abbr IS NOT NULL AS has_opponent_defense_data,
     z.primary_scoring_zone,
@@ -145,7 +147,7 @@ raw_factors AS (
 factors AS (
   SELECT
     *,
-    GREATEST(0.0, LEAST(100.0, fatigue_raw)) AS fatigue_score,
+    GREATEST(0, LEAST(1000, fatigue_tenths)) / 10 AS fatigue_score,
     GREATEST(-10.0, LEAST(10.0, COALESCE(200.0 * zone_edge, 0.0))) AS mismatch_score,
     GREATEST(-3.0, LEAST(3.0, COALESCE(pace_edge / 2.0, 0.0))) AS pace_score,
     IF(
@@ -162,11 +164,11 @@ SELECT
   CAST(game_id AS STRING) AS game_id,
   -- Production stores an integer score; the total uses the unrounded one.
   CAST(ROUND(fatigue_score) AS INT64) AS fatigue_score,
-  CAST(ROUND(mismatch_score, 4) AS FLOAT64) AS shot_zone_mismatch_score,
-  CAST(ROUND(pace_score, 4) AS FLOAT64) AS pace_score,
-  CAST(ROUND(usage_spike_score, 4) AS FLOAT64) AS usage_spike_score,
+  CAST(mismatch_score AS FLOAT64) AS shot_zone_mismatch_score,
+  CAST(pace_score AS FLOAT64) AS pace_score,
+  CAST(usage_spike_score AS FLOAT64) AS usage_spike_score,
   CAST(
-    ROUND((fatigue_score - 100.0) / 20.0 + mismatch_score + pace_score + usage_spike_score, 4)
+    (fatigue_score - 100.0) / 20.0 + mismatch_score + pace_score + usage_spike_score
     AS FLOAT64
   ) AS total_composite_adjustment,
   -- Inputs a score fell back to its default for (production's missing_data_fields): no

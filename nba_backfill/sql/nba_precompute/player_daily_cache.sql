@@ -109,15 +109,15 @@ SELECT
   CAST(p.cache_date AS DATE) AS cache_date,
   CAST(p.player_lookup AS STRING) AS player_lookup,
   CAST(COALESCE(f.games_season, 0) AS INT64) AS games_played_season,
-  CAST(ROUND(f.points_avg_5, 4) AS FLOAT64) AS points_avg_last_5,
-  CAST(ROUND(f.points_avg_10, 4) AS FLOAT64) AS points_avg_last_10,
-  CAST(ROUND(f.points_avg_season, 4) AS FLOAT64) AS points_avg_season,
-  CAST(ROUND(f.points_std_10, 4) AS FLOAT64) AS points_std_last_10,  -- sample std, NULL if < 2
-  CAST(ROUND(f.minutes_avg_10, 4) AS FLOAT64) AS minutes_avg_last_10,
-  CAST(ROUND(f.usage_rate_10, 4) AS FLOAT64) AS usage_rate_last_10,  -- mean of non-NULL games
-  CAST(ROUND(f.ts_pct_10, 4) AS FLOAT64) AS ts_pct_last_10,  -- PTS / (2 (FGA + 0.44 FTA)), pooled
-  CAST(ROUND(tf.pace_10, 4) AS FLOAT64) AS team_pace_last_10,
-  CAST(ROUND(tf.off_rating_10, 4) AS FLOAT64) AS team_off_rating_last_10
+  CAST(f.points_avg_5 AS FLOAT64) AS points_avg_last_5,
+  CAST(f.points_avg_10 AS FLOAT64) AS points_avg_last_10,
+  CAST(f.points_avg_season AS FLOAT64) AS points_avg_season,
+  CAST(f.points_std_10 AS FLOAT64) AS points_std_last_10,  -- sample std, NULL if < 2
+  CAST(f.minutes_avg_10 AS FLOAT64) AS minutes_avg_last_10,
+  CAST(f.usage_rate_10 AS FLOAT64) AS usage_rate_last_10,  -- mean of non-NULL games
+  CAST(f.ts_pct_10 AS FLOAT64) AS ts_pct_last_10,  -- PTS / (2 (FGA + 0.44 FTA)), pooled
+  CAST(tf.pace_10 AS FLOAT64) AS team_pace_last_10,
+  CAST(tf.off_rating_10 AS FLOAT64) AS team_off_rating_last_10
 FROM players AS p
 LEFT JOIN player_form AS f
   ON f.cache_date = p.cache_date AND f.player_lookup = p.player_lookup

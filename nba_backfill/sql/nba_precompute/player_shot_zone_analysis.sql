@@ -106,17 +106,17 @@ SELECT
   CAST(games_20 AS INT64) AS games_in_sample_20,
   CAST(shots_10 AS INT64) AS total_shots_last_10,  -- field-goal attempts, all zones
   -- rates in percent of his attempts (production's unit), pcts as fractions
-  CAST(ROUND(100 * paint_rate_10, 4) AS FLOAT64) AS paint_rate_last_10,
-  CAST(ROUND(100 * mid_rate_10, 4) AS FLOAT64) AS mid_range_rate_last_10,
-  CAST(ROUND(100 * three_rate_10, 4) AS FLOAT64) AS three_pt_rate_last_10,
-  CAST(ROUND(paint_pct_10, 4) AS FLOAT64) AS paint_pct_last_10,
-  CAST(ROUND(mid_pct_10, 4) AS FLOAT64) AS mid_range_pct_last_10,
-  CAST(ROUND(three_pct_10, 4) AS FLOAT64) AS three_pt_pct_last_10,
-  CAST(ROUND(paint_apg_10, 4) AS FLOAT64) AS paint_attempts_per_game,
-  CAST(ROUND(mid_apg_10, 4) AS FLOAT64) AS mid_range_attempts_per_game,
-  CAST(ROUND(three_apg_10, 4) AS FLOAT64) AS three_pt_attempts_per_game,
-  CAST(ROUND(100 * paint_rate_20, 4) AS FLOAT64) AS paint_rate_last_20,
-  CAST(ROUND(paint_pct_20, 4) AS FLOAT64) AS paint_pct_last_20,
+  CAST(100 * paint_rate_10 AS FLOAT64) AS paint_rate_last_10,
+  CAST(100 * mid_rate_10 AS FLOAT64) AS mid_range_rate_last_10,
+  CAST(100 * three_rate_10 AS FLOAT64) AS three_pt_rate_last_10,
+  CAST(paint_pct_10 AS FLOAT64) AS paint_pct_last_10,
+  CAST(mid_pct_10 AS FLOAT64) AS mid_range_pct_last_10,
+  CAST(three_pct_10 AS FLOAT64) AS three_pt_pct_last_10,
+  CAST(paint_apg_10 AS FLOAT64) AS paint_attempts_per_game,
+  CAST(mid_apg_10 AS FLOAT64) AS mid_range_attempts_per_game,
+  CAST(three_apg_10 AS FLOAT64) AS three_pt_attempts_per_game,
+  CAST(100 * paint_rate_20 AS FLOAT64) AS paint_rate_last_20,
+  CAST(paint_pct_20 AS FLOAT64) AS paint_pct_last_20,
   -- zone with the largest share of attempts in the last 10 (ties: paint, mid_range, three);
   -- NULL when he took no shot
   CAST(

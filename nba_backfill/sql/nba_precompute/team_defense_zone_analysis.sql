@@ -127,19 +127,19 @@ SELECT
   CAST(team_abbr AS STRING) AS team_abbr,
   CAST(games AS INT64) AS games_in_sample,  -- prior games used (at most 15)
   -- opponent field-goal % by zone (makes / attempts) over the sample
-  CAST(ROUND(paint_pct, 4) AS FLOAT64) AS paint_pct_allowed_last_15,
-  CAST(ROUND(mid_pct, 4) AS FLOAT64) AS mid_range_pct_allowed_last_15,
-  CAST(ROUND(three_pct, 4) AS FLOAT64) AS three_pt_pct_allowed_last_15,
+  CAST(paint_pct AS FLOAT64) AS paint_pct_allowed_last_15,
+  CAST(mid_pct AS FLOAT64) AS mid_range_pct_allowed_last_15,
+  CAST(three_pct AS FLOAT64) AS three_pt_pct_allowed_last_15,
   -- opponent attempts per game by zone
-  CAST(ROUND(paint_apg, 4) AS FLOAT64) AS paint_attempts_allowed_per_game,
-  CAST(ROUND(mid_apg, 4) AS FLOAT64) AS mid_range_attempts_allowed_per_game,
-  CAST(ROUND(three_apg, 4) AS FLOAT64) AS three_pt_attempts_allowed_per_game,
+  CAST(paint_apg AS FLOAT64) AS paint_attempts_allowed_per_game,
+  CAST(mid_apg AS FLOAT64) AS mid_range_attempts_allowed_per_game,
+  CAST(three_apg AS FLOAT64) AS three_pt_attempts_allowed_per_game,
   -- team minus league in percentage points (production's unit: (pct - league pct) * 100)
-  CAST(ROUND(100 * paint_vs, 4) AS FLOAT64) AS paint_defense_vs_league_avg,
-  CAST(ROUND(100 * mid_vs, 4) AS FLOAT64) AS mid_range_defense_vs_league_avg,
-  CAST(ROUND(100 * three_vs, 4) AS FLOAT64) AS three_pt_defense_vs_league_avg,
-  CAST(ROUND(defensive_rating, 4) AS FLOAT64) AS defensive_rating_last_15,  -- mean per game
-  CAST(ROUND(pace, 4) AS FLOAT64) AS opponent_pace,  -- mean opponent possessions per game
+  CAST(100 * paint_vs AS FLOAT64) AS paint_defense_vs_league_avg,
+  CAST(100 * mid_vs AS FLOAT64) AS mid_range_defense_vs_league_avg,
+  CAST(100 * three_vs AS FLOAT64) AS three_pt_defense_vs_league_avg,
+  CAST(defensive_rating AS FLOAT64) AS defensive_rating_last_15,  -- mean per game
+  CAST(pace AS FLOAT64) AS opponent_pace,  -- mean opponent possessions per game
   -- zone allowing the lowest / highest % relative to the league (ties: paint, mid_range, three)
   CAST(
     CASE

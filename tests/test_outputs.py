@@ -1,0 +1,116 @@
+"""Production's full output schemas: every column has a role, the write SELECT fills them all
+with production's exact types, and the tables created on DuckDB are production's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+import sqlglot
+from sqlglot import exp
+
+from nba_backfill import contract, outputs
+from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model, load_query
+
+SPECS = list(TABLES.values())
+# A model may hand a float to a NUMERIC(p,s) column (the write rounds it to s digits, as
+# BigQuery stores it); any other type must be production's exactly (no FLOAT64 into INT64).
+_NUMERIC_SOURCES = {"FLOAT64", "NUMERIC"}
+
+
+def _base(type_sql: str) -> str:
+    return type_sql.split("(")[0].split("<")[0]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.table)
+def test_model_selects_production_columns_cast_to_production_types(spec: TableSpec) -> None:
+    tree = load_query(spec)
+    assert isinstance(tree, exp.Query)
+    for projection in tree.selects:
+        assert isinstance(projection, exp.Alias), projection.sql("bigquery")
+        cast = projection.this
+        assert isinstance(cast, exp.Cast), f"{spec.table}.{projection.alias} is not cast"
+        want = spec.contract.column(projection.alias)
+        got = contract.normalise_type(cast.to.sql(dialect="bigquery"))
+        if want.scale is not None:
+            assert _base(got) in _NUMERIC_SOURCES, (projection.alias, got, want.type)
+        else:
+            assert got == want.type, (spec.table, projection.alias, got, want.type)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.table)
+def test_every_production_column_has_one_role(spec: TableSpec) -> None:
+    roles = outputs.roles(spec.name, load_query(spec))
+    names = [*roles.computed, *roles.tracked, *roles.not_derived]
+    assert sorted(names) == sorted(spec.contract.column_names)
+    required = {c.name for c in spec.contract.live_columns if c.required}
+    assert not required & set(roles.not_derived), "a REQUIRED column is never left NULL"
+    assert all(reason.strip() for reason in roles.not_derived.values())
+
+
+def test_a_column_production_lacks_is_refused() -> None:
+    spec = TABLES["nba_analytics.team_offense_game_summary"]
+    query = sqlglot.parse_one("SELECT 1 AS game_id, 2 AS not_a_column", read="bigquery")
+    with pytest.raises(ValueError, match="not_a_column"):
+        outputs.roles(spec.name, query)
+
+
+def test_an_unexplained_required_column_is_refused() -> None:
+    spec = TABLES["nba_analytics.team_offense_game_summary"]
+    query = sqlglot.parse_one("SELECT 'x' AS game_id", read="bigquery")
+    with pytest.raises(ValueError, match=r"game_date \(REQUIRED\)"):
+        outputs.roles(spec.name, query)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.table)
+def test_write_select_has_every_live_column_in_production_order(spec: TableSpec) -> None:
+    tree = load_model(spec, {d: d for d in LOGICAL_DATASETS})
+    assert isinstance(tree, exp.Query)
+    assert tuple(tree.named_selects) == spec.contract.column_names
+
+
+@pytest.mark.parametrize(
+    ("value", "column", "stored"),
+    [
+        ("101.23456", "offensive_rating", "101.23"),  # NUMERIC(6,2)
+        ("100.125", "offensive_rating", "100.13"),  # an exact tie: half away from zero
+        ("-0.0625", "ts_pct", "-0.063"),  # NUMERIC(5,3)
+        ("97.6", "pace", "97.6"),  # NUMERIC(5,1)
+    ],
+)
+def test_numeric_columns_are_stored_rounded_to_their_scale(value, column, stored) -> None:
+    col = contract.table("nba_analytics.team_offense_game_summary").column(column)
+    literal = exp.cast(exp.Literal.number(value), exp.DataType.build("FLOAT64", dialect="bigquery"))
+    sql = exp.select(outputs.as_stored(literal, col).as_("v")).sql(dialect="duckdb")
+    assert str(duckdb.sql(sql).fetchall()[0][0]) == stored
+
+
+def test_repeated_columns_are_written_as_empty_arrays() -> None:
+    col = contract.table("nba_analytics.team_offense_game_summary").column("quality_issues")
+    sql = exp.select(outputs.empty_value(col).as_("v")).sql(dialect="duckdb")
+    assert duckdb.sql(sql).fetchall() == [([],)]
+
+
+def _duck(type_sql: str) -> str:
+    """DuckDB's canonical spelling of a type (VARCHAR for TEXT, …)."""
+    return str(duckdb.sql(f"SELECT CAST(NULL AS {type_sql})").types[0])
+
+
+def test_duckdb_tables_are_production_tables(phase2_template: Path) -> None:
+    con = duckdb.connect(str(phase2_template), read_only=True)
+    try:
+        for spec in SPECS:
+            got = con.execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [spec.dataset, spec.table],
+            ).fetchall()
+            want = [
+                (c.name, _duck(c.data_type.sql(dialect="duckdb")), "NO" if c.required else "YES")
+                for c in spec.contract.live_columns
+            ]
+            assert [(n, _duck(t), nl) for n, t, nl in got] == want, spec.name
+    finally:
+        con.close()
