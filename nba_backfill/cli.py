@@ -400,6 +400,76 @@ def status(as_json: JsonOpt = False) -> None:
             )
 
 
+# --- contract -----------------------------------------------------------------------------------
+@app.command("contract")
+def contract_cmd(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="List drifted and not-derived columns")
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Production's columns per table: how many the models compute, track or leave NULL, and
+    how the live warehouse differs (missing, extra, mistyped). Exit 1 on drift a write would
+    fail on."""
+    from nba_backfill.catalog import TABLES
+    from nba_backfill.drift import column_roles, table_drift
+
+    with _errors():
+        wh = _read_only()
+        try:
+            rows = [(spec, column_roles(spec), table_drift(wh, spec)) for spec in TABLES.values()]
+        finally:
+            wh.close()
+        if as_json:
+            out.print_json(
+                json.dumps(
+                    [
+                        {
+                            "table": spec.name,
+                            "computed": list(r.computed),
+                            "tracked": list(r.tracked),
+                            "not_derived": r.not_derived,
+                            "exists": d.exists,
+                            "missing": d.missing,
+                            "mistyped": d.mistyped,
+                            "extra": d.extra,
+                            "ok": d.ok,
+                        }
+                        for spec, r, d in rows
+                    ]
+                )
+            )
+        else:
+            _print_contract(rows, verbose)
+        if not all(d.ok for _, _, d in rows):
+            raise typer.Exit(1)
+
+
+def _print_contract(rows: list[Any], verbose: bool) -> None:
+    total = sum(r.total for _, r, _ in rows)
+    t = Table(title=f"Production's {total} columns: how each is filled; the live tables")
+    t.add_column("table", no_wrap=True)
+    for col in ("computed", "tracked", "not derived"):
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("live", no_wrap=True)
+    sums = [0, 0, 0]
+    for spec, r, d in rows:
+        counts = [len(r.computed), len(r.tracked), len(r.not_derived)]
+        sums = [a + b for a, b in zip(sums, counts, strict=True)]
+        live = "absent" if not d.exists else ("ok" if d.ok else f"{len(d.problems)} drift")
+        t.add_row(spec.table, *(f"{c} {c / r.total:.0%}" for c in counts), live)
+    t.add_row("all tables", *(f"{c} {c / total:.0%}" for c in sums), "", style="bold")
+    out.print(t)
+    for spec, r, d in rows:
+        for problem in d.problems:
+            out.print(f"{spec.name}: {problem}", highlight=False)
+        if verbose:
+            for extra in d.extra:
+                out.print(f"{spec.name}: extra {extra}", highlight=False)
+            for column, reason in r.not_derived.items():
+                out.print(f"{spec.table}.{column}: not derived: {reason}", highlight=False)
+
+
 # --- setup --------------------------------------------------------------------------------------
 @app.command("setup")
 def setup_cmd(

@@ -4,16 +4,38 @@ them. Plain functions of warehouse reads; no orchestration here."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nba_backfill.calendar import is_bootstrap
 from nba_backfill.catalog import TABLES, Completeness, TableSpec, resolve_tables
+from nba_backfill.drift import require_writable
 from nba_backfill.errors import UsageError
 from nba_backfill.warehouse.base import DateProfile, Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
 
 ONE_DAY = dt.timedelta(days=1)
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def expired_through(wh: Warehouse, spec: TableSpec, today: dt.date) -> dt.date | None:
+    """The last date whose partition ``spec``'s table would drop on arrival (BigQuery deletes a
+    partition once its date plus ``partition_expiration_days`` has passed), or None when the
+    table keeps its partitions. The setting is the live table's on BigQuery, the contract's on
+    DuckDB (production's DDL: 30 days for player_daily_cache, 90 for the zone tables)."""
+    days = wh.partition_expiration_days(spec)
+    if not days:
+        return None
+    return today - dt.timedelta(days=math.ceil(days))
+
+
+def expiry_reason(wh: Warehouse, spec: TableSpec) -> str:
+    days = wh.partition_expiration_days(spec)
+    return f"expires on arrival (the table drops partitions after {days:g} days)"
 
 
 def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> bool:
@@ -153,8 +175,9 @@ class Planner:
     """Computes a :class:`Plan` from what the warehouse holds now (reads retried on transient
     errors, like writes)."""
 
-    def __init__(self, warehouse: Warehouse) -> None:
+    def __init__(self, warehouse: Warehouse, *, today: dt.date | None = None) -> None:
         self.warehouse = with_read_retries(warehouse)
+        self.today = today or utc_today()
 
     def plan(
         self,
@@ -178,6 +201,8 @@ class Planner:
         ]
         keep = {name: set(days) for name, days in (only or {}).items()}
         check_range(start, end, self.warehouse.schedule_bounds())
+        require_writable(self.warehouse, specs)
+        expired = {s.name: expired_through(self.warehouse, s, self.today) for s in TABLES.values()}
         # Dependencies look back up to 180 days: read the schedule and profiles that far.
         lookback = max((d.lookback_days for s in specs for d in s.depends_on), default=0)
         schedule = self.warehouse.schedule(start - dt.timedelta(days=lookback), end)
@@ -200,9 +225,12 @@ class Planner:
             complete = complete_of(spec)
             skipped: dict[dt.date, str] = {}
             expected: list[dt.date] = []
+            cutoff = expired[spec.name]
             for d in in_range:
                 if spec.skip_bootstrap and is_bootstrap(d):
                     skipped[d] = "bootstrap day (season's first 14 days)"
+                elif cutoff is not None and d <= cutoff:
+                    skipped[d] = expiry_reason(self.warehouse, spec)
                 else:
                     expected.append(d)
             prof = self.warehouse.date_profile(spec, start, end)
@@ -215,7 +243,7 @@ class Planner:
                 spec.name, spec.phase, expected, complete, missing, incomplete, skipped
             )
 
-        self._block_short_inputs(plans, specs, all_expected, complete_of)
+        self._block_short_inputs(plans, specs, all_expected, complete_of, expired)
         for spec in specs:
             tp = plans[spec.name]
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
@@ -229,9 +257,12 @@ class Planner:
         specs: Sequence[TableSpec],
         all_expected: Sequence[dt.date],
         complete_of: Callable[[TableSpec], set[dt.date]],
+        expired: Mapping[str, dt.date | None],
     ) -> None:
         """Dates whose required inputs are neither complete nor planned are skipped with the
-        reason, instead of being written from short inputs (the production processors refuse)."""
+        reason, instead of being written from short inputs (the production processors refuse).
+        An input date its table drops on arrival never blocks: it can never be there, and the
+        models fall back as they do for any absent row."""
         for spec in specs:  # catalog order = dependency order
             tp = plans[spec.name]
             for day in tp.to_fill:
@@ -242,7 +273,12 @@ class Planner:
                     done = complete_of(up)
                     upcoming = set(plans[up.name].to_fill) if up.name in plans else set()
                     need = required_dates(day, dep.lookback_days, dep.same_date, all_expected)
-                    short = [d for d in need if d not in done and d not in upcoming]
+                    gone = expired.get(up.name)
+                    short = [
+                        d
+                        for d in need
+                        if d not in done and d not in upcoming and (gone is None or d > gone)
+                    ]
                     if short:
                         tp.skipped[day] = f"input {up.table} incomplete on {short[0]}" + (
                             f" (+{len(short) - 1} more)" if len(short) > 1 else ""

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 
 from nba_backfill.catalog import TABLES, TableSpec
-from nba_backfill.planner import ONE_DAY, is_complete, required_dates
+from nba_backfill.planner import ONE_DAY, expired_through, is_complete, required_dates, utc_today
 from nba_backfill.retry import RetryEvent, call_with_retries
 from nba_backfill.settings import RetrySettings
 from nba_backfill.warehouse.base import Warehouse, WriteResult
@@ -90,11 +90,16 @@ def _ready_dates(
         lo = dates[0] - dt.timedelta(days=dep.lookback_days)
         prof = wh.date_profile(up, lo, dates[-1])
         expected = sorted(d for d in schedule if lo <= d <= dates[-1])
+        gone = expired_through(wh, up, utc_today())  # never there: does not block (planner)
         for day in dates:
             if day in blocked:
                 continue
             need = required_dates(day, dep.lookback_days, dep.same_date, expected)
-            short = [d for d in need if not is_complete(up, prof.get(d), schedule[d])]
+            short = [
+                d
+                for d in need
+                if not is_complete(up, prof.get(d), schedule[d]) and (gone is None or d > gone)
+            ]
             if short:
                 blocked[day] = f"input {up.table} incomplete on {short[0]}"
     return blocked

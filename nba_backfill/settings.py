@@ -51,6 +51,14 @@ class WarehouseSettings(BaseModel):
         Path(".nba-backfill/warehouse.duckdb"), description="DuckDB database file"
     )
     duckdb_threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads")
+    duckdb_partition_expiration: Literal["contract", "none"] = Field(
+        "contract",
+        description=(
+            "DuckDB has no partition expiration: 'contract' plans as production's tables do "
+            "(dates older than a table's partition_expiration_days are skipped), 'none' as a "
+            "warehouse whose operator lifted it. BigQuery always reads the live table."
+        ),
+    )
     project: str = Field(
         "nba-props-platform",
         pattern=r"^[a-z][a-z0-9\-]{4,28}[a-z0-9]$",

@@ -15,6 +15,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "nba_backfill")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+# The synthetic seasons are years older than today: under production's partition expiration
+# (30 / 90 days) three Phase 4 tables would skip every date. Tests model a warehouse whose
+# operator lifted it; tests/test_expiration.py sets "contract" to test the skipping itself.
+os.environ.setdefault("NBA_BACKFILL_WAREHOUSE__DUCKDB_PARTITION_EXPIRATION", "none")
 
 from nba_backfill.settings import Settings, load_settings
 from nba_backfill.warehouse import close_shared

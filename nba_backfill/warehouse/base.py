@@ -106,6 +106,16 @@ class Warehouse(abc.ABC):
         on demand), or None: not applicable, or not known. Only BigQuery answers (a dry run)."""
         return None
 
+    def partition_expiration_days(self, table: TableSpec) -> float | None:
+        """Days after which the warehouse drops a partition of ``table`` (None: never). The
+        contract's value here; BigQuery reads the live table's setting instead."""
+        return table.partition_expiration_days
+
+    def live_columns(self, name: str) -> list[tuple[str, str, str]] | None:
+        """The live table's columns as (name, BigQuery type, mode), in table order, or None
+        when the table does not exist. Used by the drift check."""
+        raise NotImplementedError
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 

@@ -553,6 +553,30 @@ class BigQueryWarehouse(Warehouse):
             )
             log.info("created %s (%d columns)", t.name, len(schema))
 
+    def _live_table(self, name: str) -> bigquery.Table | None:
+        try:
+            return self.client.get_table(self.table_id(name), retry=self._api_retry)
+        except gexc.NotFound:
+            return None
+        except _VENDOR_ERRORS as exc:
+            raise translate(exc, f"reading {name}") from exc
+
+    def partition_expiration_days(self, table: TableSpec) -> float | None:
+        """The live table's partition expiration (an operator may have lifted production's to
+        keep history); the contract's for a table not created yet."""
+        live = self._live_table(table.name)
+        if live is None:
+            return table.partition_expiration_days
+        tp = live.time_partitioning
+        ms = tp.expiration_ms if tp is not None else None
+        return ms / 86_400_000 if ms else None
+
+    def live_columns(self, name: str) -> list[tuple[str, str, str]] | None:
+        live = self._live_table(name)
+        if live is None:
+            return None
+        return [(f.name, field_type(f), f.mode or "NULLABLE") for f in live.schema]
+
     def _columns(self, table: TableSpec) -> tuple[str, ...]:
         """The columns a write names: production's live columns, in its order (what the
         write SELECT produces; the drift check makes sure the target has them)."""
@@ -714,6 +738,20 @@ def _field(name: str, dtype: exp.DataType, mode: str) -> bigquery.SchemaField:
         precision, scale = (int(e.name) for e in dtype.expressions)
         return bigquery.SchemaField(name, "NUMERIC", mode=mode, precision=precision, scale=scale)
     return bigquery.SchemaField(name, _FIELD_TYPES.get(base, base), mode=mode)
+
+
+_TYPE_NAMES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL"}
+
+
+def field_type(field: bigquery.SchemaField) -> str:
+    """A schema field's type as contract text: ``ARRAY<T>`` for REPEATED, ``STRUCT<…>`` for a
+    RECORD, ``NUMERIC(p,s)`` when the server reports the parameters."""
+    base = _TYPE_NAMES.get(field.field_type, field.field_type)
+    if base == "RECORD" or base == "STRUCT":
+        base = "STRUCT<" + ",".join(f"{f.name} {field_type(f)}" for f in field.fields) + ">"
+    elif base in ("NUMERIC", "BIGNUMERIC") and field.precision is not None:
+        base = f"{base}({field.precision},{field.scale or 0})"
+    return f"ARRAY<{base}>" if field.mode == "REPEATED" else base
 
 
 def dml_counts(children: Iterable[Any]) -> tuple[int, int] | None:

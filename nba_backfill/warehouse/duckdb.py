@@ -19,6 +19,7 @@ import duckdb
 from sqlglot import exp
 
 from nba_backfill.catalog import TableSpec
+from nba_backfill.contract import normalise_type
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, WarehouseUnavailable
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
@@ -256,6 +257,38 @@ class DuckDBWarehouse(Warehouse):
             {"dates": list(dates)},
         ).fetchall()
         return int(res[0][0])
+
+    def partition_expiration_days(self, table: TableSpec) -> float | None:
+        if self.settings.warehouse.duckdb_partition_expiration == "none":
+            return None
+        return table.partition_expiration_days
+
+    def live_columns(self, name: str) -> list[tuple[str, str, str]] | None:
+        """DuckDB types read back as BigQuery types (sqlglot), NOT NULL as REQUIRED, arrays
+        as REPEATED."""
+        if not self.table_exists(name):
+            return None
+        dataset, table = name.split(".")
+        found = (
+            self._cursor()
+            .execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = $s AND table_name = $t ORDER BY ordinal_position",
+                {"s": self.datasets[dataset], "t": table},
+            )
+            .fetchall()
+        )
+        out = []
+        for column, duck_type, nullable in found:
+            bq = normalise_type(
+                exp.DataType.build(duck_type, dialect="duckdb").sql(dialect="bigquery")
+            )
+            if bq.startswith("ARRAY<"):
+                mode = "REPEATED"
+            else:
+                mode = "NULLABLE" if nullable == "YES" else "REQUIRED"
+            out.append((column, bq, mode))
+        return out
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):

@@ -84,6 +84,12 @@ class DelegatingWarehouse(Warehouse):
     def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
         return self.inner.checksum(table, start, end)
 
+    def partition_expiration_days(self, table: TableSpec) -> float | None:
+        return self.inner.partition_expiration_days(table)
+
+    def live_columns(self, name: str) -> list[tuple[str, str, str]] | None:
+        return self.inner.live_columns(name)
+
     def close(self) -> None:
         self.inner.close()
 

@@ -120,6 +120,7 @@ def same_as_clean(
     import duckdb
 
     from nba_backfill.catalog import TABLES
+    from nba_backfill.warehouse.base import stable_columns
 
     assert scenario.clean_db is not None
     lo, hi = start or scenario.start, end or scenario.end
@@ -131,8 +132,10 @@ def same_as_clean(
         for name in tables or [s.name for s in SPECS]:
             spec = TABLES[name]
             where = f"{spec.date_column} BETWEEN DATE '{lo}' AND DATE '{hi}'"
-            x = f"(SELECT * FROM clean.{spec.dataset}.{spec.table} WHERE {where})"
-            y = f"(SELECT * FROM run.{spec.dataset}.{spec.table} WHERE {where})"
+            # Every column but the write's time (processed_at, created_at differ by design).
+            cols = ", ".join(f'"{c}"' for c in stable_columns(spec))
+            x = f"(SELECT {cols} FROM clean.{spec.dataset}.{spec.table} WHERE {where})"
+            y = f"(SELECT {cols} FROM run.{spec.dataset}.{spec.table} WHERE {where})"
             sums = {
                 cat: con.execute(f"SELECT COUNT(*), BIT_XOR(HASH(t)) FROM {q} AS t").fetchone()
                 for cat, q in (("clean", x), ("run", y))
