@@ -185,6 +185,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory, phase2_template: Path) -> It
         "NBA_BACKFILL_SLACK_WEBHOOK_URL": sink.url,
         "NBA_BACKFILL_RETRY__INITIAL_WAIT_SECONDS": "0.01",
         "NBA_BACKFILL_RETRY__JITTER_SECONDS": "0",
+        # As every test warehouse (tests/conftest.py): production's partition expiration
+        # lifted, so the synthetic history of the expiring tables is written.
+        "NBA_BACKFILL_WAREHOUSE__DUCKDB_PARTITION_EXPIRATION": "none",
     }
     settings = load_settings(
         warehouse={"gcp_credentials_block": GCP_BLOCK},

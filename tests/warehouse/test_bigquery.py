@@ -243,6 +243,17 @@ def test_ensure_tables_creates_production_tables(bq_warehouse: BigQueryWarehouse
     bq_warehouse.ensure_tables(specs)  # a second call is a no-op
 
 
+def test_partition_expiration_is_read_from_the_live_table(bq_warehouse: BigQueryWarehouse) -> None:
+    spec = TABLES["nba_precompute.player_daily_cache"]
+    assert bq_warehouse.partition_expiration_days(spec) == 30  # not created yet: the contract
+    bq_warehouse.ensure_tables([spec])
+    assert bq_warehouse.partition_expiration_days(spec) == 30  # created as production's DDL
+    table = bq_warehouse.client.get_table(bq_warehouse.table_id(spec.name))
+    table.time_partitioning.expiration_ms = 400 * 86_400_000
+    bq_warehouse.client.update_table(table, ["time_partitioning"])
+    assert bq_warehouse.partition_expiration_days(spec) == 400  # the operator's setting wins
+
+
 def test_schema_fields_carry_numeric_parameters() -> None:
     spec = TABLES[TOGS]
     rating = schema_field(spec.contract.column("offensive_rating")).to_api_repr()
