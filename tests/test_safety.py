@@ -1,13 +1,19 @@
-"""The destructive-command guard (nba_backfill/safety.py): which targets a seed may empty.
-The guard on the emulator, through the real CLI, is in tests/warehouse/test_seed_guard.py."""
+"""The destructive-command guard (nba_backfill/safety.py): which targets a seed may empty,
+and the bench, which must never write BigQuery. The guard on the emulator, through the real
+CLI, is in tests/warehouse/test_seed_guard.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import shutil
+import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from nba_backfill.catalog import TABLES, TOGS
 from nba_backfill.errors import UsageError
 from nba_backfill.phase2 import GAMEBOOK
 from nba_backfill.safety import CONFIRM_SETTING, guard_destructive, production_names
@@ -144,3 +150,35 @@ def test_invalid_confirmation_is_one_line_naming_the_variable(
     monkeypatch.setenv(CONFIRM_SETTING, "Not A Project; DROP")
     with pytest.raises(UsageError, match=CONFIRM_SETTING):
         load_settings()
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_bench_worker_writes_its_duckdb_copy_even_with_bigquery_in_the_environment(
+    phase2_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bench measures copies of a DuckDB file; a BigQuery backend exported in the shell
+    (here one that answers nowhere) must not become the warehouse its strategies write."""
+    from bench.strategies import RUNBOOK
+    from bench.worker import run
+    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(phase2_template, db)
+    monkeypatch.setenv(env_var("warehouse", "backend"), "bigquery")
+    monkeypatch.setenv(
+        env_var("warehouse", "emulator_endpoint"), f"http://127.0.0.1:{_closed_port()}"
+    )
+    day = "2021-11-20"
+    result = run({"strategy": RUNBOOK, "label": "pinned", "start": day, "end": day, "db": str(db)})
+    assert result["pairs"] > 0
+    wh = DuckDBWarehouse(load_settings(warehouse={"backend": "duckdb", "duckdb_path": str(db)}))
+    try:
+        on = dt.date.fromisoformat(day)
+        assert wh.row_count(TABLES[TOGS], on, on) > 0
+    finally:
+        wh.close()
