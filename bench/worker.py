@@ -29,6 +29,7 @@ from bench.strategies import (
     run_lower_bound,
     run_runbook,
 )
+from nba_backfill.settings import env_var
 from nba_backfill.warehouse.latency import LatencyModel, LatencyWarehouse
 
 
@@ -98,6 +99,10 @@ def peak_rss_mib() -> float:
 
 
 def run(cfg: dict[str, Any]) -> dict[str, Any]:
+    # Every measurement works on a copy of a DuckDB file. A BigQuery backend in the environment
+    # or .env must not send the strategies' writes (the runbook's per-date replaces, the lower
+    # bound's whole-range rewrites of complete dates) to a real warehouse: pin the backend.
+    os.environ[env_var("warehouse", "backend")] = "duckdb"
     strategy = cfg["strategy"]
     if strategy == "seed":
         t = time.perf_counter()

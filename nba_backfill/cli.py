@@ -111,14 +111,21 @@ def seed(
         bool, typer.Option("--if-missing", help="Do nothing when the warehouse was already seeded")
     ] = False,
 ) -> None:
-    """Write synthetic Phase 2 seasons (and, for --state seeds, Phase 3 with the runbook's gaps)."""
+    """Write synthetic Phase 2 seasons (and, for --state seeds, Phase 3 with the runbook's gaps).
+
+    Replaces whole tables: on BigQuery it refuses (exit 2, nothing written) unless the target is
+    a confirmed sandbox (NBA_BACKFILL_WAREHOUSE__ALLOW_DESTRUCTIVE, see README)."""
+    from nba_backfill.safety import guard_destructive
+    from nba_backfill.seeding import SEEDED_TABLES, seeded_state
     from nba_backfill.seeding import seed as do_seed
-    from nba_backfill.seeding import seeded_state
     from nba_backfill.warehouse import shared_warehouse
 
     with _errors():
         if state not in ("seeds", "empty"):
             raise UsageError(f"unknown state {state!r}; use 'seeds' or 'empty'")
+        # Before the warehouse is even opened (seed() checks again before its first write):
+        # a refused target gets no request at all, --if-missing included.
+        guard_destructive(_settings(), "seed", SEEDED_TABLES)
         wh = shared_warehouse()
         if if_missing and (done := seeded_state(wh)):
             out.print(f"warehouse already seeded (state {done}); nothing to do")

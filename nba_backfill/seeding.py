@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from nba_backfill.catalog import PHASE3, TABLES, TDGS, UPCG, UPTG
-from nba_backfill.phase2 import RawTable
+from nba_backfill.phase2 import RAW_TABLES, RawTable
 from nba_backfill.planner import chunk_dates
 from nba_backfill.runner import run_chunk
+from nba_backfill.safety import guard_destructive
 from nba_backfill.settings import RetrySettings
 from nba_backfill.warehouse.base import Warehouse
 
@@ -30,6 +31,8 @@ SEED_INFO = RawTable(
 SEED_GAPS: dict[str, int] = {TDGS: 72, UPCG: 402, UPTG: 352}
 STANDARD_START = dt.date(2021, 10, 19)
 STANDARD_END = dt.date(2026, 1, 3)
+# Every table a seed empties or replaces whole (logical names): what the guard names.
+SEEDED_TABLES: tuple[str, ...] = (SEED_INFO.name, *(t.name for t in RAW_TABLES), *TABLES)
 
 
 @dataclass
@@ -58,9 +61,16 @@ def seed(
     progress: Callable[[str], None] | None = None,
 ) -> SeedReport:
     """Replace the warehouse's Phase 2 data with the synthetic seasons, empty the Phase 3/4
-    tables, and for ``seeds`` pre-fill Phase 3 except for the runbook's gaps."""
+    tables, and for ``seeds`` pre-fill Phase 3 except for the runbook's gaps.
+
+    Raises UsageError before any write when the warehouse is not one that may be seeded
+    (BigQuery with production's names, or a sandbox not confirmed: :mod:`nba_backfill.safety`).
+    """
     from nba_backfill.synthetic import seed_phase2
 
+    # The adapter in hand decides: a DuckDB file opened directly (the bench, test templates)
+    # stays a local file whatever backend the environment names.
+    guard_destructive(wh.settings, "seed", SEEDED_TABLES, backend=wh.dialect)
     say = progress or (lambda msg: log.info(msg))
     report = SeedReport(state)
     # Forget the marker first: an interrupted seed must not look complete.
@@ -101,4 +111,4 @@ def _all_days(lo: dt.date, hi: dt.date) -> list[dt.date]:
     return [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
 
 
-__all__ = ["SEED_GAPS", "UPCG", "UPTG", "SeedReport", "seed", "seeded_state"]
+__all__ = ["SEEDED_TABLES", "SEED_GAPS", "UPCG", "UPTG", "SeedReport", "seed", "seeded_state"]

@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from nba_backfill.errors import UsageError
 
 _DATASET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$"
+_PROJECT_PATTERN = r"^[a-z][a-z0-9\-]{4,28}[a-z0-9]$"
 
 
 class DatasetNames(BaseModel):
@@ -61,8 +62,15 @@ class WarehouseSettings(BaseModel):
     )
     project: str = Field(
         "nba-props-platform",
-        pattern=r"^[a-z][a-z0-9\-]{4,28}[a-z0-9]$",
+        pattern=_PROJECT_PATTERN,
         description="GCP project that owns the datasets",
+    )
+    allow_destructive: str | None = Field(
+        None,
+        pattern=_PROJECT_PATTERN,
+        description="BigQuery sandbox confirmation: the target project's name lets `seed` empty "
+        "and replace its tables when the project or datasets are not production's "
+        "(nba_backfill/safety.py); production's names are refused even so",
     )
     location: str = Field("us-west2", min_length=2, max_length=40, description="BigQuery location")
     datasets: DatasetNames = Field(default_factory=DatasetNames)
@@ -285,6 +293,14 @@ class Settings(BaseSettings):
         if v is not None and not v.get_secret_value().startswith(("https://", "http://127.0.0.1")):
             raise ValueError("must be an https:// URL")
         return v
+
+
+def env_var(*loc: str) -> str:
+    """The environment variable of a setting: ``env_var("warehouse", "project")`` is
+    ``NBA_BACKFILL_WAREHOUSE__PROJECT``."""
+    prefix = Settings.model_config.get("env_prefix") or ""
+    delimiter = Settings.model_config.get("env_nested_delimiter") or "__"
+    return prefix + delimiter.join(p.upper() for p in loc)
 
 
 def _one_line(exc: ValidationError) -> str:
