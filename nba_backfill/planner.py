@@ -7,7 +7,6 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nba_backfill.calendar import is_bootstrap
 from nba_backfill.catalog import TABLES, Completeness, TableSpec, resolve_tables
 from nba_backfill.errors import UsageError
 from nba_backfill.warehouse.base import DateProfile, Warehouse
@@ -183,6 +182,7 @@ class Planner:
         schedule = self.warehouse.schedule(start - dt.timedelta(days=lookback), end)
         in_range = sorted(d for d in schedule if start <= d <= end)
         all_expected = sorted(schedule)
+        openers = self.warehouse.season_openers()
 
         plans: dict[str, TablePlan] = {}
         complete_cache: dict[str, set[dt.date]] = {}
@@ -201,7 +201,7 @@ class Planner:
             skipped: dict[dt.date, str] = {}
             expected: list[dt.date] = []
             for d in in_range:
-                if spec.skip_bootstrap and is_bootstrap(d):
+                if spec.skip_bootstrap and openers.is_bootstrap(d):
                     skipped[d] = "bootstrap day (season's first 14 days)"
                 else:
                     expected.append(d)

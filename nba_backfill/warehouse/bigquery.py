@@ -35,6 +35,7 @@ from google.cloud.bigquery.retry import DEFAULT_RETRY
 from sqlglot import exp
 
 from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.contract import Column
 from nba_backfill.errors import (
     TransientWarehouseError,
     UsageError,
@@ -59,8 +60,28 @@ _WINDOW_PARAMS = ("start_date", "end_date")
 _MAX_CLUSTER_COLUMNS = 4  # BigQuery's limit
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
-# Legacy type names for the tables API (phase2 declares GoogleSQL names).
+# Legacy type names for the tables API (the contract holds GoogleSQL names).
 _FIELD_TYPES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
+
+
+def _schema_field(column: Column) -> bigquery.SchemaField:
+    """One contract column as a tables-API field: ``ARRAY<T>`` is T with mode REPEATED,
+    ``NUMERIC(p,s)`` keeps its precision and scale."""
+    ty = column.data_type
+    if ty.this == exp.DataType.Type.ARRAY:
+        element = ty.expressions[0].sql(dialect="bigquery")
+        return bigquery.SchemaField(
+            column.name, _FIELD_TYPES.get(element, element), mode="REPEATED"
+        )
+    if column.base in ("NUMERIC", "BIGNUMERIC") and "(" in column.type:
+        p, _, s = column.type.split("(")[1].rstrip(")").partition(",")
+        return bigquery.SchemaField(
+            column.name, column.base, mode=column.mode, precision=int(p), scale=int(s or 0)
+        )
+    return bigquery.SchemaField(
+        column.name, _FIELD_TYPES.get(column.base, column.base), mode=column.mode
+    )
+
 
 # Failed *jobs* are retried by the core only (errors.is_transient + the task's tenacity policy),
 # so the client's own job re-runs are off (job_retry=None). HTTP-level retries of idempotent API
@@ -426,16 +447,17 @@ class BigQueryWarehouse(Warehouse):
         name: str,
         schema: Sequence[bigquery.SchemaField],
         *,
-        date_column: str,
+        date_column: str | None,
         clustering: Sequence[str] = (),
         require_partition_filter: bool = False,
         description: str = "",
     ) -> None:
         table = bigquery.Table(self.table_id(name), schema=list(schema))
         # DAY partitions on the date column, and never an expiration: backfilled history stays.
-        table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY, field=date_column, expiration_ms=None
-        )
+        if date_column is not None:
+            table.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY, field=date_column, expiration_ms=None
+            )
         if clustering:
             table.clustering_fields = list(clustering)[:_MAX_CLUSTER_COLUMNS]
         if require_partition_filter:
@@ -450,14 +472,21 @@ class BigQueryWarehouse(Warehouse):
     # --- Phase 2 ------------------------------------------------------------------------------
     @staticmethod
     def raw_schema(table: RawTable) -> list[bigquery.SchemaField]:
-        return [bigquery.SchemaField(c, _FIELD_TYPES.get(t, t)) for c, t in table.columns]
+        """Production's columns as SchemaFields: types, modes (REQUIRED / NULLABLE / REPEATED)
+        and NUMERIC precision, from the contract."""
+        return [_schema_field(c) for c in table.live_columns]
 
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
         for dataset in dict.fromkeys(t.dataset for t in tables):
             self._ensure_dataset(dataset)
         for t in tables:
             self._create_table(
-                t.name, self.raw_schema(t), date_column=t.date_column, description=t.description
+                t.name,
+                self.raw_schema(t),
+                date_column=t.partition_by,
+                clustering=t.cluster_by,
+                require_partition_filter=t.require_partition_filter,
+                description=f"Production's {t.name} ({t.source})",
             )
 
     def load_raw(
@@ -483,8 +512,12 @@ class BigQueryWarehouse(Warehouse):
                 if replace
                 else bigquery.WriteDisposition.WRITE_APPEND
             ),
-            time_partitioning=bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY, field=table.date_column
+            time_partitioning=(
+                bigquery.TimePartitioning(
+                    type_=bigquery.TimePartitioningType.DAY, field=table.partition_by
+                )
+                if table.partition_by
+                else None
             ),
             labels=self._labels({"table": table.name}),
         )
