@@ -10,7 +10,8 @@ final game also has its earlier "Scheduled" row), the All-Star game flagged ``is
 ``YYYYMMDD_AWAY_HOME`` game ids elsewhere, "MM:SS" minutes, gamebook statuses active / dnp /
 inactive, event-level play-by-play (player_1 shoots, player_2 assists a make, player_3 blocks a
 miss), game lines one row per bookmaker x market x outcome x snapshot keyed by the odds feed's
-event id, injury reports naming teams in full, registry ids ``<player_lookup>_001``.
+event id and naming teams in full, injury reports one row per player and report hour
+("Last, First", lowercase statuses), registry ids ``<player_lookup>_001``.
 Everything is derived from ``random.Random`` streams seeded from ``seed`` (no hash-randomised
 state), so one seed always gives the same rows.
 
@@ -80,8 +81,8 @@ WEST = (
     ("DAL", "HOU", "MEM", "NOP", "SAS"),
 )
 TEAMS: tuple[str, ...] = tuple(sorted(t for conf in (EAST, WEST) for div in conf for t in div))
-# NBA.com team id, city (as NBA.com and the injury report write it) and nickname. Full names
-# (the odds feed, the injury report) are city + nickname; the schedule holds the nickname.
+# NBA.com team id, city (as NBA.com writes it) and nickname. The odds feed's full names are
+# city + nickname; the schedule holds the nickname.
 TEAM_INFO: dict[str, tuple[int, str, str]] = {
     "ATL": (1610612737, "Atlanta", "Hawks"),
     "BOS": (1610612738, "Boston", "Celtics"),
@@ -1132,7 +1133,6 @@ class _SeasonSim:
         loaded = _ts(day, 18)
         season = season_label(self.season)
         for team in (home, away):
-            full = team_full_name(team.abbr)
             for s, status, reason in av[team.abbr].report:
                 first, _, last = s.p.name.partition(" ")
                 self.out[INJURY_REPORT.name].append(
@@ -1146,7 +1146,7 @@ class _SeasonSim:
                         matchup=f"{away.abbr}@{home.abbr}",
                         away_team=away.abbr,
                         home_team=home.abbr,
-                        team=full,
+                        team=team.abbr,
                         player_name_original=f"{last}, {first}",
                         player_full_name=s.p.name,
                         player_lookup=s.p.lookup,

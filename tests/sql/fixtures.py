@@ -444,7 +444,7 @@ class Phase2:
             matchup=f"{away}@{home}",
             away_team=away,
             home_team=home,
-            team=full_name(team),
+            team=team,
             player_lookup=player,
             injury_status=status,
             reason="Injury/Illness - Left Ankle; Sprain",

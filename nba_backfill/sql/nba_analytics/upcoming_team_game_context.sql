@@ -28,9 +28,7 @@ WITH schedule AS (
     game_date,
     season_year,
     home_team_tricode AS home_team_abbr,
-    away_team_tricode AS away_team_abbr,
-    home_team_name,
-    away_team_name
+    away_team_tricode AS away_team_abbr
   FROM nba_backfill_views.expected_games
   WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
 ),
@@ -203,29 +201,22 @@ totals AS (
   ) = 1
 ),
 
--- The report names a player's team by its full name ("Los Angeles Lakers") and his game by
--- its YYYYMMDD_AWAY_HOME id; the team's tricode is the side of that game whose schedule name
--- ("Lakers") ends the report's team name. Statuses are lowercase (out / doubtful /
--- questionable / probable / available). Each player's latest entry for the game counts.
+-- The report is one row per player, game and report hour; team is the tricode and statuses
+-- are lowercase (out / doubtful / questionable / probable / available). Each player's latest
+-- entry for the game counts (production: latest report_date, then report_hour).
 injuries AS (
   SELECT
-    i.game_date,
-    CASE
-      WHEN ENDS_WITH(i.team, s.home_team_name) THEN s.home_team_abbr
-      WHEN ENDS_WITH(i.team, s.away_team_name) THEN s.away_team_abbr
-    END AS team_abbr,
-    i.player_lookup,
-    LOWER(i.injury_status) AS status
-  FROM nba_raw.nbac_injury_report AS i
-  INNER JOIN schedule AS s
-    ON s.game_id = i.game_id
-    AND s.game_date = i.game_date
-  WHERE i.report_date BETWEEN DATE_SUB(@start_date, INTERVAL 7 DAY) AND @end_date
-    AND i.game_date BETWEEN @start_date AND @end_date
-    AND i.report_date <= i.game_date
+    game_date,
+    team AS team_abbr,
+    player_lookup,
+    LOWER(injury_status) AS status
+  FROM nba_raw.nbac_injury_report
+  WHERE report_date BETWEEN DATE_SUB(@start_date, INTERVAL 7 DAY) AND @end_date
+    AND game_date BETWEEN @start_date AND @end_date
+    AND report_date <= game_date
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY i.game_date, team_abbr, i.player_lookup
-    ORDER BY i.report_date DESC, i.report_hour DESC NULLS LAST, LOWER(i.injury_status)
+    PARTITION BY game_date, team, player_lookup
+    ORDER BY report_date DESC, report_hour DESC NULLS LAST, LOWER(injury_status)
   ) = 1
 ),
 
