@@ -855,14 +855,18 @@ def _play(
             )
         avail = av[abbr]
         for slot, status, why in [
-            *((s, "dnp", "Coach's Decision") for s in avail.dnp),
+            *((s, "dnp", "DNP - Coach's Decision") for s in avail.dnp),
             *((s, "inactive", why) for s, why in avail.inactive),
         ]:
             gb.append(
                 _GB.row(
                     gb_base,
                     player_name=slot.p.name,
-                    player_name_original=slot.p.name,
+                    # The gamebook lists inactive players by last name; the processor resolves
+                    # the full name (player_name) from the injury report.
+                    player_name_original=(
+                        slot.p.name.split(" ", 1)[1] if status == "inactive" else slot.p.name
+                    ),
                     player_lookup=slot.p.lookup,
                     team_abbr=abbr,
                     player_status=status,
@@ -900,7 +904,6 @@ def _play(
         season_year=season,
         home_team_abbr=home_abbr,
         away_team_abbr=away_abbr,
-        event_type="fieldgoal",
         video_available=False,
         source_file_path=gb_path.replace("gamebooks-data", "play-by-play"),
         processed_at=loaded,
@@ -935,7 +938,10 @@ def _play(
                 game_clock=f"{left // 60:02d}:{left % 60:02d}",
                 game_clock_seconds=left,
                 time_elapsed_seconds=elapsed,
-                event_action_type="made" if made else "missed",
+                # NBA.com's live feed: actionType 2pt / 3pt (written as event_type), the shot's
+                # style as subType.
+                event_type="3pt" if zone == 2 else "2pt",
+                event_action_type=("Layup", "Jump Shot", "Jump Shot")[zone],
                 event_description=f"{'' if made else 'MISS '}{shooter.name} {distance:.0f}' "
                 f"{'3PT' if zone == 2 else '2PT'} Shot",
                 score_home=score[0],

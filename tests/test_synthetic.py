@@ -120,7 +120,7 @@ def _shots(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
     """Field-goal events as shots: shooter, team, zone, made, assisted, blocked."""
     out = []
     for e in _dicts(data, PLAY_BY_PLAY):
-        assert e["event_type"] == "fieldgoal" and e["shot_type"] in ("2PT", "3PT")
+        assert e["shot_type"] == e["event_type"].upper() and e["shot_type"] in ("2PT", "3PT")
         zone = (
             "three"
             if e["shot_type"] == "3PT"
