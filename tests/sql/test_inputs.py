@@ -201,3 +201,33 @@ def test_a_game_loaded_twice_counts_once(sched_wh: DuckDBWarehouse) -> None:
 
 def test_openers_ignore_preseason_and_all_star_games(sched_wh: DuckDBWarehouse) -> None:
     assert dict(sched_wh.season_openers().by_season) == {2023: OPENER}
+
+
+# --- the shared pieces ------------------------------------------------------------------------
+def test_models_read_the_schedule_only_through_the_shared_pieces() -> None:
+    """The latest-version rule and the gate are written once (nba_backfill/views/): no model
+    names the raw schedule, and after splicing only the pieces do."""
+    import sqlglot
+    from sqlglot import exp
+
+    from nba_backfill.sqlfiles import LOGICAL_DATASETS, VIEWS_DIR, load_model
+
+    for spec in catalog.TABLES.values():
+        raw = sqlglot.parse_one(spec.sql_path.read_text(), read="bigquery")
+        names = {f"{t.db}.{t.name}" for t in raw.find_all(exp.Table) if t.db}
+        assert SCHEDULE.name not in names, spec.name
+        spliced = load_model(spec, {d: d for d in LOGICAL_DATASETS})
+        assert not [t for t in spliced.find_all(exp.Table) if t.db == "nba_backfill_views"]
+    pieces = {p.stem: p.read_text() for p in VIEWS_DIR.glob("*.sql")}
+    assert set(pieces) == {"schedule_latest", "expected_games", "season_openers"}
+    assert [n for n, text in pieces.items() if SCHEDULE.name in text] == ["schedule_latest"]
+
+
+def test_an_unknown_piece_is_an_error() -> None:
+    import sqlglot
+
+    from nba_backfill.errors import BackfillError
+    from nba_backfill.sqlfiles import splice_views
+
+    with pytest.raises(BackfillError, match="unknown shared SQL piece"):
+        splice_views(sqlglot.parse_one("SELECT * FROM nba_backfill_views.nope", read="bigquery"))
