@@ -908,13 +908,54 @@ def _play(
         source_file_path=gb_path.replace("gamebooks-data", "play-by-play"),
         processed_at=loaded,
     )
+    # Free throws are events too (spread over regulation without a random draw, the made ones
+    # first), so the running score ends at the final score.
+    timeline: list[tuple[float, int, Any]] = [(shot[0], 0, shot) for shot in shots]
+    for side_flag, side in enumerate((h, a)):
+        for j in range(side.n):
+            n = side.fta[j]
+            for k in range(n):
+                t = 4.0 * (k + 0.5) / n - 1e-6 * (j + 1)
+                timeline.append((t, 1, (side_flag, j, k, k < side.ftm[j])))
+    timeline.sort(key=lambda e: (e[0], e[1]))
     score = [0, 0]
-    for ev, (t, flag, j, zone, made, helper, blocker) in enumerate(shots, 1):
-        me, opp = (h, a) if flag == 0 else (a, h)
-        shooter = me.players[j]
+    for ev, (t, kind, payload) in enumerate(timeline, 1):
         period = int(t) + 1
         elapsed = int(t * 720) if period <= 4 else 2880 + int((t - 4) * 300)
         left = (720 if period <= 4 else 300) - (elapsed % 720 if period <= 4 else elapsed % 300)
+        clock: dict[str, Any] = {
+            "event_id": str(ev),
+            "event_sequence": ev,
+            "period": period,
+            "game_clock": f"{left // 60:02d}:{left % 60:02d}",
+            "game_clock_seconds": left,
+            "time_elapsed_seconds": elapsed,
+        }
+        if kind == 1:
+            flag, j, k, made = payload
+            me = h if flag == 0 else a
+            shooter = me.players[j]
+            score[flag] += made
+            pbp.append(
+                _PBP.row(
+                    pbp_base,
+                    **clock,
+                    event_type="freethrow",
+                    event_action_type=f"Free Throw {k % 2 + 1} of 2",
+                    event_description=f"{'' if made else 'MISS '}{shooter.name} Free Throw",
+                    score_home=score[0],
+                    score_away=score[1],
+                    player_1_id=shooter.pid,
+                    player_1_lookup=shooter.lookup,
+                    player_1_team_abbr=me.team.abbr,
+                    shot_made=made,
+                    shot_type="FT",
+                )
+            )
+            continue
+        _, flag, j, zone, made, helper, blocker = payload
+        me, opp = (h, a) if flag == 0 else (a, h)
+        shooter = me.players[j]
         # Distance from the zone (no random draw): paint <= 8 ft, mid-range 8-22, three 23+.
         distance = (1.0 + ev * 7 % 70 / 10, 8.5 + ev * 3 % 130 / 10, 23.0 + ev % 50 / 10)[zone]
         score[flag] += (3 if zone == 2 else 2) * made
@@ -932,12 +973,7 @@ def _play(
         pbp.append(
             _PBP.row(
                 pbp_base,
-                event_id=str(ev),
-                event_sequence=ev,
-                period=period,
-                game_clock=f"{left // 60:02d}:{left % 60:02d}",
-                game_clock_seconds=left,
-                time_elapsed_seconds=elapsed,
+                **clock,
                 # NBA.com's live feed: actionType 2pt / 3pt (written as event_type), the shot's
                 # style as subType.
                 event_type="3pt" if zone == 2 else "2pt",

@@ -120,6 +120,9 @@ def _shots(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
     """Field-goal events as shots: shooter, team, zone, made, assisted, blocked."""
     out = []
     for e in _dicts(data, PLAY_BY_PLAY):
+        if e["event_type"] == "freethrow":
+            assert e["shot_type"] == "FT"
+            continue
         assert e["shot_type"] == e["event_type"].upper() and e["shot_type"] in ("2PT", "3PT")
         zone = (
             "three"
@@ -372,11 +375,40 @@ def test_play_by_play_matches_gamebook(
                 r["three_pointers_made"],
             ]
     assert sum(v[0] for v in shots.values()) == len(pbp)
-    assert all(ev == list(range(1, len(ev) + 1)) for ev in events.values())
+    every: dict[str, list[int]] = defaultdict(list)  # shots and free throws
+    for e in _dicts(data, PLAY_BY_PLAY):
+        every[e["game_id"]].append(int(e["event_id"]))
+    assert all(ev == list(range(1, len(ev) + 1)) for ev in every.values())
+    assert all(set(ev) <= set(every[g]) for g, ev in events.items())
     for b in boxscore:  # blocks = the opponent's blocked shots; assists = own assisted makes
         assert b["blocks"] == blocked[(b["game_id"], b["opponent_team_abbr"])]
         assert b["assists"] == assisted[(b["game_id"], b["team_abbr"])]
     assert 0.5 < zones["paint"] / (zones["paint"] + zones["mid_range"]) < 0.7
+
+
+def test_free_throw_events_and_running_score(
+    data: dict[str, list[tuple[Any, ...]]], gamebook: Rows, boxscore: Rows
+) -> None:
+    """Free throws are events of their own (the models skip them: not field goals), and the
+    running score of a game's last event is its final score."""
+    fts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    last: dict[str, tuple[int, int, int]] = {}
+    for e in _dicts(data, PLAY_BY_PLAY):
+        if e["event_type"] == "freethrow":
+            c = fts[(e["game_id"], e["player_1_lookup"])]
+            c[0] += 1
+            c[1] += e["shot_made"]
+        if e["event_sequence"] > last.get(e["game_id"], (0, 0, 0))[0]:
+            last[e["game_id"]] = (e["event_sequence"], e["score_home"], e["score_away"])
+    for r in gamebook:
+        if r["player_status"] == "active":
+            assert fts.get((r["game_id"], r["player_lookup"]), [0, 0]) == [
+                r["free_throws_attempted"],
+                r["free_throws_made"],
+            ]
+    for b in boxscore:
+        _, home, away = last[b["game_id"]]
+        assert b["points"] == (home if b["is_home"] else away)
 
 
 def test_plausible_distributions(gamebook: Rows, boxscore: Rows) -> None:
@@ -547,7 +579,8 @@ def test_seed_phase2_into_duckdb_is_idempotent(tmp_path: Any) -> None:
         )[0]
         assert games["n"] == games["d"] == 1230 and 0 < games["f"] < 1230
         pbp = wh.fetch(
-            "SELECT COUNTIF(shot_made) AS made, COUNT(*) AS n FROM nba_raw.nbac_play_by_play"
+            "SELECT COUNTIF(shot_made) AS made, COUNT(*) AS n FROM nba_raw.nbac_play_by_play "
+            "WHERE shot_type IN ('2PT', '3PT')"
         )[0]
         box = wh.fetch(
             "SELECT SUM(fg_made) AS made, SUM(fg_attempted) AS n FROM nba_raw.nbac_team_boxscore"
