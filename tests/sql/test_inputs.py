@@ -231,3 +231,30 @@ def test_an_unknown_piece_is_an_error() -> None:
 
     with pytest.raises(BackfillError, match="unknown shared SQL piece"):
         splice_views(sqlglot.parse_one("SELECT * FROM nba_backfill_views.nope", read="bigquery"))
+
+
+def test_every_read_of_a_raw_table_filters_its_partition_column() -> None:
+    """Production's schedule, team boxscore, play-by-play and game lines require a partition
+    filter (BigQuery rejects a query without one): every SELECT that reads a raw table — in
+    the models and in the shared pieces — has its partition column in its WHERE."""
+    import sqlglot
+    from sqlglot import exp
+
+    from nba_backfill.phase2 import RAW_BY_NAME
+    from nba_backfill.sqlfiles import VIEWS_DIR
+
+    files = [spec.sql_path for spec in catalog.TABLES.values()] + sorted(VIEWS_DIR.glob("*.sql"))
+    checked = 0
+    for path in files:
+        tree = sqlglot.parse_one(path.read_text(), read="bigquery")
+        for ref in tree.find_all(exp.Table):
+            table = RAW_BY_NAME.get(f"{ref.db}.{ref.name}")
+            if table is None or table.partition_by is None:
+                continue
+            select = ref.find_ancestor(exp.Select)
+            assert select is not None
+            where = select.args.get("where")
+            columns = {c.name for c in where.find_all(exp.Column)} if where else set()
+            assert table.partition_by in columns, f"{path.name}: {table.name}"
+            checked += 1
+    assert checked >= 15
