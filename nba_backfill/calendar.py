@@ -1,21 +1,16 @@
-"""Season calendar: openers, season years and bootstrap days (SPEC §2).
+"""Season calendar: season years, openers and bootstrap days (SPEC §2).
 
-Expected *game dates* always come from the schedule table; this module only knows the facts that
-the schedule cannot tell (which day a season opened, and therefore its bootstrap window).
+Nothing here is hard-coded: expected game dates *and* season openers come from the schedule
+(``Warehouse.schedule`` / ``Warehouse.season_openers``). A season's opener is its first
+regular-season game date; its bootstrap days are opener + 0..13, when Phase 4 writes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 
-SEASON_OPENERS: dict[int, dt.date] = {
-    2021: dt.date(2021, 10, 19),
-    2022: dt.date(2022, 10, 18),
-    2023: dt.date(2023, 10, 24),
-    2024: dt.date(2024, 10, 22),
-    2025: dt.date(2025, 10, 21),
-}
 BOOTSTRAP_DAYS = 14
 
 
@@ -24,14 +19,24 @@ def season_year(day: dt.date) -> int:
     return day.year if day.month >= 10 else day.year - 1
 
 
-def season_opener(day: dt.date) -> dt.date | None:
-    return SEASON_OPENERS.get(season_year(day))
+@dataclass(frozen=True)
+class Openers:
+    """The season openers of one schedule (season_year -> first regular-season game date)."""
 
+    by_season: Mapping[int, dt.date] = field(default_factory=dict)
 
-def is_bootstrap(day: dt.date) -> bool:
-    """True on a season's first 14 days (opener + 0..13), when Phase 4 writes nothing."""
-    opener = season_opener(day)
-    return opener is not None and 0 <= (day - opener).days < BOOTSTRAP_DAYS
+    def opener(self, day: dt.date) -> dt.date | None:
+        return self.by_season.get(season_year(day))
+
+    def is_bootstrap(self, day: dt.date) -> bool:
+        """True on a season's first 14 days (opener + 0..13), when Phase 4 writes nothing."""
+        opener = self.opener(day)
+        return opener is not None and 0 <= (day - opener).days < BOOTSTRAP_DAYS
+
+    def bootstrap_days(self) -> set[dt.date]:
+        return {
+            o + dt.timedelta(days=i) for o in self.by_season.values() for i in range(BOOTSTRAP_DAYS)
+        }
 
 
 def daterange(start: dt.date, end: dt.date) -> Iterator[dt.date]:

@@ -120,7 +120,12 @@ PDC = "nba_precompute.player_daily_cache"
 PCF = "nba_precompute.player_composite_factors"
 MLFS = "nba_predictions.ml_feature_store_v2"
 
-SCHEDULE = "nba_reference.nba_schedule"
+# Production's schedule (raw, appended to: several versions per game). Readers never query it
+# directly: they read the shared pieces nba_backfill_views.schedule_latest / expected_games /
+# season_openers (nba_backfill/views/), which apply production's latest-version rule once.
+SCHEDULE = "nba_raw.nbac_schedule"
+EXPECTED_GAMES = "nba_backfill_views.expected_games"
+SEASON_OPENERS = "nba_backfill_views.season_openers"
 
 _TABLES: tuple[TableSpec, ...] = (
     TableSpec(

@@ -8,7 +8,6 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nba_backfill.calendar import is_bootstrap
 from nba_backfill.catalog import TABLES, Completeness, TableSpec, resolve_tables
 from nba_backfill.drift import require_writable
 from nba_backfill.errors import UsageError
@@ -208,6 +207,7 @@ class Planner:
         schedule = self.warehouse.schedule(start - dt.timedelta(days=lookback), end)
         in_range = sorted(d for d in schedule if start <= d <= end)
         all_expected = sorted(schedule)
+        openers = self.warehouse.season_openers()
 
         plans: dict[str, TablePlan] = {}
         complete_cache: dict[str, set[dt.date]] = {}
@@ -227,7 +227,7 @@ class Planner:
             expected: list[dt.date] = []
             cutoff = expired[spec.name]
             for d in in_range:
-                if spec.skip_bootstrap and is_bootstrap(d):
+                if spec.skip_bootstrap and openers.is_bootstrap(d):
                     skipped[d] = "bootstrap day (season's first 14 days)"
                 elif cutoff is not None and d <= cutoff:
                     skipped[d] = expiry_reason(self.warehouse, spec)

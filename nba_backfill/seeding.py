@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from nba_backfill.catalog import PHASE3, TABLES, TDGS, UPCG, UPTG
-from nba_backfill.phase2 import RAW_TABLES, RawTable
+from nba_backfill.contract import Column, TableContract
+from nba_backfill.phase2 import RAW_TABLES
 from nba_backfill.planner import chunk_dates
 from nba_backfill.runner import run_chunk
 from nba_backfill.safety import guard_destructive
@@ -21,11 +22,26 @@ from nba_backfill.warehouse.base import Warehouse
 log = logging.getLogger("nba_backfill")
 
 State = Literal["empty", "seeds"]
-SEED_INFO = RawTable(
-    "nba_backfill_meta.seed_info",
-    "seeded_on",
-    (("seed", "INT64"), ("state", "STRING"), ("final_through", "DATE"), ("seeded_on", "DATE")),
-    "Which synthetic data this warehouse holds.",
+# Which synthetic data this warehouse holds: nba-backfill's own marker, not a production table,
+# so it is the one schema defined here.
+SEED_INFO = TableContract(
+    dataset="nba_backfill_meta",
+    table="seed_info",
+    columns=tuple(
+        Column(name, ty, "NULLABLE")
+        for name, ty in (
+            ("seed", "INT64"),
+            ("state", "STRING"),
+            ("final_through", "DATE"),
+            ("seeded_on", "DATE"),
+        )
+    ),
+    partition_by="seeded_on",
+    cluster_by=(),
+    require_partition_filter=False,
+    partition_expiration_days=None,
+    source="nba_backfill/seeding.py",
+    extra={},
 )
 # The runbook's starting point (SPEC / issue): dates each Phase 3 table lacks; Phase 4 empty.
 SEED_GAPS: dict[str, int] = {TDGS: 72, UPCG: 402, UPTG: 352}

@@ -1,8 +1,19 @@
-"""Deterministic synthetic Phase 2 data at real-world scale (SPEC §2-3).
+"""Deterministic synthetic Phase 2 data at real-world scale (SPEC §2-3), in production's shape.
 
-Five seasons of a 30-team league: schedule, gamebook, team box scores, shot-level play-by-play,
-player points props, game lines and injury reports. Everything is derived from ``random.Random``
-streams seeded from ``seed`` (no hash-randomised state), so one seed always gives the same rows.
+Seasons 2021-22 to 2026-27 of a 30-team league, written as production's raw tables
+(``nba_raw.nbac_schedule``, ``nbac_gamebook_player_stats``, ``nbac_team_boxscore``,
+``nbac_play_by_play``, ``odds_api_player_points_props``, ``odds_api_game_lines``,
+``nbac_injury_report`` and ``nba_reference.nba_players_registry``): the contract's columns, every
+REQUIRED column filled, and production's conventions — the schedule keyed by NBA.com ids
+(``0022400123``) with tricodes, ``game_code`` ``YYYYMMDD/AWYHOM`` and appended versions (each
+final game also has its earlier "Scheduled" row), the All-Star game flagged ``is_all_star``;
+``YYYYMMDD_AWAY_HOME`` game ids elsewhere, "MM:SS" minutes, gamebook statuses active / dnp /
+inactive, event-level play-by-play (player_1 shoots, player_2 assists a make, player_3 blocks a
+miss), game lines one row per bookmaker x market x outcome x snapshot keyed by the odds feed's
+event id and naming teams in full, injury reports one row per player and report hour
+("Last, First", lowercase statuses), registry ids ``<player_lookup>_001``.
+Everything is derived from ``random.Random`` streams seeded from ``seed`` (no hash-randomised
+state), so one seed always gives the same rows.
 
 Consistency is by construction, not by after-the-fact fixing: each field-goal attempt is drawn
 once as a play-by-play row and the gamebook counts those rows; team box scores are sums of the
@@ -20,6 +31,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import hashlib
 import math
 import random
 import re
@@ -27,13 +39,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from nba_backfill.calendar import SEASON_OPENERS
+from nba_backfill.contract import TableContract
 from nba_backfill.phase2 import (
     GAME_LINES,
     GAMEBOOK,
     INJURY_REPORT,
     PLAY_BY_PLAY,
     PLAYER_PROPS,
+    PLAYERS_REGISTRY,
     RAW_TABLES,
     SCHEDULE,
     TEAM_BOXSCORE,
@@ -44,6 +57,17 @@ if TYPE_CHECKING:
 
 Row = tuple[Any, ...]
 DEFAULT_FINAL_THROUGH = dt.date(2026, 1, 3)
+
+# The synthetic league's season openers: this module is the data source, so it knows them (the
+# product never does: it reads openers from the schedule). 2021-25 are the real dates.
+SYNTHETIC_OPENERS: dict[int, dt.date] = {
+    2021: dt.date(2021, 10, 19),
+    2022: dt.date(2022, 10, 18),
+    2023: dt.date(2023, 10, 24),
+    2024: dt.date(2024, 10, 22),
+    2025: dt.date(2025, 10, 21),
+    2026: dt.date(2026, 10, 20),
+}
 
 # --- league ------------------------------------------------------------------------------------
 EAST = (
@@ -57,6 +81,95 @@ WEST = (
     ("DAL", "HOU", "MEM", "NOP", "SAS"),
 )
 TEAMS: tuple[str, ...] = tuple(sorted(t for conf in (EAST, WEST) for div in conf for t in div))
+# NBA.com team id, city (as NBA.com writes it) and nickname. The odds feed's full names are
+# city + nickname; the schedule holds the nickname.
+TEAM_INFO: dict[str, tuple[int, str, str]] = {
+    "ATL": (1610612737, "Atlanta", "Hawks"),
+    "BOS": (1610612738, "Boston", "Celtics"),
+    "BKN": (1610612751, "Brooklyn", "Nets"),
+    "CHA": (1610612766, "Charlotte", "Hornets"),
+    "CHI": (1610612741, "Chicago", "Bulls"),
+    "CLE": (1610612739, "Cleveland", "Cavaliers"),
+    "DAL": (1610612742, "Dallas", "Mavericks"),
+    "DEN": (1610612743, "Denver", "Nuggets"),
+    "DET": (1610612765, "Detroit", "Pistons"),
+    "GSW": (1610612744, "Golden State", "Warriors"),
+    "HOU": (1610612745, "Houston", "Rockets"),
+    "IND": (1610612754, "Indiana", "Pacers"),
+    "LAC": (1610612746, "LA", "Clippers"),
+    "LAL": (1610612747, "Los Angeles", "Lakers"),
+    "MEM": (1610612763, "Memphis", "Grizzlies"),
+    "MIA": (1610612748, "Miami", "Heat"),
+    "MIL": (1610612749, "Milwaukee", "Bucks"),
+    "MIN": (1610612750, "Minnesota", "Timberwolves"),
+    "NOP": (1610612740, "New Orleans", "Pelicans"),
+    "NYK": (1610612752, "New York", "Knicks"),
+    "OKC": (1610612760, "Oklahoma City", "Thunder"),
+    "ORL": (1610612753, "Orlando", "Magic"),
+    "PHI": (1610612755, "Philadelphia", "76ers"),
+    "PHX": (1610612756, "Phoenix", "Suns"),
+    "POR": (1610612757, "Portland", "Trail Blazers"),
+    "SAC": (1610612758, "Sacramento", "Kings"),
+    "SAS": (1610612759, "San Antonio", "Spurs"),
+    "TOR": (1610612761, "Toronto", "Raptors"),
+    "UTA": (1610612762, "Utah", "Jazz"),
+    "WAS": (1610612764, "Washington", "Wizards"),
+}
+# The All-Star game's teams (NBA.com ids and tricodes of the conference format).
+ALL_STAR_TEAMS: dict[str, tuple[int, str, str]] = {
+    "EST": (1610616833, "East", "All-Stars"),
+    "WST": (1610616834, "West", "All-Stars"),
+}
+_BOOK_TITLES = {"draftkings": "DraftKings", "fanduel": "FanDuel", "betmgm": "BetMGM"}
+
+
+def team_full_name(abbr: str) -> str:
+    """ "Los Angeles Lakers": how the odds feed and the injury report name a team."""
+    _, city, nickname = TEAM_INFO[abbr]
+    return f"{city} {nickname}"
+
+
+def season_label(season: int) -> str:
+    """NBA format of a season: 2023 -> "2023-24"."""
+    return f"{season}-{(season + 1) % 100:02d}"
+
+
+class Shape:
+    """Rows of one production table in its contract's column order; unknown columns are an
+    error, missing ones NULL (REPEATED ones an empty list)."""
+
+    def __init__(self, table: TableContract) -> None:
+        self.table = table
+        self.names = table.column_names
+        self.index = {n: i for i, n in enumerate(self.names)}
+        self._blank: list[Any] = [[] if c.mode == "REPEATED" else None for c in table.live_columns]
+
+    def template(self, **values: Any) -> list[Any]:
+        row = list(self._blank)
+        for k, v in values.items():
+            row[self.index[k]] = v
+        return row
+
+    def row(self, _base: list[Any] | None = None, **values: Any) -> Row:
+        out = list(_base) if _base is not None else list(self._blank)
+        for k, v in values.items():
+            out[self.index[k]] = v
+        return tuple(out)
+
+
+def _ts(day: dt.date, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=dt.UTC)
+
+
+def _hex_id(text: str) -> str:
+    """A stable 32-hex id (the odds feed's event ids look like this)."""
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+def _decimal_odds(american: int) -> float:
+    return round(1 + (100 / -american if american < 0 else american / 100), 3)
+
+
 ROSTER_SIZE = 15
 # Regular-season minutes by rank within the roster (top 10 ~ 240): stars play ~35 minutes.
 _MINUTES_BY_RANK: tuple[float, ...] = (34.5, 32.5, 31, 29, 27, 24, 21, 19, 16, 12, 8, 5, 3, 2, 1)
@@ -172,6 +285,8 @@ class _Player:
     stl_w: float
     blk_w: float
     foul_w: float
+    pid: int = 0  # NBA.com person id
+    jersey: int = 0
 
 
 @dataclass(slots=True)
@@ -233,6 +348,9 @@ def _new_player(rng: random.Random, taken: set[str], quality: float) -> _Player:
         stl_w={"G": 1.3, "F": 1.1, "C": 0.8}[pos] * rng.uniform(0.7, 1.3),
         blk_w={"G": 0.4, "F": 1.1, "C": 3.0}[pos] * rng.uniform(0.6, 1.4),
         foul_w={"G": 1.0, "F": 1.15, "C": 1.5}[pos],
+        # Ids in creation order (no random draw: the other streams stay as they were).
+        pid=1626000 + 7 * len(taken),
+        jersey=len(taken) * 37 % 100,
     )
 
 
@@ -242,7 +360,7 @@ def _league(seed: int) -> dict[int, dict[str, list[_Player]]]:
     which other seasons are generated."""
     rng = random.Random(f"nba-synthetic-league:{seed}")
     taken: set[str] = set()
-    seasons = sorted(SEASON_OPENERS)
+    seasons = sorted(SYNTHETIC_OPENERS)
     out: dict[int, dict[str, list[_Player]]] = {}
     rosters: dict[str, list[_Player]] = {}
     for season in seasons:
@@ -298,7 +416,7 @@ def _nth_weekday(year: int, month: int, weekday: int, n: int) -> dt.date:
 def regular_season_dates(season: int) -> list[dt.date]:
     """Opener to the second Sunday of April, without Thanksgiving, Dec 24, the All-Star break
     (Friday..Wednesday around the third Sunday of February) and a few other dark days."""
-    opener = SEASON_OPENERS[season]
+    opener = SYNTHETIC_OPENERS[season]
     end = _nth_weekday(season + 1, 4, 6, 2)
     asg = _nth_weekday(season + 1, 2, 6, 3)
     off = {_nth_weekday(season, 11, 3, 4), dt.date(season, 12, 24)}
@@ -486,9 +604,8 @@ def _cum(ws: Iterable[float]) -> list[float]:
     return out
 
 
-Shot = tuple[
-    float, int, int, int, bool, bool, bool
-]  # (time key, side, player, zone, made, ast, blk)
+# (time key, side, shooter, zone, made, assister or -1, blocker (opponent's index) or -1)
+Shot = tuple[float, int, int, int, bool, int, int]
 # Box columns in table order after points; rebounds total is derived.
 _COUNTS = _words("fgm fga tpm tpa ftm fta oreb dreb ast stl blk tov pf")
 
@@ -550,6 +667,7 @@ class _Side:
             blocked = not made and r < _BLK_P[zone]
             self.fga[j] += 1
             self.tpa[j] += zone == 2
+            helper = blocker = -1
             if made:
                 self.fgm[j] += 1
                 self.tpm[j] += zone == 2
@@ -558,11 +676,11 @@ class _Side:
                     while k == j:
                         k = _pick(rng, ast_cw)
                     self.ast[k] += 1
+                    helper = k
             elif blocked:
-                opp.blk[_pick(rng, blk_cw)] += 1
-            self.shots.append(
-                (period0 + span * rand(), self.flag, j, zone, made, assisted, blocked)
-            )
+                blocker = _pick(rng, blk_cw)
+                opp.blk[blocker] += 1
+            self.shots.append((period0 + span * rand(), self.flag, j, zone, made, helper, blocker))
 
     def free_throws(self, rng: random.Random, n: int, cw: list[float], who: Sequence[int]) -> None:
         for j in rng.choices(who, cum_weights=cw, k=n):
@@ -582,6 +700,46 @@ def _distribute(
             stat[j] += 1
 
 
+_GB = Shape(GAMEBOOK)
+_BOX = Shape(TEAM_BOXSCORE)
+_PBP = Shape(PLAY_BY_PLAY)
+_SCHED = Shape(SCHEDULE)
+_PROPS = Shape(PLAYER_PROPS)
+_LINES = Shape(GAME_LINES)
+_INJ = Shape(INJURY_REPORT)
+_REG = Shape(PLAYERS_REGISTRY)
+# The gamebook's box column names in line order; the team box score names some differently.
+_LINE_NAMES = _words(
+    "points field_goals_made field_goals_attempted three_pointers_made three_pointers_attempted "
+    "free_throws_made free_throws_attempted offensive_rebounds defensive_rebounds total_rebounds "
+    "assists steals blocks turnovers personal_fouls"
+)
+_TEAM_BOX_NAMES = {
+    "field_goals_made": "fg_made",
+    "field_goals_attempted": "fg_attempted",
+    "three_pointers_made": "three_pt_made",
+    "three_pointers_attempted": "three_pt_attempted",
+    "free_throws_made": "ft_made",
+    "free_throws_attempted": "ft_attempted",
+    "field_goal_percentage": "fg_percentage",
+    "three_point_percentage": "three_pt_percentage",
+    "free_throw_percentage": "ft_percentage",
+}
+
+
+def _pct(made: int, attempted: int) -> float | None:
+    return round(made / attempted, 3) if attempted else None
+
+
+def _box_line(line: Sequence[int]) -> dict[str, Any]:
+    """A 15-column stat line as gamebook columns, with the percentages."""
+    out: dict[str, Any] = dict(zip(_LINE_NAMES, line, strict=True))
+    out["field_goal_percentage"] = _pct(line[1], line[2])
+    out["three_point_percentage"] = _pct(line[3], line[4])
+    out["free_throw_percentage"] = _pct(line[5], line[6])
+    return out
+
+
 @dataclass
 class _Result:
     rows: dict[str, list[Row]]
@@ -593,6 +751,7 @@ class _Result:
 def _play(
     rng: random.Random,
     game_id: str,
+    nba_id: str,
     day: dt.date,
     season: int,
     home: _Team,
@@ -646,10 +805,26 @@ def _play(
         _distribute(rng, opp.stl, round(tov * rng.uniform(0.45, 0.65)), opp.weighted("stl_w"))
         fouls = max(10, round(rng.gauss(19.5, 3.5)))
         _distribute(rng, me.pf, fouls, me.weighted("foul_w"), cap=6)
+    home_abbr, away_abbr = home.abbr, away.abbr
+    code = f"{day:%Y%m%d}/{away_abbr}{home_abbr}"
+    loaded = _ts(day + dt.timedelta(days=1), 8)  # processed the morning after
+    gb_path = f"nba-com/gamebooks-data/{day}/{day:%Y%m%d}-{away_abbr}{home_abbr}/gamebook.json"
+    gb_base = _GB.template(
+        game_id=game_id,
+        game_code=code,
+        game_date=day,
+        season_year=season,
+        home_team_abbr=home_abbr,
+        away_team_abbr=away_abbr,
+        name_resolution_status="original",
+        processed_by_run_id=f"synthetic-{day:%Y%m%d}",
+        source_file_path=gb_path,
+        processed_at=loaded,
+        requires_manual_review=False,
+    )
     gb: list[Row] = []
     box: list[Row] = []
     points: list[tuple[_Slot, int]] = []
-    blank = (None,) * 17  # minutes, the 15 box columns and plus_minus
     for me, opp in ((h, a), (a, h)):
         margin = me.points() - opp.points()
         total = sum(me.sec)
@@ -659,34 +834,161 @@ def _play(
         diff = 5 * margin - sum(pm)
         for k in range(abs(diff)):
             pm[order[k % me.n]] += 1 if diff > 0 else -1
-        key = (game_id, day, season, me.team.abbr, opp.team.abbr)
+        abbr = me.team.abbr
         lines = [me.line(j) for j in range(me.n)]
         for j, (p, line) in enumerate(zip(me.players, lines, strict=True)):
             points.append((me.slots[j], line[0]))
-            minutes = f"{me.sec[j] // 60:02d}:{me.sec[j] % 60:02d}"
-            gb.append((*key, p.lookup, p.name, "active", None, minutes, *line, pm[j]))
-        avail = av[me.team.abbr]
-        gb += [(*key, s.p.lookup, s.p.name, "dnp", "Coach's Decision", *blank) for s in avail.dnp]
-        gb += [(*key, s.p.lookup, s.p.name, "inactive", why, *blank) for s, why in avail.inactive]
+            sec = me.sec[j]
+            gb.append(
+                _GB.row(
+                    gb_base,
+                    player_name=p.name,
+                    player_name_original=p.name,
+                    player_lookup=p.lookup,
+                    team_abbr=abbr,
+                    player_status="active",
+                    minutes=f"{sec // 60:02d}:{sec % 60:02d}",
+                    minutes_decimal=sec / 60,
+                    **_box_line(line),
+                    plus_minus=pm[j],
+                )
+            )
+        avail = av[abbr]
+        for slot, status, why in [
+            *((s, "dnp", "DNP - Coach's Decision") for s in avail.dnp),
+            *((s, "inactive", why) for s, why in avail.inactive),
+        ]:
+            gb.append(
+                _GB.row(
+                    gb_base,
+                    player_name=slot.p.name,
+                    # The gamebook lists inactive players by last name; the processor resolves
+                    # the full name (player_name) from the injury report.
+                    player_name_original=(
+                        slot.p.name.split(" ", 1)[1] if status == "inactive" else slot.p.name
+                    ),
+                    player_lookup=slot.p.lookup,
+                    team_abbr=abbr,
+                    player_status=status,
+                    dnp_reason=why,
+                )
+            )
         # The team line is the column sums of its players' lines, by construction.
-        box.append((*key, me is h, *map(sum, zip(*lines, strict=True)), total // 60))
+        team_id, city, nickname = TEAM_INFO[abbr]
+        sums = _box_line(tuple(map(sum, zip(*lines, strict=True))))
+        box.append(
+            _BOX.row(
+                game_id=game_id,
+                nba_game_id=nba_id,
+                game_date=day,
+                season_year=season,
+                team_id=team_id,
+                team_abbr=abbr,
+                team_name=nickname,
+                team_city=city,
+                is_home=me is h,
+                minutes=f"{total // 60}:00",
+                **{_TEAM_BOX_NAMES.get(k, k): v for k, v in sums.items()},
+                plus_minus=margin,
+                source_file_path=gb_path.replace("gamebooks-data", "team-boxscore"),
+                created_at=loaded,
+                processed_at=loaded,
+            )
+        )
     shots.sort()
     pbp: list[Row] = []
-    for ev, (t, flag, j, zone, made, assisted, blocked) in enumerate(shots, 1):
+    pbp_base = _PBP.template(
+        game_id=game_id,
+        nba_game_id=nba_id,
+        game_date=day,
+        season_year=season,
+        home_team_abbr=home_abbr,
+        away_team_abbr=away_abbr,
+        video_available=False,
+        source_file_path=gb_path.replace("gamebooks-data", "play-by-play"),
+        processed_at=loaded,
+    )
+    # Free throws are events too (spread over regulation without a random draw, the made ones
+    # first), so the running score ends at the final score.
+    timeline: list[tuple[float, int, Any]] = [(shot[0], 0, shot) for shot in shots]
+    for side_flag, side in enumerate((h, a)):
+        for j in range(side.n):
+            n = side.fta[j]
+            for k in range(n):
+                t = 4.0 * (k + 0.5) / n - 1e-6 * (j + 1)
+                timeline.append((t, 1, (side_flag, j, k, k < side.ftm[j])))
+    timeline.sort(key=lambda e: (e[0], e[1]))
+    score = [0, 0]
+    for ev, (t, kind, payload) in enumerate(timeline, 1):
+        period = int(t) + 1
+        elapsed = int(t * 720) if period <= 4 else 2880 + int((t - 4) * 300)
+        left = (720 if period <= 4 else 300) - (elapsed % 720 if period <= 4 else elapsed % 300)
+        clock: dict[str, Any] = {
+            "event_id": str(ev),
+            "event_sequence": ev,
+            "period": period,
+            "game_clock": f"{left // 60:02d}:{left % 60:02d}",
+            "game_clock_seconds": left,
+            "time_elapsed_seconds": elapsed,
+        }
+        if kind == 1:
+            flag, j, k, made = payload
+            me = h if flag == 0 else a
+            shooter = me.players[j]
+            score[flag] += made
+            pbp.append(
+                _PBP.row(
+                    pbp_base,
+                    **clock,
+                    event_type="freethrow",
+                    event_action_type=f"Free Throw {k % 2 + 1} of 2",
+                    event_description=f"{'' if made else 'MISS '}{shooter.name} Free Throw",
+                    score_home=score[0],
+                    score_away=score[1],
+                    player_1_id=shooter.pid,
+                    player_1_lookup=shooter.lookup,
+                    player_1_team_abbr=me.team.abbr,
+                    shot_made=made,
+                    shot_type="FT",
+                )
+            )
+            continue
+        _, flag, j, zone, made, helper, blocker = payload
         me, opp = (h, a) if flag == 0 else (a, h)
+        shooter = me.players[j]
+        # Distance from the zone (no random draw): paint <= 8 ft, mid-range 8-22, three 23+.
+        distance = (1.0 + ev * 7 % 70 / 10, 8.5 + ev * 3 % 130 / 10, 23.0 + ev % 50 / 10)[zone]
+        score[flag] += (3 if zone == 2 else 2) * made
+        extra: dict[str, Any] = {}
+        if helper >= 0:
+            ast = me.players[helper]
+            extra.update(
+                player_2_id=ast.pid, player_2_lookup=ast.lookup, player_2_team_abbr=me.team.abbr
+            )
+        if blocker >= 0:
+            blk = opp.players[blocker]
+            extra.update(
+                player_3_id=blk.pid, player_3_lookup=blk.lookup, player_3_team_abbr=opp.team.abbr
+            )
         pbp.append(
-            (
-                game_id,
-                day,
-                ev,
-                int(t) + 1,
-                me.team.abbr,
-                opp.team.abbr,
-                me.players[j].lookup,
-                _ZONES[zone],
-                made,
-                assisted,
-                blocked,
+            _PBP.row(
+                pbp_base,
+                **clock,
+                # NBA.com's live feed: actionType 2pt / 3pt (written as event_type), the shot's
+                # style as subType.
+                event_type="3pt" if zone == 2 else "2pt",
+                event_action_type=("Layup", "Jump Shot", "Jump Shot")[zone],
+                event_description=f"{'' if made else 'MISS '}{shooter.name} {distance:.0f}' "
+                f"{'3PT' if zone == 2 else '2PT'} Shot",
+                score_home=score[0],
+                score_away=score[1],
+                player_1_id=shooter.pid,
+                player_1_lookup=shooter.lookup,
+                player_1_team_abbr=me.team.abbr,
+                shot_made=made,
+                shot_type="3PT" if zone == 2 else "2PT",
+                shot_distance=distance,
+                **extra,
             )
         )
     rows = {GAMEBOOK.name: gb, TEAM_BOXSCORE.name: box, PLAY_BY_PLAY.name: pbp}
@@ -718,7 +1020,7 @@ class _SeasonSim:
         out: dict[str, list[Row]],
     ) -> None:
         self.season = season
-        self.idx = min(sorted(SEASON_OPENERS).index(season), len(_PROP_COVERAGE) - 1)
+        self.idx = min(sorted(SYNTHETIC_OPENERS).index(season), len(_PROP_COVERAGE) - 1)
         self.rng = random.Random(f"nba-synthetic:{seed}:{season}")
         # Odds draws get their own stream so coverage settings never reshuffle the games.
         self.odds_rng = random.Random(f"nba-synthetic-odds:{seed}:{season}")
@@ -734,8 +1036,10 @@ class _SeasonSim:
         games = _schedule_regular(self.rng, dates)
         for n, (day, home, away) in enumerate(games, 1):
             self.game(day, home, away, f"002{yy:02d}{n:05d}", regular=True)
+        self.all_star_game()
         if dates[-1] <= self.final_through:
             self.postseason(dates[-1])
+        self.registry()
 
     def game(
         self,
@@ -745,26 +1049,31 @@ class _SeasonSim:
         nba_id: str,
         regular: bool,
         winner: str | None = None,
+        playoff_round: str | None = None,
     ) -> str | None:
         """Write one game; return its winner (None when it is not final yet). ``winner`` forces
         the result by redrawing the game (used to give a playoff series its fixed length)."""
         gid = f"{day:%Y%m%d}_{away}_{home}"
         final = day <= self.final_through
-        self.out[SCHEDULE.name].append(
-            (gid, nba_id, day, self.season, home, away, 3 if final else 1, regular, not regular)
-        )
+        # The schedule is appended to: the "Scheduled" version loaded at release, and for a
+        # final game the "Final" version loaded after it (v_nbac_schedule_latest keeps that one).
+        flags: dict[str, Any] = {"is_regular_season": regular, "is_playoffs": not regular}
+        self.schedule_row(day, home, away, nba_id, 1, flags, playoff_round)
         if day > self.horizon:
             return None
         th, ta = self.teams[home], self.teams[away]
         av = {t.abbr: _availability(self.rng, t) for t in (th, ta)}
-        self.pregame(gid, day, th, ta, av)
+        self.pregame(gid, nba_id, day, th, ta, av)
         if not final:
             return None
         while True:
-            res = _play(self.rng, gid, day, self.season, th, ta, av)
+            res = _play(self.rng, gid, nba_id, day, self.season, th, ta, av)
             won = home if res.home_pts > res.away_pts else away
             if winner is None or won == winner:
                 break
+        self.schedule_row(
+            day, home, away, nba_id, 3, flags, playoff_round, (res.home_pts, res.away_pts)
+        )
         for table, rows in res.rows.items():
             self.out[table].extend(rows)
         for s, pts in res.points:
@@ -773,13 +1082,125 @@ class _SeasonSim:
         self.teams[won].wins += 1
         return won
 
-    def pregame(
-        self, gid: str, day: dt.date, home: _Team, away: _Team, av: dict[str, _Avail]
+    def schedule_row(
+        self,
+        day: dt.date,
+        home: str,
+        away: str,
+        nba_id: str,
+        status: int,
+        flags: dict[str, Any],
+        playoff_round: str | None = None,
+        score: tuple[int, int] | None = None,
     ) -> None:
+        """One version of a game in production's nbac_schedule shape (status 1 = Scheduled,
+        loaded in August; 3 = Final, loaded the morning after the game)."""
+        info = {**TEAM_INFO, **ALL_STAR_TEAMS}
+        (hid, hcity, hname), (aid, _, aname) = info[home], info[away]
+        loaded = (
+            _ts(dt.date(self.season, 8, 14), 18) if status == 1 else _ts(day + dt.timedelta(1), 7)
+        )
+        tip = _ts(day + dt.timedelta(days=1), 0, 30)  # 7:30 pm Eastern
+        winner = None
+        if score is not None:
+            winner = home if score[0] > score[1] else away
+        self.out[SCHEDULE.name].append(
+            _SCHED.row(
+                game_id=nba_id,
+                game_code=f"{day:%Y%m%d}/{away}{home}",
+                season=str(self.season),
+                season_nba_format=season_label(self.season),
+                season_year=self.season,
+                game_date=day,
+                game_date_est=tip,
+                game_status=status,
+                game_status_text={1: "Scheduled", 3: "Final"}[status],
+                home_team_id=hid,
+                home_team_tricode=home,
+                home_team_name=hname,
+                away_team_id=aid,
+                away_team_tricode=away,
+                away_team_name=aname,
+                arena_city=hcity,
+                is_primetime=False,
+                has_national_tv=False,
+                is_emirates_cup=False,
+                playoff_round=playoff_round,
+                is_christmas=day.month == 12 and day.day == 25,
+                is_mlk_day=False,
+                day_of_week=f"{day:%a}".lower(),
+                is_weekend=day.weekday() >= 4,
+                time_slot="primetime",
+                neutral_site_flag=False,
+                international_game=False,
+                home_team_score=score[0] if score else None,
+                away_team_score=score[1] if score else None,
+                winning_team_tricode=winner,
+                data_source="api_stats",
+                source_updated_at=loaded,
+                source_file_path=f"nba-com/schedule/{season_label(self.season)}/{loaded:%Y%m%d}.json",
+                scrape_timestamp=loaded,
+                created_at=loaded,
+                processed_at=loaded,
+                **{"is_all_star": False, **flags},
+            )
+        )
+
+    def all_star_game(self) -> None:
+        """The All-Star game, on the Sunday of the break (a day without other games). NBA.com
+        lists All-Star weekend in a regular-season "week", so the scraper sets both
+        is_regular_season and is_all_star; only is_all_star keeps it out of expected games."""
+        day = _nth_weekday(self.season + 1, 2, 6, 3)
+        if day > self.horizon:
+            return
+        nba_id = f"003{self.season % 100:02d}00001"
+        flags: dict[str, Any] = {
+            "is_regular_season": True,
+            "is_playoffs": False,
+            "is_all_star": True,
+        }
+        self.schedule_row(day, "WST", "EST", nba_id, 1, flags)
+        if day <= self.final_through:
+            self.schedule_row(day, "WST", "EST", nba_id, 3, flags, score=(178, 175))
+
+    def pregame(
+        self,
+        gid: str,
+        nba_id: str,
+        day: dt.date,
+        home: _Team,
+        away: _Team,
+        av: dict[str, _Avail],
+    ) -> None:
+        loaded = _ts(day, 18)
+        season = season_label(self.season)
         for team in (home, away):
             for s, status, reason in av[team.abbr].report:
+                first, _, last = s.p.name.partition(" ")
                 self.out[INJURY_REPORT.name].append(
-                    (day, day, team.abbr, s.p.lookup, status, reason)
+                    _INJ.row(
+                        report_date=day,
+                        report_hour=17,
+                        season=season,
+                        game_date=day,
+                        game_time="07:30 (ET)",
+                        game_id=gid,
+                        matchup=f"{away.abbr}@{home.abbr}",
+                        away_team=away.abbr,
+                        home_team=home.abbr,
+                        team=team.abbr,
+                        player_name_original=f"{last}, {first}",
+                        player_full_name=s.p.name,
+                        player_lookup=s.p.lookup,
+                        injury_status=status,
+                        reason=reason,
+                        reason_category="injury" if " - " not in reason else "other",
+                        confidence_score=1.0,
+                        overall_report_confidence=1.0,
+                        run_id=f"synthetic-{day:%Y%m%d}",
+                        source_file_path=f"nba-com/injury-report-data/{day}/17/report.json",
+                        processed_at=loaded,
+                    )
                 )
         rng = self.odds_rng
         if day not in self._no_odds:
@@ -787,14 +1208,62 @@ class _SeasonSim:
         if self._no_odds[day]:
             return
         game_lines, props = self.out[GAME_LINES.name], self.out[PLAYER_PROPS.name]
+        event_id = _hex_id(f"odds-event:{gid}")
+        tip = _ts(day + dt.timedelta(days=1), 0, 30)
+        hname, aname = team_full_name(home.abbr), team_full_name(away.abbr)
         if rng.random() < _LINE_COVERAGE[self.idx]:
             spread = _half(-(4.0 * (home.rating - away.rating) + 2.5 + rng.gauss(0, 1.5)))
             total = _half(rng.gauss(221 + 2.2 * self.idx, 5))
+            base = _LINES.template(
+                game_id=event_id,
+                sport_key="basketball_nba",
+                sport_title="NBA",
+                commence_time=tip,
+                game_date=day,
+                home_team=hname,
+                away_team=aname,
+                home_team_abbr=home.abbr,
+                away_team_abbr=away.abbr,
+                source_file_path=f"odds-api/game-lines/{day}/{event_id}.json",
+                data_source="current",
+            )
             for book in rng.sample(_BOOKS[:2], rng.choice((1, 2))):
                 ds, dtot = rng.choice((-1.0, -0.5, 0.5, 1.0)), rng.choice((-1.5, -1, 0, 1, 1.5))
-                key = (gid, day, home.abbr, away.abbr, book)
                 for f, t in _snapshots(rng, day, rng.choice((2, 3))):
-                    game_lines.append((*key, _half(spread + ds * f), _half(total + dtot * f), t))
+                    sp, tot = _half(spread + ds * f), _half(total + dtot * f)
+                    # One row per bookmaker x market x outcome x snapshot.
+                    for market, outcome, point in (
+                        ("spreads", hname, sp),
+                        ("spreads", aname, -sp),
+                        ("totals", "Over", tot),
+                        ("totals", "Under", tot),
+                    ):
+                        game_lines.append(
+                            _LINES.row(
+                                base,
+                                snapshot_timestamp=t,
+                                bookmaker_key=book,
+                                bookmaker_title=_BOOK_TITLES[book],
+                                bookmaker_last_update=t,
+                                market_key=market,
+                                market_last_update=t,
+                                outcome_name=outcome,
+                                outcome_price=1.91,
+                                outcome_point=point,
+                                created_at=t,
+                                processed_at=t,
+                            )
+                        )
+        prop_base = _PROPS.template(
+            game_id=nba_id,
+            odds_api_event_id=event_id,
+            game_date=day,
+            game_start_time=tip,
+            home_team_abbr=home.abbr,
+            away_team_abbr=away.abbr,
+            source_file_path=f"odds-api/player-props/{day}/{event_id}.json",
+            data_source="current",
+        )
         for team in (home, away):
             for s in av[team.abbr].active:
                 if s.minutes_base < _PROP_MIN_MINUTES or rng.random() >= _PROP_COVERAGE[self.idx]:
@@ -809,7 +1278,68 @@ class _SeasonSim:
                     for f, t in _snapshots(rng, day, rng.choice((2, 3, 4))):
                         over = rng.choice((-125, -120, -115, -110, -110, -105))
                         points = max(0.5, line + (move if f >= 0.5 else 0.0))
-                        props.append((gid, day, s.p.lookup, book, points, over, -230 - over, t))
+                        props.append(
+                            _PROPS.row(
+                                prop_base,
+                                snapshot_timestamp=t,
+                                snapshot_tag=f"snap-{t:%H%M}",
+                                capture_timestamp=t,
+                                minutes_before_tipoff=int((tip - t).total_seconds() // 60),
+                                bookmaker=book,
+                                player_name=s.p.name,
+                                player_lookup=s.p.lookup,
+                                points_line=points,
+                                over_price=_decimal_odds(over),
+                                over_price_american=over,
+                                under_price=_decimal_odds(-230 - over),
+                                under_price_american=-230 - over,
+                                bookmaker_last_update=t,
+                                processed_at=t,
+                            )
+                        )
+
+    def registry(self) -> None:
+        """nba_reference.nba_players_registry for the season: one row per player and team he
+        appeared for in the gamebook, id ``<player_lookup>_001`` (production's first id)."""
+        g = _GB.index
+        seen: dict[tuple[str, str], list[Any]] = {}
+        names: dict[str, str] = {}
+        for r in self.out[GAMEBOOK.name]:
+            if r[g["season_year"]] != self.season:
+                continue
+            key = (r[g["player_lookup"]], r[g["team_abbr"]])
+            names[key[0]] = r[g["player_name"]]
+            day, status = r[g["game_date"]], r[g["player_status"]]
+            acc = seen.setdefault(key, [day, day, 0, 0, 0, 0])
+            acc[0], acc[1] = min(acc[0], day), max(acc[1], day)
+            acc[2] += status == "active"
+            acc[3] += 1
+            acc[4] += status == "inactive"
+            acc[5] += status == "dnp"
+        loaded = _ts(dt.date(self.season + 1, 7, 1))
+        for (lookup, team), (first, last, played, total, inactive, dnp) in sorted(seen.items()):
+            self.out[PLAYERS_REGISTRY.name].append(
+                _REG.row(
+                    universal_player_id=f"{lookup}_001",
+                    player_name=names[lookup],
+                    player_lookup=lookup,
+                    team_abbr=team,
+                    season=season_label(self.season),
+                    first_game_date=first,
+                    last_game_date=last,
+                    games_played=played,
+                    total_appearances=total,
+                    inactive_appearances=inactive,
+                    dnp_appearances=dnp,
+                    source_priority="nba_gamebook",
+                    confidence_score=1.0,
+                    last_processor="gamebook",
+                    last_gamebook_activity_date=last,
+                    created_by="gamebook_registry_processor",
+                    created_at=loaded,
+                    processed_at=loaded,
+                )
+            )
 
     # --- postseason ------------------------------------------------------------------------
     def postseason(self, last_regular: dt.date) -> None:
@@ -829,9 +1359,9 @@ class _SeasonSim:
         pending: dict[str, tuple[str, str]] = {}
         for c, conf, d in (("E", east, day), ("W", west, day + dt.timedelta(days=1))):
             n += 1
-            w78 = self.game(d, conf[6], conf[7], f"004{yy:02d}000{n}1", regular=False)
+            w78 = self.game(d, conf[6], conf[7], f"004{yy:02d}000{n}1", False, None, "play_in")
             n += 1
-            w910 = self.game(d, conf[8], conf[9], f"004{yy:02d}000{n}1", regular=False)
+            w910 = self.game(d, conf[8], conf[9], f"004{yy:02d}000{n}1", False, None, "play_in")
             if w78 is None or w910 is None:
                 return
             l78 = conf[7] if w78 == conf[6] else conf[6]
@@ -841,7 +1371,13 @@ class _SeasonSim:
             n += 1
             home, away = pending[c]
             w8 = self.game(
-                day + dt.timedelta(days=3), home, away, f"004{yy:02d}000{n}1", regular=False
+                day + dt.timedelta(days=3),
+                home,
+                away,
+                f"004{yy:02d}000{n}1",
+                False,
+                None,
+                "play_in",
             )
             if w8 is None:
                 return
@@ -887,13 +1423,17 @@ class _SeasonSim:
                 ok = [t for t in (high, low) if _series_path_ok(wins, t, g, length)]
                 want = ok[0] if len(ok) == 1 else None
             day = first + dt.timedelta(days=gaps[g - 1])
-            w = self.game(day, home, away, f"{prefix}{g}", regular=False, winner=want)
+            rnd = _ROUND_NAMES[prefix[7]]
+            w = self.game(day, home, away, f"{prefix}{g}", False, want, rnd)
             if w is None:
                 return None
             wins[w] += 1
             if wins[w] == 4:
                 return w
         raise AssertionError("a best-of-7 series always ends")
+
+
+_ROUND_NAMES = {"1": "first_round", "2": "conf_semifinals", "3": "conf_finals", "4": "nba_finals"}
 
 
 def _series_path_ok(wins: dict[str, int], winner: str, game: int, length: int) -> bool:
@@ -912,17 +1452,19 @@ def generate(
     *,
     seasons: Iterable[int] | None = None,
 ) -> dict[str, list[Row]]:
-    """Rows (in each table's column order) for every Phase 2 table, keyed by table name.
+    """Rows (in each table's contract column order) for every Phase 2 table, keyed by name.
 
-    Games on or before ``final_through`` are final with box scores; later games of the
-    schedule are scheduled (game_status 1) and, up to PREGAME_DAYS ahead, have props, lines
-    and injury reports. ``seasons`` restricts the output to those season years (a season's
-    rows do not depend on which other seasons are generated)."""
+    Games on or before ``final_through`` are final with box scores (their schedule rows: the
+    "Scheduled" version and the "Final" one); later games of the schedule are only scheduled
+    (game_status 1) and, up to PREGAME_DAYS ahead, have props, lines and injury reports. A
+    season is generated once ``final_through`` is within PREGAME_DAYS of its opener (the
+    2026-27 season only when the range reaches it). ``seasons`` restricts the output to those
+    season years (a season's rows do not depend on which other seasons are generated)."""
     league = _league(seed)
     out: dict[str, list[Row]] = {t.name: [] for t in RAW_TABLES}
-    wanted = sorted(SEASON_OPENERS) if seasons is None else sorted(set(seasons))
+    wanted = sorted(SYNTHETIC_OPENERS) if seasons is None else sorted(set(seasons))
     for season in wanted:
-        if SEASON_OPENERS[season] > final_through + dt.timedelta(days=PREGAME_DAYS):
+        if SYNTHETIC_OPENERS[season] > final_through + dt.timedelta(days=PREGAME_DAYS):
             continue
         _SeasonSim(seed, season, league[season], final_through, out).run()
     return out
@@ -939,10 +1481,16 @@ def seed_phase2(
 
 
 __all__ = [
+    "ALL_STAR_TEAMS",
     "DEFAULT_FINAL_THROUGH",
+    "SYNTHETIC_OPENERS",
     "TEAMS",
+    "TEAM_INFO",
+    "Shape",
     "generate",
     "player_lookup",
     "regular_season_dates",
+    "season_label",
     "seed_phase2",
+    "team_full_name",
 ]

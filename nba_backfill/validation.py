@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from nba_backfill.calendar import is_bootstrap
+from nba_backfill.calendar import Openers
 from nba_backfill.catalog import PGS, TABLES, TableSpec, resolve_tables
 from nba_backfill.planner import (
     check_range,
@@ -138,12 +138,17 @@ class ValidationReport:
 
 
 def check_table(
-    wh: Warehouse, spec: TableSpec, start: dt.date, end: dt.date, schedule: dict[dt.date, int]
+    wh: Warehouse,
+    spec: TableSpec,
+    start: dt.date,
+    end: dt.date,
+    schedule: dict[dt.date, int],
+    openers: Openers,
 ) -> TableCheck:
     # Dates the table drops on arrival are skipped by the planner: not expected here either.
     gone = expired_through(wh, spec, utc_today())
     in_range = sorted(d for d in schedule if start <= d <= end and (gone is None or d > gone))
-    nonboot = [d for d in in_range if not is_bootstrap(d)]
+    nonboot = [d for d in in_range if not openers.is_bootstrap(d)]
     prof = wh.date_profile(spec, start, end)
     complete = {d for d in in_range if is_complete(spec, prof.get(d), schedule[d])}
     audit = wh.key_audit(spec, start, end)
@@ -193,8 +198,9 @@ def validate(
     check_range(start, end, wh.schedule_bounds())
     specs = [s for s in resolve_tables(tables) if s.phase == phase]
     schedule = wh.schedule(start - dt.timedelta(days=180), end)
+    openers = wh.season_openers()
     report = ValidationReport(
-        phase, start, end, [check_table(wh, s, start, end, schedule) for s in specs]
+        phase, start, end, [check_table(wh, s, start, end, schedule, openers) for s in specs]
     )
     if phase == 4:
         report.usage_rate_share = usage_rate_share(wh, start, end)

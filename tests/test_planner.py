@@ -1,8 +1,11 @@
 import datetime as dt
+import json
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from nba_backfill.calendar import is_bootstrap, season_year
+from nba_backfill.calendar import BOOTSTRAP_DAYS, Openers, season_year
 from nba_backfill.catalog import TABLES, TDGS, TOGS
 from nba_backfill.errors import UsageError
 from nba_backfill.planner import check_range, chunk_dates, is_complete
@@ -59,7 +62,73 @@ def test_completeness_counts_teams_not_just_rows():
 
 
 def test_bootstrap_and_season_year():
-    assert is_bootstrap(D(2021, 10, 19)) and is_bootstrap(D(2021, 11, 1))
-    assert not is_bootstrap(D(2021, 11, 2))
-    assert is_bootstrap(D(2025, 10, 21)) and not is_bootstrap(D(2025, 11, 4))
+    openers = Openers({2021: D(2021, 10, 19), 2025: D(2025, 10, 21)})
+    assert openers.is_bootstrap(D(2021, 10, 19)) and openers.is_bootstrap(D(2021, 11, 1))
+    assert not openers.is_bootstrap(D(2021, 11, 2))
+    assert openers.is_bootstrap(D(2025, 10, 21)) and not openers.is_bootstrap(D(2025, 11, 4))
+    assert not openers.is_bootstrap(D(2023, 10, 24))  # a season the schedule does not hold
+    assert len(openers.bootstrap_days()) == 2 * BOOTSTRAP_DAYS
     assert season_year(D(2022, 3, 1)) == 2021 and season_year(D(2022, 10, 30)) == 2022
+
+
+# --- openers and bootstrap days from the schedule -------------------------------------------
+PLAN_END = D(2026, 11, 28)
+
+
+@pytest.fixture(scope="module")
+def six_seasons(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A warehouse whose schedule holds the synthetic 2021-22 .. 2026-27 seasons, final
+    through PLAN_END (the 2026-27 season is 40 days old)."""
+    from nba_backfill.settings import load_settings
+    from nba_backfill.synthetic import seed_phase2
+    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+
+    path = tmp_path_factory.mktemp("six") / "w.duckdb"
+    wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
+    try:
+        seed_phase2(wh, seed=7, final_through=PLAN_END)
+    finally:
+        wh.close()
+    return path
+
+
+def test_openers_are_each_seasons_first_regular_season_game(six_seasons: Path) -> None:
+    from nba_backfill.settings import load_settings
+    from nba_backfill.synthetic import SYNTHETIC_OPENERS
+    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+
+    wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(six_seasons)}), read_only=True)
+    try:
+        assert dict(wh.season_openers().by_season) == SYNTHETIC_OPENERS
+    finally:
+        wh.close()
+
+
+def test_plan_skips_the_bootstrap_days_of_every_season_in_the_schedule(
+    six_seasons: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`plan --end 2026-11-28` skips exactly the 2026-27 season's first 14 days (opener
+    2026-10-20, read from the schedule), and the five older seasons still skip theirs."""
+    from nba_backfill.cli import app
+    from nba_backfill.warehouse import close_shared
+
+    monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__DUCKDB_PATH", str(six_seasons))
+    monkeypatch.setenv("NBA_BACKFILL_HOME", str(six_seasons.parent / "home"))
+    close_shared()
+    try:
+        res = CliRunner().invoke(app, ["plan", "--end", PLAN_END.isoformat(), "--json"])
+    finally:
+        close_shared()
+    assert res.exit_code == 0, res.output
+    plan = json.loads(res.output)
+    assert plan["start"] == "2021-10-19"
+    openers = [D(2021, 10, 19), D(2022, 10, 18), D(2023, 10, 24), D(2024, 10, 22), D(2025, 10, 21)]
+    older = {o + dt.timedelta(days=i) for o in openers for i in range(14)}
+    new_season = {D(2026, 10, 20) + dt.timedelta(days=i) for i in range(14)}
+    for name, table in plan["tables"].items():
+        skipped = {D.fromisoformat(d) for d, why in table["skipped"].items() if "bootstrap" in why}
+        if TABLES[name].phase == 3:
+            assert skipped == set(), name
+            continue
+        assert {d for d in skipped if d >= D(2026, 10, 1)} == new_season, name
+        assert {d for d in skipped if d < D(2026, 10, 1)} == older, name

@@ -1,5 +1,10 @@
 """The synthetic Phase 2 generator: calendar targets, internal consistency, partial odds,
-determinism and loading into DuckDB."""
+determinism and loading into DuckDB.
+
+The generator writes production's raw tables; the fixtures below read them the way the models do
+(the latest schedule version of each expected game, box scores by production's column names,
+field-goal events of the play-by-play, one spread/total per game-line snapshot) and give the
+tests the short vocabulary they check consistency in."""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from nba_backfill.calendar import BOOTSTRAP_DAYS, SEASON_OPENERS, season_year
+from nba_backfill.calendar import BOOTSTRAP_DAYS, season_year
 from nba_backfill.phase2 import (
     GAME_LINES,
     GAMEBOOK,
@@ -27,10 +32,18 @@ from nba_backfill.phase2 import (
     SCHEDULE,
     TEAM_BOXSCORE,
 )
-from nba_backfill.synthetic import DEFAULT_FINAL_THROUGH, PREGAME_DAYS, TEAMS, generate
+from nba_backfill.synthetic import (
+    DEFAULT_FINAL_THROUGH,
+    PREGAME_DAYS,
+    SYNTHETIC_OPENERS,
+    TEAMS,
+    generate,
+)
 
 Rows = list[dict[str, Any]]
 END = DEFAULT_FINAL_THROUGH
+# The seasons the default range generates (2026-27 only starts after it).
+SEASON_OPENERS = {s: o for s, o in SYNTHETIC_OPENERS.items() if o <= END}
 
 
 def _dicts(data: dict[str, list[tuple[Any, ...]]], table: Any) -> Rows:
@@ -42,9 +55,38 @@ def data() -> dict[str, list[tuple[Any, ...]]]:
     return generate()
 
 
+def _game_id(day: dt.date, away: str, home: str) -> str:
+    return f"{day:%Y%m%d}_{away}_{home}"
+
+
 @pytest.fixture(scope="module")
-def schedule(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
+def raw_schedule(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
     return _dicts(data, SCHEDULE)
+
+
+@pytest.fixture(scope="module")
+def schedule(raw_schedule: Rows) -> Rows:
+    """The latest version of each game (production's v_nbac_schedule_latest rule) without the
+    All-Star game, with game_id YYYYMMDD_AWAY_HOME and the NBA.com id as nba_game_id."""
+    latest: dict[tuple[str, dt.date], dict[str, Any]] = {}
+    for g in raw_schedule:
+        key = (g["game_id"], g["game_date"])
+        if key not in latest or (g["game_status"], g["processed_at"]) > (
+            latest[key]["game_status"],
+            latest[key]["processed_at"],
+        ):
+            latest[key] = g
+    return [
+        {
+            **g,
+            "game_id": _game_id(g["game_date"], g["away_team_tricode"], g["home_team_tricode"]),
+            "nba_game_id": g["game_id"],
+            "home_team_abbr": g["home_team_tricode"],
+            "away_team_abbr": g["away_team_tricode"],
+        }
+        for g in sorted(latest.values(), key=lambda g: (g["game_date"], g["game_id"]))
+        if not g["is_all_star"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +96,76 @@ def gamebook(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
 
 @pytest.fixture(scope="module")
 def boxscore(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
-    return _dicts(data, TEAM_BOXSCORE)
+    """Team box scores in the gamebook's column names, minutes as whole team minutes."""
+    names = {
+        "fg_made": "field_goals_made",
+        "fg_attempted": "field_goals_attempted",
+        "three_pt_made": "three_pointers_made",
+        "three_pt_attempted": "three_pointers_attempted",
+        "ft_made": "free_throws_made",
+        "ft_attempted": "free_throws_attempted",
+    }
+    rows = [{names.get(k, k): v for k, v in r.items()} for r in _dicts(data, TEAM_BOXSCORE)]
+    teams: dict[str, list[str]] = defaultdict(list)
+    for r in rows:
+        assert re.fullmatch(r"\d{3}:00", r["minutes"])
+        r["minutes"] = int(r["minutes"].split(":")[0])
+        teams[r["game_id"]].append(r["team_abbr"])
+    for r in rows:
+        r["opponent_team_abbr"] = next(t for t in teams[r["game_id"]] if t != r["team_abbr"])
+    return rows
+
+
+def _shots(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
+    """Field-goal events as shots: shooter, team, zone, made, assisted, blocked."""
+    out = []
+    for e in _dicts(data, PLAY_BY_PLAY):
+        if e["event_type"] == "freethrow":
+            assert e["shot_type"] == "FT"
+            continue
+        assert e["shot_type"] == e["event_type"].upper() and e["shot_type"] in ("2PT", "3PT")
+        zone = (
+            "three"
+            if e["shot_type"] == "3PT"
+            else "paint"
+            if e["shot_distance"] <= 8.0
+            else "mid_range"
+        )
+        out.append(
+            {
+                **e,
+                "team_abbr": e["player_1_team_abbr"],
+                "player_lookup": e["player_1_lookup"],
+                "shot_zone": zone,
+                "assisted": e["player_2_lookup"] is not None,
+                "blocked": e["player_3_lookup"] is not None,
+            }
+        )
+    return out
+
+
+def _lines(data: dict[str, list[tuple[Any, ...]]]) -> Rows:
+    """One row per game, bookmaker and snapshot: the home spread and the total."""
+    snaps: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for r in _dicts(data, GAME_LINES):
+        key = (r["game_id"], r["bookmaker_key"], r["snapshot_timestamp"])
+        s = snaps.setdefault(
+            key,
+            {
+                "game_id": _game_id(r["game_date"], r["away_team_abbr"], r["home_team_abbr"]),
+                "game_date": r["game_date"],
+                "home_team_abbr": r["home_team_abbr"],
+                "away_team_abbr": r["away_team_abbr"],
+                "bookmaker": r["bookmaker_key"],
+                "outcomes": 0,
+            },
+        )
+        s["outcomes"] += 1
+        if r["market_key"] == "spreads" and r["outcome_name"] == r["home_team"]:
+            s["spread"] = r["outcome_point"]
+        if r["market_key"] == "totals" and r["outcome_name"] == "Over":
+            s["total"] = r["outcome_point"]
+    return list(snaps.values())
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +202,9 @@ def test_final_date_count_matches_production(final_dates: set[dt.date]) -> None:
 
 
 def test_game_dates_do_not_depend_on_the_seed(schedule: Rows) -> None:
-    other = generate(seed=3, seasons=[2024])[SCHEDULE.name]
+    other = _dicts(generate(seed=3, seasons=[2024]), SCHEDULE)
     dates = {g["game_date"] for g in schedule if g["season_year"] == 2024}
-    assert {r[2] for r in other} == dates
+    assert {r["game_date"] for r in other if not r["is_all_star"]} == dates
 
 
 def test_bootstrap_days_all_have_games(final_dates: set[dt.date]) -> None:
@@ -234,7 +345,7 @@ def test_team_boxscore_is_sum_of_gamebook(gamebook: Rows, boxscore: Rows) -> Non
 def test_play_by_play_matches_gamebook(
     data: dict[str, list[tuple[Any, ...]]], gamebook: Rows, boxscore: Rows
 ) -> None:
-    pbp = _dicts(data, PLAY_BY_PLAY)
+    pbp = _shots(data)
     shots: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     events: dict[str, list[int]] = defaultdict(list)
     blocked: Counter[tuple[str, str]] = Counter()  # (game, shooting team)
@@ -248,7 +359,7 @@ def test_play_by_play_matches_gamebook(
         c[1] += s["shot_made"]
         c[2] += three
         c[3] += three and s["shot_made"]
-        events[s["game_id"]].append(s["event_id"])
+        events[s["game_id"]].append(int(s["event_id"]))
         assert 1 <= s["period"] <= max_period[s["game_id"]]
         assert not (s["assisted"] and not s["shot_made"])
         assert not (s["blocked"] and s["shot_made"])
@@ -264,11 +375,40 @@ def test_play_by_play_matches_gamebook(
                 r["three_pointers_made"],
             ]
     assert sum(v[0] for v in shots.values()) == len(pbp)
-    assert all(ev == list(range(1, len(ev) + 1)) for ev in events.values())
+    every: dict[str, list[int]] = defaultdict(list)  # shots and free throws
+    for e in _dicts(data, PLAY_BY_PLAY):
+        every[e["game_id"]].append(int(e["event_id"]))
+    assert all(ev == list(range(1, len(ev) + 1)) for ev in every.values())
+    assert all(set(ev) <= set(every[g]) for g, ev in events.items())
     for b in boxscore:  # blocks = the opponent's blocked shots; assists = own assisted makes
         assert b["blocks"] == blocked[(b["game_id"], b["opponent_team_abbr"])]
         assert b["assists"] == assisted[(b["game_id"], b["team_abbr"])]
     assert 0.5 < zones["paint"] / (zones["paint"] + zones["mid_range"]) < 0.7
+
+
+def test_free_throw_events_and_running_score(
+    data: dict[str, list[tuple[Any, ...]]], gamebook: Rows, boxscore: Rows
+) -> None:
+    """Free throws are events of their own (the models skip them: not field goals), and the
+    running score of a game's last event is its final score."""
+    fts: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    last: dict[str, tuple[int, int, int]] = {}
+    for e in _dicts(data, PLAY_BY_PLAY):
+        if e["event_type"] == "freethrow":
+            c = fts[(e["game_id"], e["player_1_lookup"])]
+            c[0] += 1
+            c[1] += e["shot_made"]
+        if e["event_sequence"] > last.get(e["game_id"], (0, 0, 0))[0]:
+            last[e["game_id"]] = (e["event_sequence"], e["score_home"], e["score_away"])
+    for r in gamebook:
+        if r["player_status"] == "active":
+            assert fts.get((r["game_id"], r["player_lookup"]), [0, 0]) == [
+                r["free_throws_attempted"],
+                r["free_throws_made"],
+            ]
+    for b in boxscore:
+        _, home, away = last[b["game_id"]]
+        assert b["points"] == (home if b["is_home"] else away)
 
 
 def test_plausible_distributions(gamebook: Rows, boxscore: Rows) -> None:
@@ -302,7 +442,10 @@ def test_plausible_distributions(gamebook: Rows, boxscore: Rows) -> None:
 def test_props_partial_and_growing(
     data: dict[str, list[tuple[Any, ...]]], gamebook: Rows, schedule: Rows
 ) -> None:
-    props = _dicts(data, PLAYER_PROPS)
+    props = [
+        {**p, "game_id": _game_id(p["game_date"], p["away_team_abbr"], p["home_team_abbr"])}
+        for p in _dicts(data, PLAYER_PROPS)
+    ]
     final_dates = {g["game_date"] for g in schedule if g["game_status"] == 3}
     with_props = {(p["game_id"], p["player_lookup"]) for p in props}
     coverage = []
@@ -333,7 +476,8 @@ def test_props_partial_and_growing(
 
 
 def test_game_lines_partial(data: dict[str, list[tuple[Any, ...]]], schedule: Rows) -> None:
-    lines = _dicts(data, GAME_LINES)
+    lines = _lines(data)
+    assert {line["outcomes"] for line in lines} == {4}  # 2 spreads + Over/Under
     games = {g["game_id"]: g for g in schedule}
     covered = {line["game_id"] for line in lines}
     rates = []
@@ -353,7 +497,10 @@ def test_game_lines_partial(data: dict[str, list[tuple[Any, ...]]], schedule: Ro
 
 
 def test_injury_report(data: dict[str, list[tuple[Any, ...]]], gamebook: Rows) -> None:
-    report = _dicts(data, INJURY_REPORT)
+    report = [
+        {**r, "status": r["injury_status"], "team_abbr": r["team"]}
+        for r in _dicts(data, INJURY_REPORT)
+    ]
     assert {r["status"] for r in report} == {"out", "questionable", "probable"}
     assert all(r["report_date"] == r["game_date"] for r in report)
     assert len({(r["report_date"], r["player_lookup"]) for r in report}) == len(report)
@@ -427,15 +574,16 @@ def test_seed_phase2_into_duckdb_is_idempotent(tmp_path: Any) -> None:
             assert rows[0]["n"] == first[t.name], t.name
         games = wh.fetch(
             "SELECT COUNT(*) AS n, COUNT(DISTINCT game_id) AS d, COUNTIF(game_status = 3) AS f "
-            "FROM nba_reference.nba_schedule"
+            "FROM nba_backfill_views.schedule_latest WHERE NOT is_all_star",
+            {"start_date": dt.date(2021, 10, 1), "end_date": dt.date(2022, 9, 30)},
         )[0]
         assert games["n"] == games["d"] == 1230 and 0 < games["f"] < 1230
         pbp = wh.fetch(
-            "SELECT COUNTIF(shot_made) AS made, COUNT(*) AS n FROM nba_raw.nbac_play_by_play"
+            "SELECT COUNTIF(shot_made) AS made, COUNT(*) AS n FROM nba_raw.nbac_play_by_play "
+            "WHERE shot_type IN ('2PT', '3PT')"
         )[0]
         box = wh.fetch(
-            "SELECT SUM(field_goals_made) AS made, SUM(field_goals_attempted) AS n "
-            "FROM nba_raw.nbac_team_boxscore"
+            "SELECT SUM(fg_made) AS made, SUM(fg_attempted) AS n FROM nba_raw.nbac_team_boxscore"
         )[0]
         assert (pbp["made"], pbp["n"]) == (box["made"], box["n"])
         ts = wh.fetch(

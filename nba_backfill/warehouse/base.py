@@ -13,13 +13,17 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
-from nba_backfill.catalog import SCHEDULE, TABLES, TableSpec
+from nba_backfill.calendar import Openers
+from nba_backfill.catalog import EXPECTED_GAMES, SCHEDULE, SEASON_OPENERS, TABLES, TableSpec
 from nba_backfill.outputs import VOLATILE
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model
+from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model, splice_views
 
 Params = Mapping[str, Any]
+# The shared schedule pieces filter on the reader's window; these bounds read all of it (the
+# schedule's required partition filter is still satisfied).
+_WHOLE_SCHEDULE: Params = {"start_date": dt.date(1901, 1, 1), "end_date": dt.date(2999, 12, 31)}
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ class Warehouse(abc.ABC):
     def load_raw(
         self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
     ) -> int:
-        """Write Phase 2 rows (in ``table.columns`` order); ``replace`` empties the table first."""
+        """Write Phase 2 rows (values in ``table.column_names`` order: production's live columns);
+        ``replace`` empties the table first."""
 
     @abc.abstractmethod
     def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
@@ -121,8 +126,9 @@ class Warehouse(abc.ABC):
 
     # --- shared helpers -----------------------------------------------------------------------
     def parse(self, sql: str) -> exp.Expr:
-        """Parse BigQuery SQL with logical names and map datasets to physical ones."""
-        tree = sqlglot.parse_one(sql, read="bigquery")
+        """Parse BigQuery SQL with logical names (shared pieces spliced in) and map datasets to
+        physical ones."""
+        tree = splice_views(sqlglot.parse_one(sql, read="bigquery"))
         for ref in tree.find_all(exp.Table):
             db = ref.args.get("db")
             if db is not None and db.name in self.datasets:
@@ -134,26 +140,36 @@ class Warehouse(abc.ABC):
 
     # --- reads shared by planner and validation -----------------------------------------------
     def schedule(self, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        """Final games per game date on ``[start, end]`` (the expected dates)."""
+        """Expected games per game date on ``[start, end]``: production's gate (final,
+        regular season or playoffs, latest version of each game)."""
         rows = self.fetch(
-            f"SELECT game_date, COUNT(*) AS games FROM {SCHEDULE} "
-            "WHERE game_date BETWEEN @start_date AND @end_date AND game_status = 3 "
+            f"SELECT game_date, COUNT(*) AS games FROM {EXPECTED_GAMES} "
+            "WHERE game_date BETWEEN @start_date AND @end_date "
             "GROUP BY game_date",
             {"start_date": start, "end_date": end},
         )
         return {_as_date(r["game_date"]): int(r["games"]) for r in rows}
 
     def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
-        """First and last final game date in the schedule, or None when it is empty/missing."""
+        """First and last expected game date in the schedule, or None when it is empty or
+        missing."""
         if not self.table_exists(SCHEDULE):
             return None
         rows = self.fetch(
-            f"SELECT MIN(game_date) AS lo, MAX(game_date) AS hi FROM {SCHEDULE} "
-            "WHERE game_status = 3"
+            f"SELECT MIN(game_date) AS lo, MAX(game_date) AS hi FROM {EXPECTED_GAMES}",
+            _WHOLE_SCHEDULE,
         )
         if not rows or rows[0]["lo"] is None:
             return None
         return _as_date(rows[0]["lo"]), _as_date(rows[0]["hi"])
+
+    def season_openers(self) -> Openers:
+        """Every season of the schedule with its opener (first regular-season game date): what
+        bootstrap days are counted from. Empty when there is no schedule."""
+        if not self.table_exists(SCHEDULE):
+            return Openers({})
+        rows = self.fetch(f"SELECT season_year, opener_date FROM {SEASON_OPENERS}", _WHOLE_SCHEDULE)
+        return Openers({int(r["season_year"]): _as_date(r["opener_date"]) for r in rows})
 
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date

@@ -60,8 +60,9 @@ _WINDOW_PARAMS = ("start_date", "end_date")
 _MAX_CLUSTER_COLUMNS = 4  # BigQuery's limit
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 
-# Legacy type names for the tables API (phase2 declares GoogleSQL names).
+# Legacy type names for the tables API (the contract holds GoogleSQL names).
 _FIELD_TYPES = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
+
 
 # Failed *jobs* are retried by the core only (errors.is_transient + the task's tenacity policy),
 # so the client's own job re-runs are off (job_retry=None). HTTP-level retries of idempotent API
@@ -427,20 +428,22 @@ class BigQueryWarehouse(Warehouse):
         name: str,
         schema: Sequence[bigquery.SchemaField],
         *,
-        date_column: str,
+        date_column: str | None,
         clustering: Sequence[str] = (),
         require_partition_filter: bool = False,
         expiration_days: float | None = None,
         description: str = "",
     ) -> None:
         table = bigquery.Table(self.table_id(name), schema=list(schema))
-        # DAY partitions on the date column; an expiration only where production declares one
-        # (the planner never writes a date that would expire on arrival).
-        table.time_partitioning = bigquery.TimePartitioning(
-            type_=bigquery.TimePartitioningType.DAY,
-            field=date_column,
-            expiration_ms=int(expiration_days * 86_400_000) if expiration_days else None,
-        )
+        # DAY partitions on the date column (none for an unpartitioned table such as the
+        # player registry); an expiration only where production declares one (the planner
+        # never writes a date that would expire on arrival).
+        if date_column is not None:
+            table.time_partitioning = bigquery.TimePartitioning(
+                type_=bigquery.TimePartitioningType.DAY,
+                field=date_column,
+                expiration_ms=int(expiration_days * 86_400_000) if expiration_days else None,
+            )
         if clustering:
             table.clustering_fields = list(clustering)[:_MAX_CLUSTER_COLUMNS]
         if require_partition_filter:
@@ -455,14 +458,21 @@ class BigQueryWarehouse(Warehouse):
     # --- Phase 2 ------------------------------------------------------------------------------
     @staticmethod
     def raw_schema(table: RawTable) -> list[bigquery.SchemaField]:
-        return [bigquery.SchemaField(c, _FIELD_TYPES.get(t, t)) for c, t in table.columns]
+        """Production's columns as SchemaFields: types, modes (REQUIRED / NULLABLE / REPEATED)
+        and NUMERIC precision, from the contract."""
+        return [schema_field(c) for c in table.live_columns]
 
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
         for dataset in dict.fromkeys(t.dataset for t in tables):
             self._ensure_dataset(dataset)
         for t in tables:
             self._create_table(
-                t.name, self.raw_schema(t), date_column=t.date_column, description=t.description
+                t.name,
+                self.raw_schema(t),
+                date_column=t.partition_by,
+                clustering=t.cluster_by,
+                require_partition_filter=t.require_partition_filter,
+                description=f"Production's {t.name} ({t.source})",
             )
 
     def load_raw(
@@ -488,8 +498,12 @@ class BigQueryWarehouse(Warehouse):
                 if replace
                 else bigquery.WriteDisposition.WRITE_APPEND
             ),
-            time_partitioning=bigquery.TimePartitioning(
-                type_=bigquery.TimePartitioningType.DAY, field=table.date_column
+            time_partitioning=(
+                bigquery.TimePartitioning(
+                    type_=bigquery.TimePartitioningType.DAY, field=table.partition_by
+                )
+                if table.partition_by
+                else None
             ),
             labels=self._labels({"table": table.name}),
         )

@@ -19,21 +19,32 @@ import duckdb
 from sqlglot import exp
 
 from nba_backfill.catalog import TableSpec
-from nba_backfill.contract import normalise_type
+from nba_backfill.contract import Column, normalise_type
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, WarehouseUnavailable
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
 from nba_backfill.warehouse.base import Params, Warehouse, WriteResult, stable_columns
 
-_TYPES = {
-    "STRING": "VARCHAR",
-    "INT64": "BIGINT",
-    "FLOAT64": "DOUBLE",
-    "BOOL": "BOOLEAN",
-    "DATE": "DATE",
-    "TIMESTAMP": "TIMESTAMPTZ",
-    "NUMERIC": "DECIMAL(38,9)",
-}
+
+def column_type(column: Column) -> str:
+    """A contract column's type rendered for DuckDB. BigQuery's bare ``NUMERIC`` is
+    NUMERIC(38, 9); DuckDB's bare DECIMAL would be DECIMAL(18, 3)."""
+    if column.type == "NUMERIC":
+        return "DECIMAL(38, 9)"
+    return column.data_type.sql(dialect="duckdb")
+
+
+def column_ddl(column: Column) -> str:
+    """``"name" TYPE [NOT NULL]``: production's REQUIRED mode is NOT NULL here."""
+    return f'"{column.name}" {column_type(column)}' + (" NOT NULL" if column.required else "")
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return "\\N"
+    if isinstance(value, list | tuple):  # REPEATED column: a DuckDB list literal
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return value
 
 
 def _translate(exc: duckdb.Error, what: str) -> WarehouseError:
@@ -134,7 +145,8 @@ class DuckDBWarehouse(Warehouse):
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
         for t in tables:
             self._ensure_schema(t.dataset)
-            cols = ", ".join(f'"{c}" {_TYPES[ty]}' for c, ty in t.columns)
+            # Production's columns, types and modes; DuckDB has no partitioning or clustering.
+            cols = ", ".join(column_ddl(c) for c in t.live_columns)
             self._cursor().execute(f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})")
 
     def load_raw(
@@ -149,7 +161,7 @@ class DuckDBWarehouse(Warehouse):
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
                 w = csv.writer(fh)
                 for row in rows:
-                    w.writerow(["\\N" if v is None else v for v in row])
+                    w.writerow([_csv_value(v) for v in row])
                     n += 1
             cur = self._cursor()
             cur.begin()
@@ -184,11 +196,7 @@ class DuckDBWarehouse(Warehouse):
             if self.table_exists(t.name):
                 continue
             self._ensure_schema(t.dataset)
-            cols = ", ".join(
-                f'"{c.name}" {c.data_type.sql(dialect="duckdb")}'
-                + (" NOT NULL" if c.required else "")
-                for c in t.contract.live_columns
-            )
+            cols = ", ".join(column_ddl(c) for c in t.contract.live_columns)
             try:
                 self._cursor().execute(
                     f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})"

@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as gexc
 from sqlglot import exp
 
+from nba_backfill.calendar import Openers
 from nba_backfill.catalog import SCHEDULE, TableSpec
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, classify
 from nba_backfill.settings import FaultSettings
@@ -244,6 +245,9 @@ class FaultyWarehouse(DelegatingWarehouse):
 
     def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
         return self._read("bounds", SCHEDULE, self.inner.schedule_bounds)
+
+    def season_openers(self) -> Openers:
+        return self._read("openers", SCHEDULE, self.inner.season_openers)
 
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date

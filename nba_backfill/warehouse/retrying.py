@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlglot import exp
 
+from nba_backfill.calendar import Openers
 from nba_backfill.catalog import TableSpec
 from nba_backfill.retry import call_with_retries
 from nba_backfill.warehouse.base import DateProfile, KeyAudit, Params, Warehouse
@@ -50,6 +51,9 @@ class RetryingReads(DelegatingWarehouse):
 
     def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
         return self._read("the schedule's bounds", self.inner.schedule_bounds)
+
+    def season_openers(self) -> Openers:
+        return self._read("the season openers", self.inner.season_openers)
 
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date

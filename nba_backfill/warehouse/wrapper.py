@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlglot import exp
 
+from nba_backfill.calendar import Openers
 from nba_backfill.catalog import TableSpec
 from nba_backfill.phase2 import RawTable
 from nba_backfill.warehouse.base import DateProfile, KeyAudit, Params, Warehouse, WriteResult
@@ -69,6 +70,9 @@ class DelegatingWarehouse(Warehouse):
 
     def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
         return self.inner.schedule_bounds()
+
+    def season_openers(self) -> Openers:
+        return self.inner.season_openers()
 
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date

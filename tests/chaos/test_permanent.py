@@ -8,12 +8,12 @@ import datetime as dt
 
 import pytest
 
-from nba_backfill.calendar import is_bootstrap
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS, UPTG
 from nba_backfill.planner import ONE_DAY, Chunk, Planner
 from nba_backfill.settings import Settings
 from nba_backfill.validation import validate
 from nba_backfill.warehouse import close_shared
+from nba_backfill.warehouse.base import Warehouse
 from tests.chaos.conftest import (
     SCENARIOS,
     Scenario,
@@ -30,9 +30,10 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 FAULTY_TABLES = (TDGS, UPTG)
 
 
-def _doomed(chunks: list[Chunk]) -> tuple[Chunk, dt.date]:
+def _doomed(chunks: list[Chunk], wh: Warehouse) -> tuple[Chunk, dt.date]:
     """A chunk in the middle of the plan, past the bootstrap days, and a date inside it."""
-    later = [c for c in chunks if not is_bootstrap(c.start)]
+    openers = wh.season_openers()
+    later = [c for c in chunks if not openers.is_bootstrap(c.start)]
     chunk = later[len(later) // 2]
     return chunk, chunk.dates[len(chunk.dates) // 2]
 
@@ -46,7 +47,7 @@ def test_permanent_faults_fail_by_name_and_fill_everything_else(
 
     wh = reopen_clean(monkeypatch)
     before = Planner(wh).plan(scenario.start, scenario.end, chunk_days=scenario.chunk_days)
-    doomed = dict(_doomed(before.tables[t].chunks) for t in FAULTY_TABLES)
+    doomed = dict(_doomed(before.tables[t].chunks, wh) for t in FAULTY_TABLES)
     faults = [(c.table, day) for c, day in doomed.items()]
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__PERMANENT", ",".join(f"{t}:{d}" for t, d in faults))
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__TRANSIENT_RATE", "0.1")
@@ -72,11 +73,12 @@ def test_permanent_faults_fail_by_name_and_fill_everything_else(
 
     wh = reopen_clean(monkeypatch)
     gate = validate(wh, 3, scenario.start, scenario.end)
+    openers = wh.season_openers()
     for check in gate.tables:
         # The gate names exactly the missing dates: those of the failed chunks.
         missing = set(check.missing) | set(check.incomplete)
         expected = failed_days.get(check.table, set())
-        assert missing == {d for d in expected if not is_bootstrap(d)}, check.table
+        assert missing == {d for d in expected if not openers.is_bootstrap(d)}, check.table
         assert check.all_dates_covered == check.all_dates_expected - len(expected)
     # Nothing partial: a failed chunk's dates hold no rows at all.
     for chunk in doomed:

@@ -199,7 +199,7 @@ def test_bigquery_run_matches_duckdb(
 
 W_START, W_END = SLICE_START, SLICE_START + dt.timedelta(days=3)
 TOGS_READS = (
-    "nba_reference.nba_schedule",
+    "nba_raw.nbac_schedule",
     "nba_raw.nbac_team_boxscore",
     "nba_raw.nbac_play_by_play",
 )
@@ -256,7 +256,7 @@ def test_bigquery_writes_hold_a_slot_of_each_global_limit(
         wh.ensure_raw_tables(RAW_TABLES)
         for t in RAW_TABLES:
             if t.name in TOGS_READS:
-                i = t.column_names.index(t.date_column)
+                i = t.column_names.index(t.partition_by)
                 wh.load_raw(t, [r for r in data[t.name] if W_START <= r[i] <= W_END])
         wh.ensure_tables([TABLES[TOGS]])
         dates = sorted(wh.schedule(W_START, W_END))

@@ -26,6 +26,8 @@ from nba_backfill.phase2 import SCHEDULE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
+from .fixtures import schedule_row
+
 OPENER = dt.date(2023, 10, 24)
 SEASON = 2023
 N_DAYS = 30
@@ -312,7 +314,21 @@ def load_world(w: DuckDBWarehouse, world: World) -> None:
             [[r.get(c, fill.get(c)) for c in names] for r in table_rows],
         )
     w.ensure_raw_tables([SCHEDULE])
-    w.load_raw(SCHEDULE, [[r[c] for c in SCHEDULE.column_names] for r in world.schedule])
+    w.load_raw(
+        SCHEDULE,
+        [
+            schedule_row(
+                r["game_date"],
+                r["away_team_abbr"],
+                r["home_team_abbr"],
+                nba_game_id=r["nba_game_id"],
+                status=r["game_status"],
+                regular=r["is_regular_season"],
+                playoffs=r["is_playoffs"],
+            )
+            for r in world.schedule
+        ],
+    )
 
 
 def run_phase4(w: DuckDBWarehouse, start: dt.date, end: dt.date) -> None:

@@ -46,11 +46,12 @@ from nba_backfill.warehouse.bigquery import (
 )
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 from tests.emulator import PROJECT, emulator_settings
+from tests.sql.fixtures import raw_row, schedule_row
 
 START, END = dt.date(2021, 10, 19), dt.date(2021, 10, 22)  # the 2021-22 opener and 3 days
 TOGS_SPEC = TABLES[TOGS]
 TOGS_READS = (
-    "nba_reference.nba_schedule",
+    "nba_raw.nbac_schedule",
     "nba_raw.nbac_team_boxscore",
     "nba_raw.nbac_play_by_play",
 )
@@ -66,7 +67,10 @@ def phase2_rows() -> dict[str, list[tuple[Any, ...]]]:
     data = generate(7, END + dt.timedelta(days=2), seasons=[2021])
     out: dict[str, list[tuple[Any, ...]]] = {}
     for t in RAW_TABLES:
-        i = t.column_names.index(t.date_column)
+        if t.partition_by is None:  # the player registry: not by date
+            out[t.name] = data[t.name]
+            continue
+        i = t.column_names.index(t.partition_by)
         out[t.name] = [r for r in data[t.name] if START <= r[i] <= END]
     return out
 
@@ -146,14 +150,24 @@ def _same(a: Any, b: Any) -> bool:
 # --- Phase 2 -------------------------------------------------------------------------------------
 
 
-def test_raw_tables_have_declared_schema_and_day_partitions(bq: BigQueryWarehouse) -> None:
+def test_raw_tables_have_productions_schema_and_partitions(bq: BigQueryWarehouse) -> None:
+    """Production's columns, types and modes (REQUIRED / NULLABLE / REPEATED), day partitions
+    and clustering (at most 4 columns: BigQuery's limit; the schedule's DDL lists 5)."""
+    legacy = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
     for t in RAW_TABLES:
         table = bq.client.get_table(bq.table_id(t.name))
         assert [f.name for f in table.schema] == list(t.column_names)
+        for f, c in zip(table.schema, t.live_columns, strict=True):
+            element = c.type[len("ARRAY<") : -1] if c.base == "ARRAY" else c.base
+            assert (f.field_type, f.mode) == (legacy.get(element, element), c.mode), c.name
+        if t.partition_by is None:
+            assert table.time_partitioning is None
+            continue
         assert table.time_partitioning is not None
         assert table.time_partitioning.type_ == "DAY"
-        assert table.time_partitioning.field == t.date_column
+        assert table.time_partitioning.field == t.partition_by
         assert table.time_partitioning.expiration_ms is None  # history never expires
+        assert table.clustering_fields == list(t.cluster_by[:4])
 
 
 def test_load_raw_replace_and_append(
@@ -177,7 +191,21 @@ def test_load_raw_round_trips_values(bq_warehouse: BigQueryWarehouse) -> None:
         t for t in RAW_TABLES if t.name == "nba_raw.odds_api_player_points_props"
     )
     snap = dt.datetime(2024, 1, 15, 17, 30, tzinfo=dt.UTC)
-    row = ("20240115_BOS_LAL", dt.date(2024, 1, 15), "jaysontatum", "dk", 27.5, -110, None, snap)
+    row = raw_row(
+        props,
+        game_id="0022300555",
+        odds_api_event_id="e0",
+        game_date=dt.date(2024, 1, 15),
+        home_team_abbr="LAL",
+        away_team_abbr="BOS",
+        snapshot_timestamp=snap,
+        bookmaker="draftkings",
+        player_name="Jayson Tatum",
+        player_lookup="jaysontatum",
+        points_line=27.5,
+        over_price=1.909,
+        over_price_american=-110,
+    )
     bq_warehouse.load_raw(props, [row])
     got = bq_warehouse.fetch(
         f"SELECT * FROM {props.name} WHERE game_date = @d", {"d": dt.date(2024, 1, 15)}
@@ -189,7 +217,7 @@ def test_load_raw_is_one_labelled_load_job(
     bq_warehouse: BigQueryWarehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The production load path (the emulator accepts the client's resumable upload)."""
-    schedule = next(t for t in RAW_TABLES if t.name == "nba_reference.nba_schedule")
+    schedule = next(t for t in RAW_TABLES if t.name == "nba_raw.nbac_schedule")
     configs: list[bigquery.LoadJobConfig] = []
     real = bq_warehouse.client.load_table_from_file
 
@@ -198,17 +226,17 @@ def test_load_raw_is_one_labelled_load_job(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(bq_warehouse.client, "load_table_from_file", spy)
-    row = ("20211019_BKN_MIL", "0022100001", START, 2021, "MIL", "BKN", 3, True, False)
+    row = schedule_row(START, "BKN", "MIL", nba_game_id="0022100001")
     bq_warehouse.load_raw(schedule, [row], replace=True)
     bq_warehouse.load_raw(schedule, [row], replace=False)
     assert [c.write_disposition for c in configs] == ["WRITE_TRUNCATE", "WRITE_APPEND"]
     for config in configs:
         assert config.source_format == "NEWLINE_DELIMITED_JSON"
-        assert config.labels == {"app": "nba-backfill", "table": "nba_reference_nba_schedule"}
+        assert config.labels == {"app": "nba-backfill", "table": "nba_raw_nbac_schedule"}
         assert config.time_partitioning.field == "game_date"
     table = bq_warehouse.client.get_table(bq_warehouse.table_id(schedule.name))
     assert table.time_partitioning.field == "game_date"  # WRITE_TRUNCATE kept the partitioning
-    assert bq_warehouse.schedule(START, START) == {START: 2}
+    assert bq_warehouse.schedule(START, START) == {START: 1}  # one game, loaded twice
 
 
 # --- Phase 3/4 tables ----------------------------------------------------------------------------
@@ -373,7 +401,7 @@ def test_estimate_bytes_is_unknown_on_the_emulator(togs: BigQueryWarehouse) -> N
 
 
 def test_table_exists_and_names(bq: BigQueryWarehouse) -> None:
-    assert bq.table_exists("nba_reference.nba_schedule")
+    assert bq.table_exists("nba_raw.nbac_schedule")
     assert not bq.table_exists("nba_analytics.no_such_table")
     assert bq.table_id("nba_raw.nbac_team_boxscore") == (
         f"{PROJECT}.{bq.datasets['nba_raw']}.nbac_team_boxscore"
@@ -400,7 +428,7 @@ def test_vendor_errors_are_translated_once(bq: BigQueryWarehouse) -> None:
     assert classify(unparsable.value) is None
 
     with pytest.raises(WarehouseError) as invalid:
-        bq.fetch("SELECT no_such_column FROM nba_reference.nba_schedule")
+        bq.fetch("SELECT no_such_column FROM nba_raw.nbac_schedule")
     assert isinstance(invalid.value.__cause__, gexc.BadRequest)
     assert not invalid.value.transient and classify(invalid.value) is None
 

@@ -48,7 +48,7 @@ from tests.emulator import PROJECT, emulator_settings
 START, END = dt.date(2021, 10, 19), dt.date(2021, 10, 22)  # the 2021-22 opener and 3 days
 SPEC = TABLES[TOGS]
 TOGS_READS = (
-    "nba_reference.nba_schedule",
+    "nba_raw.nbac_schedule",
     "nba_raw.nbac_team_boxscore",
     "nba_raw.nbac_play_by_play",
 )
@@ -85,7 +85,7 @@ def bq(bq_emulator: str, suffix: str) -> Iterator[BigQueryWarehouse]:
     wh.ensure_raw_tables(RAW_TABLES)
     for t in RAW_TABLES:
         if t.name in TOGS_READS:
-            i = t.column_names.index(t.date_column)
+            i = t.column_names.index(t.partition_by)
             wh.load_raw(t, [r for r in data[t.name] if START <= r[i] <= END])
     wh.ensure_tables([SPEC])
     yield wh

@@ -18,10 +18,27 @@
 -- Follows data_processors/analytics/upcoming_player_game_context/
 -- upcoming_player_game_context_processor.py of the platform (columns, windows).
 WITH games AS (
-  SELECT game_id, game_date, season_year, home_team_abbr, away_team_abbr
-  FROM nba_reference.nba_schedule
+  -- Production's gate over the latest version of each schedule game (nba_backfill/views/).
+  SELECT
+    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_tricode, '_', home_team_tricode)
+      AS game_id,
+    game_date,
+    season_year,
+    home_team_tricode AS home_team_abbr,
+    away_team_tricode AS away_team_abbr
+  FROM nba_backfill_views.expected_games
   WHERE game_date BETWEEN @start_date AND @end_date
-    AND game_status = 3
+),
+
+-- One row per (game_id, player_lookup): the latest load wins, as in production's processor.
+gamebook AS (
+  SELECT game_id, game_date, player_lookup, team_abbr, player_status
+  FROM nba_raw.nbac_gamebook_player_stats
+  WHERE game_date BETWEEN @start_date AND @end_date
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, player_lookup
+    ORDER BY processed_at DESC NULLS LAST, minutes DESC, team_abbr, player_status
+  ) = 1
 ),
 
 roster AS (
@@ -34,12 +51,11 @@ roster AS (
     IF(p.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr) AS opponent_team_abbr,
     p.team_abbr = g.home_team_abbr AS home_game
   FROM games AS g
-  INNER JOIN nba_raw.nbac_gamebook_player_stats AS p
+  INNER JOIN gamebook AS p
     ON p.game_id = g.game_id
     AND p.game_date = g.game_date
     AND p.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
-  WHERE p.game_date BETWEEN @start_date AND @end_date
-    AND LOWER(p.player_status) IN ('active', 'dnp')
+  WHERE LOWER(p.player_status) IN ('active', 'dnp')
   -- One row per key even if the gamebook lists a player twice (deterministic).
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY g.game_date, p.player_lookup
@@ -98,11 +114,16 @@ form AS (
   GROUP BY game_date, player_lookup
 ),
 
+-- Props are one row per (game, player, bookmaker, snapshot); a reloaded snapshot counts once.
 props AS (
   SELECT game_date, player_lookup, bookmaker, points_line, snapshot_timestamp
   FROM nba_raw.odds_api_player_points_props
   WHERE game_date BETWEEN @start_date AND @end_date
     AND points_line IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, player_lookup, bookmaker, snapshot_timestamp
+    ORDER BY processed_at DESC, points_line
+  ) = 1
 ),
 
 opening_lines AS (
@@ -125,11 +146,32 @@ current_lines AS (
   ) = 1
 ),
 
-game_lines AS (
-  SELECT game_id, game_date, home_team_abbr, away_team_abbr, bookmaker, spread, total,
-    snapshot_timestamp
+-- The feed is one row per bookmaker x market x outcome x snapshot; its game_id is the odds
+-- feed's event id, so games are matched on (game_date, home, away). spread = the home team's
+-- 'spreads' outcome point; total = the 'totals' Over point. A reloaded row counts once.
+game_line_rows AS (
+  SELECT *
   FROM nba_raw.odds_api_game_lines
   WHERE game_date BETWEEN @start_date AND @end_date
+    AND market_key IN ('spreads', 'totals')
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, bookmaker_key, market_key, outcome_name, snapshot_timestamp
+    ORDER BY processed_at DESC, outcome_point
+  ) = 1
+),
+
+game_lines AS (
+  SELECT
+    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_abbr, '_', home_team_abbr)
+      AS game_id,
+    game_date,
+    home_team_abbr,
+    away_team_abbr,
+    bookmaker_key AS bookmaker,
+    IF(market_key = 'spreads' AND outcome_name = home_team, outcome_point, NULL) AS spread,
+    IF(market_key = 'totals' AND outcome_name = 'Over', outcome_point, NULL) AS total,
+    snapshot_timestamp
+  FROM game_line_rows
 ),
 
 spreads AS (

@@ -1,7 +1,7 @@
 -- nba_analytics.upcoming_team_game_context
 -- One row = one team in one final game on [@start_date, @end_date] (key: game_date,
 -- team_abbr): schedule, betting and injury context known before tip-off. game_id is the
--- NBA.com id (schedule.nba_game_id).
+-- NBA.com id (the schedule's game_id).
 -- Schedule context is counted over the team's final games of the same season_year (the
 -- schedule is read back one year so that the season's first games are always in view):
 --   game_number_in_season = 1 for the team's first game of the season_year (playoffs included);
@@ -26,10 +26,17 @@
 --   played for the team in the gamebook in the 30 days before the date. Players out for more
 --   than 30 days are therefore not counted: the team has already adjusted to their absence.
 WITH schedule AS (
-  SELECT game_id, nba_game_id, game_date, season_year, home_team_abbr, away_team_abbr
-  FROM nba_reference.nba_schedule
+  -- Production's gate over the latest version of each schedule game (nba_backfill/views/).
+  SELECT
+    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_tricode, '_', home_team_tricode)
+      AS game_id,
+    game_id AS nba_game_id,
+    game_date,
+    season_year,
+    home_team_tricode AS home_team_abbr,
+    away_team_tricode AS away_team_abbr
+  FROM nba_backfill_views.expected_games
   WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
-    AND game_status = 3
 ),
 
 team_games_all AS (
@@ -55,11 +62,16 @@ team_games AS (
   QUALIFY ROW_NUMBER() OVER (PARTITION BY team_abbr, game_date ORDER BY game_id) = 1
 ),
 
+-- One row per (game_id, team_abbr): the latest load wins, as in production's processor.
 box AS (
   SELECT game_id, game_date, team_abbr, points
   FROM nba_raw.nbac_team_boxscore
   WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY)
     AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, team_abbr
+    ORDER BY processed_at DESC, points DESC
+  ) = 1
 ),
 
 results AS (
@@ -206,11 +218,32 @@ travel AS (
   WHERE q.game_date BETWEEN @start_date AND @end_date
 ),
 
-game_lines AS (
-  SELECT game_id, game_date, home_team_abbr, away_team_abbr, bookmaker, spread, total,
-    snapshot_timestamp
+-- The feed is one row per bookmaker x market x outcome x snapshot; its game_id is the odds
+-- feed's event id, so games are matched on (game_date, home, away). spread = the home team's
+-- 'spreads' outcome point; total = the 'totals' Over point. A reloaded row counts once.
+game_line_rows AS (
+  SELECT *
   FROM nba_raw.odds_api_game_lines
   WHERE game_date BETWEEN @start_date AND @end_date
+    AND market_key IN ('spreads', 'totals')
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, bookmaker_key, market_key, outcome_name, snapshot_timestamp
+    ORDER BY processed_at DESC, outcome_point
+  ) = 1
+),
+
+game_lines AS (
+  SELECT
+    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_abbr, '_', home_team_abbr)
+      AS game_id,
+    game_date,
+    home_team_abbr,
+    away_team_abbr,
+    bookmaker_key AS bookmaker,
+    IF(market_key = 'spreads' AND outcome_name = home_team, outcome_point, NULL) AS spread,
+    IF(market_key = 'totals' AND outcome_name = 'Over', outcome_point, NULL) AS total,
+    snapshot_timestamp
+  FROM game_line_rows
 ),
 
 spreads AS (
@@ -233,15 +266,22 @@ totals AS (
   ) = 1
 ),
 
+-- The report is one row per player, game and report hour; team is the tricode and statuses
+-- are lowercase (out / doubtful / questionable / probable / available). Each player's latest
+-- entry for the game counts (production: latest report_date, then report_hour).
 injuries AS (
-  SELECT game_date, team_abbr, player_lookup, LOWER(status) AS status
+  SELECT
+    game_date,
+    team AS team_abbr,
+    player_lookup,
+    LOWER(injury_status) AS status
   FROM nba_raw.nbac_injury_report
   WHERE report_date BETWEEN DATE_SUB(@start_date, INTERVAL 7 DAY) AND @end_date
     AND game_date BETWEEN @start_date AND @end_date
     AND report_date <= game_date
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_date, team_abbr, player_lookup
-    ORDER BY report_date DESC, LOWER(status)
+    PARTITION BY game_date, team, player_lookup
+    ORDER BY report_date DESC, report_hour DESC NULLS LAST, LOWER(injury_status)
   ) = 1
 ),
 
@@ -258,6 +298,11 @@ recent_minutes AS (
   WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
     AND DATE_SUB(@end_date, INTERVAL 1 DAY)
     AND LOWER(player_status) = 'active'
+  -- One row per (game_id, player_lookup): the latest load wins, as in production's processor.
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, player_lookup
+    ORDER BY processed_at DESC NULLS LAST, minutes DESC, team_abbr
+  ) = 1
 ),
 
 starters_out AS (

@@ -10,11 +10,10 @@
 -- Counting from the opener instead would ask ~8 games on days 15-16, which many teams have not
 -- played yet: those dates would have no rows at all and stay unfillable.
 WITH season_openers AS (
-  -- A season is shorter than 366 days, so this look-back sees the opener of every date's season.
-  SELECT season_year, MIN(game_date) AS opener_date
-  FROM nba_reference.nba_schedule
-  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 366 DAY) AND @end_date
-  GROUP BY season_year
+  -- Each season's first regular-season game date (nba_backfill/views/season_openers.sql: the
+  -- schedule read 366 days back, longer than a season, so every date's season is in view).
+  SELECT season_year, opener_date
+  FROM nba_backfill_views.season_openers
 ),
 analysis_days AS (
   SELECT DISTINCT
@@ -23,7 +22,7 @@ analysis_days AS (
     -- FLOOR, not DIV: sqlglot drops the parentheses of DIV(a - b, c) when writing DuckDB.
     LEAST(10, 3 + CAST(FLOOR((DATE_DIFF(s.game_date, o.opener_date, DAY) - 14) / 3) AS INT64))
       AS min_games
-  FROM nba_reference.nba_schedule AS s
+  FROM nba_backfill_views.expected_games AS s
   JOIN season_openers AS o ON o.season_year = s.season_year
   WHERE s.game_date BETWEEN @start_date AND @end_date
     AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
