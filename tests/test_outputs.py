@@ -78,10 +78,11 @@ def test_per_feature_columns_are_spread_from_the_model_arrays() -> None:
     assert {"feature_0_value", "feature_1_quality", "feature_1_source"} <= set(roles.computed)
     tree = outputs.write_select(spec.name, query)
     assert not any(outputs.is_helper(n) for n in tree.named_selects)
-    sql = "SELECT feature_0_value, feature_1_value, feature_1_quality, feature_1_source "
-    sql += f"FROM ({tree.sql(dialect='duckdb')})"
+    sql = "SELECT feature_0_value, feature_1_value, feature_1_quality, feature_1_source, "
+    sql += f"feature_names FROM ({tree.sql(dialect='duckdb')})"
     row = duckdb.sql(sql).fetchall()[0]
-    assert row == (1.5, None, 40.0, "default")
+    assert row[:4] == (1.5, None, 40.0, "default")
+    assert row[4] == spec.contract.extra["feature_names"]
 
 
 def test_an_unexplained_required_column_is_refused() -> None:
