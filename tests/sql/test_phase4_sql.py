@@ -10,6 +10,7 @@ definition, computed from the same fixture rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
 import statistics
@@ -673,6 +674,8 @@ def test_feature_vectors(built: DuckDBWarehouse, world: World):
         defaults = {i for i, s in enumerate(sources) if s == "default"}
         assert row["default_feature_indices"] == sorted(defaults)
         assert row["default_feature_count"] == len(defaults)
+        reasons = json.loads(row["feature_fallback_reasons_json"])
+        assert [int(i) for i in reasons] == sorted(defaults) and all(reasons.values())
         assert row["required_default_count"] == len(defaults - OPTIONAL)
         for kind in ("phase4", "phase3", "calculated"):
             assert row[f"{kind}_feature_count"] == sources.count(kind)

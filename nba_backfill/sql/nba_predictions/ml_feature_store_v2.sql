@@ -117,6 +117,7 @@
 -- NULL where the source is default). feature_quality_score = mean weight, optional features
 -- (25-27, 37-59) left out when defaulted, capped at 69 with a required default, 49 with 5.
 -- is_training_ready = tier gold/silver (>= 85), matchup quality >= 70 and player history >= 80.
+-- feature_fallback_reasons_json = P's reason for each defaulted position (JSON, ascending).
 -- It deliberately does not look at whether the player then played (the label, joined at training
 -- time): no same-date outcome leaks in.
 WITH season_openers AS (
@@ -730,6 +731,39 @@ SELECT
       ELSE 'critical'
     END AS STRING
   ) AS game_context_quality_tier,
+  -- The reason of each defaulted feature, as P's DEFAULT_FALLBACK_REASONS (JSON, ascending).
+  CAST(
+    CONCAT('{', ARRAY_TO_STRING(ARRAY(
+      SELECT CONCAT('"', CAST(q.i AS STRING), '": "',
+        CASE
+          WHEN q.i IN (5, 6, 7, 8) THEN 'composite_factors_missing'
+          WHEN q.i IN (13, 14) THEN 'opponent_defense_missing'
+          WHEN q.i IN (18, 19, 20) THEN 'shot_zone_data_missing'
+          WHEN q.i IN (25, 26, 27) THEN 'vegas_line_unavailable'
+          WHEN q.i IN (29, 30) THEN 'no_opponent_history'
+          WHEN q.i IN (31, 32) THEN 'minutes_ppm_unavailable'
+          WHEN q.i = 37 THEN 'star_teammates_out_unavailable'
+          WHEN q.i = 38 THEN 'game_total_line_unavailable'
+          WHEN q.i = 39 THEN 'days_rest_unavailable'
+          WHEN q.i = 40 THEN 'minutes_load_unavailable'
+          WHEN q.i = 41 THEN 'spread_unavailable'
+          WHEN q.i = 42 THEN 'implied_team_total_unavailable'
+          WHEN q.i IN (43, 44, 45, 46, 48, 49) THEN 'rolling_stats_unavailable'
+          WHEN q.i IN (47, 50) THEN 'dead_feature'
+          WHEN q.i IN (51, 52) THEN 'prop_streaks_unavailable'
+          WHEN q.i = 53 THEN 'line_vs_season_unavailable'
+          WHEN q.i = 54 THEN 'no_prior_line'
+          WHEN q.i IN (55, 56) THEN 'insufficient_prop_history'
+          WHEN q.i = 57 THEN 'team_history_unavailable'
+          WHEN q.i = 58 THEN 'insufficient_minutes_history'
+          WHEN q.i = 59 THEN 'pace_unavailable'
+          ELSE 'data_unavailable'
+        END, '"')
+      FROM UNNEST(fq) AS q
+      WHERE q.is_default
+      ORDER BY q.i
+    ), ', '), '}') AS STRING
+  ) AS feature_fallback_reasons_json,
   CAST('{}' AS STRING) AS feature_sample_sizes_json,
   CAST('{}' AS STRING) AS feature_expected_values_json,
   CAST('{}' AS STRING) AS feature_value_ranges_valid_json,
