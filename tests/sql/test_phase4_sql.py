@@ -642,6 +642,69 @@ def expected_score(qualities: list[float], defaults: set[int]) -> float:
     return round(score, 2)
 
 
+def ols_slope(ys: list[float]) -> float:
+    n = len(ys)
+    x_mean, y_mean = (n - 1) / 2, sum(ys) / n
+    num = sum((i - x_mean) * (y - y_mean) for i, y in enumerate(ys))
+    return num / sum((i - x_mean) ** 2 for i in range(n))
+
+
+def calculated_features(world: World, p: str, d: dt.date) -> dict[str, float]:
+    """Production's calculated features from player_game_summary (feature_calculator.py and
+    feature_extractor.py's rolling stats), for the fixture's rows."""
+    lo = d - dt.timedelta(days=60)
+    recent = sorted(
+        (r for r in world.pgs if r["player_lookup"] == p and lo <= r["game_date"] < d),
+        key=lambda r: r["game_date"],
+        reverse=True,
+    )
+    last10 = recent[:10]  # every row, DNPs included
+    out: dict[str, float] = {}
+    pts = [r["points"] or 0 for r in last10]
+    if len(last10) >= 5:
+        diff = sum(pts[:2]) / 2 - sum(pts[2:5]) / 3
+        out["recent_trend"] = (
+            2.0
+            if diff >= 5
+            else 1.0
+            if diff >= 2
+            else -2.0
+            if diff <= -5
+            else -1.0
+            if diff <= -2
+            else 0.0
+        )
+        out["pts_slope_10g"] = round(ols_slope(list(reversed(pts))), 9)
+    else:
+        out["recent_trend"] = out["pts_slope_10g"] = 0.0
+    rolled = [r for r in recent if r["points"] is not None and r["minutes_played"] > 0]
+    if rolled:
+        ys = [float(r["points"]) for r in reversed(rolled)]  # oldest first
+        out["scoring_trend_slope"] = ols_slope(ys[-7:]) if len(ys) >= 4 else 0.0
+        avg = sum(ys) / len(ys)
+        below = 0
+        for y in reversed(ys):
+            if y >= avg:
+                break
+            below += 1
+        out["consecutive_games_below_avg"] = below
+        usage = [float(r["usage_rate"]) for r in reversed(rolled) if r["usage_rate"] is not None]
+        out["usage_rate_last_5"] = sum(usage[-5:]) / len(usage[-5:]) if len(usage) >= 3 else 20.0
+        games = list(reversed(rolled))
+        since = float(min(len(games), 30))
+        for i in range(len(games) - 1, 0, -1):
+            if games[i]["team_abbr"] != games[i - 1]["team_abbr"] or (
+                (games[i]["game_date"] - games[i - 1]["game_date"]).days > 14
+            ):
+                since = float(len(games) - 1 - i)
+                break
+        out["games_since_structural_change"] = since
+    minutes = [float(r["minutes_played"]) for r in recent if r["minutes_played"] > 0][:10]
+    if len(minutes) >= 3:
+        out["minutes_volatility_last_10"] = round(statistics.stdev(minutes), 2)
+    return out
+
+
 def test_feature_store_header_lists_production_features():
     """The SQL file's header lists every position with production's name, in order."""
     names = TABLES[MLFS].contract.extra["feature_names"]
@@ -736,6 +799,9 @@ def test_feature_vectors(built: DuckDBWarehouse, world: World):
             and d - dt.timedelta(days=365) <= r["game_date"] < d
         ]
         assert named["games_vs_opponent"] == len(vs)
+        want_calc = calculated_features(world, p, d)
+        for feature, value in want_calc.items():
+            assert named[feature] == pytest.approx(value, abs=1e-6), (key, feature)
     rookie = got[(day(16), "rookie")]  # no history: production's defaults, low quality
     named = dict(zip(names, rookie["features"], strict=True))
     want_defaults = {
