@@ -32,6 +32,12 @@ def test_model_selects_production_columns_cast_to_production_types(spec: TableSp
         assert isinstance(projection, exp.Alias), projection.sql("bigquery")
         cast = projection.this
         assert isinstance(cast, exp.Cast), f"{spec.table}.{projection.alias} is not cast"
+        if outputs.is_helper(projection.alias):
+            # A per-feature helper: an array of the type of the columns it is spread into.
+            kind = next(k for k, a in outputs.PER_FEATURE_ARRAYS.items() if a == projection.alias)
+            element = spec.contract.column(f"feature_0_{kind}").type
+            assert contract.normalise_type(cast.to.sql(dialect="bigquery")) == f"ARRAY<{element}>"
+            continue
         want = spec.contract.column(projection.alias)
         got = contract.normalise_type(cast.to.sql(dialect="bigquery"))
         if want.scale is not None:
@@ -55,6 +61,28 @@ def test_a_column_production_lacks_is_refused() -> None:
     query = sqlglot.parse_one("SELECT 1 AS game_id, 2 AS not_a_column", read="bigquery")
     with pytest.raises(ValueError, match="not_a_column"):
         outputs.roles(spec.name, query)
+
+
+def test_per_feature_columns_are_spread_from_the_model_arrays() -> None:
+    """feature_N_value / _quality / _source come from element N of the model's arrays (the value
+    NULL where the source is 'default'); helper arrays are never written."""
+    spec = TABLES["nba_predictions.ml_feature_store_v2"]
+    query = sqlglot.parse_one(
+        "SELECT DATE '2024-01-02' AS game_date, 'p' AS player_lookup, 'g' AS game_id, "
+        "1.0 AS feature_quality_score, 'mixed' AS data_source, "
+        "[1.5, 2.5] AS features, [100.0, 40.0] AS _feature_quality, "
+        "['phase4', 'default'] AS _feature_source",
+        read="bigquery",
+    )
+    roles = outputs.roles(spec.name, query)
+    assert {"feature_0_value", "feature_1_quality", "feature_1_source"} <= set(roles.computed)
+    tree = outputs.write_select(spec.name, query)
+    assert not any(outputs.is_helper(n) for n in tree.named_selects)
+    sql = "SELECT feature_0_value, feature_1_value, feature_1_quality, feature_1_source, "
+    sql += f"feature_names FROM ({tree.sql(dialect='duckdb')})"
+    row = duckdb.sql(sql).fetchall()[0]
+    assert row[:4] == (1.5, None, 40.0, "default")
+    assert row[4] == spec.contract.extra["feature_names"]
 
 
 def test_an_unexplained_required_column_is_refused() -> None:

@@ -10,7 +10,9 @@ definition, computed from the same fixture rows.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+import re
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -639,27 +641,209 @@ def test_pcf_factors(built: DuckDBWarehouse, world: World):
 
 
 # --- ml_feature_store_v2 ------------------------------------------------------------------------
-def test_feature_vectors(built: DuckDBWarehouse):
-    got = by_key(built, TABLES[MLFS])
-    pdc, pcf = by_key(built, TABLES[PDC]), by_key(built, TABLES[PCF])
-    for key, row in got.items():
-        feats, names = row["features"], row["feature_names"]
-        assert len(feats) == row["feature_count"] == len(names) == 25
-        assert all(f is not None and math.isfinite(f) for f in feats)
-        assert len(set(names)) == len(names) and row["feature_version"] == "v2"
-        assert 0 <= row["feature_quality_score"] <= 100
-        assert row["is_training_ready"] is (row["feature_quality_score"] >= 80)
-        named = dict(zip(names, feats, strict=True))
-        assert named["fatigue_score"] == pcf[key]["fatigue_score"]
-        if pdc[key]["points_avg_last_10"] is not None:
-            assert named["points_avg_last_10"] == float(pdc[key]["points_avg_last_10"])
-    rookie = got[(day(16), "rookie")]  # no history: defaults, low quality
-    assert (
-        dict(zip(rookie["feature_names"], rookie["features"], strict=True))["points_avg_season"]
-        == 10.0
+# Production's quality scorer (quality_scorer.py), as the test's oracle: weights of the canonical
+# sources the rows carry (phase4 covers vegas 100, minutes_ppm 95, opponent_history 90; default
+# covers default 40 and missing 0), and the optional features left out of the score when absent.
+QUALITY_OF = {"phase4": {100.0, 95.0, 90.0}, "phase3": {87.0}, "calculated": {100.0}}
+QUALITY_OF["default"] = {40.0, 0.0}
+OPTIONAL = {25, 26, 27, *range(37, 60)}
+
+
+def expected_score(qualities: list[float], defaults: set[int]) -> float:
+    counted = [w for i, w in enumerate(qualities) if not (i in defaults and i in OPTIONAL)]
+    score = sum(counted) / len(counted)
+    required = len(defaults - OPTIONAL)
+    if required:
+        score = min(score, 49.0 if required >= 5 else 69.0)
+    return round(score, 2)
+
+
+def ols_slope(ys: list[float]) -> float:
+    n = len(ys)
+    x_mean, y_mean = (n - 1) / 2, sum(ys) / n
+    num = sum((i - x_mean) * (y - y_mean) for i, y in enumerate(ys))
+    return num / sum((i - x_mean) ** 2 for i in range(n))
+
+
+def calculated_features(world: World, p: str, d: dt.date) -> dict[str, float]:
+    """Production's calculated features from player_game_summary (feature_calculator.py and
+    feature_extractor.py's rolling stats), for the fixture's rows."""
+    lo = d - dt.timedelta(days=60)
+    recent = sorted(
+        (r for r in world.pgs if r["player_lookup"] == p and lo <= r["game_date"] < d),
+        key=lambda r: r["game_date"],
+        reverse=True,
     )
-    assert rookie["feature_quality_score"] < 80 and not rookie["is_training_ready"]
-    regular = got[(day(20), "bos1")]  # every input present on an even day (lines posted)
-    assert regular["feature_quality_score"] == 100.0 and regular["is_training_ready"]
-    odd = got[(day(21), "bos1")]  # no spread / total on odd days: 2 defaults of 25
-    assert odd["feature_quality_score"] == 92.0
+    last10 = recent[:10]  # every row, DNPs included
+    out: dict[str, float] = {}
+    pts = [r["points"] or 0 for r in last10]
+    if len(last10) >= 5:
+        diff = sum(pts[:2]) / 2 - sum(pts[2:5]) / 3
+        out["recent_trend"] = (
+            2.0
+            if diff >= 5
+            else 1.0
+            if diff >= 2
+            else -2.0
+            if diff <= -5
+            else -1.0
+            if diff <= -2
+            else 0.0
+        )
+        out["pts_slope_10g"] = round(ols_slope(list(reversed(pts))), 9)
+    else:
+        out["recent_trend"] = out["pts_slope_10g"] = 0.0
+    rolled = [r for r in recent if r["points"] is not None and r["minutes_played"] > 0]
+    if rolled:
+        ys = [float(r["points"]) for r in reversed(rolled)]  # oldest first
+        out["scoring_trend_slope"] = ols_slope(ys[-7:]) if len(ys) >= 4 else 0.0
+        avg = sum(ys) / len(ys)
+        below = 0
+        for y in reversed(ys):
+            if y >= avg:
+                break
+            below += 1
+        out["consecutive_games_below_avg"] = below
+        usage = [float(r["usage_rate"]) for r in reversed(rolled) if r["usage_rate"] is not None]
+        out["usage_rate_last_5"] = sum(usage[-5:]) / len(usage[-5:]) if len(usage) >= 3 else 20.0
+        games = list(reversed(rolled))
+        since = float(min(len(games), 30))
+        for i in range(len(games) - 1, 0, -1):
+            if games[i]["team_abbr"] != games[i - 1]["team_abbr"] or (
+                (games[i]["game_date"] - games[i - 1]["game_date"]).days > 14
+            ):
+                since = float(len(games) - 1 - i)
+                break
+        out["games_since_structural_change"] = since
+    minutes = [float(r["minutes_played"]) for r in recent if r["minutes_played"] > 0][:10]
+    if len(minutes) >= 3:
+        out["minutes_volatility_last_10"] = round(statistics.stdev(minutes), 2)
+    return out
+
+
+def test_feature_store_header_lists_production_features():
+    """The SQL file's header lists every position with production's name, in order."""
+    names = TABLES[MLFS].contract.extra["feature_names"]
+    text = TABLES[MLFS].sql_path.read_text(encoding="utf-8")
+    listed = re.findall(r"^-- +(\d{1,2})  (\w+)", text, flags=re.M)
+    assert [(int(i), n) for i, n in listed] == list(enumerate(names))
+
+
+def test_feature_vectors(built: DuckDBWarehouse, world: World):
+    spec = TABLES[MLFS]
+    names = spec.contract.extra["feature_names"]
+    got = by_key(built, spec)
+    pdc, pcf = by_key(built, TABLES[PDC]), by_key(built, TABLES[PCF])
+    psza, tdza = by_key(built, TABLES[PSZA]), by_key(built, TABLES[TDZA])
+    upcg = {(u["game_date"], u["player_lookup"]): u for u in world.upcg}
+    for key, row in got.items():
+        feats = row["features"]
+        assert row["feature_names"] == row["available_feature_names"] == names
+        assert len(feats) == row["feature_count"] == spec.contract.extra["feature_count"] == 60
+        assert row["feature_version"] == spec.contract.extra["feature_version"]
+        assert all(f is not None and math.isfinite(f) for f in feats)
+        named = dict(zip(names, feats, strict=True))
+        sources = [row[f"feature_{i}_source"] for i in range(60)]
+        qualities = [row[f"feature_{i}_quality"] for i in range(60)]
+        # Per-feature columns agree with the array and with each other.
+        for i in range(60):
+            assert qualities[i] in QUALITY_OF[sources[i]], (key, i, sources[i], qualities[i])
+            want = None if sources[i] == "default" else feats[i]
+            assert row[f"feature_{i}_value"] == want, (key, i)
+        defaults = {i for i, s in enumerate(sources) if s == "default"}
+        assert row["default_feature_indices"] == sorted(defaults)
+        assert row["default_feature_count"] == len(defaults)
+        reasons = json.loads(row["feature_fallback_reasons_json"])
+        assert [int(i) for i in reasons] == sorted(defaults) and all(reasons.values())
+        assert row["required_default_count"] == len(defaults - OPTIONAL)
+        for kind in ("phase4", "phase3", "calculated"):
+            assert row[f"{kind}_feature_count"] == sources.count(kind)
+        score = float(row["feature_quality_score"])
+        assert score == expected_score(qualities, defaults)
+        matchup = round(sum(qualities[i] for i in (5, 6, 7, 8, 13, 14)) / 6, 1)
+        assert row["matchup_quality_pct"] == matchup
+        assert row["is_training_ready"] is (
+            score >= 85 and matchup >= 70 and row["player_history_quality_pct"] >= 80
+        )
+        assert row["data_source"] == row["primary_data_source"]
+        # Values of the inputs (the features computed before the rewrite, same definitions).
+        u, cache = upcg[key], pdc[key]
+        assert named["fatigue_score"] == pcf[key]["fatigue_score"]
+        for col in ("shot_zone_mismatch_score", "pace_score", "usage_spike_score"):
+            assert named[col] == float(pcf[key][col])
+        for col in ("points_avg_last_5", "points_avg_last_10", "points_avg_season"):
+            if cache[col] is not None:
+                assert named[col] == float(cache[col]) and sources[names.index(col)] == "phase4"
+        for feature, col, default in (
+            ("team_pace", "team_pace_last_10", 100.0),
+            ("team_off_rating", "team_off_rating_last_10", 112.0),
+        ):
+            want_team = default if cache[col] is None else float(cache[col])
+            assert named[feature] == want_team, (key, feature)
+        opp = tdza.get((key[0], u["opponent_team_abbr"]))
+        if opp is not None:
+            assert named["opponent_def_rating"] == float(opp["defensive_rating_last_15"])
+            assert named["opponent_pace"] == float(opp["opponent_pace"])
+        zone = psza.get(key)
+        for feature, col in (
+            ("pct_paint", "paint_rate_last_10"),
+            ("pct_three", "three_pt_rate_last_10"),
+        ):
+            want_share = 0.0 if zone is None else float(zone[col]) / 100
+            assert named[feature] == pytest.approx(want_share, abs=1e-9)
+            assert (sources[names.index(feature)] == "default") is (zone is None)
+        assert named["home_away"] == (1.0 if u["home_game"] else 0.0)
+        assert named["back_to_back"] == (1.0 if u["back_to_back"] else 0.0)
+        assert named["games_in_last_7_days"] == u["games_in_last_7_days"]
+        assert named["days_rest"] == (u["days_rest"] or 0.0)
+        assert named["game_total_line"] == (u["game_total"] or 0.0)
+        assert named["spread_magnitude"] == abs(u["game_spread"] or 0.0)
+        assert named["opponent_pace_mismatch"] == named["team_pace"] - named["opponent_pace"]
+        # Calculated from player_game_summary (Python re-implementations).
+        d, p = key
+        m30 = [float(r["minutes_played"]) for r in world.played(p, d, 30)]
+        if m30:
+            assert named["minutes_avg_last_10"] == pytest.approx(sum(m30) / len(m30), abs=1e-9)
+        l3 = [r["points"] for r in world.played(p, d, 60)[:3]]
+        if l3:
+            assert named["points_avg_last_3"] == pytest.approx(sum(l3) / len(l3), abs=1e-9)
+        vs = [
+            r
+            for r in world.pgs
+            if r["player_lookup"] == p
+            and r["opponent_team_abbr"] == u["opponent_team_abbr"]
+            and d - dt.timedelta(days=365) <= r["game_date"] < d
+        ]
+        assert named["games_vs_opponent"] == len(vs)
+        want_calc = calculated_features(world, p, d)
+        for feature, value in want_calc.items():
+            assert named[feature] == pytest.approx(value, abs=1e-6), (key, feature)
+    rookie = got[(day(16), "rookie")]  # no history: production's defaults, low quality
+    named = dict(zip(names, rookie["features"], strict=True))
+    want_defaults = {
+        "points_avg_last_5": 10.0,
+        "points_avg_last_10": 10.0,
+        "points_avg_season": 10.0,
+        "points_std_last_10": 5.0,
+        "minutes_avg_last_10": 28.0,
+        "ppm_avg_last_10": 0.4,
+        "pct_paint": 0.0,
+        "pct_mid_range": 0.0,
+        "pct_three": 0.0,
+        "star_teammates_out": 0.0,
+        "points_avg_last_3": 0.0,
+        "avg_points_vs_opponent": 10.0,
+    }
+    for feature, value in want_defaults.items():
+        assert named[feature] == value, feature
+    for feature in set(want_defaults) - {"avg_points_vs_opponent"}:
+        i = names.index(feature)
+        assert rookie[f"feature_{i}_source"] == "default" and rookie[f"feature_{i}_value"] is None
+    assert float(rookie["feature_quality_score"]) <= 49.0 and not rookie["is_training_ready"]
+    assert rookie["quality_tier"] == "critical" and not rookie["is_quality_ready"]
+    regular = got[(day(20), "bos1")]  # every required input present: no required default
+    assert regular["required_default_count"] == 0 and regular["is_training_ready"]
+    assert regular["quality_tier"] == "gold"
+    odd = got[(day(21), "bos1")]  # no spread / total on odd days: optional features missing
+    gone = {names.index(f) for f in ("game_total_line", "spread_magnitude", "implied_team_total")}
+    assert gone <= set(odd["default_feature_indices"]) and odd["required_default_count"] == 0
