@@ -53,8 +53,31 @@ PER_FEATURE_ARRAYS = {
     "quality": "_feature_quality",
     "source": "_feature_source",
 }
-# Tracked columns whose value is the write's time: equal rows of two runs differ only here.
-VOLATILE = frozenset({"processed_at", "created_at"})
+# Tracked columns whose value is the write's time (or an input's): two runs that read the same
+# values differ only here. data_hash covers the computed values and is stable.
+VOLATILE_PATTERNS = ("processed_at", "created_at", "source_*_last_updated", "source_*_hash")
+# source_<prefix>_<field>: per-input tracking, production's dependency framework.
+SOURCE_FIELD = re.compile(r"source_(\w+?)_(last_updated|rows_found|completeness_pct|hash)")
+
+
+def is_volatile(column: str) -> bool:
+    """Whether ``column`` holds a write time (its own or an input's): left out when two runs'
+    rows are compared."""
+    return any(fnmatch.fnmatchcase(column, p) for p in VOLATILE_PATTERNS)
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input production tracks per row as ``source_<prefix>_*``: ``table``'s rows on the
+    output row's date (``lookback_days`` 0) or on the N days before it."""
+
+    prefix: str
+    table: str
+    lookback_days: int = 0
+
+    @property
+    def alias(self) -> str:
+        return f"src_{self.prefix}"
 
 
 @dataclass(frozen=True)
@@ -76,6 +99,89 @@ def _derivation() -> dict[str, Any]:
     data = yaml.safe_load(DERIVATION_PATH.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
     return data
+
+
+def sources(table: str) -> dict[str, Source]:
+    """The inputs ``table`` tracks (``derivation.yaml``: ``tables.<table>.sources``)."""
+    raw = _derivation().get("tables", {}).get(table, {}).get("sources", {})
+    out: dict[str, Source] = {}
+    for prefix, spec in raw.items():
+        spec = {"table": spec} if isinstance(spec, str) else spec
+        out[prefix] = Source(prefix, str(spec["table"]), int(spec.get("lookback_days", 0)))
+    return out
+
+
+def _source_of(table: str, column: str) -> tuple[Source, str] | None:
+    match = SOURCE_FIELD.fullmatch(column)
+    if match is None:
+        return None
+    src = sources(table).get(match.group(1))
+    return None if src is None else (src, match.group(2))
+
+
+def _source_subquery(table: str, src: Source) -> exp.Expr:
+    """Per output date of the window: the source's last update, rows, completeness and a
+    fingerprint of both. Completeness (production's metadata mixin: found / expected, capped
+    at 100) counts the schedule's expected games a same-date source covers (its dates when it
+    has no game key), or the expected game dates of the look-back window it covers."""
+    tc = contract.table(src.table)
+    sd = tc.partition_by
+    assert sd is not None, f"{src.table} has no date column to track"
+    fp = (
+        "SUBSTR(TO_HEX(SHA256(CONCAT(CAST(COUNT({c}) AS STRING), ':', "
+        "CAST(UNIX_MICROS(MAX(s.processed_at)) AS STRING)))), 1, 16)"
+    )
+    if src.lookback_days == 0:
+        unit = "s.game_id" if "game_id" in tc.column_names else f"s.{sd}"
+        expected = (
+            "SELECT game_date AS day, COUNT(*) AS expected FROM nba_backfill_views.expected_games "
+            "WHERE game_date BETWEEN @start_date AND @end_date GROUP BY game_date"
+            if unit == "s.game_id"
+            else "SELECT DISTINCT game_date AS day, 1 AS expected "
+            "FROM nba_backfill_views.expected_games "
+            "WHERE game_date BETWEEN @start_date AND @end_date"
+        )
+        sql = f"""
+        SELECT f.day, f.last_updated, f.rows_found, f.hash,
+          LEAST(100, 100 * f.units / e.expected) AS completeness_pct
+        FROM (
+          SELECT s.{sd} AS day, MAX(s.processed_at) AS last_updated, COUNT(*) AS rows_found,
+            COUNT(DISTINCT {unit}) AS units, {fp.format(c="*")} AS hash
+          FROM {src.table} AS s
+          WHERE s.{sd} BETWEEN @start_date AND @end_date
+          GROUP BY s.{sd}
+        ) AS f
+        LEFT JOIN ({expected}) AS e ON e.day = f.day
+        """
+    else:
+        lb = src.lookback_days
+        window = (
+            f"BETWEEN DATE_SUB(days.day, INTERVAL {lb} DAY) AND DATE_SUB(days.day, INTERVAL 1 DAY)"
+        )
+        bounds = f"BETWEEN DATE_SUB(@start_date, INTERVAL {lb} DAY) AND @end_date"
+        sql = f"""
+        WITH days AS (
+          SELECT day FROM UNNEST(GENERATE_DATE_ARRAY(@start_date, @end_date)) AS day
+        ),
+        found AS (
+          SELECT days.day, MAX(s.processed_at) AS last_updated, COUNT(s.{sd}) AS rows_found,
+            COUNT(DISTINCT s.{sd}) AS units, {fp.format(c=f"s.{sd}")} AS hash
+          FROM days
+          LEFT JOIN {src.table} AS s ON s.{sd} {window} AND s.{sd} {bounds}
+          GROUP BY days.day
+        ),
+        expected AS (
+          SELECT days.day, COUNT(DISTINCT g.game_date) AS expected
+          FROM days
+          JOIN nba_backfill_views.expected_games AS g
+            ON g.game_date {window.replace("days.day", "days.day")} AND g.game_date {bounds}
+          GROUP BY days.day
+        )
+        SELECT found.day, found.last_updated, found.rows_found, found.hash,
+          LEAST(100, 100 * found.units / expected.expected) AS completeness_pct
+        FROM found LEFT JOIN expected ON expected.day = found.day
+        """
+    return sqlglot.parse_one(sql, read="bigquery")
 
 
 def _tracked_patterns(table: str) -> list[str]:
@@ -102,8 +208,12 @@ def _generic_tracked(
 ) -> exp.Expr | None:
     """The expression filling a tracked column the model does not compute, or None."""
     tc = contract.table(table)
-    if column.name in VOLATILE:
+    if column.name in ("processed_at", "created_at"):
         return exp.func("CURRENT_TIMESTAMP")
+    tracked_source = _source_of(table, column.name)
+    if tracked_source is not None:
+        src, field = tracked_source
+        return exp.column(field, table=src.alias)
     if column.name == "data_hash":
         # First 16 hex digits of the SHA-256 of the computed values (production's processors
         # hash their analytic fields the same way: sha256(...).hexdigest()[:16]).
@@ -233,6 +343,7 @@ def write_select(table: str, query: exp.Expr) -> exp.Select:
     r = roles(table, query)
     exprs = _computed_exprs(table, query)
     out: list[exp.Expr] = []
+    joined: dict[str, Source] = {}
     for col in contract.table(table).live_columns:
         if col.name in exprs:
             value: exp.Expr = as_stored(exprs[col.name].copy(), col)
@@ -240,8 +351,21 @@ def write_select(table: str, query: exp.Expr) -> exp.Select:
             generic = _generic_tracked(table, col, r.computed, exprs)
             assert generic is not None
             value = as_stored(generic, col)
+            tracked_source = _source_of(table, col.name)
+            if tracked_source is not None:
+                joined[tracked_source[0].prefix] = tracked_source[0]
         else:
             value = empty_value(col)
         out.append(exp.alias_(value, col.name))
     alias = exp.TableAlias(this=exp.to_identifier(MODEL_ALIAS))
-    return exp.select(*out).from_(exp.Subquery(this=query, alias=alias))
+    select = exp.select(*out).from_(exp.Subquery(this=query, alias=alias))
+    date_column = contract.table(table).partition_by
+    for src in joined.values():
+        sub = exp.Subquery(
+            this=_source_subquery(table, src),
+            alias=exp.TableAlias(this=exp.to_identifier(src.alias)),
+        )
+        select = select.join(
+            sub, on=f"{src.alias}.day = {MODEL_ALIAS}.{date_column}", join_type="left"
+        )
+    return select

@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from nba_backfill.calendar import Openers
 from nba_backfill.catalog import EXPECTED_GAMES, SCHEDULE, SEASON_OPENERS, TABLES, TableSpec
-from nba_backfill.outputs import VOLATILE
+from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
 from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model, splice_views
@@ -221,7 +221,7 @@ class Warehouse(abc.ABC):
 
     def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
         """(rows, order-independent fingerprint of every row's stable columns) for comparing
-        two runs; the write-time columns (``outputs.VOLATILE``) are left out."""
+        two runs; the write-time columns (``outputs.is_volatile``) are left out."""
         if not self.table_exists(table.name):
             return 0, ""
         d = table.date_column
@@ -236,7 +236,7 @@ class Warehouse(abc.ABC):
 
 def stable_columns(table: TableSpec) -> tuple[str, ...]:
     """The table's live columns whose value a rerun reproduces (all but the write's time)."""
-    return tuple(c for c in table.contract.column_names if c not in VOLATILE)
+    return tuple(c for c in table.contract.column_names if not is_volatile(c))
 
 
 def _as_date(value: Any) -> dt.date:

@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from nba_backfill import catalog
 from nba_backfill.catalog import PGS, TDGS, TOGS, UPCG, UPTG, TableSpec
-from nba_backfill.outputs import VOLATILE
+from nba_backfill.outputs import is_volatile
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
@@ -219,7 +219,7 @@ def rows(
         f"ORDER BY {keys}",
         {"start_date": start, "end_date": end or start},
     )
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in got]
+    return [{k: v for k, v in r.items() if not is_volatile(k)} for r in got]
 
 
 def by(rows_: list[dict[str, Any]], column: str) -> dict[str, dict[str, Any]]:
@@ -647,3 +647,37 @@ def test_a_one_day_chunk_equals_the_wide_run(wh: DuckDBWarehouse, spec: TableSpe
         wh.replace_range(spec, d, d)
     assert {d: rows(wh, spec.name, d) for d in (JAN15, JAN16)} == wide
     assert rows(wh, spec.name, FIRST, D(2024, 1, 14)) + rows(wh, spec.name, JAN17, LAST) == outside
+
+
+# --- source tracking (production's source_* columns) ------------------------------------------
+
+
+def test_same_date_source_tracking_is_what_the_model_read(wh: DuckDBWarehouse) -> None:
+    box = wh.fetch(
+        "SELECT COUNT(*) AS n, MAX(processed_at) AS last, COUNT(DISTINCT game_id) AS games "
+        "FROM nba_raw.nbac_team_boxscore WHERE game_date = @d",
+        {"d": JAN15},
+    )[0]
+    games = wh.schedule(JAN15, JAN15)[JAN15]
+    written = wh.fetch(f"SELECT * FROM {TOGS} WHERE game_date = @d", {"d": JAN15})
+    assert written
+    for row in written:
+        assert row["source_nbac_boxscore_rows_found"] == box["n"]
+        assert row["source_nbac_boxscore_last_updated"] == box["last"]
+        assert float(row["source_nbac_boxscore_completeness_pct"]) == min(
+            100.0, round(100 * box["games"] / games, 2)
+        )
+        assert len(row["source_nbac_boxscore_hash"]) == 16
+
+
+def test_look_back_source_tracking_counts_the_window(wh: DuckDBWarehouse) -> None:
+    pgs = wh.fetch(
+        f"SELECT COUNT(*) AS n, COUNT(DISTINCT game_date) AS days FROM {PGS} "
+        "WHERE game_date BETWEEN @start_date AND @end_date",
+        {"start_date": JAN16 - dt.timedelta(days=30), "end_date": JAN16 - dt.timedelta(days=1)},
+    )[0]
+    expected_days = list(wh.schedule(JAN16 - dt.timedelta(days=30), JAN16 - dt.timedelta(days=1)))
+    row = wh.fetch(f"SELECT * FROM {UPCG} WHERE game_date = @d LIMIT 1", {"d": JAN16})[0]
+    assert row["source_boxscore_rows_found"] == pgs["n"] > 0
+    pct = min(100.0, round(100 * pgs["days"] / len(expected_days), 2))
+    assert float(row["source_boxscore_completeness_pct"]) == pct

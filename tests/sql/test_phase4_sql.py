@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from nba_backfill.catalog import MLFS, PCF, PDC, PHASE4, PSZA, TABLES, TDZA, TableSpec
-from nba_backfill.outputs import VOLATILE
+from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import SCHEDULE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
@@ -342,7 +342,7 @@ def rows(w: DuckDBWarehouse, spec: TableSpec) -> list[dict[str, Any]]:
     """The table's rows without the write-time columns (processed_at, created_at)."""
     keys = ", ".join(spec.key_columns)
     got = w.fetch(f"SELECT * FROM {spec.name} ORDER BY {keys}")
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in got]
+    return [{k: v for k, v in r.items() if not is_volatile(k)} for r in got]
 
 
 def by_key(w: DuckDBWarehouse, spec: TableSpec) -> dict[tuple[Any, ...], dict[str, Any]]:

@@ -32,7 +32,7 @@ from nba_backfill.errors import (
     WarehouseUnavailable,
     classify,
 )
-from nba_backfill.outputs import VOLATILE
+from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import RAW_TABLES, RawTable
 from nba_backfill.settings import load_settings
 from nba_backfill.synthetic import generate
@@ -135,7 +135,7 @@ def _togs_rows(wh: Warehouse) -> list[dict[str, Any]]:
         f"SELECT * FROM {TOGS} WHERE game_date BETWEEN @start_date AND @end_date", WINDOW
     )
     # The write-time columns differ between two writes by design; data_hash must not.
-    rows = [{k: v for k, v in r.items() if k not in VOLATILE} for r in rows]
+    rows = [{k: v for k, v in r.items() if not is_volatile(k)} for r in rows]
     return sorted(rows, key=lambda r: (r["game_date"], r["team_abbr"]))
 
 

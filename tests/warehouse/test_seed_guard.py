@@ -30,11 +30,17 @@ PROD_PROJECT, _ = production_names()
 SANDBOX_PROJECT = "nba-backfill-sandbox"
 OTHER_PROJECT = "nba-someone-else"
 ALL_DATASETS = tuple(DatasetNames.model_fields)  # logical names, the run metadata's included
-# One existing Phase 2 row (gamebook columns are STRING, DATE and INT64 only).
-ROW = tuple(
-    {"STRING": "kept", "DATE": dt.date(2024, 1, 2), "INT64": 7}[kind]
-    for _, kind in GAMEBOOK.columns
-)
+# One existing Phase 2 row in production's gamebook columns (a value of each column's type).
+_VALUES: dict[str, Any] = {
+    "STRING": "kept",
+    "DATE": dt.date(2024, 1, 2),
+    "INT64": 7,
+    "FLOAT64": 1.5,
+    "BOOL": True,
+    "TIMESTAMP": dt.datetime(2024, 1, 2, 12, tzinfo=dt.UTC),
+    "ARRAY<STRING>": [],
+}
+ROW = tuple(_VALUES[c.type] for c in GAMEBOOK.live_columns)
 SANDBOXES: dict[str, dict[str, Any]] = {
     "sandbox-project": {"project": SANDBOX_PROJECT},
     "sandbox-datasets": {"datasets": {d: f"{d}_sandbox" for d in ALL_DATASETS}},
@@ -110,7 +116,8 @@ def _with_existing_row(settings: Settings) -> tuple[BigQueryWarehouse, Snapshot]
     wh.load_raw(GAMEBOOK, [ROW], replace=False)
     before = snapshot(wh)
     dataset, _, table = _gamebook(settings).partition(".")
-    assert before == {dataset: {table: [repr(ROW)]}}
+    assert list(before) == [dataset] and list(before[dataset]) == [table]
+    assert len(before[dataset][table]) == 1 and "'kept'" in before[dataset][table][0]
     return wh, before
 
 
