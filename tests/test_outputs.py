@@ -12,7 +12,7 @@ from sqlglot import exp
 
 from nba_backfill import contract, outputs
 from nba_backfill.catalog import TABLES, TableSpec
-from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model, load_query
+from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model, load_query, splice_views
 
 SPECS = list(TABLES.values())
 # A model may hand a float to a NUMERIC(p,s) column (the write rounds it to s digits, as
@@ -146,3 +146,14 @@ def test_duckdb_tables_are_production_tables(phase2_template: Path) -> None:
             assert [(n, _duck(t), nl) for n, t, nl in got] == want, spec.name
     finally:
         con.close()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.table)
+def test_tracked_sources_are_what_the_model_reads(spec: TableSpec) -> None:
+    """source_<prefix>_* describe an input the model reads, never one it does not (a row would
+    then depend on whether that table happened to be written first)."""
+    query = splice_views(load_query(spec))  # the schedule is read through shared pieces
+    read = {f"{t.db}.{t.name}" for t in query.find_all(exp.Table) if t.db}
+    for src in outputs.sources(spec.name).values():
+        assert src.table in read, (spec.table, src.prefix, src.table)
+        assert any(c.startswith(f"source_{src.prefix}_") for c in spec.contract.column_names)

@@ -262,7 +262,13 @@ history AS (
     COUNTIF(rolled) AS n_rolled,
     AVG(IF(rolled AND rrn <= 3, points, NULL)) AS avg_last_3,
     AVG(IF(rolled, points, NULL)) AS avg_rolled,
-    STDDEV_SAMP(IF(rolled, points, NULL)) AS std_rolled,
+    -- Sample std from exact sums (n Σx² - (Σx)²) / (n (n - 1)): STDDEV_SAMP accumulates in
+    -- floating point, so its last bit would depend on row order (and so on the chunking).
+    SQRT(SAFE_DIVIDE(
+      COUNTIF(rolled) * SUM(IF(rolled, points * points, 0))
+        - SUM(IF(rolled, points, 0)) * SUM(IF(rolled, points, 0)),
+      COUNTIF(rolled) * (COUNTIF(rolled) - 1)
+    )) AS std_rolled,
     SUM(IF(rolled AND rrn <= 7, rrn, 0)) AS sum7_r,
     SUM(IF(rolled AND rrn <= 7, rrn * rrn, 0)) AS sum7_r2,
     SUM(IF(rolled AND rrn <= 7, rrn * points, 0)) AS sum7_ry,
@@ -272,7 +278,13 @@ history AS (
     AVG(IF(rolled AND usage_rate IS NOT NULL AND urn <= 5, usage_rate, NULL)) AS usage_5,
     MIN(IF(rolled AND changed, rrn, NULL)) AS newest_change,
     COUNTIF(with_minutes AND mrn <= 10) AS n_minutes_10,
-    STDDEV_SAMP(IF(with_minutes AND mrn <= 10, minutes_played, NULL)) AS minutes_std_10
+    SQRT(SAFE_DIVIDE(
+      COUNTIF(with_minutes AND mrn <= 10)
+        * SUM(IF(with_minutes AND mrn <= 10, minutes_played * minutes_played, 0))
+        - SUM(IF(with_minutes AND mrn <= 10, minutes_played, 0))
+        * SUM(IF(with_minutes AND mrn <= 10, minutes_played, 0)),
+      COUNTIF(with_minutes AND mrn <= 10) * (COUNTIF(with_minutes AND mrn <= 10) - 1)
+    )) AS minutes_std_10
   FROM ranked
   GROUP BY day, player_lookup
 ),
