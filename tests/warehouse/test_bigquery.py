@@ -24,7 +24,8 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.cloud import bigquery
 
-from nba_backfill.catalog import TABLES, TOGS, TableSpec
+from nba_backfill.catalog import PGS, TABLES, TOGS, TableSpec
+from nba_backfill.drift import require_writable, table_drift
 from nba_backfill.errors import (
     TransientWarehouseError,
     UsageError,
@@ -280,6 +281,27 @@ def test_partition_expiration_is_read_from_the_live_table(bq_warehouse: BigQuery
     table.time_partitioning.expiration_ms = 400 * 86_400_000
     bq_warehouse.client.update_table(table, ["time_partitioning"])
     assert bq_warehouse.partition_expiration_days(spec) == 400  # the operator's setting wins
+
+
+def test_drift_on_a_deliberately_altered_table(bq_warehouse: BigQueryWarehouse) -> None:
+    """A live table that lacks a production column and holds another with a different type
+    is reported, and a run's planner refuses it (one line, nothing written)."""
+    spec = TABLES[PGS]
+    fields = [schema_field(c) for c in spec.contract.live_columns if c.name != "usage_rate"]
+    fields = [
+        bigquery.SchemaField("points", "FLOAT", mode="NULLABLE") if f.name == "points" else f
+        for f in fields
+    ]
+    bq_warehouse.ensure_tables([TABLES[TOGS]])
+    bq_warehouse.client.create_table(
+        bigquery.Table(bq_warehouse.table_id(spec.name), schema=fields)
+    )
+    drift = table_drift(bq_warehouse, spec)
+    assert drift.missing == ["usage_rate NUMERIC(6,2)"]
+    assert drift.mistyped == ["points: live FLOAT64 NULLABLE, production INT64 NULLABLE"]
+    assert table_drift(bq_warehouse, TABLES[TOGS]).ok
+    with pytest.raises(UsageError, match="player_game_summary: missing usage_rate"):
+        require_writable(bq_warehouse, [TABLES[TOGS], spec])
 
 
 def test_schema_fields_carry_numeric_parameters() -> None:
