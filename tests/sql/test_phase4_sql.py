@@ -1,7 +1,7 @@
 """Fixture tests of the five Phase 4 SQL models on DuckDB.
 
-Phase 3 inputs are written directly (tables created from the column contract in
-``docs/phase3_columns.md``, so a model reading a column outside the contract fails here), plus a
+Phase 3 inputs are written directly (tables created from
+production's contract, so a model reading a column production lacks fails here), plus a
 schedule through the Phase 2 loader. One 2023-24 season slice: opener 2023-10-24, 30 days, four
 teams, an off day every week. Expected values come from small Python re-implementations of each
 definition, computed from the same fixture rows.
