@@ -352,7 +352,7 @@ def _print_report(report: ValidationReport, verbose: bool) -> None:
             f"{c.rows:,}",
             str(c.null_keys),
             str(c.duplicate_keys),
-            "ok" if c.ok else "; ".join(c.problems),
+            _status(c),
         )
     out.print(t)
     if report.usage_rate_share is not None:
@@ -397,7 +397,7 @@ def status(as_json: JsonOpt = False) -> None:
                     f"{c.coverage:.1%}",
                     f"{c.covered}/{c.expected}",
                     f"{c.rows:,}",
-                    "ok" if c.ok else "; ".join(c.problems),
+                    _status(c),
                 )
         out.print(t)
         if reports[1].usage_rate_share is not None:
@@ -405,6 +405,12 @@ def status(as_json: JsonOpt = False) -> None:
                 f"ML readiness: usage_rate non-null {reports[1].usage_rate_share:.1%} "
                 "where minutes > 0"
             )
+
+
+def _status(c: Any) -> str:
+    """A table check's status cell: ok, or its problems; dates skipped as expiring said."""
+    text = "ok" if c.ok else "; ".join(c.problems)
+    return f"{text}, {c.expired} dates expire on arrival" if c.expired else text
 
 
 # --- contract -----------------------------------------------------------------------------------
@@ -440,6 +446,7 @@ def contract_cmd(
                             "missing": d.missing,
                             "mistyped": d.mistyped,
                             "extra": d.extra,
+                            "blocking_extra": d.blocking_extra,
                             "ok": d.ok,
                         }
                         for spec, r, d in rows
@@ -464,15 +471,18 @@ def _print_contract(rows: list[Any], verbose: bool) -> None:
         counts = [len(r.computed), len(r.tracked), len(r.not_derived)]
         sums = [a + b for a, b in zip(sums, counts, strict=True)]
         live = "absent" if not d.exists else ("ok" if d.ok else f"{len(d.problems)} drift")
+        if d.ok and d.extra:
+            live = f"ok +{len(d.extra)}"
         t.add_row(spec.table, *(f"{c} {c / r.total:.0%}" for c in counts), live)
     t.add_row("all tables", *(f"{c} {c / total:.0%}" for c in sums), "", style="bold")
     out.print(t)
     for spec, r, d in rows:
         for problem in d.problems:
             out.print(f"{spec.name}: {problem}", highlight=False)
+        for extra in d.extra:
+            if extra not in d.blocking_extra:  # those are among the problems
+                out.print(f"{spec.name}: extra {extra} (not production's; left NULL)")
         if verbose:
-            for extra in d.extra:
-                out.print(f"{spec.name}: extra {extra}", highlight=False)
             for column, reason in r.not_derived.items():
                 out.print(f"{spec.table}.{column}: not derived: {reason}", highlight=False)
 

@@ -75,9 +75,15 @@ def table_drift(wh: Warehouse, spec: TableSpec) -> TableDrift:
 
 def require_writable(wh: Warehouse, specs: Sequence[TableSpec]) -> None:
     """Raise a one-line :class:`UsageError` naming the first table and column a write of
-    ``specs`` would fail on (absent tables are created from the contract: not an error)."""
+    ``specs`` would fail on. A run never creates a table: an absent one is refused too (create
+    it from the contract: ``seed`` on a sandbox, production's DDL in production)."""
     for spec in specs:
         drift = table_drift(wh, spec)
+        if not drift.exists:
+            raise UsageError(
+                f"{spec.name}: the table does not exist; a run writes into existing tables "
+                "only (create it from production's DDL, or `nba-backfill seed` on a sandbox)"
+            )
         if not drift.ok:
             more = len(drift.problems) - 1
             raise UsageError(

@@ -167,14 +167,17 @@ def _source_subquery(table: str, src: Source) -> exp.Expr:
           SELECT days.day, MAX(s.processed_at) AS last_updated, COUNT(s.{sd}) AS rows_found,
             COUNT(DISTINCT s.{sd}) AS units, {fp.format(c=f"s.{sd}")} AS hash
           FROM days
-          LEFT JOIN {src.table} AS s ON s.{sd} {window} AND s.{sd} {bounds}
+          LEFT JOIN (
+            -- The date filter in a WHERE: tables with require_partition_filter demand it there.
+            SELECT {sd}, processed_at FROM {src.table} WHERE {sd} {bounds}
+          ) AS s ON s.{sd} {window}
           GROUP BY days.day
         ),
         expected AS (
           SELECT days.day, COUNT(DISTINCT g.game_date) AS expected
           FROM days
           JOIN nba_backfill_views.expected_games AS g
-            ON g.game_date {window.replace("days.day", "days.day")} AND g.game_date {bounds}
+            ON g.game_date {window} AND g.game_date {bounds}
           GROUP BY days.day
         )
         SELECT found.day, found.last_updated, found.rows_found, found.hash,
@@ -243,8 +246,9 @@ def _ref(column: str) -> exp.Column:
 
 def as_stored(value: exp.Expr, column: Column) -> exp.Expr:
     """``value`` as production stores ``column``: NUMERIC(p,s) rounded to s digits, half away
-    from zero (ROUND on the computed FLOAT64 or NUMERIC value: the same in BigQuery and
-    DuckDB, and no intermediate bare NUMERIC, which the emulator reads as DECIMAL(18,3))."""
+    from zero (ROUND on the computed FLOAT64 or NUMERIC value; no intermediate bare NUMERIC,
+    which the emulator reads as DECIMAL(18,3)). A float exactly at a decimal tie (1.005) may
+    round differently in BigQuery and DuckDB; within one engine a rerun is bit-identical."""
     if column.scale is not None:
         value = exp.func("ROUND", value, exp.Literal.number(column.scale))
     return exp.cast(value, column.data_type.copy())

@@ -22,10 +22,12 @@ def utc_today() -> dt.date:
 
 
 def expired_through(wh: Warehouse, spec: TableSpec, today: dt.date) -> dt.date | None:
-    """The last date whose partition ``spec``'s table would drop on arrival (BigQuery deletes a
-    partition once its date plus ``partition_expiration_days`` has passed), or None when the
-    table keeps its partitions. The setting is the live table's on BigQuery, the contract's on
-    DuckDB (production's DDL: 30 days for player_daily_cache, 90 for the zone tables)."""
+    """The last date whose partition ``spec``'s table would drop on arrival, or None when the
+    table keeps its partitions. BigQuery drops partition D once D's end boundary plus
+    ``partition_expiration_days`` has passed, i.e. during day D + 1 + N; skipping D = today - N
+    too keeps a one-day margin (a date written now would be gone by tomorrow). The setting is
+    the live table's on BigQuery, the contract's on DuckDB (production's DDL: 30 days for
+    player_daily_cache, 90 for the zone tables)."""
     days = wh.partition_expiration_days(spec)
     if not days:
         return None
@@ -226,11 +228,12 @@ class Planner:
             skipped: dict[dt.date, str] = {}
             expected: list[dt.date] = []
             cutoff = expired[spec.name]
+            gone_reason = expiry_reason(self.warehouse, spec) if cutoff is not None else ""
             for d in in_range:
                 if spec.skip_bootstrap and openers.is_bootstrap(d):
                     skipped[d] = "bootstrap day (season's first 14 days)"
                 elif cutoff is not None and d <= cutoff:
-                    skipped[d] = expiry_reason(self.warehouse, spec)
+                    skipped[d] = gone_reason
                 else:
                     expected.append(d)
             prof = self.warehouse.date_profile(spec, start, end)

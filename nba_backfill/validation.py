@@ -44,6 +44,7 @@ class TableCheck:
     all_dates_expected: int = 0
     all_dates_covered: int = 0
     critical_threshold: float | None = None
+    expired: int = 0  # expected dates the table drops on arrival (skipped, not expected)
 
     @property
     def coverage(self) -> float:
@@ -95,6 +96,7 @@ class TableCheck:
             "incomplete_dates": len(self.incomplete),
             "null_keys": self.null_keys,
             "duplicate_keys": self.duplicate_keys,
+            "expired_dates": self.expired,
             "problems": self.problems,
         }
         if verbose:
@@ -148,6 +150,7 @@ def check_table(
     # Dates the table drops on arrival are skipped by the planner: not expected here either.
     gone = expired_through(wh, spec, utc_today())
     in_range = sorted(d for d in schedule if start <= d <= end and (gone is None or d > gone))
+    expired = sum(1 for d in schedule if start <= d <= end and gone is not None and d <= gone)
     nonboot = [d for d in in_range if not openers.is_bootstrap(d)]
     prof = wh.date_profile(spec, start, end)
     complete = {d for d in in_range if is_complete(spec, prof.get(d), schedule[d])}
@@ -166,6 +169,7 @@ def check_table(
         all_dates_expected=len(in_range),
         all_dates_covered=len(complete),
         critical_threshold=spec.critical_threshold,
+        expired=expired,
     )
     if spec.phase == 4:
         # A Phase 4 date may be short only because a same-date input is short (SPEC §5).

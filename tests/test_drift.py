@@ -85,3 +85,15 @@ def test_run_refuses_a_target_a_write_would_fail_on(
     assert len(lines) == 1 and PGS in lines[0] and named in lines[0], res.output
     assert "nothing was written" in lines[0]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+
+def test_run_refuses_an_absent_target_table(seeded: Settings) -> None:
+    """A run never creates a table: planning a table that is not there is one line, exit 2."""
+    path = seeded.warehouse.duckdb_path
+    _alter(path, f"DROP TABLE {PGS}")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    res = runner.invoke(app, ["run", *SLICE, "--skip-phase4"])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and f"{PGS}: the table does not exist" in lines[0], res.output
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before

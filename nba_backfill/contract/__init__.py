@@ -15,7 +15,7 @@ Decisions recorded here (the contract states facts, these say how they are read)
   NULLABLE arrays (``ALTER TABLE … ADD COLUMN x ARRAY<STRING>`` creates a REPEATED column).
 * Columns added by a file under ``migrations/`` exist only once that migration is promoted
   (the feature store's V18 columns): they are *optional* — never created, never required,
-  reported by the drift check when present.
+  and not drift when a live table has them.
 """
 
 from __future__ import annotations

@@ -217,7 +217,6 @@ class BigQueryWarehouse(Warehouse):
         self._client_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._sql_cache: dict[str, str] = {}
-        self._columns_cache: dict[str, tuple[str, ...]] = {}
         self._children_listable = True
         self._api_retry = _EMULATOR_API_RETRY if self.emulator else _API_RETRY
         self._result_timeout = settings.warehouse.job_timeout_seconds + 30.0

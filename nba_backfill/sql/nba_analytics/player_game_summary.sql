@@ -37,6 +37,7 @@ gamebook AS (
     SPLIT(TRIM(minutes), ':') AS minute_parts
   FROM nba_raw.nbac_gamebook_player_stats
   WHERE game_date BETWEEN @start_date AND @end_date
+    AND player_lookup IS NOT NULL  -- the key is REQUIRED in production's output
     AND LOWER(player_status) IN ('active', 'dnp')
   -- One row per (game_id, player_lookup): the latest load wins, as in production's processor.
   QUALIFY ROW_NUMBER() OVER (

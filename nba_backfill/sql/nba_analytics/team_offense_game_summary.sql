@@ -144,7 +144,9 @@ offense AS (
   LEFT JOIN zones AS z
     ON z.game_id = g.game_id
     AND z.team_abbr = b.team_abbr
-  WHERE TRUE
+  -- win_flag is REQUIRED: a team row is not written when its or its opponent's points are unknown
+  -- (the date stays incomplete and is planned again).
+  WHERE b.points IS NOT NULL AND o.points IS NOT NULL
   -- One row per key even if a source holds duplicates (deterministic: lowest game_id wins).
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY g.game_date, b.team_abbr

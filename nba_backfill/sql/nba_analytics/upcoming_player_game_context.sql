@@ -35,6 +35,7 @@ gamebook AS (
   SELECT game_id, game_date, player_lookup, team_abbr, player_status
   FROM nba_raw.nbac_gamebook_player_stats
   WHERE game_date BETWEEN @start_date AND @end_date
+    AND player_lookup IS NOT NULL  -- the key is REQUIRED in production's output
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY game_id, player_lookup
     ORDER BY processed_at DESC NULLS LAST, minutes DESC, team_abbr, player_status
