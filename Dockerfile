@@ -25,6 +25,8 @@ COPY nba_backfill ./nba_backfill
 COPY flows ./flows
 COPY tasks ./tasks
 COPY deployments ./deployments
+COPY cli ./cli
+COPY devtools ./devtools
 COPY prefect.yaml ./
 RUN uv sync --frozen --no-dev \
     && useradd --uid 10001 --create-home --shell /usr/sbin/nologin nba

@@ -19,6 +19,7 @@ lint: sync
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy
+	$(UV) run lint-imports --no-logo
 
 pytest: sync
 	$(UV) run pytest

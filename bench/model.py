@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.latency import LatencyModel
 from bench.strategies import WorkList, runbook_stages
 from nba_backfill.catalog import PCF, PHASE4_GROUPS, TABLES
 from nba_backfill.planner import Plan
-from nba_backfill.warehouse.latency import LatencyModel
 
 # --- BigQuery costs (production seconds) ----------------------------------------------------------
 JOB_START_SECONDS = 1.5  # submit → running → done for a small query job (typically 1–2 s)

@@ -9,10 +9,10 @@ from typing import Any
 
 import duckdb
 
+from bench.latency import LatencyModel
 from bench.strategies import LOWER_BOUND, NBA_BACKFILL, RUNBOOK, STRATEGIES
 from nba_backfill.catalog import TABLES
 from nba_backfill.outputs import is_volatile
-from nba_backfill.warehouse.latency import LatencyModel
 
 TARGETS = {
     "speedup_vs_runbook": 50.0,

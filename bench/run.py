@@ -27,15 +27,15 @@ from typing import Any
 
 from bench import model as bm
 from bench import report
+from bench.latency import LatencyWarehouse
 from bench.strategies import LOWER_BOUND, NBA_BACKFILL, RUNBOOK, STRATEGIES, WorkList
-from nba_backfill import local_prefect
+from cli import local_server
+from devtools.seeding import STANDARD_END, STANDARD_START
 from nba_backfill.catalog import PHASE4_GROUPS, TABLES
 from nba_backfill.planner import Planner
-from nba_backfill.seeding import STANDARD_END, STANDARD_START
 from nba_backfill.settings import load_settings
 from nba_backfill.validation import validate
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
-from nba_backfill.warehouse.latency import LatencyWarehouse
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -131,7 +131,7 @@ class Server:
     def _start(self) -> None:
         started = time.perf_counter()
         try:
-            self.api = local_prefect.ensure_server(self.home, self.port, timeout=180)
+            self.api = local_server.ensure_server(self.home, self.port, timeout=180)
         except BaseException as exc:
             self.error = exc
         self.seconds = time.perf_counter() - started
@@ -148,7 +148,7 @@ class Server:
     def env(self) -> dict[str, str]:
         assert self.api is not None
         return {
-            **local_prefect.base_env(self.home),
+            **local_server.base_env(self.home),
             "PREFECT_API_URL": self.api,
             "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "WARNING",
             "NBA_BACKFILL_HOME": str(self.home),
@@ -156,7 +156,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """CPU time of the server's process group so far (Linux /proc)."""
-        pid_file = local_prefect.prefect_home(self.home) / "server.pid"
+        pid_file = local_server.prefect_home(self.home) / "server.pid"
         try:
             pgid = int(pid_file.read_text().strip())
         except (OSError, ValueError):
@@ -187,7 +187,7 @@ class Server:
         return time.perf_counter() - started
 
     def stop(self) -> None:
-        local_prefect.stop_server(self.home)
+        local_server.stop_server(self.home)
 
 
 # --- one measurement ------------------------------------------------------------------------------

@@ -21,10 +21,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.latency import LatencyWarehouse, TableWrites
 from nba_backfill.catalog import PHASE3, PHASE4_GROUPS, TABLES, TableSpec
 from nba_backfill.planner import Plan, Planner
 from nba_backfill.warehouse.base import Warehouse
-from nba_backfill.warehouse.latency import LatencyWarehouse, TableWrites
 
 RUNBOOK = "runbook"
 NBA_BACKFILL = "nba-backfill"

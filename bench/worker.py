@@ -2,7 +2,7 @@
 
 The parent (``bench.run``) starts a process per measurement so each reports its own peak RSS
 and no strategy warms caches for another. The warehouse is wrapped in a
-:class:`~nba_backfill.warehouse.latency.LatencyWarehouse`: with the count-only model it
+:class:`~bench.latency.LatencyWarehouse`: with the count-only model it
 measures jobs and the time spent inside warehouse calls; with a charging model it stands in
 for BigQuery's latency.
 """
@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.latency import LatencyModel, LatencyWarehouse
 from bench.strategies import (
     LOWER_BOUND,
     NBA_BACKFILL,
@@ -30,7 +31,6 @@ from bench.strategies import (
     run_runbook,
 )
 from nba_backfill.settings import env_var
-from nba_backfill.warehouse.latency import LatencyModel, LatencyWarehouse
 
 
 def _model(cfg: dict[str, Any]) -> LatencyModel:
@@ -55,8 +55,8 @@ def _stats(wh: LatencyWarehouse, t0: float, t1: float) -> dict[str, Any]:
 def seed_states(work: Path, states: list[str], final_through: dt.date) -> dict[str, str]:
     """One synthetic warehouse per state, seeded once: ``empty`` is ``seeds`` with its Phase 3
     rows deleted (the same Phase 2 data, the same empty Phase 3/4 tables)."""
+    from devtools.seeding import SEED_INFO, seed
     from nba_backfill.catalog import PHASE3
-    from nba_backfill.seeding import SEED_INFO, seed
     from nba_backfill.settings import load_settings
     from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 

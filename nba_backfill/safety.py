@@ -3,7 +3,7 @@
 A backfill run only replaces the date windows it planned. Seeding is different: it replaces
 whole Phase 2 tables and empties the Phase 3/4 ones. On the embedded DuckDB file that is the
 point; on BigQuery, with production's names, it is data loss. :func:`guard_destructive` is
-called by every such entry point (``nba-backfill seed``, :func:`nba_backfill.seeding.seed`)
+called by every such entry point (``nba-backfill seed``, :func:`devtools.seeding.seed`)
 before its first write.
 """
 

@@ -38,8 +38,8 @@ SLICE_FINAL_THROUGH = dt.date(2021, 12, 8)
 def phase2_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A DuckDB file holding synthetic Phase 2 data (final games through SLICE_FINAL_THROUGH)
     and empty Phase 3/4 tables; tests copy it instead of regenerating."""
+    from devtools.synthetic import seed_phase2
     from nba_backfill.catalog import TABLES
-    from nba_backfill.synthetic import seed_phase2
 
     path = tmp_path_factory.mktemp("template") / "phase2.duckdb"
     wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))

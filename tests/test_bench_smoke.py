@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.latency import LatencyModel, LatencyWarehouse
 from bench.model import FlowReads, SimChunk, simulate_pool
 from nba_backfill.catalog import TABLES
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.base import Warehouse, WriteResult
-from nba_backfill.warehouse.latency import LatencyModel, LatencyWarehouse
 
 
 def test_bench_quick_runs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]):

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nba_backfill.cli import app
+from cli.app import app
 from nba_backfill.settings import Settings
 
 runner = CliRunner()
@@ -148,7 +148,7 @@ def test_unseeded_warehouse_is_reported_not_created(local_settings: Settings):
 def test_invalid_setting_exits_2_with_one_line(tmp_path: Path):
     env = {**os.environ, "NBA_BACKFILL_RUN__CHUNK_DAYS": "0"}
     proc = subprocess.run(
-        [sys.executable, "-m", "nba_backfill.cli", "status"],
+        [sys.executable, "-m", "cli", "status"],
         capture_output=True,
         text=True,
         env=env,

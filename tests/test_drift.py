@@ -11,8 +11,8 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app
 from nba_backfill.catalog import PGS, TABLES
-from nba_backfill.cli import app
 from nba_backfill.drift import table_drift
 from nba_backfill.settings import Settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse

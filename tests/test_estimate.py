@@ -11,8 +11,8 @@ import threading
 import pytest
 from typer.testing import CliRunner
 
+from cli.app import app
 from nba_backfill.catalog import PDC, TDGS, TOGS, TableSpec
-from nba_backfill.cli import app
 from nba_backfill.errors import WarehouseError
 from nba_backfill.estimate import (
     EMBEDDED,

@@ -79,8 +79,8 @@ PLAN_END = D(2026, 11, 28)
 def six_seasons(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse whose schedule holds the synthetic 2021-22 .. 2026-27 seasons, final
     through PLAN_END (the 2026-27 season is 40 days old)."""
+    from devtools.synthetic import seed_phase2
     from nba_backfill.settings import load_settings
-    from nba_backfill.synthetic import seed_phase2
     from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
     path = tmp_path_factory.mktemp("six") / "w.duckdb"
@@ -94,8 +94,8 @@ def six_seasons(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_openers_are_each_seasons_first_regular_season_game(six_seasons: Path) -> None:
+    from devtools.synthetic import SYNTHETIC_OPENERS
     from nba_backfill.settings import load_settings
-    from nba_backfill.synthetic import SYNTHETIC_OPENERS
     from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
     wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(six_seasons)}), read_only=True)
@@ -110,7 +110,7 @@ def test_plan_skips_the_bootstrap_days_of_every_season_in_the_schedule(
 ) -> None:
     """`plan --end 2026-11-28` skips exactly the 2026-27 season's first 14 days (opener
     2026-10-20, read from the schedule), and the five older seasons still skip theirs."""
-    from nba_backfill.cli import app
+    from cli.app import app
     from nba_backfill.warehouse import close_shared
 
     monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__DUCKDB_PATH", str(six_seasons))

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
+from devtools.seeding import SEEDED_TABLES
 from nba_backfill.catalog import TABLES, TOGS
 from nba_backfill.errors import UsageError
 from nba_backfill.phase2 import GAMEBOOK
 from nba_backfill.safety import CONFIRM_SETTING, guard_destructive, production_names
-from nba_backfill.seeding import SEEDED_TABLES
 from nba_backfill.settings import DatasetNames, Settings, env_var, load_settings
 
 PROD_PROJECT, _ = production_names()

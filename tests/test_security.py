@@ -105,9 +105,9 @@ def test_secrets_never_reach_logs_artifacts_slack_or_output(
     from prefect.settings import PREFECT_API_URL
     from prefect_slack import SlackWebhook
 
+    from cli.app import app
     from flows.backfill import backfill
     from flows.validate import validate
-    from nba_backfill.cli import app
 
     token, dead_token, key_id = (f"secret{uuid.uuid4().hex}" for _ in range(3))
     port = slack_sink.server.server_port

@@ -21,6 +21,13 @@ from typing import Any
 
 import pytest
 
+from devtools.synthetic import (
+    DEFAULT_FINAL_THROUGH,
+    PREGAME_DAYS,
+    SYNTHETIC_OPENERS,
+    TEAMS,
+    generate,
+)
 from nba_backfill.calendar import BOOTSTRAP_DAYS, season_year
 from nba_backfill.phase2 import (
     GAME_LINES,
@@ -31,13 +38,6 @@ from nba_backfill.phase2 import (
     RAW_TABLES,
     SCHEDULE,
     TEAM_BOXSCORE,
-)
-from nba_backfill.synthetic import (
-    DEFAULT_FINAL_THROUGH,
-    PREGAME_DAYS,
-    SYNTHETIC_OPENERS,
-    TEAMS,
-    generate,
 )
 
 Rows = list[dict[str, Any]]
@@ -530,7 +530,7 @@ _SLICE = "generate(seasons=[2021], final_through=datetime.date(2021, 11, 18))"
 def test_deterministic_across_processes() -> None:
     """Same seed, same rows, whatever PYTHONHASHSEED (no set/hash-order leaks)."""
     code = (
-        "import datetime, hashlib; from nba_backfill.synthetic import generate; "
+        "import datetime, hashlib; from devtools.synthetic import generate; "
         f"d = {_SLICE}; h = hashlib.sha256(); "
         "[h.update(repr(r).encode()) for n in sorted(d) for r in d[n]]; print(h.hexdigest())"
     )
@@ -558,8 +558,8 @@ def test_season_filter_matches_full_run(data: dict[str, list[tuple[Any, ...]]]) 
 
 
 def test_seed_phase2_into_duckdb_is_idempotent(tmp_path: Any) -> None:
+    from devtools.synthetic import seed_phase2
     from nba_backfill.settings import load_settings
-    from nba_backfill.synthetic import seed_phase2
     from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
     wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(tmp_path / "w.duckdb")}))

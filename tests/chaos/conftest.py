@@ -185,7 +185,7 @@ def fast_scenario(
 @pytest.fixture(scope="session")
 def full_scenario(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     """The standard range from the runbook's starting state (what `make run` seeds)."""
-    from nba_backfill.seeding import STANDARD_END, STANDARD_START, seed
+    from devtools.seeding import STANDARD_END, STANDARD_START, seed
 
     workdir = tmp_path_factory.mktemp("full")
     template = workdir / "seeds.duckdb"

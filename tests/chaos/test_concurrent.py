@@ -150,7 +150,7 @@ def test_two_backfills_in_one_process(
 
 def _cli(args: list[str], env: dict[str, str], out: Any = subprocess.PIPE) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "nba_backfill.cli", *args],
+        [sys.executable, "-m", "cli", *args],
         cwd=REPO,
         env=env,
         stdout=out,
@@ -191,7 +191,7 @@ def test_two_backfill_processes_on_duckdb(
     try:
         _wait_until(lambda: _lock_held(lock_name(chaos_env)))
         second = subprocess.run(
-            [sys.executable, "-m", "nba_backfill.cli", "run", *common, "--tables", TOGS],
+            [sys.executable, "-m", "cli", "run", *common, "--tables", TOGS],
             cwd=REPO,
             env=_child_env(),
             capture_output=True,
@@ -245,8 +245,8 @@ def duckdb_reference(fast_scenario: Scenario) -> dict[dt.date, Any]:
 def bigquery_env(
     bq_emulator: str, duckdb_reference: dict[dt.date, Any], monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
+    from devtools.synthetic import seed_phase2
     from nba_backfill.sqlfiles import LOGICAL_DATASETS
-    from nba_backfill.synthetic import seed_phase2
     from nba_backfill.warehouse import shared_warehouse
     from tests.emulator import PROJECT
 

@@ -66,7 +66,7 @@ class Child:
             [
                 sys.executable,
                 "-m",
-                "nba_backfill.cli",
+                "cli",
                 "run",
                 "--start",
                 scenario.start.isoformat(),

@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
+from cli.local_server import healthy
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS, TOGS
-from nba_backfill.local_prefect import healthy
 from nba_backfill.planner import is_complete
 from nba_backfill.settings import Settings, load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
@@ -220,7 +220,7 @@ def deployed(stack: Stack) -> dict[str, Any]:
     """`nba-backfill setup` once: pools, blocks, limits, deployments of both variants."""
     from deployments.setup import snapshot
 
-    proc = stack.run(sys.executable, "-m", "nba_backfill.cli", "setup")
+    proc = stack.run(sys.executable, "-m", "cli", "setup")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     with stack.client():
         return snapshot(stack.settings)
@@ -331,7 +331,7 @@ def test_setup_creates_everything_and_a_second_run_changes_nothing(
         assert json.loads(schedule)["cron"] == "30 5 * * *"
         assert json.loads(schedule)["timezone"] == "America/New_York" and active
 
-    again = stack.run(sys.executable, "-m", "nba_backfill.cli", "setup")
+    again = stack.run(sys.executable, "-m", "cli", "setup")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "nothing changed" in again.stdout
     with stack.client():

@@ -26,12 +26,12 @@ import pytest
 from prefect import flow, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
+from devtools.synthetic import generate, seed_phase2
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TOGS, TableSpec
 from nba_backfill.drift import table_drift
 from nba_backfill.phase2 import RAW_TABLES
 from nba_backfill.settings import Settings, load_settings
 from nba_backfill.sqlfiles import LOGICAL_DATASETS
-from nba_backfill.synthetic import generate, seed_phase2
 from nba_backfill.validation import validate
 from nba_backfill.warehouse import Warehouse, close_shared, shared_warehouse
 from nba_backfill.warehouse.bigquery import BigQueryWarehouse

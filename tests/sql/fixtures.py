@@ -15,9 +15,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from devtools.synthetic import TEAM_INFO, Shape, season_label, team_full_name
 from nba_backfill import phase2
 from nba_backfill.phase2 import RawTable
-from nba_backfill.synthetic import TEAM_INFO, Shape, season_label, team_full_name
 from nba_backfill.warehouse.base import Warehouse
 
 LOADED = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # processed_at of fixture rows

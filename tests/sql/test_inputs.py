@@ -89,7 +89,7 @@ def test_generated_raw_table_has_rows_and_no_null_in_a_required_column(
 
 def test_generated_rows_fill_every_required_column() -> None:
     """The generator's own rows (before any database constraint sees them)."""
-    from nba_backfill.synthetic import generate
+    from devtools.synthetic import generate
 
     data = generate(seasons=[2021], final_through=D(2021, 11, 10))
     for table in RAW_TABLES:

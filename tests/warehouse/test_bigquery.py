@@ -24,6 +24,7 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.cloud import bigquery
 
+from devtools.synthetic import generate
 from nba_backfill.catalog import PGS, TABLES, TOGS, TableSpec
 from nba_backfill.drift import require_writable, table_drift
 from nba_backfill.errors import (
@@ -36,7 +37,6 @@ from nba_backfill.errors import (
 from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import RAW_TABLES, RawTable
 from nba_backfill.settings import load_settings
-from nba_backfill.synthetic import generate
 from nba_backfill.warehouse.base import Warehouse
 from nba_backfill.warehouse.bigquery import (
     BigQueryWarehouse,

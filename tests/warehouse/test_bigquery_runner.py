@@ -30,6 +30,7 @@ import requests
 from google.api_core import exceptions as gexc
 from typer.testing import CliRunner
 
+from devtools.synthetic import generate
 from nba_backfill.catalog import TABLES, TOGS
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, classify
 from nba_backfill.estimate import UNAVAILABLE, estimate_plan
@@ -40,7 +41,6 @@ from nba_backfill.runner import ChunkResult, run_chunk
 from nba_backfill.settings import RetrySettings
 from nba_backfill.sqlfiles import LOGICAL_DATASETS
 from nba_backfill.summary import ChunkOutcome, RunSummary
-from nba_backfill.synthetic import generate
 from nba_backfill.warehouse import close_shared
 from nba_backfill.warehouse.bigquery import BigQueryWarehouse
 from tests.emulator import PROJECT, emulator_settings
@@ -358,7 +358,7 @@ def test_plan_command_on_bigquery_shows_estimate_unavailable(
 ) -> None:
     """``nba-backfill plan`` as an operator runs it, with the BigQuery settings in the
     environment (the emulator's dry runs report 0 bytes: shown as unavailable, never $0)."""
-    from nba_backfill.cli import app
+    from cli.app import app
 
     monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__BACKEND", "bigquery")
     monkeypatch.setenv("NBA_BACKFILL_WAREHOUSE__EMULATOR_ENDPOINT", bq_emulator)

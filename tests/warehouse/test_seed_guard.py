@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from nba_backfill.cli import app
+from cli.app import app
+from devtools.seeding import SEED_INFO, STANDARD_END, seed
 from nba_backfill.errors import UsageError
 from nba_backfill.phase2 import GAMEBOOK
 from nba_backfill.safety import CONFIRM_SETTING, production_names
-from nba_backfill.seeding import SEED_INFO, STANDARD_END, seed
 from nba_backfill.settings import DatasetNames, Settings, env_var, load_settings
 from nba_backfill.warehouse import close_shared
 from nba_backfill.warehouse.bigquery import BigQueryWarehouse

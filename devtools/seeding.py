@@ -40,7 +40,7 @@ SEED_INFO = TableContract(
     cluster_by=(),
     require_partition_filter=False,
     partition_expiration_days=None,
-    source="nba_backfill/seeding.py",
+    source="devtools/seeding.py",
     extra={},
 )
 # The runbook's starting point (SPEC / issue): dates each Phase 3 table lacks; Phase 4 empty.
@@ -82,7 +82,7 @@ def seed(
     Raises UsageError before any write when the warehouse is not one that may be seeded
     (BigQuery with production's names, or a sandbox not confirmed: :mod:`nba_backfill.safety`).
     """
-    from nba_backfill.synthetic import seed_phase2
+    from devtools.synthetic import seed_phase2
 
     # The adapter in hand decides: a DuckDB file opened directly (the bench, test templates)
     # stays a local file whatever backend the environment names.

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nba_backfill import local_prefect
+from cli import local_server
 from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
 from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
 from nba_backfill.params import RunParams, resolve_params
@@ -115,9 +115,9 @@ def seed(
 
     Replaces whole tables: on BigQuery it refuses (exit 2, nothing written) unless the target is
     a confirmed sandbox (NBA_BACKFILL_WAREHOUSE__ALLOW_DESTRUCTIVE, see README)."""
+    from devtools.seeding import SEEDED_TABLES, seeded_state
+    from devtools.seeding import seed as do_seed
     from nba_backfill.safety import guard_destructive
-    from nba_backfill.seeding import SEEDED_TABLES, seeded_state
-    from nba_backfill.seeding import seed as do_seed
     from nba_backfill.warehouse import shared_warehouse
 
     with _errors():
@@ -227,7 +227,7 @@ def run(
     skip_phase4: Annotated[bool, typer.Option(help="Stop after the Phase 3 gate")] = False,
     port: Annotated[
         int, typer.Option(help="Local Prefect server port")
-    ] = local_prefect.DEFAULT_PORT,
+    ] = local_server.DEFAULT_PORT,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
@@ -250,7 +250,7 @@ def run(
         if not verbose:  # logs still reach the Prefect server; the console shows the bar
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         with out.status("connecting to the local Prefect server"):
-            api = local_prefect.configure(s.home, port)
+            api = local_server.configure(s.home, port)
         ok, reason = _run_flow(p, len(the_plan.chunks))
         close_shared()
         out.print(f"finished in {time.perf_counter() - started:.1f}s")
@@ -499,7 +499,7 @@ def setup_cmd(
     deploy: Annotated[bool, typer.Option(help="Deploy the flows after the pools")] = True,
     port: Annotated[
         int, typer.Option(help="Local Prefect server port (when PREFECT_API_URL is unset)")
-    ] = local_prefect.DEFAULT_PORT,
+    ] = local_server.DEFAULT_PORT,
 ) -> None:
     """Create or update the work pools, blocks, concurrency limits and deployments on the
     Prefect server of PREFECT_API_URL (else the local one). Running it twice changes nothing."""
@@ -509,7 +509,7 @@ def setup_cmd(
             raise UsageError(f"unknown target {target!r}; use cloud-run, local or all")
         s = _settings()
         with out.status("connecting to Prefect"):
-            api = local_prefect.configure(s.home, port)
+            api = local_server.configure(s.home, port)
         from deployments.setup import setup as do_setup  # Prefect is imported here only
 
         with out.status("setting up"):
@@ -527,17 +527,17 @@ def setup_cmd(
 
 # --- server -------------------------------------------------------------------------------------
 @server_app.command("start")
-def server_start(port: Annotated[int, typer.Option()] = local_prefect.DEFAULT_PORT) -> None:
+def server_start(port: Annotated[int, typer.Option()] = local_server.DEFAULT_PORT) -> None:
     """Start (or reuse) the local Prefect server holding this project's run history."""
     with _errors(), out.status("starting the Prefect server"):
-        api = local_prefect.ensure_server(_settings().home, port)
+        api = local_server.ensure_server(_settings().home, port)
     out.print(f"Prefect UI: {api.removesuffix('/api')}  (API {api})")
 
 
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop the local Prefect server started by nba-backfill."""
-    stopped = local_prefect.stop_server(_settings().home)
+    stopped = local_server.stop_server(_settings().home)
     out.print("stopped" if stopped else "no server started by nba-backfill is running")
 
 
