@@ -10,7 +10,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar, cast
 
@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli import local_server
+from cli.tables import add_grouped_rows, fits, new_table, short_name
 from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
 from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
 from nba_backfill.params import RunParams, resolve_params
@@ -138,12 +139,17 @@ def seed(
                 seed_value=seed_value,
                 progress=lambda m: status.update(m),
             )
-        table = Table(title=f"Seeded ({state}) in {time.perf_counter() - started:.0f}s")
-        table.add_column("table")
-        table.add_column("rows", justify="right")
-        table.add_column("dates removed (gaps)", justify="right")
-        for name, n in {**report.raw_rows, **report.prefilled_rows}.items():
-            table.add_row(name, f"{n:,}", str(report.gaps.get(name, "")))
+        table = new_table(
+            f"Seeded ({state}) in {time.perf_counter() - started:.0f}s",
+            ("table", "rows", "dates removed (gaps)"),
+        )
+        add_grouped_rows(
+            table,
+            (
+                (name, [f"{n:,}", str(report.gaps.get(name, ""))])
+                for name, n in {**report.raw_rows, **report.prefilled_rows}.items()
+            ),
+        )
         out.print(table)
 
 
@@ -182,28 +188,39 @@ def plan(
 
 
 def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
-    t = Table(
-        title=f"Plan {the_plan.start}..{the_plan.end} (chunks of ≤ {the_plan.chunk_days} days)"
-    )
+    title = f"Plan {the_plan.start}..{the_plan.end} (chunks of ≤ {the_plan.chunk_days} days)"
     columns = ["table", "complete", "missing", "incomplete", "skipped", "chunks"]
     show_estimate = estimate is not None and estimate.kind != "skipped"
-    if show_estimate:
-        columns.append(ESTIMATE_COLUMN)
-    for col in columns:
-        t.add_column(col, justify="left" if col == "table" else "right")
-    for tp in the_plan.tables.values():
-        cells = [
-            tp.table,
-            f"{len(tp.complete & set(tp.expected))}/{len(tp.expected)}",
-            str(len(tp.missing)),
-            str(len(tp.incomplete)),
-            str(len(tp.skipped)),
-            str(len(tp.chunks)),
-        ]
-        if estimate is not None and show_estimate:
-            cells.append(estimate.cell(tp.table))
-        t.add_row(*cells)
-    out.print(t)
+
+    def table(with_estimate: bool) -> Table:
+        t = new_table(title, [*columns, ESTIMATE_COLUMN] if with_estimate else columns)
+        rows = []
+        for tp in the_plan.tables.values():
+            cells = [
+                f"{len(tp.complete & set(tp.expected))}/{len(tp.expected)}",
+                str(len(tp.missing)),
+                str(len(tp.incomplete)),
+                str(len(tp.skipped)),
+                str(len(tp.chunks)),
+            ]
+            if estimate is not None and with_estimate:
+                cells.append(estimate.cell(tp.table))
+            rows.append((tp.table, cells))
+        add_grouped_rows(t, rows, _phase_labels(the_plan.tables.values()))
+        return t
+
+    wide = table(show_estimate)
+    if not show_estimate or fits(out, wide):
+        out.print(wide)
+    else:  # the estimate under the table, one line per table (or one for all when equal)
+        out.print(table(False))
+        assert estimate is not None
+        cells = {tp.table: estimate.cell(tp.table) for tp in the_plan.tables.values()}
+        if len(set(cells.values())) == 1:
+            out.print(f"{ESTIMATE_COLUMN}: {next(iter(cells.values()))}", highlight=False)
+        else:
+            for name, cell in cells.items():
+                out.print(f"{ESTIMATE_COLUMN} {short_name(name)}: {cell}", highlight=False)
     if estimate is not None and estimate.kind == "dry_run":
         total = estimate.total_bytes
         out.print(
@@ -214,6 +231,13 @@ def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
         )
     if the_plan.empty:
         out.print("nothing to do: every expected date is complete")
+
+
+def _phase_labels(rows: Iterable[Any]) -> dict[str, str]:
+    """Dataset headings that also say the phase: ``nba_analytics (Phase 3)``."""
+    return {
+        r.table.partition(".")[0]: f"{r.table.partition('.')[0]} (Phase {r.phase})" for r in rows
+    }
 
 
 # --- run ----------------------------------------------------------------------------------------
@@ -326,35 +350,67 @@ def validate_cmd(
 
 
 def _print_report(report: ValidationReport, verbose: bool) -> None:
-    t = Table(
-        title=f"Phase {report.phase} {report.start}..{report.end}: "
-        + ("[green]PASSED[/]" if report.ok else "[red]FAILED[/]")
+    title = f"Phase {report.phase} {report.start}..{report.end}: " + (
+        "[green]PASSED[/]" if report.ok else "[red]FAILED[/]"
     )
-    for col in (
-        "table",
-        "coverage",
-        "dates",
-        "missing",
-        "incomplete",
-        "rows",
-        "null keys",
-        "dup keys",
-        "status",
-    ):
-        t.add_column(col, justify="left" if col in ("table", "status") else "right")
-    for c in report.tables:
-        t.add_row(
-            c.table,
-            f"{c.coverage:.1%}",
-            f"{c.covered}/{c.expected}",
-            str(len(c.missing)),
-            str(len(c.incomplete)),
-            f"{c.rows:,}",
-            str(c.null_keys),
-            str(c.duplicate_keys),
-            _status(c),
+    wide = new_table(
+        title,
+        (
+            "table",
+            "coverage",
+            "dates",
+            "missing",
+            "incomplete",
+            "rows",
+            "null keys",
+            "dup keys",
+            "status",
+        ),
+        text=("status",),
+    )
+    add_grouped_rows(
+        wide,
+        (
+            (
+                c.table,
+                [
+                    f"{c.coverage:.1%}",
+                    f"{c.covered}/{c.expected}",
+                    str(len(c.missing)),
+                    str(len(c.incomplete)),
+                    f"{c.rows:,}",
+                    str(c.null_keys),
+                    str(c.duplicate_keys),
+                    _status(c),
+                ],
+            )
+            for c in report.tables
+        ),
+    )
+    if fits(out, wide):
+        out.print(wide)
+    else:
+        # Narrow terminals: the counts that are not 0 move into the status (NULL and
+        # duplicate keys already are among the problems), so a name never has to be cut.
+        narrow = new_table(
+            title, ("table", "coverage", "dates", "rows", "status"), text=("status",)
         )
-    out.print(t)
+        add_grouped_rows(
+            narrow,
+            (
+                (
+                    c.table,
+                    [
+                        f"{c.coverage:.1%}",
+                        f"{c.covered}/{c.expected}",
+                        f"{c.rows:,}",
+                        _status(c, gaps=True),
+                    ],
+                )
+                for c in report.tables
+            ),
+        )
+        out.print(narrow)
     if report.usage_rate_share is not None:
         out.print(
             f"ML readiness: usage_rate non-null {report.usage_rate_share:.1%} "
@@ -386,19 +442,23 @@ def status(as_json: JsonOpt = False) -> None:
         if as_json:
             out.print_json(json.dumps([r.as_dict() for r in reports]))
             return
-        t = Table(title=f"Coverage {p.start}..{p.end} (non-bootstrap dates, complete rows)")
-        for col in ("table", "phase", "coverage", "dates", "rows", "status"):
-            t.add_column(col, justify="left" if col in ("table", "status") else "right")
-        for r in reports:
-            for c in r.tables:
-                t.add_row(
+        t = new_table(
+            f"Coverage {p.start}..{p.end} (non-bootstrap dates, complete rows)",
+            ("table", "coverage", "dates", "rows", "status"),
+            text=("status",),
+        )
+        checks = [c for r in reports for c in r.tables]
+        add_grouped_rows(
+            t,
+            (
+                (
                     c.table,
-                    str(c.phase),
-                    f"{c.coverage:.1%}",
-                    f"{c.covered}/{c.expected}",
-                    f"{c.rows:,}",
-                    _status(c),
+                    [f"{c.coverage:.1%}", f"{c.covered}/{c.expected}", f"{c.rows:,}", _status(c)],
                 )
+                for c in checks
+            ),
+            _phase_labels(checks),
+        )
         out.print(t)
         if reports[1].usage_rate_share is not None:
             out.print(
@@ -407,9 +467,13 @@ def status(as_json: JsonOpt = False) -> None:
             )
 
 
-def _status(c: Any) -> str:
-    """A table check's status cell: ok, or its problems; dates skipped as expiring said."""
+def _status(c: Any, gaps: bool = False) -> str:
+    """A table check's status cell: ok, or its problems; dates skipped as expiring said;
+    with ``gaps``, the missing and incomplete dates counted (when the table has no columns
+    for them)."""
     text = "ok" if c.ok else "; ".join(c.problems)
+    if gaps and (c.missing or c.incomplete):
+        text += f"; {len(c.missing)} missing, {len(c.incomplete)} incomplete"
     return f"{text}, {c.expired} dates expire on arrival" if c.expired else text
 
 
@@ -461,19 +525,21 @@ def contract_cmd(
 
 def _print_contract(rows: list[Any], verbose: bool) -> None:
     total = sum(r.total for _, r, _ in rows)
-    t = Table(title=f"Production's {total} columns: how each is filled; the live tables")
-    t.add_column("table", no_wrap=True)
-    for col in ("computed", "tracked", "not derived"):
-        t.add_column(col, justify="right", no_wrap=True)
-    t.add_column("live", no_wrap=True)
+    t = new_table(
+        f"Production's {total} columns: how each is filled; the live tables",
+        ("table", "computed", "tracked", "not derived", "live"),
+        text=("live",),
+    )
     sums = [0, 0, 0]
+    cells = []
     for spec, r, d in rows:
         counts = [len(r.computed), len(r.tracked), len(r.not_derived)]
         sums = [a + b for a, b in zip(sums, counts, strict=True)]
         live = "absent" if not d.exists else ("ok" if d.ok else f"{len(d.problems)} drift")
         if d.ok and d.extra:
             live = f"ok +{len(d.extra)}"
-        t.add_row(spec.table, *(f"{c} {c / r.total:.0%}" for c in counts), live)
+        cells.append((spec.name, [*(f"{c} {c / r.total:.0%}" for c in counts), live]))
+    add_grouped_rows(t, cells)
     t.add_row("all tables", *(f"{c} {c / total:.0%}" for c in sums), "", style="bold")
     out.print(t)
     for spec, r, d in rows:

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from nba_backfill.catalog import PDC, TDGS, TOGS, TableSpec
+from nba_backfill.catalog import PDC, TABLES, TDGS, TOGS, TableSpec
 from nba_backfill.errors import WarehouseError
 from nba_backfill.estimate import (
     EMBEDDED,
@@ -168,7 +168,9 @@ def test_plan_on_duckdb_shows_not_applicable(seeded: Settings, monkeypatch: pyte
     args = ["plan", "--start", "2021-10-19", "--end", "2021-12-05", "--chunk-days", "10"]
     shown = runner.invoke(app, args)
     assert shown.exit_code == 0, shown.output
-    rows = [line for line in shown.output.splitlines() if "nba_" in line]
+    # A table's row starts with its short name (the dataset is the heading above it).
+    shorts = tuple(spec.table for spec in TABLES.values())
+    rows = [line for line in shown.output.splitlines() if line.split(" ")[0] in shorts]
     assert len(rows) == 10 and all(EMBEDDED in line for line in rows)
     assert "estimated total" not in shown.output
 
