@@ -27,6 +27,7 @@ def new_table(title: str, columns: Sequence[str], *, text: Sequence[str] = ()) -
     the others numbers (right-aligned; their headers wrap on spaces)."""
     t = Table(
         title=title,
+        min_width=Text.from_markup(title).cell_len,  # a title never wraps above a narrow table
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,

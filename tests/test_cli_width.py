@@ -120,3 +120,12 @@ def test_fits_measures_beyond_the_console_width():
     t.add_row("x" * 60, "1" * 10, "2" * 10)
     assert fits(Console(width=200), t)
     assert not fits(Console(width=80), t)
+
+
+def test_a_title_wider_than_its_table_stays_on_one_line():
+    title = "Coverage 2021-10-19..2026-01-03 (non-bootstrap dates, complete rows)"
+    t = new_table(title, ("table", "rows", "status"), text=("status",))
+    t.add_row("player_game_summary", "1", "ok")
+    console = Console(file=StringIO(), width=80)
+    console.print(t)
+    assert console.file.getvalue().splitlines()[0].strip() == title  # type: ignore[attr-defined]
