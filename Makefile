@@ -8,7 +8,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 # The synthetic seasons end 2026-01-03: under production's partition expiration (30 / 90 days)
 # three Phase 4 tables would skip their whole history. `make run` plans as a warehouse whose
-# operator lifted it; `nba-backfill run` alone keeps the contract's setting (the README says how).
+# operator lifted it; `nba-backfill run` alone keeps the contract's setting (docs/bigquery.md says how).
 run: sync ## seed the embedded warehouse (runbook's starting gaps) once, then backfill it all
 	$(UV) run nba-backfill seed --state seeds --if-missing
 	NBA_BACKFILL_WAREHOUSE__DUCKDB_PARTITION_EXPIRATION=$${NBA_BACKFILL_WAREHOUSE__DUCKDB_PARTITION_EXPIRATION:-none} $(UV) run nba-backfill run

@@ -115,7 +115,7 @@ def seed(
     """Write synthetic Phase 2 seasons (and, for --state seeds, Phase 3 with the runbook's gaps).
 
     Replaces whole tables: on BigQuery it refuses (exit 2, nothing written) unless the target is
-    a confirmed sandbox (NBA_BACKFILL_WAREHOUSE__ALLOW_DESTRUCTIVE, see README)."""
+    a confirmed sandbox (NBA_BACKFILL_WAREHOUSE__ALLOW_DESTRUCTIVE, see docs/bigquery.md)."""
     from devtools.seeding import SEEDED_TABLES, seeded_state
     from devtools.seeding import seed as do_seed
     from nba_backfill.safety import guard_destructive
