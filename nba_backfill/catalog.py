@@ -16,6 +16,10 @@ from nba_backfill.contract import TableContract
 from nba_backfill.errors import UsageError
 
 SQL_DIR = Path(__file__).parent / "sql"
+# Audits: queries returning the rows that break a rule (no rows = pass), one file each.
+AUDITS_DIR = SQL_DIR / "audits"
+# The audits every table runs unless its entry says otherwise: the gate's key checks.
+KEY_AUDITS: tuple[str, ...] = ("null_keys", "duplicate_keys")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -57,6 +61,10 @@ class TableSpec:
     # Player-grain tables without a team column in production: the table whose same-date row
     # of the player names his team (completeness counts teams through it).
     team_from: str | None = None
+    # The audits (``nba_backfill/sql/audits/<name>.sql``) this table runs: validation counts
+    # the rows the key audits return (``audits.key_counts``); ``usage_rate`` is ML readiness,
+    # measured by Phase 4 validation as a share.
+    audits: tuple[str, ...] = KEY_AUDITS
 
     @property
     def contract(self) -> TableContract:
@@ -107,6 +115,9 @@ class TableSpec:
             missing.append(self.team_column)
         if missing:
             raise ValueError(f"{self.name}: production's table has no column(s) {missing}")
+        unknown = [a for a in self.audits if not (AUDITS_DIR / f"{a}.sql").is_file()]
+        if unknown:
+            raise ValueError(f"{self.name}: no audit file for {unknown} in {AUDITS_DIR}")
 
 
 TOGS = "nba_analytics.team_offense_game_summary"
@@ -153,6 +164,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "team_abbr",
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(TOGS),),
+        audits=(*KEY_AUDITS, "usage_rate"),
         description="One row per player per game: box score, usage, shooting, prop outcome.",
     ),
     TableSpec(

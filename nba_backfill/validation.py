@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from nba_backfill import audits
 from nba_backfill.calendar import Openers
 from nba_backfill.catalog import PGS, TABLES, TableSpec, resolve_tables
 from nba_backfill.planner import (
@@ -19,13 +20,6 @@ from nba_backfill.warehouse.base import Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
 
 USAGE_RATE_THRESHOLD = 0.95
-
-_USAGE_SQL = f"""
-SELECT COUNTIF(minutes_played > 0) AS played,
-       COUNTIF(minutes_played > 0 AND usage_rate IS NOT NULL) AS with_usage
-FROM {PGS}
-WHERE game_date BETWEEN @start_date AND @end_date
-"""
 
 
 @dataclass
@@ -154,7 +148,7 @@ def check_table(
     nonboot = [d for d in in_range if not openers.is_bootstrap(d)]
     prof = wh.date_profile(spec, start, end)
     complete = {d for d in in_range if is_complete(spec, prof.get(d), schedule[d])}
-    audit = wh.key_audit(spec, start, end)
+    audit = audits.key_counts(wh, spec, start, end)  # the table's key audits (catalog)
     check = TableCheck(
         table=spec.name,
         phase=spec.phase,
@@ -212,9 +206,10 @@ def validate(
 
 
 def usage_rate_share(wh: Warehouse, start: dt.date, end: dt.date) -> float | None:
-    """ML readiness: share of player-games with minutes > 0 whose usage_rate is not NULL."""
-    if not wh.table_exists(PGS):
+    """ML readiness: share of player-games with minutes > 0 whose usage_rate is not NULL (the
+    ``usage_rate`` audit returns the others); None when none were played or no table."""
+    counts = audits.usage_rate_counts(wh, TABLES[PGS], start, end)
+    if counts is None or not counts[0]:
         return None
-    row = wh.fetch(_USAGE_SQL, {"start_date": start, "end_date": end})[0]
-    played = int(row["played"] or 0)
-    return int(row["with_usage"] or 0) / played if played else None
+    played, without_usage = counts
+    return (played - without_usage) / played
