@@ -114,16 +114,6 @@ zones AS (
   GROUP BY game_id, player_lookup
 ),
 
-current_lines AS (
-  SELECT game_date, player_lookup, points_line
-  FROM nba_backfill_views.player_points_props AS props
-  WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_date, player_lookup
-    ORDER BY snapshot_timestamp DESC, bookmaker, points_line
-  ) = 1
-),
-
 joined AS (
   SELECT
     p.*,
@@ -152,7 +142,7 @@ joined AS (
   LEFT JOIN zones AS z
     ON z.game_id = p.game_id
     AND z.player_lookup = p.player_lookup
-  LEFT JOIN current_lines AS l
+  LEFT JOIN nba_backfill_views.current_points_lines AS l
     ON l.game_date = p.game_date
     AND l.player_lookup = p.player_lookup
   LEFT JOIN team_points AS tp

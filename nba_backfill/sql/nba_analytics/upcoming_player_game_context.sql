@@ -110,21 +110,6 @@ opening_lines AS (
     PARTITION BY game_date, player_lookup
     ORDER BY snapshot_timestamp ASC NULLS LAST, bookmaker, points_line
   ) = 1
-),
-
-current_lines AS (
-  SELECT game_date, player_lookup, points_line
-  FROM nba_backfill_views.player_points_props AS props
-  WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_date, player_lookup
-    ORDER BY snapshot_timestamp DESC, bookmaker, points_line
-  ) = 1
-),
-
-totals AS (
-  SELECT *
-  FROM nba_backfill_views.game_totals
 )
 
 SELECT
@@ -172,12 +157,12 @@ LEFT JOIN form AS f
 LEFT JOIN opening_lines AS ol
   ON ol.game_date = r.game_date
   AND ol.player_lookup = r.player_lookup
-LEFT JOIN current_lines AS cl
+LEFT JOIN nba_backfill_views.current_points_lines AS cl
   ON cl.game_date = r.game_date
   AND cl.player_lookup = r.player_lookup
 LEFT JOIN nba_backfill_views.game_spreads AS s
   ON s.game_id = r.game_id
   AND s.game_date = r.game_date
-LEFT JOIN totals AS t
+LEFT JOIN nba_backfill_views.game_totals AS t
   ON t.game_id = r.game_id
   AND t.game_date = r.game_date
