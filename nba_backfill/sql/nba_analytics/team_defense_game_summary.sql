@@ -35,30 +35,30 @@ zones AS (
 
 defense AS (
   SELECT
-    g.game_id,
-    g.game_date,
-    g.season_year,
-    d.team_abbr AS defending_team_abbr,
-    o.team_abbr AS opponent_team_abbr,
-    d.team_abbr = g.home_team_abbr AS home_game,
-    o.points AS points_allowed,
-    o.field_goals_made AS opp_fg_makes,
-    o.field_goals_attempted AS opp_fg_attempts,
-    o.three_pointers_made AS opp_three_pt_makes,
-    o.three_pointers_attempted AS opp_three_pt_attempts,
-    o.free_throws_made AS opp_ft_makes,
-    o.free_throws_attempted AS opp_ft_attempts,
-    o.offensive_rebounds + o.defensive_rebounds AS opp_rebounds,
-    o.assists AS opp_assists,
-    o.turnovers AS opp_turnovers,
-    d.points AS points_scored,
-    d.personal_fouls AS fouls_committed,
-    d.minutes AS team_minutes,
-    d.steals,
-    d.defensive_rebounds,
-    d.blocks,
-    o.field_goals_attempted + 0.44 * o.free_throws_attempted - o.offensive_rebounds
-      + o.turnovers AS opp_possessions,
+    t.game_id,
+    t.game_date,
+    t.season_year,
+    t.team_abbr AS defending_team_abbr,
+    t.opponent_team_abbr,
+    t.home_game,
+    t.opp_points AS points_allowed,
+    t.opp_field_goals_made AS opp_fg_makes,
+    t.opp_field_goals_attempted AS opp_fg_attempts,
+    t.opp_three_pointers_made AS opp_three_pt_makes,
+    t.opp_three_pointers_attempted AS opp_three_pt_attempts,
+    t.opp_free_throws_made AS opp_ft_makes,
+    t.opp_free_throws_attempted AS opp_ft_attempts,
+    t.opp_offensive_rebounds + t.opp_defensive_rebounds AS opp_rebounds,
+    t.opp_assists AS opp_assists,
+    t.opp_turnovers AS opp_turnovers,
+    t.points AS points_scored,
+    t.personal_fouls AS fouls_committed,
+    t.minutes AS team_minutes,
+    t.steals,
+    t.defensive_rebounds,
+    t.blocks,
+    t.opp_field_goals_attempted + 0.44 * t.opp_free_throws_attempted - t.opp_offensive_rebounds
+      + t.opp_turnovers AS opp_possessions,
     pg.game_id IS NOT NULL AS has_pbp,
     z.paint_attempts,
     z.paint_makes,
@@ -67,25 +67,17 @@ defense AS (
     z.blocked_paint,
     z.blocked_mid_range,
     z.blocked_three
-  FROM nba_backfill_views.games AS g
-  INNER JOIN nba_backfill_views.team_boxscores AS d
-    ON d.game_id = g.game_id
-    AND d.game_date = g.game_date
-    AND d.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
-  INNER JOIN nba_backfill_views.team_boxscores AS o
-    ON o.game_id = d.game_id
-    AND o.game_date = d.game_date
-    AND o.team_abbr = IF(d.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr)
+  FROM nba_backfill_views.team_games AS t
   LEFT JOIN pbp_games AS pg
-    ON pg.game_id = g.game_id
+    ON pg.game_id = t.game_id
   LEFT JOIN zones AS z
-    ON z.game_id = g.game_id
-    AND z.shooting_team_abbr = o.team_abbr
+    ON z.game_id = t.game_id
+    AND z.shooting_team_abbr = t.opponent_team_abbr
   WHERE TRUE
   -- One row per key even if a source holds duplicates (deterministic: lowest game_id wins).
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY g.game_date, d.team_abbr
-    ORDER BY g.game_id, o.points DESC, d.steals DESC
+    PARTITION BY t.game_date, t.team_abbr
+    ORDER BY t.game_id, t.opp_points DESC, t.steals DESC
   ) = 1
 )
 

@@ -33,28 +33,28 @@ zones AS (
 
 offense AS (
   SELECT
-    g.game_id,
-    g.game_date,
-    g.season_year,
-    b.team_abbr,
-    IF(b.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr) AS opponent_team_abbr,
-    b.team_abbr = g.home_team_abbr AS home_game,
-    b.points,
-    o.points AS opponent_points,
-    b.field_goals_made,
-    b.field_goals_attempted,
-    b.three_pointers_made,
-    b.three_pointers_attempted,
-    b.free_throws_made,
-    b.free_throws_attempted,
-    b.offensive_rebounds,
-    b.defensive_rebounds,
-    b.assists,
-    b.turnovers,
-    b.personal_fouls,
-    b.minutes,
-    b.field_goals_attempted + 0.44 * b.free_throws_attempted + b.turnovers
-      - b.offensive_rebounds AS possessions,
+    t.game_id,
+    t.game_date,
+    t.season_year,
+    t.team_abbr,
+    t.opponent_team_abbr,
+    t.home_game,
+    t.points,
+    t.opp_points AS opponent_points,
+    t.field_goals_made,
+    t.field_goals_attempted,
+    t.three_pointers_made,
+    t.three_pointers_attempted,
+    t.free_throws_made,
+    t.free_throws_attempted,
+    t.offensive_rebounds,
+    t.defensive_rebounds,
+    t.assists,
+    t.turnovers,
+    t.personal_fouls,
+    t.minutes,
+    t.field_goals_attempted + 0.44 * t.free_throws_attempted + t.turnovers
+      - t.offensive_rebounds AS possessions,
     pg.game_id IS NOT NULL AS has_pbp,
     z.paint_attempts,
     z.paint_makes,
@@ -62,28 +62,19 @@ offense AS (
     z.mid_range_makes,
     z.three_zone_attempts,
     z.three_zone_makes
-  FROM nba_backfill_views.games AS g
-  INNER JOIN nba_backfill_views.team_boxscores AS b
-    ON b.game_id = g.game_id
-    AND b.game_date = g.game_date
-    AND b.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
-  -- win_flag is REQUIRED in production: a team row needs its opponent's box score.
-  INNER JOIN nba_backfill_views.team_boxscores AS o
-    ON o.game_id = b.game_id
-    AND o.game_date = b.game_date
-    AND o.team_abbr = IF(b.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr)
+  FROM nba_backfill_views.team_games AS t
   LEFT JOIN pbp_games AS pg
-    ON pg.game_id = g.game_id
+    ON pg.game_id = t.game_id
   LEFT JOIN zones AS z
-    ON z.game_id = g.game_id
-    AND z.team_abbr = b.team_abbr
+    ON z.game_id = t.game_id
+    AND z.team_abbr = t.team_abbr
   -- win_flag is REQUIRED: a team row is not written when its or its opponent's points are unknown
   -- (the date stays incomplete and is planned again).
-  WHERE b.points IS NOT NULL AND o.points IS NOT NULL
+  WHERE t.points IS NOT NULL AND t.opp_points IS NOT NULL
   -- One row per key even if a source holds duplicates (deterministic: lowest game_id wins).
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY g.game_date, b.team_abbr
-    ORDER BY g.game_id, b.points DESC, o.points DESC
+    PARTITION BY t.game_date, t.team_abbr
+    ORDER BY t.game_id, t.points DESC, t.opp_points DESC
   ) = 1
 )
 
