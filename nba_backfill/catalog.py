@@ -18,6 +18,17 @@ from nba_backfill.errors import UsageError
 SQL_DIR = Path(__file__).parent / "sql"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
+# --- thresholds: each in one place ----------------------------------------------------------
+# Share of a table's non-bootstrap expected dates that must be complete, by phase.
+# Phase 3: the gate before Phase 4 (production's verify_phase3_for_phase4, SPEC §6): 95 %.
+# Phase 4: 0 — no coverage target. A Phase 4 date may be short only because its inputs are
+# short (SPEC §5: production landed on 750-780 of 848 dates, the gap being short inputs, not a
+# target), so validation fails on a missing date whose inputs are complete instead.
+COVERAGE_THRESHOLD: dict[int, float] = {3: 0.95, 4: 0.0}
+# ML readiness after Phase 4 (SPEC §6): share of player_game_summary rows with minutes > 0
+# whose usage_rate is not NULL (a past run wrote it while TOGS was partial: 36 %).
+USAGE_RATE_THRESHOLD = 0.95
+
 
 class Completeness(str, Enum):
     """What makes one date of a table complete, checked against the schedule's final games."""
@@ -49,7 +60,6 @@ class TableSpec:
     completeness: Completeness
     depends_on: tuple[Dependency, ...] = ()
     group: int | None = None  # Phase 4 dependency group (1 -> 2 -> 3)
-    gate_threshold: float = 0.95  # share of non-bootstrap dates that must be complete
     critical_threshold: float | None = None  # share of *all* expected dates (operators' list)
     skip_bootstrap: bool = False  # Phase 4 writes nothing in a season's first 14 days
     description: str = ""
@@ -57,6 +67,12 @@ class TableSpec:
     # Player-grain tables without a team column in production: the table whose same-date row
     # of the player names his team (completeness counts teams through it).
     team_from: str | None = None
+
+    @property
+    def gate_threshold(self) -> float:
+        """Share of non-bootstrap expected dates that must be complete (``COVERAGE_THRESHOLD``
+        of the table's phase)."""
+        return COVERAGE_THRESHOLD[self.phase]
 
     @property
     def contract(self) -> TableContract:
@@ -258,6 +274,8 @@ _TABLES: tuple[TableSpec, ...] = (
 )
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in _TABLES}
+# The longest dependency look-back (days before a date): how far back readiness reads inputs.
+LONGEST_LOOKBACK_DAYS = max(d.lookback_days for t in _TABLES for d in t.depends_on)
 PHASE3: tuple[TableSpec, ...] = tuple(t for t in _TABLES if t.phase == 3)
 PHASE4: tuple[TableSpec, ...] = tuple(t for t in _TABLES if t.phase == 4)
 PHASE4_GROUPS: tuple[tuple[TableSpec, ...], ...] = tuple(
