@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from nba_backfill import contract
 from nba_backfill.contract import TableContract
@@ -52,6 +53,18 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A look-back window a table's SQL filters ``table`` on (``span`` ``unit``s before the
+    date) that is no :class:`Dependency`'s ``lookback_days``: context read over a longer or
+    other period than the inputs the planner orders by. Declared here so the SQL and the
+    catalog cannot differ unnoticed (tests/sql/test_windows.py)."""
+
+    table: str  # dataset.table, or nba_backfill_views.<piece>
+    span: int
+    unit: Literal["DAY", "YEAR"] = "DAY"
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: str  # "dataset.table"
     phase: int  # 3 or 4
@@ -67,6 +80,9 @@ class TableSpec:
     # Player-grain tables without a team column in production: the table whose same-date row
     # of the player names his team (completeness counts teams through it).
     team_from: str | None = None
+    # Windows of the SQL beyond the dependencies' look-backs (each ``INTERVAL n DAY`` of the
+    # SQL is one or the other: tests/sql/test_windows.py).
+    windows: tuple[Window, ...] = ()
 
     @property
     def gate_threshold(self) -> float:
@@ -187,6 +203,13 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
+        windows=(
+            # game number in season, rest days, streaks: up to a season of schedule and results
+            Window(EXPECTED_GAMES, 366),
+            Window("nba_raw.nbac_team_boxscore", 366),
+            Window("nba_raw.nbac_injury_report", 7),  # the latest report of the week before
+            Window("nba_raw.nbac_gamebook_player_stats", 30),  # starters: recent minutes
+        ),
         description="One row per team per game: schedule, lines and injury context.",
         expected_rows_hint="~10k",
     ),
@@ -269,6 +292,16 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDZA),
         ),
         team_from=UPCG,
+        # Production's feature windows over Phase 3 history: ordering edges are not needed
+        # (the gate passed before Phase 4), so they are windows, not dependencies.
+        windows=(
+            Window(PGS, 366),  # the player's games of the last year
+            Window(PGS, 60),  # last 10 games / rolling stats
+            Window(PGS, 30),  # minutes and points per minute
+            Window(PGS, 1, "YEAR"),  # vs the opponent
+            Window(TOGS, 366),  # the team's season record
+            Window(TOGS, 60),  # recent games, blowouts
+        ),
         description="One row per player per game: the ML feature vector.",
     ),
 )
