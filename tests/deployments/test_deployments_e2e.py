@@ -30,7 +30,7 @@ import pytest
 from bench.checksum import checksum
 from cli.local_server import healthy
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS, TOGS
-from nba_backfill.planner import is_complete
+from nba_backfill.readiness import is_complete
 from nba_backfill.settings import Settings, load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 from tests.slack_sink import SlackSink, text_of

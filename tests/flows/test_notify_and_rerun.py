@@ -37,7 +37,7 @@ def slack_block(slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _complete_dates(wh, table: str) -> set[dt.date]:
-    from nba_backfill.planner import is_complete
+    from nba_backfill.readiness import is_complete
 
     spec = TABLES[table]
     schedule = wh.schedule(SLICE_START, END)
