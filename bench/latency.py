@@ -26,16 +26,14 @@ import contextlib
 import datetime as dt
 import threading
 import time
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
 
-from nba_backfill.calendar import Openers
 from nba_backfill.catalog import TableSpec
-from nba_backfill.phase2 import RawTable
-from nba_backfill.warehouse.base import DateProfile, KeyAudit, Params, Warehouse, WriteResult
+from nba_backfill.warehouse.base import Params, Warehouse, WriteResult
 from nba_backfill.warehouse.wrapper import DelegatingWarehouse
 
 
@@ -330,27 +328,12 @@ class LatencyWarehouse(DelegatingWarehouse):
         self.jobs_run += result.jobs
         return result
 
-    def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int:
-        with self._call("write", table.name, len(dates)):
-            if not self.latency.execute_writes:
-                return 0
-            return self.inner.delete_dates(table, dates)
-
-    def load_raw(
-        self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
-    ) -> int:
-        with self._call("write", table.name):
-            return self.inner.load_raw(table, rows, replace=replace)
-
-    def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
-        with self._call("write"):
-            self.inner.ensure_raw_tables(tables)
-
     def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
         with self._call("write"):
             self.inner.ensure_tables(tables)
 
-    # --- reads (each one query job) ---------------------------------------------------------
+    # --- reads: each fetch is one query job (the shared reads are fetches, checked by a
+    # metadata call first: table_exists, a tables.get on BigQuery) --------------------------
     def fetch(
         self,
         sql: str | exp.Expr,
@@ -359,35 +342,6 @@ class LatencyWarehouse(DelegatingWarehouse):
     ) -> list[dict[str, Any]]:
         with self._call("read"):
             return self.inner.fetch(sql, params, labels)
-
-    def schedule(self, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        with self._call("read"):
-            return self.inner.schedule(start, end)
-
-    def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
-        with self._call("read"):
-            return self.inner.schedule_bounds()
-
-    def season_openers(self) -> Openers:
-        with self._call("read"):
-            return self.inner.season_openers()
-
-    def date_profile(
-        self, table: TableSpec, start: dt.date, end: dt.date
-    ) -> dict[dt.date, DateProfile]:
-        with self._call("read"):
-            return self.inner.date_profile(table, start, end)
-
-    def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
-        with self._call("read"):
-            return self.inner.key_audit(table, start, end)
-
-    def row_count(self, table: TableSpec, start: dt.date, end: dt.date) -> int:
-        return self.key_audit(table, start, end).rows
-
-    def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
-        with self._call("read"):
-            return self.inner.checksum(table, start, end)
 
     def table_exists(self, name: str) -> bool:
         with self._call("metadata"):

@@ -85,7 +85,7 @@ def _diff(con: duckdb.DuckDBPyConnection, a: str, b: str, table: str) -> dict[st
 
 
 def compare_tables(results: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-    """Per table: do the strategies hold the same rows? Exact (``Warehouse.checksum``) first;
+    """Per table: do the strategies hold the same rows? Exact (``bench.checksum.checksum``) first;
     where that differs, the rows that differ, matched on the key, and by how much."""
     ran = [s for s in STRATEGIES if s in results and "tables" in results[s]]
     tables: dict[str, Any] = {}
@@ -527,7 +527,9 @@ def same_rows_text(same: Mapping[str, Any]) -> str:
     if not same:
         return "not compared"
     if same.get("exact"):
-        return "identical in every table (exact checksums: COUNT + BIT_XOR(HASH(row)))"
+        return (
+            "identical in every table (exact checksums: COUNT + BIT_XOR(fingerprint of each row))"
+        )
     parts = []
     for name, v in same.get("tables", {}).items():
         if v.get("exact"):

@@ -22,9 +22,10 @@ from rich.table import Table
 
 from cli import local_server
 from cli.tables import add_grouped_rows, fits, new_table, short_name
+from nba_backfill.catalog import USAGE_RATE_THRESHOLD
 from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
 from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
-from nba_backfill.params import RunParams, resolve_params
+from nba_backfill.params import RunParams, parse_phase, resolve_params
 from nba_backfill.planner import Plan, Planner
 from nba_backfill.settings import Settings, get_settings
 from nba_backfill.validation import ValidationReport, validate
@@ -337,8 +338,7 @@ def validate_cmd(
 ) -> None:
     """Check a phase: coverage, per-date completeness, NULL and duplicate keys. Exit 0/1."""
     with _errors():
-        if phase not in (3, 4):
-            raise UsageError(f"phase must be 3 or 4, got {phase}")
+        phase = parse_phase(phase)
         p = _params(start, end, None, None)
         report = validate(_read_only(), phase, p.start, p.end)
         if as_json:
@@ -414,7 +414,7 @@ def _print_report(report: ValidationReport, verbose: bool) -> None:
     if report.usage_rate_share is not None:
         out.print(
             f"ML readiness: usage_rate non-null {report.usage_rate_share:.1%} "
-            "where minutes > 0 (needs ≥ 95%)"
+            f"where minutes > 0 (needs ≥ {USAGE_RATE_THRESHOLD:.0%})"
         )
     if verbose:
         for c in report.tables:

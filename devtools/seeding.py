@@ -18,6 +18,7 @@ from nba_backfill.runner import run_chunk
 from nba_backfill.safety import guard_destructive
 from nba_backfill.settings import RetrySettings
 from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.wrapper import loader
 
 log = logging.getLogger("nba_backfill")
 
@@ -87,18 +88,21 @@ def seed(
     # The adapter in hand decides: a DuckDB file opened directly (the bench, test templates)
     # stays a local file whatever backend the environment names.
     guard_destructive(wh.settings, "seed", SEEDED_TABLES, backend=wh.dialect)
+    # Loads and deletes go to the adapter itself (a run's wrappers never load): the same calls
+    # the wrappers used to forward unchanged.
+    load = loader(wh)
     say = progress or (lambda msg: log.info(msg))
     report = SeedReport(state)
     # Forget the marker first: an interrupted seed must not look complete.
-    wh.ensure_raw_tables([SEED_INFO])
-    wh.load_raw(SEED_INFO, [], replace=True)
+    load.ensure_raw_tables([SEED_INFO])
+    load.load_raw(SEED_INFO, [], replace=True)
     say("generating synthetic Phase 2 seasons")
-    report.raw_rows = seed_phase2(wh, seed=seed_value, final_through=final_through)
+    report.raw_rows = seed_phase2(load, seed=seed_value, final_through=final_through)
     wh.ensure_tables(list(TABLES.values()))
     bounds = wh.schedule_bounds()
     assert bounds is not None
     for spec in TABLES.values():
-        wh.delete_dates(spec, [d for d in _all_days(bounds[0], bounds[1])])
+        load.delete_dates(spec, [d for d in _all_days(bounds[0], bounds[1])])
     if state == "seeds":
         schedule = sorted(wh.schedule(*bounds))
         for spec in PHASE3:
@@ -107,10 +111,10 @@ def seed(
                 run_chunk(wh, spec.name, chunk.dates, RetrySettings())
             standard = [d for d in schedule if STANDARD_START <= d < STANDARD_END]
             gaps = _gap_dates(spec.name, standard, seed_value)
-            wh.delete_dates(spec, gaps)
+            load.delete_dates(spec, gaps)
             report.gaps[spec.name] = len(gaps)
             report.prefilled_rows[spec.name] = wh.row_count(spec, bounds[0], bounds[1])
-    wh.load_raw(SEED_INFO, [(seed_value, state, final_through, dt.date.today())], replace=True)
+    load.load_raw(SEED_INFO, [(seed_value, state, final_through, dt.date.today())], replace=True)
     return report
 
 

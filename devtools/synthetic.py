@@ -53,7 +53,7 @@ from nba_backfill.phase2 import (
 )
 
 if TYPE_CHECKING:
-    from nba_backfill.warehouse.base import Warehouse
+    from nba_backfill.warehouse.base import Loader
 
 Row = tuple[Any, ...]
 DEFAULT_FINAL_THROUGH = dt.date(2026, 1, 3)
@@ -1471,7 +1471,7 @@ def generate(
 
 
 def seed_phase2(
-    warehouse: Warehouse, seed: int = 7, final_through: dt.date = DEFAULT_FINAL_THROUGH
+    warehouse: Loader, seed: int = 7, final_through: dt.date = DEFAULT_FINAL_THROUGH
 ) -> dict[str, int]:
     """Replace every Phase 2 table with the synthetic rows; return row counts per table.
     Idempotent: each table is emptied and reloaded."""

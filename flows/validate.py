@@ -8,8 +8,7 @@ from typing import Any
 from prefect import flow
 
 from flows import hooks
-from nba_backfill.errors import UsageError
-from nba_backfill.params import parse_int, resolve_params
+from nba_backfill.params import parse_phase, resolve_params
 from tasks import common
 from tasks.validation import validate_phase
 
@@ -30,9 +29,7 @@ def validate(
     """Check ``phase`` on ``[start, end]`` (coverage, per-date completeness, NULL and duplicate
     keys; Phase 4 adds ML readiness). Fails, naming what is missing, when the gate does not
     pass; publishes the ``phase<N>-validation`` / ``phase<N>-gate`` artifacts either way."""
-    if parse_int(phase, "phase") not in (3, 4):
-        raise UsageError(f"phase must be 3 or 4, got {phase}")
-    phase = int(phase)
+    phase = parse_phase(phase)
     params = resolve_params(common.settings(), start, end, tables)
     try:
         report = validate_phase(phase, params.start, params.end, params.tables, gate=True)

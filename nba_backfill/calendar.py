@@ -11,6 +11,8 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from nba_backfill.errors import UsageError
+
 BOOTSTRAP_DAYS = 14
 
 
@@ -44,3 +46,13 @@ def daterange(start: dt.date, end: dt.date) -> Iterator[dt.date]:
     while day <= end:
         yield day
         day += dt.timedelta(days=1)
+
+
+def check_order(
+    start: dt.date, end: dt.date, first: str = "start date", last: str = "end date"
+) -> None:
+    """The one check that a date range is not reversed (run parameters, the planner's and
+    validation's range, the settings' defaults); ``first`` / ``last`` name the two ends in
+    the message. Raises UsageError."""
+    if end < start:
+        raise UsageError(f"{last} {end} is before {first} {start}")

@@ -10,13 +10,29 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from nba_backfill import contract
 from nba_backfill.contract import TableContract
 from nba_backfill.errors import UsageError
 
 SQL_DIR = Path(__file__).parent / "sql"
+# Audits: queries returning the rows that break a rule (no rows = pass), one file each.
+AUDITS_DIR = SQL_DIR / "audits"
+# The audits every table runs unless its entry says otherwise: the gate's key checks.
+KEY_AUDITS: tuple[str, ...] = ("null_keys", "duplicate_keys")
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+# --- thresholds: each in one place ----------------------------------------------------------
+# Share of a table's non-bootstrap expected dates that must be complete, by phase.
+# Phase 3: the gate before Phase 4 (production's verify_phase3_for_phase4, SPEC §6): 95 %.
+# Phase 4: 0 — no coverage target. A Phase 4 date may be short only because its inputs are
+# short (SPEC §5: production landed on 750-780 of 848 dates, the gap being short inputs, not a
+# target), so validation fails on a missing date whose inputs are complete instead.
+COVERAGE_THRESHOLD: dict[int, float] = {3: 0.95, 4: 0.0}
+# ML readiness after Phase 4 (SPEC §6): share of player_game_summary rows with minutes > 0
+# whose usage_rate is not NULL (a past run wrote it while TOGS was partial: 36 %).
+USAGE_RATE_THRESHOLD = 0.95
 
 
 class Completeness(str, Enum):
@@ -41,6 +57,18 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class Window:
+    """A look-back window a table's SQL filters ``table`` on (``span`` ``unit``s before the
+    date) that is no :class:`Dependency`'s ``lookback_days``: context read over a longer or
+    other period than the inputs the planner orders by. Declared here so the SQL and the
+    catalog cannot differ unnoticed (tests/sql/test_windows.py)."""
+
+    table: str  # dataset.table, or nba_backfill_views.<piece>
+    span: int
+    unit: Literal["DAY", "YEAR"] = "DAY"
+
+
+@dataclass(frozen=True)
 class TableSpec:
     name: str  # "dataset.table"
     phase: int  # 3 or 4
@@ -49,7 +77,6 @@ class TableSpec:
     completeness: Completeness
     depends_on: tuple[Dependency, ...] = ()
     group: int | None = None  # Phase 4 dependency group (1 -> 2 -> 3)
-    gate_threshold: float = 0.95  # share of non-bootstrap dates that must be complete
     critical_threshold: float | None = None  # share of *all* expected dates (operators' list)
     skip_bootstrap: bool = False  # Phase 4 writes nothing in a season's first 14 days
     description: str = ""
@@ -57,6 +84,19 @@ class TableSpec:
     # Player-grain tables without a team column in production: the table whose same-date row
     # of the player names his team (completeness counts teams through it).
     team_from: str | None = None
+    # Windows of the SQL beyond the dependencies' look-backs (each ``INTERVAL n DAY`` of the
+    # SQL is one or the other: tests/sql/test_windows.py).
+    windows: tuple[Window, ...] = ()
+    # The audits (``nba_backfill/sql/audits/<name>.sql``) this table runs: validation counts
+    # the rows the key audits return (``audits.key_counts``); ``usage_rate`` is ML readiness,
+    # measured by Phase 4 validation as a share.
+    audits: tuple[str, ...] = KEY_AUDITS
+
+    @property
+    def gate_threshold(self) -> float:
+        """Share of non-bootstrap expected dates that must be complete (``COVERAGE_THRESHOLD``
+        of the table's phase)."""
+        return COVERAGE_THRESHOLD[self.phase]
 
     @property
     def contract(self) -> TableContract:
@@ -107,6 +147,9 @@ class TableSpec:
             missing.append(self.team_column)
         if missing:
             raise ValueError(f"{self.name}: production's table has no column(s) {missing}")
+        unknown = [a for a in self.audits if not (AUDITS_DIR / f"{a}.sql").is_file()]
+        if unknown:
+            raise ValueError(f"{self.name}: no audit file for {unknown} in {AUDITS_DIR}")
 
 
 TOGS = "nba_analytics.team_offense_game_summary"
@@ -153,6 +196,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "team_abbr",
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(TOGS),),
+        audits=(*KEY_AUDITS, "usage_rate"),
         description="One row per player per game: box score, usage, shooting, prop outcome.",
     ),
     TableSpec(
@@ -171,6 +215,13 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
+        windows=(
+            # game number in season, rest days, streaks: up to a season of schedule and results
+            Window(EXPECTED_GAMES, 366),
+            Window("nba_raw.nbac_team_boxscore", 366),
+            Window("nba_raw.nbac_injury_report", 7),  # the latest report of the week before
+            Window("nba_raw.nbac_gamebook_player_stats", 30),  # starters: recent minutes
+        ),
         description="One row per team per game: schedule, lines and injury context.",
         expected_rows_hint="~10k",
     ),
@@ -253,11 +304,23 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDZA),
         ),
         team_from=UPCG,
+        # Production's feature windows over Phase 3 history: ordering edges are not needed
+        # (the gate passed before Phase 4), so they are windows, not dependencies.
+        windows=(
+            Window(PGS, 366),  # the player's games of the last year
+            Window(PGS, 60),  # last 10 games / rolling stats
+            Window(PGS, 30),  # minutes and points per minute
+            Window(PGS, 1, "YEAR"),  # vs the opponent
+            Window(TOGS, 366),  # the team's season record
+            Window(TOGS, 60),  # recent games, blowouts
+        ),
         description="One row per player per game: the ML feature vector.",
     ),
 )
 
 TABLES: dict[str, TableSpec] = {t.name: t for t in _TABLES}
+# The longest dependency look-back (days before a date): how far back readiness reads inputs.
+LONGEST_LOOKBACK_DAYS = max(d.lookback_days for t in _TABLES for d in t.depends_on)
 PHASE3: tuple[TableSpec, ...] = tuple(t for t in _TABLES if t.phase == 3)
 PHASE4: tuple[TableSpec, ...] = tuple(t for t in _TABLES if t.phase == 4)
 PHASE4_GROUPS: tuple[tuple[TableSpec, ...], ...] = tuple(

@@ -1,24 +1,61 @@
-"""Run parameters: defaults from settings, validated once (CLI, flow parameters and
-deployments all go through here), so bad input fails with one line before anything runs."""
+"""Run parameters: one typed model, validated once when it is built — by the CLI, by a flow's
+entry (its JSON parameters), by a deployment run's hooks — so bad input fails with one line
+(a UsageError) before anything is read or written."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
+from nba_backfill.calendar import check_order
 from nba_backfill.catalog import resolve_tables
 from nba_backfill.errors import UsageError
-from nba_backfill.settings import Settings
+from nba_backfill.settings import CHUNK_DAYS_BOUNDS, MAX_CONCURRENCY_BOUNDS, Settings
+
+
+def check_chunk_days(days: int) -> int:
+    """``days`` when it is a valid chunk size (calendar days, within the settings' bounds);
+    else a UsageError. The one chunk-size rule: run parameters and ``planner.chunk_dates``
+    (the function every chunking goes through) call it."""
+    lo, hi = CHUNK_DAYS_BOUNDS
+    if days < lo:
+        raise UsageError(f"chunk size must be at least {lo} day, got {days}")
+    if days > hi:
+        raise UsageError(f"chunk size must be at most {hi} days, got {days}")
+    return days
+
+
+def check_concurrency(tasks: int) -> int:
+    """``tasks`` (chunk tasks at once) when within the settings' bounds; else a UsageError."""
+    lo, hi = MAX_CONCURRENCY_BOUNDS
+    if tasks < lo:
+        raise UsageError(f"max concurrency must be at least {lo}, got {tasks}")
+    if tasks > hi:
+        raise UsageError(f"max concurrency must be at most {hi}, got {tasks}")
+    return tasks
 
 
 @dataclass(frozen=True)
 class RunParams:
+    """A backfill's parameters, valid by construction: ``start`` <= ``end``, ``chunk_days`` and
+    ``max_concurrency`` within the settings' bounds, ``tables`` resolved to catalog names
+    (``dataset.table``, catalog order; None = every table). Building one with anything else
+    raises UsageError. :func:`resolve_params` builds one from raw values and defaults."""
+
     start: dt.date
     end: dt.date
     tables: list[str] | None  # None = every table
     chunk_days: int
     max_concurrency: int
     skip_phase4: bool = False
+
+    def __post_init__(self) -> None:
+        check_order(self.start, self.end)
+        check_chunk_days(self.chunk_days)
+        check_concurrency(self.max_concurrency)
+        if self.tables is not None:
+            names = [t.name for t in resolve_tables(list(self.tables))]
+            object.__setattr__(self, "tables", names)
 
     def phase_tables(self, phase: int) -> list[str]:
         return [t.name for t in resolve_tables(self.tables) if t.phase == phase]
@@ -55,6 +92,14 @@ def parse_int(value: object, what: str) -> int | None:
     raise UsageError(f"{what} {value!r} is not a whole number")
 
 
+def parse_phase(value: object) -> int:
+    """A phase to validate: 3 (the gate) or 4 (after Phase 4), as an int or a string."""
+    phase = parse_int(value, "phase")
+    if phase is None or phase not in (3, 4):
+        raise UsageError(f"phase must be 3 or 4, got {value}")
+    return phase
+
+
 def parse_tables(value: object) -> list[str] | None:
     """Table names from a list, or a comma-separated string (as typed on a command line or
     in a deployment run's parameters); None means every table."""
@@ -86,39 +131,43 @@ def resolve_params(
 ) -> RunParams:
     """Validate run parameters as they come — typed from the CLI, or as JSON values (strings
     for dates) from a deployment run or a flow call — and fill in the settings' defaults.
-    The flows skip Prefect's own parameter validation so that this is the only one: bad
-    input fails with one line naming the problem, before anything is read or written."""
-    s = parse_date(start, "start date") or settings.run.start_date
-    e = parse_date(end, "end date") or settings.run.end_date
-    if e < s:
-        raise UsageError(f"end date {e} is before start date {s}")
-    names = parse_tables(tables)
-    if names is not None:
-        names = [t.name for t in resolve_tables(names)]
-    chunk, conc = _chunking(settings, chunk_days, max_concurrency)
-    return RunParams(s, e, names, chunk, conc, parse_bool(skip_phase4, "skip_phase4"))
+    The flows skip Prefect's own parameter validation so that :class:`RunParams` is the only
+    one: bad input fails with one line naming the problem, before anything is read or written."""
+    return RunParams(
+        parse_date(start, "start date") or settings.run.start_date,
+        parse_date(end, "end date") or settings.run.end_date,
+        parse_tables(tables),
+        *_chunking(settings, chunk_days, max_concurrency),
+        skip_phase4=parse_bool(skip_phase4, "skip_phase4"),
+    )
 
 
 def _chunking(
     settings: Settings, chunk_days: int | str | None, max_concurrency: int | str | None
 ) -> tuple[int, int]:
+    """Chunk size and concurrency as given (parsed) or the settings' defaults, unchecked."""
     chunk = parse_int(chunk_days, "chunk size")
-    chunk = settings.run.chunk_days if chunk is None else chunk
-    if chunk < 1:
-        raise UsageError(f"chunk size must be at least 1 day, got {chunk}")
     conc = parse_int(max_concurrency, "max concurrency")
-    conc = settings.run.max_concurrency if conc is None else conc
-    if conc < 1:
-        raise UsageError(f"max concurrency must be at least 1, got {conc}")
-    return chunk, conc
+    return (
+        settings.run.chunk_days if chunk is None else chunk,
+        settings.run.max_concurrency if conc is None else conc,
+    )
 
 
 @dataclass(frozen=True)
 class RerunParams:
+    """``rerun-failed-dates``' parameters, valid by construction like :class:`RunParams`."""
+
     lookback_days: int
     chunk_days: int
     max_concurrency: int
     since: dt.datetime | None  # None: ``lookback_days`` before now
+
+    def __post_init__(self) -> None:
+        if self.lookback_days < 1:
+            raise UsageError(f"lookback days must be at least 1, got {self.lookback_days}")
+        check_chunk_days(self.chunk_days)
+        check_concurrency(self.max_concurrency)
 
 
 def resolve_rerun_params(
@@ -131,8 +180,6 @@ def resolve_rerun_params(
     """``rerun-failed-dates``' parameters, validated like :func:`resolve_params` (one line)."""
     days = parse_int(lookback_days, "lookback days")
     days = settings.prefect.rerun_lookback_days if days is None else days
-    if days < 1:
-        raise UsageError(f"lookback days must be at least 1, got {days}")
     chunk, conc = _chunking(settings, chunk_days, max_concurrency)
     when: dt.datetime | None
     if since is None or isinstance(since, dt.datetime):

@@ -4,53 +4,24 @@ them. Plain functions of warehouse reads; no orchestration here."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from nba_backfill.catalog import TABLES, Completeness, TableSpec, resolve_tables
+from nba_backfill.calendar import check_order
+from nba_backfill.catalog import TABLES, TableSpec, resolve_tables
 from nba_backfill.drift import require_writable
 from nba_backfill.errors import UsageError
-from nba_backfill.warehouse.base import DateProfile, Warehouse
+from nba_backfill.params import check_chunk_days
+from nba_backfill.readiness import (
+    ONE_DAY,
+    expired_through,
+    expiry_reason,
+    is_complete,
+    short_inputs,
+    utc_today,
+)
+from nba_backfill.warehouse.base import Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
-
-ONE_DAY = dt.timedelta(days=1)
-
-
-def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
-
-
-def expired_through(wh: Warehouse, spec: TableSpec, today: dt.date) -> dt.date | None:
-    """The last date whose partition ``spec``'s table would drop on arrival, or None when the
-    table keeps its partitions. BigQuery drops partition D once D's end boundary plus
-    ``partition_expiration_days`` has passed, i.e. during day D + 1 + N; skipping D = today - N
-    too keeps a one-day margin (a date written now would be gone by tomorrow). The setting is
-    the live table's on BigQuery, the contract's on DuckDB (production's DDL: 30 days for
-    player_daily_cache, 90 for the zone tables)."""
-    days = wh.partition_expiration_days(spec)
-    if not days:
-        return None
-    return today - dt.timedelta(days=math.ceil(days))
-
-
-def expiry_reason(wh: Warehouse, spec: TableSpec) -> str:
-    days = wh.partition_expiration_days(spec)
-    return f"expires on arrival (the table drops partitions after {days:g} days)"
-
-
-def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> bool:
-    """Whether one date of ``spec`` holds complete rows for the schedule's ``games`` that day.
-
-    "The date has rows" is not enough (SPEC §6): a run that saved 2 of 16 teams, or an upcoming
-    table holding one player, must count as incomplete."""
-    if profile is None or profile.rows == 0:
-        return False
-    if spec.completeness is Completeness.TWO_TEAMS_PER_GAME:
-        return profile.rows == profile.teams == 2 * games
-    if spec.completeness is Completeness.EVERY_TEAM:
-        return profile.teams >= 2 * games
-    return True
 
 
 @dataclass(frozen=True)
@@ -135,9 +106,9 @@ def chunk_dates(
     table: str, to_fill: Iterable[dt.date], expected: Sequence[dt.date], chunk_days: int
 ) -> list[Chunk]:
     """Group ``to_fill`` into runs of consecutive *expected* dates (off days do not break a run,
-    a complete date in between does), each spanning at most ``chunk_days`` calendar days."""
-    if chunk_days < 1:
-        raise UsageError(f"chunk size must be at least 1 day, got {chunk_days}")
+    a complete date in between does), each spanning at most ``chunk_days`` calendar days
+    (UsageError outside the bounds of ``params.check_chunk_days``)."""
+    check_chunk_days(chunk_days)
     fill = set(to_fill)
     chunks: list[Chunk] = []
     run: list[dt.date] = []
@@ -155,21 +126,12 @@ def chunk_dates(
 
 def check_range(start: dt.date, end: dt.date, bounds: tuple[dt.date, dt.date] | None) -> None:
     """Reject ranges that are reversed or fall outside the schedule the warehouse holds."""
-    if end < start:
-        raise UsageError(f"end date {end} is before start date {start}")
+    check_order(start, end)
     if bounds is None:
         raise UsageError("the warehouse has no schedule; run `nba-backfill seed` first")
     lo, hi = bounds
     if end < lo or start > hi:
         raise UsageError(f"range {start}..{end} is outside the schedule's final games ({lo}..{hi})")
-
-
-def required_dates(
-    day: dt.date, lookback_days: int, same_date: bool, expected: Sequence[dt.date]
-) -> list[dt.date]:
-    lo = day - dt.timedelta(days=lookback_days)
-    hi = day if same_date else day - ONE_DAY
-    return [d for d in expected if lo <= d <= hi]
 
 
 class Planner:
@@ -193,8 +155,6 @@ class Planner:
         """Plan ``tables`` of ``phases`` on ``[start, end]``. With ``only`` (table -> dates), plan
         just those tables and, of their missing or incomplete dates, just those dates: a rerun
         of failed dates fills them and nothing else."""
-        if chunk_days < 1:
-            raise UsageError(f"chunk size must be at least 1 day, got {chunk_days}")
         specs = [
             s
             for s in resolve_tables(list(tables) if tables is not None else None)
@@ -263,31 +223,17 @@ class Planner:
         expired: Mapping[str, dt.date | None],
     ) -> None:
         """Dates whose required inputs are neither complete nor planned are skipped with the
-        reason, instead of being written from short inputs (the production processors refuse).
-        An input date its table drops on arrival never blocks: it can never be there, and the
-        models fall back as they do for any absent row."""
-        for spec in specs:  # catalog order = dependency order
+        reason (``readiness.short_inputs``), instead of being written from short inputs (the
+        production processors refuse). Tables are taken in catalog (dependency) order, so an
+        input's own skipped dates no longer count as planned."""
+        for spec in specs:
             tp = plans[spec.name]
-            for day in tp.to_fill:
-                for dep in spec.depends_on:
-                    if not dep.required:
-                        continue
-                    up = TABLES[dep.table]
-                    done = complete_of(up)
-                    upcoming = set(plans[up.name].to_fill) if up.name in plans else set()
-                    need = required_dates(day, dep.lookback_days, dep.same_date, all_expected)
-                    gone = expired.get(up.name)
-                    short = [
-                        d
-                        for d in need
-                        if d not in done and d not in upcoming and (gone is None or d > gone)
-                    ]
-                    if short:
-                        tp.skipped[day] = f"input {up.table} incomplete on {short[0]}" + (
-                            f" (+{len(short) - 1} more)" if len(short) > 1 else ""
-                        )
-                        break
-            if tp.skipped:
+            ups = {d.table for d in spec.depends_on if d.required}
+            complete = {up: complete_of(TABLES[up]) for up in ups}
+            upcoming = {up: set(plans[up].to_fill) for up in ups if up in plans}
+            blocked = short_inputs(spec, tp.to_fill, all_expected, complete, expired, upcoming)
+            if blocked:
+                tp.skipped.update(blocked)
                 tp.missing = [d for d in tp.missing if d not in tp.skipped]
                 tp.incomplete = [d for d in tp.incomplete if d not in tp.skipped]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from nba_backfill.catalog import USAGE_RATE_THRESHOLD
 from nba_backfill.validation import ValidationReport
 
 
@@ -42,7 +43,7 @@ def validation_markdown(report: ValidationReport) -> str:
     if report.usage_rate_share is not None:
         out.append(
             f"\nML readiness: usage_rate non-null on {report.usage_rate_share:.1%} of "
-            "player-games with minutes > 0 (needs ≥ 95%).\n"
+            f"player-games with minutes > 0 (needs ≥ {USAGE_RATE_THRESHOLD:.0%}).\n"
         )
     for table, problems in report.problems.items():
         out.append(f"- `{table}`: " + "; ".join(problems))

@@ -12,8 +12,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
-from nba_backfill.catalog import TABLES, TableSpec
-from nba_backfill.planner import ONE_DAY, expired_through, is_complete, required_dates, utc_today
+from nba_backfill.catalog import TABLES
+from nba_backfill.readiness import blocked_by_inputs, is_complete
 from nba_backfill.retry import RetryEvent, call_with_retries
 from nba_backfill.settings import RetrySettings
 from nba_backfill.warehouse.base import Warehouse, WriteResult
@@ -76,33 +76,6 @@ def add_listener(fn: Listener) -> None:
 def remove_listener(fn: Listener) -> None:
     if fn in _listeners:
         _listeners.remove(fn)
-
-
-def _ready_dates(
-    wh: Warehouse, spec: TableSpec, dates: Sequence[dt.date], schedule: Mapping[dt.date, int]
-) -> dict[dt.date, str]:
-    """Dates of ``dates`` whose required inputs are not complete now, with the reason."""
-    blocked: dict[dt.date, str] = {}
-    for dep in spec.depends_on:
-        if not dep.required:
-            continue
-        up = TABLES[dep.table]
-        lo = dates[0] - dt.timedelta(days=dep.lookback_days)
-        prof = wh.date_profile(up, lo, dates[-1])
-        expected = sorted(d for d in schedule if lo <= d <= dates[-1])
-        gone = expired_through(wh, up, utc_today())  # never there: does not block (planner)
-        for day in dates:
-            if day in blocked:
-                continue
-            need = required_dates(day, dep.lookback_days, dep.same_date, expected)
-            short = [
-                d
-                for d in need
-                if not is_complete(up, prof.get(d), schedule[d]) and (gone is None or d > gone)
-            ]
-            if short:
-                blocked[day] = f"input {up.table} incomplete on {short[0]}"
-    return blocked
 
 
 def _runs(dates: Sequence[dt.date], skip: Mapping[dt.date, str]) -> list[tuple[dt.date, dt.date]]:
@@ -168,7 +141,7 @@ def run_chunk(
         dates[0] - dt.timedelta(days=max((d.lookback_days for d in spec.depends_on), default=0)),
         dates[-1],
     )
-    result.dates_blocked = _ready_dates(reader, spec, dates, schedule)
+    result.dates_blocked = blocked_by_inputs(reader, spec, dates, schedule)
 
     def retried(event: RetryEvent) -> None:
         result.retries.append(event)
@@ -211,7 +184,6 @@ def run_chunk(
 
 
 __all__ = [
-    "ONE_DAY",
     "ChunkResult",
     "add_listener",
     "remove_listener",

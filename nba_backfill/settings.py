@@ -17,10 +17,17 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from nba_backfill.calendar import check_order
 from nba_backfill.errors import UsageError
 
 _DATASET_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$"
 _PROJECT_PATTERN = r"^[a-z][a-z0-9\-]{4,28}[a-z0-9]$"
+# Bounds of a run's chunk size (calendar days) and concurrency (chunk tasks at once), shared by
+# the settings' defaults and every run's parameters (nba_backfill.params.RunParams): a chunk
+# longer than a year buys nothing (the longest look-back is a year), and BigQuery runs a few
+# DML statements per table at once.
+CHUNK_DAYS_BOUNDS = (1, 366)
+MAX_CONCURRENCY_BOUNDS = (1, 64)
 
 
 class DatasetNames(BaseModel):
@@ -106,8 +113,18 @@ class RetrySettings(BaseModel):
 class RunSettings(BaseModel):
     start_date: dt.date = Field(dt.date(2021, 10, 19), description="Default backfill start")
     end_date: dt.date = Field(dt.date(2026, 1, 3), description="Default backfill end")
-    chunk_days: int = Field(92, ge=1, le=366, description="Most calendar days per chunk task")
-    max_concurrency: int = Field(8, ge=1, le=64, description="Chunk tasks running at once")
+    chunk_days: int = Field(
+        92,
+        ge=CHUNK_DAYS_BOUNDS[0],
+        le=CHUNK_DAYS_BOUNDS[1],
+        description="Most calendar days per chunk task",
+    )
+    max_concurrency: int = Field(
+        8,
+        ge=MAX_CONCURRENCY_BOUNDS[0],
+        le=MAX_CONCURRENCY_BOUNDS[1],
+        description="Chunk tasks running at once",
+    )
     max_concurrency_per_table: int = Field(
         2, ge=1, le=16, description="Concurrent writes to one table"
     )
@@ -128,8 +145,10 @@ class RunSettings(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> RunSettings:
-        if self.end_date < self.start_date:
-            raise ValueError(f"end_date {self.end_date} is before start_date {self.start_date}")
+        try:
+            check_order(self.start_date, self.end_date, "start_date", "end_date")
+        except UsageError as exc:  # pydantic reports ValueErrors with the setting's name
+            raise ValueError(str(exc)) from None
         return self
 
 

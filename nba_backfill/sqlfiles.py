@@ -11,12 +11,19 @@ schedule game, the expected games, the season openers) are written once under
 warehouse objects: nothing to deploy, and the same text runs on BigQuery and DuckDB). A piece
 filters on the reader's ``@start_date`` / ``@end_date``.
 
+Audits and the reads the planner and validation share are SQL files too
+(``nba_backfill/sql/audits/``, ``nba_backfill/sql/reads/``): written once for any table, they
+name the table and its columns with ``:slot`` placeholders that :func:`fill_slots` fills from
+the table's catalog entry (:func:`table_slots`) as sqlglot nodes — identifiers come only from
+the catalog, and values stay ``@`` query parameters, never text pasted into SQL.
+
 The files never aggregate FLOAT64 (they cast to ``NUMERIC(38, 9)`` first): float sums depend on
 row order, so reruns and other chunkings could otherwise write different bits.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,7 +31,7 @@ import sqlglot
 from sqlglot import exp
 
 from nba_backfill import outputs
-from nba_backfill.catalog import TableSpec
+from nba_backfill.catalog import SQL_DIR, TABLES, TableSpec
 from nba_backfill.errors import BackfillError
 
 LOGICAL_DATASETS = (
@@ -37,6 +44,11 @@ LOGICAL_DATASETS = (
 )
 VIEWS_DATASET = "nba_backfill_views"
 VIEWS_DIR = Path(__file__).parent / "views"
+READS_DIR = SQL_DIR / "reads"
+
+# A slot's value: a ``dataset.table`` or column name, several column names (spliced into a
+# list: SELECT, GROUP BY), or a ready expression (a condition; a query in FROM position).
+Slot = str | tuple[str, ...] | exp.Expr
 
 
 @lru_cache(maxsize=64)
@@ -98,3 +110,74 @@ def load_model(table: TableSpec, datasets: dict[str, str]) -> exp.Expr:
             raise BackfillError(f"{table.sql_path}: unknown dataset {logical!r}")
         ref.set("db", exp.to_identifier(datasets[logical]))
     return tree
+
+
+def table_slots(table: TableSpec) -> dict[str, Slot]:
+    """The slots a table fills in an audit or a shared read, all from its catalog entry:
+    ``this_table``, ``date_column``, ``team_column``, ``key_columns``, ``any_key_is_null``
+    and, for a table counting teams through another one, ``team_from`` /
+    ``team_from_date_column``."""
+    slots: dict[str, Slot] = {
+        "this_table": table.name,
+        "date_column": table.date_column,
+        "team_column": table.team_column,
+        "key_columns": table.key_columns,
+        "any_key_is_null": exp.or_(*(exp.column(k).is_(exp.null()) for k in table.key_columns)),
+    }
+    if table.team_from is not None:
+        source = TABLES[table.team_from]
+        slots["team_from"] = source.name
+        slots["team_from_date_column"] = source.date_column
+    return slots
+
+
+def fill_slots(tree: exp.Expr, slots: Mapping[str, Slot], *, where: str) -> exp.Expr:
+    """Replace every ``:name`` placeholder of ``tree`` (in place) with ``slots[name]``: a
+    ``dataset.table`` in FROM / JOIN position becomes that table (its alias kept), a query
+    there becomes a subquery, a column name a column, several column names are spliced into
+    the list holding the placeholder, an expression is put in as is.
+
+    Raises BackfillError naming ``where`` for a slot without a value or used where its value
+    cannot go."""
+    for ph in list(tree.find_all(exp.Placeholder)):
+        name = ph.name
+        if name not in slots:
+            raise BackfillError(f"{where}: no value for the slot :{name}")
+        value = slots[name]
+        parent = ph.parent
+        if isinstance(parent, exp.Table) and ph.arg_key == "this":
+            alias = parent.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+            if isinstance(value, exp.Query):
+                parent.replace(exp.Subquery(this=value.copy(), alias=alias))
+            elif isinstance(value, str) and value.count(".") == 1:
+                dataset, table = value.split(".")
+                parent.set("this", exp.to_identifier(table))
+                parent.set("db", exp.to_identifier(dataset))
+            else:
+                raise BackfillError(f"{where}: :{name} is in FROM but is not a table or query")
+        elif isinstance(value, tuple):
+            key = ph.arg_key
+            siblings = parent.args.get(key) if parent is not None and key else None
+            if parent is None or not key or not isinstance(siblings, list):
+                raise BackfillError(f"{where}: :{name} names several columns; use it in a list")
+            i = ph.index or 0
+            columns = [exp.column(c) for c in value]
+            parent.set(key, [*siblings[:i], *columns, *siblings[i + 1 :]])
+        elif isinstance(value, str):
+            ph.replace(exp.column(value))
+        else:
+            ph.replace(value.copy())
+    return tree
+
+
+def render_file(path: Path, slots: Mapping[str, Slot] | None = None) -> str:
+    """The SQL file at ``path`` with its slots filled, as BigQuery SQL text (logical names:
+    an adapter's ``fetch`` maps them and splices the shared pieces)."""
+    tree = fill_slots(_parse(str(path)).copy(), slots or {}, where=str(path))
+    # The file's comments are for its readers, not for every job's text.
+    return tree.sql(dialect="bigquery", comments=False)
+
+
+def load_file(path: Path) -> exp.Expr:
+    """The SQL file at ``path`` parsed as BigQuery (a fresh copy, slots unfilled)."""
+    return _parse(str(path)).copy()

@@ -6,26 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from nba_backfill import audits
 from nba_backfill.calendar import Openers
-from nba_backfill.catalog import PGS, TABLES, TableSpec, resolve_tables
-from nba_backfill.planner import (
-    check_range,
-    expired_through,
-    is_complete,
-    required_dates,
-    utc_today,
+from nba_backfill.catalog import (
+    LONGEST_LOOKBACK_DAYS,
+    PGS,
+    TABLES,
+    USAGE_RATE_THRESHOLD,
+    TableSpec,
+    resolve_tables,
 )
+from nba_backfill.planner import check_range
+from nba_backfill.readiness import blocked_by_inputs, expired_through, is_complete, utc_today
 from nba_backfill.warehouse.base import Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
-
-USAGE_RATE_THRESHOLD = 0.95
-
-_USAGE_SQL = f"""
-SELECT COUNTIF(minutes_played > 0) AS played,
-       COUNTIF(minutes_played > 0 AND usage_rate IS NOT NULL) AS with_usage
-FROM {PGS}
-WHERE game_date BETWEEN @start_date AND @end_date
-"""
 
 
 @dataclass
@@ -119,7 +113,8 @@ class ValidationReport:
         out = {t.table: t.problems for t in self.tables if t.problems}
         if self.usage_rate_share is not None and self.usage_rate_share < USAGE_RATE_THRESHOLD:
             out.setdefault(PGS, []).append(
-                f"usage_rate non-null {self.usage_rate_share:.1%} < 95% where minutes > 0"
+                f"usage_rate non-null {self.usage_rate_share:.1%} < {USAGE_RATE_THRESHOLD:.0%} "
+                "where minutes > 0"
             )
         return out
 
@@ -154,7 +149,7 @@ def check_table(
     nonboot = [d for d in in_range if not openers.is_bootstrap(d)]
     prof = wh.date_profile(spec, start, end)
     complete = {d for d in in_range if is_complete(spec, prof.get(d), schedule[d])}
-    audit = wh.key_audit(spec, start, end)
+    audit = audits.key_counts(wh, spec, start, end)  # the table's key audits (catalog)
     check = TableCheck(
         table=spec.name,
         phase=spec.phase,
@@ -172,24 +167,9 @@ def check_table(
         expired=expired,
     )
     if spec.phase == 4:
-        # A Phase 4 date may be short only because a same-date input is short (SPEC §5).
-        check.threshold = 0.0
-        for dep in spec.depends_on:
-            if not dep.required:
-                continue
-            up = TABLES[dep.table]
-            up_prof = wh.date_profile(up, start - dt.timedelta(days=dep.lookback_days), end)
-            up_gone = expired_through(wh, up, utc_today())
-            for day in check.missing + check.incomplete:
-                need = required_dates(day, dep.lookback_days, dep.same_date, sorted(schedule))
-                short = [
-                    d
-                    for d in need
-                    if not is_complete(up, up_prof.get(d), schedule[d])
-                    and (up_gone is None or d > up_gone)
-                ]
-                if short and day not in check.explained:
-                    check.explained[day] = f"input {up.table} incomplete on {short[0]}"
+        # Its threshold is 0 (catalog.COVERAGE_THRESHOLD): a missing date is explained when
+        # its inputs are short, and a problem otherwise.
+        check.explained = blocked_by_inputs(wh, spec, check.missing + check.incomplete, schedule)
     return check
 
 
@@ -201,7 +181,7 @@ def validate(
     wh = with_read_retries(wh)
     check_range(start, end, wh.schedule_bounds())
     specs = [s for s in resolve_tables(tables) if s.phase == phase]
-    schedule = wh.schedule(start - dt.timedelta(days=180), end)
+    schedule = wh.schedule(start - dt.timedelta(days=LONGEST_LOOKBACK_DAYS), end)
     openers = wh.season_openers()
     report = ValidationReport(
         phase, start, end, [check_table(wh, s, start, end, schedule, openers) for s in specs]
@@ -212,9 +192,10 @@ def validate(
 
 
 def usage_rate_share(wh: Warehouse, start: dt.date, end: dt.date) -> float | None:
-    """ML readiness: share of player-games with minutes > 0 whose usage_rate is not NULL."""
-    if not wh.table_exists(PGS):
+    """ML readiness: share of player-games with minutes > 0 whose usage_rate is not NULL (the
+    ``usage_rate`` audit returns the others); None when none were played or no table."""
+    counts = audits.usage_rate_counts(wh, TABLES[PGS], start, end)
+    if counts is None or not counts[0]:
         return None
-    row = wh.fetch(_USAGE_SQL, {"start_date": start, "end_date": end})[0]
-    played = int(row["played"] or 0)
-    return int(row["with_usage"] or 0) / played if played else None
+    played, without_usage = counts
+    return (played - without_usage) / played

@@ -89,11 +89,6 @@ class _Recorder(Warehouse):
     def fetch(self, sql, params=None, labels=None):
         return [{"x": 1}]
 
-    def ensure_raw_tables(self, tables): ...
-
-    def load_raw(self, table, rows, *, replace=True):
-        return 0
-
     def ensure_tables(self, tables): ...
 
     def replace_range(self, table, start, end, *, labels=None):
@@ -104,9 +99,6 @@ class _Recorder(Warehouse):
         with self.lock:
             self.active -= 1
         return WriteResult(table.name, start, end, 0, 1)
-
-    def delete_dates(self, table, dates):
-        return 0
 
     def table_exists(self, name):
         return True

@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 
 from nba_backfill.catalog import MLFS, PCF, PDC, PSZA, TABLES, TDZA, TOGS
-from nba_backfill.planner import Planner, expired_through
+from nba_backfill.planner import Planner
+from nba_backfill.readiness import expired_through
 from nba_backfill.settings import Settings, load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 from tests.conftest import SLICE_END, SLICE_START

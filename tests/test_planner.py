@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 from nba_backfill.calendar import BOOTSTRAP_DAYS, Openers, season_year
 from nba_backfill.catalog import TABLES, TDGS, TOGS
 from nba_backfill.errors import UsageError
-from nba_backfill.planner import check_range, chunk_dates, is_complete
+from nba_backfill.planner import check_range, chunk_dates
+from nba_backfill.readiness import is_complete
 from nba_backfill.warehouse.base import DateProfile
 
 D = dt.date

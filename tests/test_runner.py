@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from google.api_core import exceptions as gexc
 
+from bench.checksum import checksum
 from nba_backfill.catalog import PGS, TABLES, TOGS
 from nba_backfill.planner import Planner
 from nba_backfill.runner import run_chunk
@@ -25,10 +26,10 @@ def test_same_chunk_twice_gives_the_same_rows(seeded: Settings):
     dates = chunk_dates(wh, dt.date(2021, 11, 1), dt.date(2021, 11, 14))
     run_chunk(wh, TOGS, dates, FAST)
     first = run_chunk(wh, PGS, dates, FAST)
-    sums = {n: wh.checksum(TABLES[n], dates[0], dates[-1]) for n in (TOGS, PGS)}
+    sums = {n: checksum(wh, TABLES[n], dates[0], dates[-1]) for n in (TOGS, PGS)}
     again = run_chunk(wh, PGS, dates, FAST)
     assert again.rows_deleted == first.rows_written == again.rows_written > 0
-    assert {n: wh.checksum(TABLES[n], dates[0], dates[-1]) for n in (TOGS, PGS)} == sums
+    assert {n: checksum(wh, TABLES[n], dates[0], dates[-1]) for n in (TOGS, PGS)} == sums
     assert wh.key_audit(TABLES[PGS], dates[0], dates[-1]).duplicate_keys == 0
     assert first.dates_filled == dates and first.ok
 
@@ -93,7 +94,7 @@ def test_permanent_errors_fail_fast_and_leave_old_rows(seeded: Settings):
     wh = shared_warehouse()
     dates = chunk_dates(wh, dt.date(2021, 11, 1), dt.date(2021, 11, 3))
     run_chunk(wh, TOGS, dates, FAST)
-    before = wh.checksum(TABLES[TOGS], dates[0], dates[-1])
+    before = checksum(wh, TABLES[TOGS], dates[0], dates[-1])
     flaky = Flaky(
         wh,
         gexc.BadRequest("Syntax error: Unexpected keyword", errors=[{"reason": "invalidQuery"}]),
@@ -102,7 +103,7 @@ def test_permanent_errors_fail_fast_and_leave_old_rows(seeded: Settings):
     with pytest.raises(gexc.BadRequest):
         run_chunk(flaky, TOGS, dates, FAST)  # type: ignore[arg-type]
     assert flaky.left == 4  # one attempt, no retries
-    assert wh.checksum(TABLES[TOGS], dates[0], dates[-1]) == before
+    assert checksum(wh, TABLES[TOGS], dates[0], dates[-1]) == before
 
 
 def test_failed_write_rolls_back(seeded: Settings, monkeypatch):
@@ -110,7 +111,7 @@ def test_failed_write_rolls_back(seeded: Settings, monkeypatch):
     wh = shared_warehouse()
     dates = chunk_dates(wh, dt.date(2021, 11, 1), dt.date(2021, 11, 3))
     run_chunk(wh, TOGS, dates, FAST)
-    before = wh.checksum(TABLES[TOGS], dates[0], dates[-1])
+    before = checksum(wh, TABLES[TOGS], dates[0], dates[-1])
     monkeypatch.setattr(
         type(wh),
         "model_sql",
@@ -118,7 +119,7 @@ def test_failed_write_rolls_back(seeded: Settings, monkeypatch):
     )
     with pytest.raises(Exception, match="boom"):
         wh.replace_range(TABLES[TOGS], dates[0], dates[-1])
-    assert wh.checksum(TABLES[TOGS], dates[0], dates[-1]) == before
+    assert checksum(wh, TABLES[TOGS], dates[0], dates[-1]) == before
 
 
 def test_values_do_not_depend_on_chunking_or_row_order(seeded: Settings):
@@ -135,7 +136,7 @@ def test_values_do_not_depend_on_chunking_or_row_order(seeded: Settings):
     days = {n: dates if TABLES[n].phase == 3 else after_bootstrap for n in order}
     for name in order:
         assert run_chunk(wh, name, days[name], FAST).ok
-    wide = {n: wh.checksum(TABLES[n], dates[0], dates[-1]) for n in order}
+    wide = {n: checksum(wh, TABLES[n], dates[0], dates[-1]) for n in order}
     assert all(rows > 0 for rows, _ in wide.values())
 
     cur = wh._cursor()  # type: ignore[attr-defined]
@@ -147,9 +148,9 @@ def test_values_do_not_depend_on_chunking_or_row_order(seeded: Settings):
         cur.execute(f"DELETE FROM {qualified}")
         cur.execute(f"INSERT INTO {qualified} SELECT * FROM shuffled")
         cur.execute("DROP TABLE shuffled")
-    assert {n: wh.checksum(TABLES[n], dates[0], dates[-1]) for n in order} == wide
+    assert {n: checksum(wh, TABLES[n], dates[0], dates[-1]) for n in order} == wide
 
     for name in order:
         for i in range(len(days[name]), 0, -4):
             assert run_chunk(wh, name, days[name][max(0, i - 4) : i], FAST).ok
-    assert {n: wh.checksum(TABLES[n], dates[0], dates[-1]) for n in order} == wide
+    assert {n: checksum(wh, TABLES[n], dates[0], dates[-1]) for n in order} == wide

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 
 from nba_backfill.settings import Settings, get_settings
-from nba_backfill.warehouse.base import DateProfile, KeyAudit, Warehouse, WriteResult
+from nba_backfill.warehouse.base import DateProfile, KeyAudit, Loader, Warehouse, WriteResult
 
 __all__ = [
     "DateProfile",
     "KeyAudit",
+    "Loader",
     "Warehouse",
     "WriteResult",
     "close_shared",

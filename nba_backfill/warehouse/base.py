@@ -1,6 +1,13 @@
-"""The warehouse interface: what the planner, runner, validation and seeding need from a
-warehouse. Queries are written once in BigQuery dialect; an adapter only renders and runs them.
-Identifiers come from the catalog (validated there); values are always query parameters."""
+"""The warehouse protocol: what a run needs from a warehouse (planner, runner, validation),
+and :class:`Loader`, what seeding and test fixtures need on top (Phase 2 loads, deletes).
+
+Queries are written once in BigQuery dialect; an adapter only renders and runs them.
+Identifiers come from the catalog (validated there); values are always query parameters.
+The reads the planner and validation share (schedule, openers, per-date profiles, key counts)
+are SQL files (``nba_backfill/sql/reads/``, ``nba_backfill/sql/audits/``) run through
+:meth:`Warehouse.fetch`, so a wrapper that changes ``fetch`` (retries, faults, latency)
+changes them too without forwarding them.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +15,26 @@ import abc
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import Any, Protocol, runtime_checkable
 
 import sqlglot
 from sqlglot import exp
 
+from nba_backfill import audits
+from nba_backfill.audits import KeyAudit
 from nba_backfill.calendar import Openers
-from nba_backfill.catalog import EXPECTED_GAMES, SCHEDULE, SEASON_OPENERS, TABLES, TableSpec
-from nba_backfill.outputs import is_volatile
+from nba_backfill.catalog import SCHEDULE, TableSpec
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.sqlfiles import LOGICAL_DATASETS, load_model, splice_views
+from nba_backfill.sqlfiles import (
+    LOGICAL_DATASETS,
+    READS_DIR,
+    load_model,
+    render_file,
+    splice_views,
+    table_slots,
+)
 
 Params = Mapping[str, Any]
 # The shared schedule pieces filter on the reader's window; these bounds read all of it (the
@@ -33,13 +49,6 @@ class DateProfile:
 
 
 @dataclass(frozen=True)
-class KeyAudit:
-    rows: int
-    null_keys: int
-    duplicate_keys: int
-
-
-@dataclass(frozen=True)
 class WriteResult:
     table: str
     start: dt.date
@@ -49,8 +58,19 @@ class WriteResult:
     jobs: int = 1
 
 
+@lru_cache(maxsize=32)
+def _read(name: str, table: TableSpec | None = None) -> str:
+    """The shared read ``nba_backfill/sql/reads/<name>.sql``, slots filled from ``table``."""
+    return render_file(READS_DIR / f"{name}.sql", table_slots(table) if table else None)
+
+
 class Warehouse(abc.ABC):
-    """A warehouse holding the logical datasets of SPEC §1 (physical names from settings)."""
+    """A warehouse holding the logical datasets of SPEC §1 (physical names from settings).
+
+    Adapters implement the primitives (``fetch``, ``replace_range``, ``table_exists``,
+    ``ensure_tables``, and where they differ ``live_columns``, ``partition_expiration_days``,
+    ``estimate_bytes``, ``close``); the shared reads below are thin calls of SQL files through
+    ``fetch`` and ``table_exists``, the same for every adapter and wrapper."""
 
     dialect: str = "bigquery"
     name: str = "warehouse"
@@ -59,9 +79,10 @@ class Warehouse(abc.ABC):
         self.settings = settings
         self.datasets = {d: settings.warehouse.datasets.physical(d) for d in LOGICAL_DATASETS}
         self.jobs_run = 0
-        # Test seam (fault injection, ``warehouse/faults.py``): called by ``replace_range``
-        # inside its write — on DuckDB after the DELETE and before the COMMIT — so a test can
-        # stop a process in the middle of a write. None in normal runs.
+        # Test seam, not part of the protocol's behaviour (fault injection,
+        # ``warehouse/faults.py``): called by ``replace_range`` inside its write — on DuckDB
+        # after the DELETE and before the COMMIT — so a test can stop a process in the middle
+        # of a write. None in normal runs; only the innermost adapter's is called.
         self.mid_write: Callable[[TableSpec, dt.date, dt.date], None] | None = None
 
     # --- adapter primitives -----------------------------------------------------------------
@@ -73,16 +94,6 @@ class Warehouse(abc.ABC):
         labels: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
         """Run one query written in BigQuery dialect with logical table names; return rows."""
-
-    @abc.abstractmethod
-    def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None: ...
-
-    @abc.abstractmethod
-    def load_raw(
-        self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
-    ) -> int:
-        """Write Phase 2 rows (values in ``table.column_names`` order: production's live columns);
-        ``replace`` empties the table first."""
 
     @abc.abstractmethod
     def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
@@ -99,9 +110,6 @@ class Warehouse(abc.ABC):
     ) -> WriteResult:
         """Atomically replace ``table``'s rows on ``[start, end]`` with its SQL's output:
         a rerun never duplicates, a failure leaves the old rows."""
-
-    @abc.abstractmethod
-    def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int: ...
 
     @abc.abstractmethod
     def table_exists(self, name: str) -> bool: ...
@@ -138,16 +146,11 @@ class Warehouse(abc.ABC):
     def model(self, table: TableSpec) -> exp.Expr:
         return load_model(table, self.datasets)
 
-    # --- reads shared by planner and validation -----------------------------------------------
+    # --- reads shared by planner and validation (nba_backfill/sql/reads/) -------------------
     def schedule(self, start: dt.date, end: dt.date) -> dict[dt.date, int]:
         """Expected games per game date on ``[start, end]``: production's gate (final,
         regular season or playoffs, latest version of each game)."""
-        rows = self.fetch(
-            f"SELECT game_date, COUNT(*) AS games FROM {EXPECTED_GAMES} "
-            "WHERE game_date BETWEEN @start_date AND @end_date "
-            "GROUP BY game_date",
-            {"start_date": start, "end_date": end},
-        )
+        rows = self.fetch(_read("schedule"), {"start_date": start, "end_date": end})
         return {_as_date(r["game_date"]): int(r["games"]) for r in rows}
 
     def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
@@ -155,10 +158,7 @@ class Warehouse(abc.ABC):
         missing."""
         if not self.table_exists(SCHEDULE):
             return None
-        rows = self.fetch(
-            f"SELECT MIN(game_date) AS lo, MAX(game_date) AS hi FROM {EXPECTED_GAMES}",
-            _WHOLE_SCHEDULE,
-        )
+        rows = self.fetch(_read("schedule_bounds"), _WHOLE_SCHEDULE)
         if not rows or rows[0]["lo"] is None:
             return None
         return _as_date(rows[0]["lo"]), _as_date(rows[0]["hi"])
@@ -168,75 +168,50 @@ class Warehouse(abc.ABC):
         bootstrap days are counted from. Empty when there is no schedule."""
         if not self.table_exists(SCHEDULE):
             return Openers({})
-        rows = self.fetch(f"SELECT season_year, opener_date FROM {SEASON_OPENERS}", _WHOLE_SCHEDULE)
+        rows = self.fetch(_read("season_openers"), _WHOLE_SCHEDULE)
         return Openers({int(r["season_year"]): _as_date(r["opener_date"]) for r in rows})
 
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date
     ) -> dict[dt.date, DateProfile]:
-        """Rows and distinct teams per date of ``table`` on ``[start, end]``."""
+        """Rows and distinct teams per date of ``table`` on ``[start, end]`` (dates without
+        rows are absent; empty when the table does not exist)."""
         if not self.table_exists(table.name):
             return {}
-        d, team = table.date_column, table.team_column
-        if table.team_from is None:
-            sql = (
-                f"SELECT {d} AS day, COUNT(*) AS n, COUNT(DISTINCT {team}) AS teams "
-                f"FROM {table.name} WHERE {d} BETWEEN @start_date AND @end_date GROUP BY {d}"
-            )
-        else:
-            # Production's player-grain Phase 4 tables hold no team: a row's team is the
-            # player's team that date in ``team_from`` (the upcoming player context).
-            src = TABLES[table.team_from]
-            sd = src.date_column
-            sql = (
-                f"SELECT t.{d} AS day, COUNT(*) AS n, COUNT(DISTINCT s.{team}) AS teams "
-                f"FROM {table.name} AS t LEFT JOIN {src.name} AS s "
-                f"ON s.{sd} = t.{d} AND s.player_lookup = t.player_lookup "
-                f"AND s.{sd} BETWEEN @start_date AND @end_date "
-                f"WHERE t.{d} BETWEEN @start_date AND @end_date GROUP BY t.{d}"
-            )
-        rows = self.fetch(sql, {"start_date": start, "end_date": end})
+        read = "date_profile" if table.team_from is None else "date_profile_team_from"
+        rows = self.fetch(_read(read, table), {"start_date": start, "end_date": end})
         return {_as_date(r["day"]): DateProfile(int(r["n"]), int(r["teams"])) for r in rows}
 
     def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
-        """Row count, rows with a NULL key column, and surplus rows of duplicated keys."""
-        if not self.table_exists(table.name):
-            return KeyAudit(0, 0, 0)
-        d = table.date_column
-        keys = ", ".join(table.key_columns)
-        nulls = " OR ".join(f"{k} IS NULL" for k in table.key_columns)
-        rows = self.fetch(
-            f"WITH r AS (SELECT * FROM {table.name} WHERE {d} BETWEEN @start_date AND @end_date),"
-            f" k AS (SELECT {keys}, COUNT(*) AS c FROM r GROUP BY {keys}) "
-            f"SELECT (SELECT COUNT(*) FROM r) AS n, "
-            f"(SELECT COUNTIF({nulls}) FROM r) AS null_keys, "
-            f"(SELECT COALESCE(SUM(c - 1), 0) FROM k WHERE c > 1) AS dups",
-            {"start_date": start, "end_date": end},
-        )
-        r = rows[0]
-        return KeyAudit(int(r["n"]), int(r["null_keys"] or 0), int(r["dups"] or 0))
+        """Row count, rows with a NULL key column, and surplus rows of duplicated keys: the
+        table's key audits (:func:`nba_backfill.audits.key_counts`), one query."""
+        return audits.key_counts(self, table, start, end)
 
     def row_count(self, table: TableSpec, start: dt.date, end: dt.date) -> int:
         return self.key_audit(table, start, end).rows
 
-    def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
-        """(rows, order-independent fingerprint of every row's stable columns) for comparing
-        two runs; the write-time columns (``outputs.is_volatile``) are left out."""
-        if not self.table_exists(table.name):
-            return 0, ""
-        d = table.date_column
-        cols = ", ".join(stable_columns(table))
-        rows = self.fetch(
-            f"SELECT COUNT(*) AS n, BIT_XOR(FARM_FINGERPRINT(TO_JSON_STRING(STRUCT({cols})))) AS h "
-            f"FROM {table.name} AS t WHERE {d} BETWEEN @start_date AND @end_date",
-            {"start_date": start, "end_date": end},
-        )
-        return int(rows[0]["n"]), str(rows[0]["h"])
 
+@runtime_checkable
+class Loader(Protocol):
+    """Seeding and test fixtures: what they need from a warehouse beyond :class:`Warehouse`
+    (Phase 2 loads, whole-date deletes). Both adapters implement it; a run never loads or
+    deletes, so the wrappers of a run (retries, faults, latency) do not:
+    :func:`nba_backfill.warehouse.wrapper.loader` finds the adapter under them."""
 
-def stable_columns(table: TableSpec) -> tuple[str, ...]:
-    """The table's live columns whose value a rerun reproduces (all but the write's time)."""
-    return tuple(c for c in table.contract.column_names if not is_volatile(c))
+    def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
+        """Create the Phase 2 tables that do not exist yet (production's columns)."""
+        ...
+
+    def load_raw(
+        self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
+    ) -> int:
+        """Write Phase 2 rows (values in ``table.column_names`` order: production's live
+        columns); ``replace`` empties the table first. Returns the rows written."""
+        ...
+
+    def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int:
+        """Delete ``table``'s rows on ``dates``; returns the rows deleted."""
+        ...
 
 
 def _as_date(value: Any) -> dt.date:
@@ -245,3 +220,6 @@ def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     return dt.date.fromisoformat(str(value)[:10])
+
+
+__all__ = ["DateProfile", "KeyAudit", "Loader", "Params", "Warehouse", "WriteResult"]

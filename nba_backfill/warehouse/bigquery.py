@@ -45,7 +45,7 @@ from nba_backfill.errors import (
 )
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.warehouse.base import Params, Warehouse, WriteResult
+from nba_backfill.warehouse.base import Loader, Params, Warehouse, WriteResult
 
 if TYPE_CHECKING:
     from google.cloud.bigquery.job import QueryJob
@@ -204,7 +204,7 @@ def _date_literal(value: dt.date) -> exp.Expr:
     return exp.cast(exp.Literal.string(_as_day(value).isoformat()), exp.DataType.Type.DATE)
 
 
-class BigQueryWarehouse(Warehouse):
+class BigQueryWarehouse(Warehouse, Loader):
     dialect = "bigquery"
     name = "bigquery"
 

@@ -23,7 +23,7 @@ from nba_backfill.contract import Column, normalise_type
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, WarehouseUnavailable
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.warehouse.base import Params, Warehouse, WriteResult, stable_columns
+from nba_backfill.warehouse.base import Loader, Params, Warehouse, WriteResult
 
 
 def column_type(column: Column) -> str:
@@ -54,7 +54,7 @@ def _translate(exc: duckdb.Error, what: str) -> WarehouseError:
     return WarehouseError(msg)
 
 
-class DuckDBWarehouse(Warehouse):
+class DuckDBWarehouse(Warehouse, Loader):
     dialect = "duckdb"
     name = "duckdb"
 
@@ -96,10 +96,10 @@ class DuckDBWarehouse(Warehouse):
             cached = self._sql_cache.get(sql)
             if cached is not None:
                 return cached
-            rendered = self.parse(sql).sql(dialect="duckdb")
+            rendered = _duckdb_functions(self.parse(sql)).sql(dialect="duckdb")
             self._sql_cache[sql] = rendered
             return rendered
-        return sql.sql(dialect="duckdb")
+        return _duckdb_functions(sql.copy()).sql(dialect="duckdb")
 
     def _run(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Params | None) -> None:
         cur.execute(sql, _used(sql, params))
@@ -240,21 +240,6 @@ class DuckDBWarehouse(Warehouse):
         self.jobs_run += 1
         return WriteResult(table.name, start, end, int(deleted), int(written))
 
-    def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
-        if not self.table_exists(table.name):
-            return 0, ""
-        cols = ", ".join(f'"{c}"' for c in stable_columns(table))
-        row = (
-            self._cursor()
-            .execute(
-                f"SELECT COUNT(*), BIT_XOR(HASH({cols})) FROM {self._qualified(table.name)} "
-                f'WHERE "{table.date_column}" BETWEEN $start_date AND $end_date',
-                {"start_date": start, "end_date": end},
-            )
-            .fetchall()[0]
-        )
-        return int(row[0]), str(row[1])
-
     def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int:
         if not dates:
             return 0
@@ -301,6 +286,15 @@ class DuckDBWarehouse(Warehouse):
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self._con.close()
+
+
+def _duckdb_functions(tree: exp.Expr) -> exp.Expr:
+    """BigQuery functions DuckDB lacks, mapped (in place) to its own: ``FARM_FINGERPRINT(x)``
+    becomes ``HASH(x)`` — both a 64-bit fingerprint of a value, not the same numbers, so
+    fingerprints compare only within one engine."""
+    for node in list(tree.find_all(exp.FarmFingerprint)):
+        node.replace(exp.Anonymous(this="HASH", expressions=list(node.expressions)))
+    return tree
 
 
 def _used(sql: str, params: Params | None) -> dict[str, Any]:

@@ -39,12 +39,12 @@ from typing import Any, TypeVar
 from google.api_core import exceptions as gexc
 from sqlglot import exp
 
-from nba_backfill.calendar import Openers
-from nba_backfill.catalog import SCHEDULE, TableSpec
+from nba_backfill.catalog import TableSpec
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, classify
 from nba_backfill.settings import FaultSettings
-from nba_backfill.warehouse.base import DateProfile, KeyAudit, Params, Warehouse, WriteResult
-from nba_backfill.warehouse.wrapper import DelegatingWarehouse
+from nba_backfill.warehouse.base import Params, Warehouse, WriteResult
+from nba_backfill.warehouse.retrying import describe
+from nba_backfill.warehouse.wrapper import DelegatingWarehouse, innermost
 
 log = logging.getLogger("nba_backfill")
 T = TypeVar("T")
@@ -105,10 +105,7 @@ class FaultyWarehouse(DelegatingWarehouse):
         self.injected: Counter[str] = Counter()
         self.after_write = 0
         if self.delayed:
-            innermost = inner
-            while isinstance(innermost, DelegatingWarehouse):
-                innermost = innermost.inner
-            innermost.mid_write = self._pause
+            innermost(inner).mid_write = self._pause
         log.warning(
             "fault injection on: %s",
             "; ".join(
@@ -224,7 +221,7 @@ class FaultyWarehouse(DelegatingWarehouse):
             self._raise(fault[0], what, after=True)
         return result
 
-    # --- reads -----------------------------------------------------------------------------
+    # --- reads (the shared reads are fetch and table_exists calls: each may fail) ----------
     def fetch(
         self,
         sql: str | exp.Expr,
@@ -233,44 +230,11 @@ class FaultyWarehouse(DelegatingWarehouse):
     ) -> list[dict[str, Any]]:
         text = sql if isinstance(sql, str) else sql.sql()
         key = hashlib.sha1(f"{text}|{sorted((params or {}).items())}".encode()).hexdigest()
-        return self._read(f"fetch|{key}", "query", lambda: self.inner.fetch(sql, params, labels))
+        what = describe(sql, params)
+        return self._read(f"fetch|{key}", what, lambda: self.inner.fetch(sql, params, labels))
 
     def table_exists(self, name: str) -> bool:
         return self._read(f"exists|{name}", name, lambda: self.inner.table_exists(name))
-
-    def schedule(self, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        return self._read(
-            f"schedule|{start}|{end}", SCHEDULE, lambda: self.inner.schedule(start, end)
-        )
-
-    def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
-        return self._read("bounds", SCHEDULE, self.inner.schedule_bounds)
-
-    def season_openers(self) -> Openers:
-        return self._read("openers", SCHEDULE, self.inner.season_openers)
-
-    def date_profile(
-        self, table: TableSpec, start: dt.date, end: dt.date
-    ) -> dict[dt.date, DateProfile]:
-        return self._read(
-            f"profile|{table.name}|{start}|{end}",
-            table.name,
-            lambda: self.inner.date_profile(table, start, end),
-        )
-
-    def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
-        return self._read(
-            f"keys|{table.name}|{start}|{end}",
-            table.name,
-            lambda: self.inner.key_audit(table, start, end),
-        )
-
-    def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
-        return self._read(
-            f"checksum|{table.name}|{start}|{end}",
-            table.name,
-            lambda: self.inner.checksum(table, start, end),
-        )
 
     def close(self) -> None:
         stats = self.stats()

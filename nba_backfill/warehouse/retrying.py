@@ -4,24 +4,35 @@ A read is a query job like any other: on BigQuery it can fail with a rate limit,
 timeout (the client's own job re-runs are off: the core's policy decides every retry). The
 planner, the runner and validation read through :func:`with_read_retries`, so a transient read
 error costs a retry, not the run. Reads are idempotent, so retrying them is always safe; writes
-are retried by :func:`nba_backfill.runner.run_chunk`, which also records each retry.
+are retried by :func:`nba_backfill.runner.run_chunk`, which also records each retry. The shared
+reads (schedule, profiles, audits) are ``fetch`` and ``table_exists`` calls, retried one by one.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlglot import exp
 
-from nba_backfill.calendar import Openers
-from nba_backfill.catalog import TableSpec
 from nba_backfill.retry import call_with_retries
-from nba_backfill.warehouse.base import DateProfile, KeyAudit, Params, Warehouse
+from nba_backfill.warehouse.base import Params, Warehouse
 from nba_backfill.warehouse.wrapper import DelegatingWarehouse
 
 T = TypeVar("T")
+_FIRST_TABLE = re.compile(r"\bFROM\s+`?([A-Za-z_][\w]*\.[A-Za-z_]\w*)", re.IGNORECASE)
+
+
+def describe(sql: str | exp.Expr, params: Params | None) -> str:
+    """What a query reads, for logs: its first ``dataset.table`` and its window, e.g.
+    ``nba_analytics.player_game_summary 2021-10-19..2022-01-18`` (``a query`` when unknown)."""
+    # Only text is searched: rendering a tree on every call would cost more than the read.
+    found = _FIRST_TABLE.search(sql) if isinstance(sql, str) else None
+    what = found.group(1) if found else "a query"
+    if params and "start_date" in params and "end_date" in params:
+        what += f" {params['start_date']}..{params['end_date']}"
+    return what
 
 
 class RetryingReads(DelegatingWarehouse):
@@ -41,39 +52,10 @@ class RetryingReads(DelegatingWarehouse):
         params: Params | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[dict[str, Any]]:
-        return self._read("a query", lambda: self.inner.fetch(sql, params, labels))
+        return self._read(describe(sql, params), lambda: self.inner.fetch(sql, params, labels))
 
     def table_exists(self, name: str) -> bool:
         return self._read(name, lambda: self.inner.table_exists(name))
-
-    def schedule(self, start: dt.date, end: dt.date) -> dict[dt.date, int]:
-        return self._read(f"the schedule {start}..{end}", lambda: self.inner.schedule(start, end))
-
-    def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
-        return self._read("the schedule's bounds", self.inner.schedule_bounds)
-
-    def season_openers(self) -> Openers:
-        return self._read("the season openers", self.inner.season_openers)
-
-    def date_profile(
-        self, table: TableSpec, start: dt.date, end: dt.date
-    ) -> dict[dt.date, DateProfile]:
-        return self._read(
-            f"{table.name} {start}..{end}", lambda: self.inner.date_profile(table, start, end)
-        )
-
-    def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
-        return self._read(
-            f"{table.name} keys {start}..{end}", lambda: self.inner.key_audit(table, start, end)
-        )
-
-    def row_count(self, table: TableSpec, start: dt.date, end: dt.date) -> int:
-        return self.key_audit(table, start, end).rows
-
-    def checksum(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
-        return self._read(
-            f"{table.name} checksum {start}..{end}", lambda: self.inner.checksum(table, start, end)
-        )
 
     def close(self) -> None:
         """The wrapped warehouse belongs to whoever wrapped it: closing this view keeps it."""
@@ -84,4 +66,4 @@ def with_read_retries(wh: Warehouse) -> Warehouse:
     return wh if isinstance(wh, RetryingReads) else RetryingReads(wh)
 
 
-__all__ = ["RetryingReads", "with_read_retries"]
+__all__ = ["RetryingReads", "describe", "with_read_retries"]

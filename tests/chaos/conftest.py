@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from bench.checksum import checksum
 from nba_backfill.catalog import PHASE3, PHASE4
 from nba_backfill.settings import Settings, load_settings
 from nba_backfill.validation import validate
@@ -119,8 +120,8 @@ def same_as_clean(
     difference. Close the warehouse before calling."""
     import duckdb
 
+    from bench.checksum import stable_columns
     from nba_backfill.catalog import TABLES
-    from nba_backfill.warehouse.base import stable_columns
 
     assert scenario.clean_db is not None
     lo, hi = start or scenario.start, end or scenario.end
@@ -168,7 +169,7 @@ def clean_checksum(scenario: Scenario, table: str, start: dt.date, end: dt.date)
         load_settings(warehouse={"duckdb_path": str(scenario.clean_db)}), read_only=True
     )
     try:
-        return wh.checksum(TABLES[table], start, end)
+        return checksum(wh, TABLES[table], start, end)
     finally:
         wh.close()
 

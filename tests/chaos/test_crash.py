@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.checksum import checksum
 from nba_backfill.catalog import PGS, PHASE3, TABLES, TOGS
 from nba_backfill.planner import Planner
 from nba_backfill.runner import run_chunk
@@ -257,7 +258,7 @@ def test_sigkill_inside_a_chunk_write(
             f"(SELECT DISTINCT team_abbr FROM {PGS} WHERE game_date = @d ORDER BY 1 LIMIT 2)",
             {"d": day},
         )
-    stale = wh.checksum(TABLES[PGS], lo, hi)
+    stale = checksum(wh, TABLES[PGS], lo, hi)
     assert 0 < stale[0] < checksums_of_clean(scenario, lo, hi)
     close_shared()
 
@@ -279,7 +280,7 @@ def test_sigkill_inside_a_chunk_write(
         child.close()
 
     wh = reopen_clean(monkeypatch)
-    assert wh.checksum(TABLES[PGS], lo, hi) == stale  # rolled back: the old rows, all of them
+    assert checksum(wh, TABLES[PGS], lo, hi) == stale  # rolled back: the old rows, all of them
     close_shared()
     figures = _rerun_and_check(scenario, monkeypatch, killed_at, since)
     record(scenario, "SIGKILL inside a chunk write", stale_rows_kept=stale[0], **figures)

@@ -9,7 +9,8 @@ import datetime as dt
 import pytest
 
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS, UPTG
-from nba_backfill.planner import ONE_DAY, Chunk, Planner
+from nba_backfill.planner import Chunk, Planner
+from nba_backfill.readiness import ONE_DAY
 from nba_backfill.settings import Settings
 from nba_backfill.validation import validate
 from nba_backfill.warehouse import close_shared

@@ -27,9 +27,10 @@ from typing import Any
 
 import pytest
 
+from bench.checksum import checksum
 from cli.local_server import healthy
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS, TOGS
-from nba_backfill.planner import is_complete
+from nba_backfill.readiness import is_complete
 from nba_backfill.settings import Settings, load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 from tests.slack_sink import SlackSink, text_of
@@ -489,21 +490,21 @@ def test_permanent_fault_fails_the_run_and_the_rerun_fills_exactly_its_dates(
     with stack.read_warehouse() as wh:
         failed = set(wh.schedule(start, start + dt.timedelta(days=6)))
         tdgs_before = _complete(wh, TDGS, *WHOLE)
-        others = {s.name: wh.checksum(s, *WHOLE) for s in [*PHASE3, *PHASE4] if s.name != TDGS}
+        others = {s.name: checksum(wh, s, *WHOLE) for s in [*PHASE3, *PHASE4] if s.name != TDGS}
         untouched = [
             (WHOLE[0], start - dt.timedelta(days=1)),
             (start + dt.timedelta(days=7), WHOLE[1]),
         ]
-        tdgs_untouched = [wh.checksum(TABLES[TDGS], lo, hi) for lo, hi in untouched]
+        tdgs_untouched = [checksum(wh, TABLES[TDGS], lo, hi) for lo, hi in untouched]
     assert failed and not failed & tdgs_before and FAULT_DAY in failed
 
     code, rerun_id, output = stack.deployment_run("rerun-failed-dates/local")
     assert code == 0, output + _tail(stack.tmp / "worker.log")
     with stack.read_warehouse() as wh:
         assert _complete(wh, TDGS, *WHOLE) == tdgs_before | failed
-        assert [wh.checksum(TABLES[TDGS], lo, hi) for lo, hi in untouched] == tdgs_untouched
+        assert [checksum(wh, TABLES[TDGS], lo, hi) for lo, hi in untouched] == tdgs_untouched
         assert {
-            s.name: wh.checksum(s, *WHOLE) for s in [*PHASE3, *PHASE4] if s.name != TDGS
+            s.name: checksum(wh, s, *WHOLE) for s in [*PHASE3, *PHASE4] if s.name != TDGS
         } == others
     report = _artifacts(stack, rerun_id)["rerun-report"].data
     assert "team_defense_game_summary" in report and "Completed" in report

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from bench.checksum import checksum
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS
 from nba_backfill.settings import Settings
 from nba_backfill.validation import validate
@@ -57,11 +58,11 @@ def test_backfill_fills_phase3_then_phase4(seeded: Settings):
     assert {"backfill-summary", "backfill-report", "phase3-gate", "phase4-gate"} <= set(arts)
 
     # A second run finds nothing to do and changes nothing.
-    before = {s.name: wh.checksum(s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
+    before = {s.name: checksum(wh, s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
     again = backfill(SLICE_START, SLICE_END, chunk_days=10, return_state=True)
     assert again.is_completed()
     assert all(r["filled"] == 0 for r in again.result()["tables"])
-    after = {s.name: wh.checksum(s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
+    after = {s.name: checksum(wh, s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
     assert after == before
 
 

@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 
+from bench.checksum import checksum
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS
 from nba_backfill.settings import Settings
 from nba_backfill.warehouse import close_shared, shared_warehouse
@@ -36,7 +37,7 @@ def slack_block(slack_sink: SlackSink, monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def _complete_dates(wh, table: str) -> set[dt.date]:
-    from nba_backfill.planner import is_complete
+    from nba_backfill.readiness import is_complete
 
     spec = TABLES[table]
     schedule = wh.schedule(SLICE_START, END)
@@ -83,12 +84,12 @@ def test_failed_chunk_is_reported_and_rerun_fills_exactly_its_dates(
     close_shared()
     wh = shared_warehouse()
     before = {
-        s.name: wh.checksum(s, SLICE_START, END) for s in [*PHASE3, *PHASE4] if s.name != TDGS
+        s.name: checksum(wh, s, SLICE_START, END) for s in [*PHASE3, *PHASE4] if s.name != TDGS
     }
     tdgs_before = _complete_dates(wh, TDGS)
     assert not set(failed) & tdgs_before
     outside = [(SLICE_START, start - dt.timedelta(days=1)), (end + dt.timedelta(days=1), END)]
-    tdgs_outside = [wh.checksum(TABLES[TDGS], lo, hi) for lo, hi in outside]
+    tdgs_outside = [checksum(wh, TABLES[TDGS], lo, hi) for lo, hi in outside]
 
     state = rerun_failed_dates(since=since, return_state=True)
     assert state.is_completed(), state.message
@@ -97,8 +98,10 @@ def test_failed_chunk_is_reported_and_rerun_fills_exactly_its_dates(
     assert report["still_failing"] == {}
     wh = shared_warehouse()
     assert _complete_dates(wh, TDGS) == tdgs_before | set(failed)
-    assert [wh.checksum(TABLES[TDGS], lo, hi) for lo, hi in outside] == tdgs_outside
-    after = {s.name: wh.checksum(s, SLICE_START, END) for s in [*PHASE3, *PHASE4] if s.name != TDGS}
+    assert [checksum(wh, TABLES[TDGS], lo, hi) for lo, hi in outside] == tdgs_outside
+    after = {
+        s.name: checksum(wh, s, SLICE_START, END) for s in [*PHASE3, *PHASE4] if s.name != TDGS
+    }
     assert after == before
     rerun_payload = slack_sink.wait_for(lambda p: p["text"].startswith("Rerun of failed dates"))
     assert f"{len(failed)} fixed, 0 still failing" in rerun_payload["text"]

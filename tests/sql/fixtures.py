@@ -18,7 +18,7 @@ from typing import Any
 from devtools.synthetic import TEAM_INFO, Shape, season_label, team_full_name
 from nba_backfill import phase2
 from nba_backfill.phase2 import RawTable
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.base import Loader
 
 LOADED = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)  # processed_at of fixture rows
 
@@ -459,7 +459,7 @@ class Phase2:
                 return away, home
         raise KeyError(f"no schedule row for {team} on {day}")
 
-    def load(self, w: Warehouse) -> None:
+    def load(self, w: Loader) -> None:
         """Create every raw table and load the collected rows (tables without rows stay as
         they are: DuckDB's CSV loader cannot sniff an empty file)."""
         w.ensure_raw_tables(phase2.RAW_TABLES)

@@ -24,6 +24,7 @@ from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
 from google.cloud import bigquery
 
+from bench.checksum import checksum
 from devtools.synthetic import generate
 from nba_backfill.catalog import PGS, TABLES, TOGS, TableSpec
 from nba_backfill.drift import require_writable, table_drift
@@ -37,7 +38,7 @@ from nba_backfill.errors import (
 from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import RAW_TABLES, RawTable
 from nba_backfill.settings import load_settings
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.base import Loader, Warehouse
 from nba_backfill.warehouse.bigquery import (
     BigQueryWarehouse,
     dml_counts,
@@ -76,7 +77,7 @@ def phase2_rows() -> dict[str, list[tuple[Any, ...]]]:
     return out
 
 
-def _seed(wh: Warehouse, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+def _seed(wh: Loader, rows: dict[str, list[tuple[Any, ...]]]) -> None:
     wh.ensure_raw_tables(RAW_TABLES)
     for t in RAW_TABLES:
         if t.name in TOGS_READS:
@@ -335,7 +336,7 @@ def test_togs_schema_matches_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehou
 
 def test_replace_range_is_idempotent(togs: BigQueryWarehouse) -> None:
     first_audit = togs.key_audit(TOGS_SPEC, START, END)
-    first_sum = togs.checksum(TOGS_SPEC, START, END)
+    first_sum = checksum(togs, TOGS_SPEC, START, END)
     assert first_audit.rows > 0
 
     result = togs.replace_range(TOGS_SPEC, START, END, labels={"flow_run_id": "test"})
@@ -346,7 +347,7 @@ def test_replace_range_is_idempotent(togs: BigQueryWarehouse) -> None:
     audit = togs.key_audit(TOGS_SPEC, START, END)
     assert audit == first_audit
     assert audit.duplicate_keys == 0 and audit.null_keys == 0
-    assert togs.checksum(TOGS_SPEC, START, END) == first_sum
+    assert checksum(togs, TOGS_SPEC, START, END) == first_sum
 
 
 def test_replace_range_touches_only_its_window(togs: BigQueryWarehouse) -> None:
@@ -385,7 +386,7 @@ def test_failed_replace_keeps_the_old_rows(
     the same) because inside a handler its ROLLBACK restores nothing and ``@@error.message``
     does not parse (SPEC §8). The production form with the handler is checked as text in
     test_production_replace_script_is_one_parameterised_transaction."""
-    before = togs.checksum(TOGS_SPEC, START, END)
+    before = checksum(togs, TOGS_SPEC, START, END)
     real_model = togs.model
 
     def failing_model(table: TableSpec) -> Any:
@@ -405,7 +406,7 @@ def test_failed_replace_keeps_the_old_rows(
     assert TOGS in str(err) and f"{START}..{END}" in str(err) and "boom" in str(err)
     assert isinstance(err.__cause__, gexc.BadRequest)
     assert classify(err) is None
-    assert togs.checksum(TOGS_SPEC, START, END) == before
+    assert checksum(togs, TOGS_SPEC, START, END) == before
 
 
 def test_delete_dates(togs: BigQueryWarehouse) -> None:

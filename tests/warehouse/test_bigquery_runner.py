@@ -30,6 +30,7 @@ import requests
 from google.api_core import exceptions as gexc
 from typer.testing import CliRunner
 
+from bench.checksum import checksum
 from devtools.synthetic import generate
 from nba_backfill.catalog import TABLES, TOGS
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, classify
@@ -283,7 +284,7 @@ def test_retries_stop_at_max_attempts_and_the_old_rows_stay(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     run_chunk(bq, TOGS, dates, FAST)
-    before = bq.checksum(SPEC, START, END)
+    before = checksum(bq, SPEC, START, END)
     faults = ClientFaults(
         bq,
         monkeypatch,
@@ -301,7 +302,7 @@ def test_retries_stop_at_max_attempts_and_the_old_rows_stay(
     assert caught.value.reason == "quota"
     assert isinstance(caught.value.__cause__, gexc.Forbidden)
     assert len(_retry_logs(caplog)) == 3
-    assert bq.checksum(SPEC, START, END) == before
+    assert checksum(bq, SPEC, START, END) == before
 
 
 def test_syntax_error_fails_fast_with_one_attempt(
@@ -312,7 +313,7 @@ def test_syntax_error_fails_fast_with_one_attempt(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     run_chunk(bq, TOGS, dates, FAST)
-    before = bq.checksum(SPEC, START, END)
+    before = checksum(bq, SPEC, START, END)
     faults = ClientFaults(
         bq,
         monkeypatch,
@@ -331,7 +332,7 @@ def test_syntax_error_fails_fast_with_one_attempt(
     assert not isinstance(err, TransientWarehouseError) and classify(err) is None
     assert isinstance(err.__cause__, gexc.BadRequest)
     assert str(err).startswith(f"replacing {WHAT}: 400 Syntax error")
-    assert bq.checksum(SPEC, START, END) == before
+    assert checksum(bq, SPEC, START, END) == before
 
 
 # --- the cost estimate on the emulator ------------------------------------------------------------

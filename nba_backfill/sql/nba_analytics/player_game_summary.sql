@@ -17,20 +17,7 @@
 -- win_flag: the team's gamebook points beat the opponent's. is_active / is_dnp from the status.
 -- Follows data_processors/analytics/player_game_summary/player_game_summary_processor.py of
 -- the platform (formulas, columns; margin = points - line as production names it).
-WITH games AS (
-  -- Production's gate over the latest version of each schedule game (nba_backfill/views/).
-  SELECT
-    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_tricode, '_', home_team_tricode)
-      AS game_id,
-    game_date,
-    season_year,
-    home_team_tricode AS home_team_abbr,
-    away_team_tricode AS away_team_abbr
-  FROM nba_backfill_views.expected_games
-  WHERE game_date BETWEEN @start_date AND @end_date
-),
-
-gamebook AS (
+WITH gamebook AS (
   SELECT
     *,
     LOWER(player_status) AS status,
@@ -85,7 +72,7 @@ players AS (
     IF(p.status = 'dnp', 0, COALESCE(p.turnovers, 0)) AS turnovers,
     IF(p.status = 'dnp', 0, COALESCE(p.personal_fouls, 0)) AS personal_fouls,
     IF(p.status = 'dnp', 0, COALESCE(p.plus_minus, 0)) AS plus_minus
-  FROM games AS g
+  FROM nba_backfill_views.games AS g
   INNER JOIN gamebook AS p
     ON p.game_id = g.game_id
     AND p.game_date = g.game_date
@@ -106,33 +93,9 @@ team_totals AS (
   WHERE game_date BETWEEN @start_date AND @end_date
 ),
 
--- Field-goal attempts of the event-level play-by-play (shot_type 2PT / 3PT; free throws and
--- other events are not shots), one row per (game_id, event_id). Zones as production's shot-zone
--- analyzer classifies them: 3PT = three, 2PT within 8 ft = paint, farther = mid_range.
--- player_1 is the shooter; player_2 the assister of a made shot and player_3 the blocker of a
--- missed one (NBA.com's play-by-play convention).
-pbp AS (
-  SELECT
-    game_id,
-    player_1_team_abbr AS team_abbr,
-    player_1_lookup AS player_lookup,
-    CASE
-      WHEN shot_type = '3PT' THEN 'three'
-      WHEN shot_distance <= 8.0 THEN 'paint'
-      WHEN shot_distance > 8.0 THEN 'mid_range'
-    END AS shot_zone,
-    COALESCE(shot_made, FALSE) AS shot_made,
-    COALESCE(shot_made AND player_2_lookup IS NOT NULL, FALSE) AS assisted,
-    COALESCE(NOT shot_made AND player_3_lookup IS NOT NULL, FALSE) AS blocked
-  FROM nba_raw.nbac_play_by_play
-  WHERE game_date BETWEEN @start_date AND @end_date
-    AND shot_type IN ('2PT', '3PT')
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY game_id, event_id ORDER BY processed_at DESC) = 1
-),
-
 pbp_games AS (
   SELECT DISTINCT game_id
-  FROM pbp
+  FROM nba_backfill_views.shots AS pbp
 ),
 
 zones AS (
@@ -147,30 +110,8 @@ zones AS (
     COUNTIF(shot_zone = 'three' AND shot_made) AS three_zone_makes,
     COUNTIF(shot_made AND assisted) AS assisted_fg_makes,
     COUNTIF(shot_made AND NOT assisted) AS unassisted_fg_makes
-  FROM pbp
+  FROM nba_backfill_views.shots AS pbp
   GROUP BY game_id, player_lookup
-),
-
--- Props are one row per (game, player, bookmaker, snapshot); a reloaded snapshot counts once.
-props AS (
-  SELECT game_date, player_lookup, bookmaker, points_line, snapshot_timestamp
-  FROM nba_raw.odds_api_player_points_props
-  WHERE game_date BETWEEN @start_date AND @end_date
-    AND points_line IS NOT NULL
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, player_lookup, bookmaker, snapshot_timestamp
-    ORDER BY processed_at DESC, points_line
-  ) = 1
-),
-
-current_lines AS (
-  SELECT game_date, player_lookup, points_line
-  FROM props
-  WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_date, player_lookup
-    ORDER BY snapshot_timestamp DESC, bookmaker, points_line
-  ) = 1
 ),
 
 joined AS (
@@ -201,7 +142,7 @@ joined AS (
   LEFT JOIN zones AS z
     ON z.game_id = p.game_id
     AND z.player_lookup = p.player_lookup
-  LEFT JOIN current_lines AS l
+  LEFT JOIN nba_backfill_views.current_points_lines AS l
     ON l.game_date = p.game_date
     AND l.player_lookup = p.player_lookup
   LEFT JOIN team_points AS tp

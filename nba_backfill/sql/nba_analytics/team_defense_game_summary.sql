@@ -12,76 +12,9 @@
 -- are the defending team's result. blocks_<zone> count the opponent's blocked shots
 -- by zone in the play-by-play, and opp_<zone>_* its attempts / makes there: NULL when the game
 -- has no play-by-play (history is partial), 0 when it has some but none in that zone.
-WITH games AS (
-  -- Production's gate over the latest version of each schedule game (nba_backfill/views/).
-  SELECT
-    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_tricode, '_', home_team_tricode)
-      AS game_id,
-    game_date,
-    season_year,
-    home_team_tricode AS home_team_abbr,
-    away_team_tricode AS away_team_abbr
-  FROM nba_backfill_views.expected_games
-  WHERE game_date BETWEEN @start_date AND @end_date
-),
-
--- One row per (game_id, team_abbr): the latest load wins, as in production's processor.
--- minutes is the team's "MMM:SS" player-minutes ("265:00" after one overtime).
-box AS (
-  SELECT
-    game_id,
-    game_date,
-    team_abbr,
-    points,
-    fg_made AS field_goals_made,
-    fg_attempted AS field_goals_attempted,
-    three_pt_made AS three_pointers_made,
-    three_pt_attempted AS three_pointers_attempted,
-    ft_made AS free_throws_made,
-    ft_attempted AS free_throws_attempted,
-    offensive_rebounds,
-    defensive_rebounds,
-    assists,
-    steals,
-    blocks,
-    turnovers,
-    personal_fouls,
-    SAFE_CAST(SPLIT(TRIM(minutes), ':')[SAFE_OFFSET(0)] AS INT64) AS minutes
-  FROM nba_raw.nbac_team_boxscore
-  WHERE game_date BETWEEN @start_date AND @end_date
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, team_abbr
-    ORDER BY processed_at DESC, points DESC
-  ) = 1
-),
-
--- Field-goal attempts of the event-level play-by-play (shot_type 2PT / 3PT; free throws and
--- other events are not shots), one row per (game_id, event_id). Zones as production's shot-zone
--- analyzer classifies them: 3PT = three, 2PT within 8 ft = paint, farther = mid_range.
--- player_1 is the shooter; player_2 the assister of a made shot and player_3 the blocker of a
--- missed one (NBA.com's play-by-play convention).
-pbp AS (
-  SELECT
-    game_id,
-    player_1_team_abbr AS team_abbr,
-    player_1_lookup AS player_lookup,
-    CASE
-      WHEN shot_type = '3PT' THEN 'three'
-      WHEN shot_distance <= 8.0 THEN 'paint'
-      WHEN shot_distance > 8.0 THEN 'mid_range'
-    END AS shot_zone,
-    COALESCE(shot_made, FALSE) AS shot_made,
-    COALESCE(shot_made AND player_2_lookup IS NOT NULL, FALSE) AS assisted,
-    COALESCE(NOT shot_made AND player_3_lookup IS NOT NULL, FALSE) AS blocked
-  FROM nba_raw.nbac_play_by_play
-  WHERE game_date BETWEEN @start_date AND @end_date
-    AND shot_type IN ('2PT', '3PT')
-  QUALIFY ROW_NUMBER() OVER (PARTITION BY game_id, event_id ORDER BY processed_at DESC) = 1
-),
-
-pbp_games AS (
+WITH pbp_games AS (
   SELECT DISTINCT game_id
-  FROM pbp
+  FROM nba_backfill_views.shots AS pbp
 ),
 
 -- Shots by the shooting team; the defense reads its opponent's row.
@@ -96,36 +29,36 @@ zones AS (
     COUNTIF(shot_zone = 'paint' AND blocked) AS blocked_paint,
     COUNTIF(shot_zone = 'mid_range' AND blocked) AS blocked_mid_range,
     COUNTIF(shot_zone = 'three' AND blocked) AS blocked_three
-  FROM pbp
+  FROM nba_backfill_views.shots AS pbp
   GROUP BY game_id, team_abbr
 ),
 
 defense AS (
   SELECT
-    g.game_id,
-    g.game_date,
-    g.season_year,
-    d.team_abbr AS defending_team_abbr,
-    o.team_abbr AS opponent_team_abbr,
-    d.team_abbr = g.home_team_abbr AS home_game,
-    o.points AS points_allowed,
-    o.field_goals_made AS opp_fg_makes,
-    o.field_goals_attempted AS opp_fg_attempts,
-    o.three_pointers_made AS opp_three_pt_makes,
-    o.three_pointers_attempted AS opp_three_pt_attempts,
-    o.free_throws_made AS opp_ft_makes,
-    o.free_throws_attempted AS opp_ft_attempts,
-    o.offensive_rebounds + o.defensive_rebounds AS opp_rebounds,
-    o.assists AS opp_assists,
-    o.turnovers AS opp_turnovers,
-    d.points AS points_scored,
-    d.personal_fouls AS fouls_committed,
-    d.minutes AS team_minutes,
-    d.steals,
-    d.defensive_rebounds,
-    d.blocks,
-    o.field_goals_attempted + 0.44 * o.free_throws_attempted - o.offensive_rebounds
-      + o.turnovers AS opp_possessions,
+    t.game_id,
+    t.game_date,
+    t.season_year,
+    t.team_abbr AS defending_team_abbr,
+    t.opponent_team_abbr,
+    t.home_game,
+    t.opp_points AS points_allowed,
+    t.opp_field_goals_made AS opp_fg_makes,
+    t.opp_field_goals_attempted AS opp_fg_attempts,
+    t.opp_three_pointers_made AS opp_three_pt_makes,
+    t.opp_three_pointers_attempted AS opp_three_pt_attempts,
+    t.opp_free_throws_made AS opp_ft_makes,
+    t.opp_free_throws_attempted AS opp_ft_attempts,
+    t.opp_offensive_rebounds + t.opp_defensive_rebounds AS opp_rebounds,
+    t.opp_assists AS opp_assists,
+    t.opp_turnovers AS opp_turnovers,
+    t.points AS points_scored,
+    t.personal_fouls AS fouls_committed,
+    t.minutes AS team_minutes,
+    t.steals,
+    t.defensive_rebounds,
+    t.blocks,
+    t.opp_field_goals_attempted + 0.44 * t.opp_free_throws_attempted - t.opp_offensive_rebounds
+      + t.opp_turnovers AS opp_possessions,
     pg.game_id IS NOT NULL AS has_pbp,
     z.paint_attempts,
     z.paint_makes,
@@ -134,25 +67,17 @@ defense AS (
     z.blocked_paint,
     z.blocked_mid_range,
     z.blocked_three
-  FROM games AS g
-  INNER JOIN box AS d
-    ON d.game_id = g.game_id
-    AND d.game_date = g.game_date
-    AND d.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
-  INNER JOIN box AS o
-    ON o.game_id = d.game_id
-    AND o.game_date = d.game_date
-    AND o.team_abbr = IF(d.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr)
+  FROM nba_backfill_views.team_games AS t
   LEFT JOIN pbp_games AS pg
-    ON pg.game_id = g.game_id
+    ON pg.game_id = t.game_id
   LEFT JOIN zones AS z
-    ON z.game_id = g.game_id
-    AND z.shooting_team_abbr = o.team_abbr
+    ON z.game_id = t.game_id
+    AND z.shooting_team_abbr = t.opponent_team_abbr
   WHERE TRUE
   -- One row per key even if a source holds duplicates (deterministic: lowest game_id wins).
   QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY g.game_date, d.team_abbr
-    ORDER BY g.game_id, o.points DESC, d.steals DESC
+    PARTITION BY t.game_date, t.team_abbr
+    ORDER BY t.game_id, t.opp_points DESC, t.steals DESC
   ) = 1
 )
 

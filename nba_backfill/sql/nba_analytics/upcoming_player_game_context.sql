@@ -17,21 +17,8 @@
 -- season_phase by calendar month: Oct-Nov early, Dec-Feb mid, Mar-Apr late, else playoffs.
 -- Follows data_processors/analytics/upcoming_player_game_context/
 -- upcoming_player_game_context_processor.py of the platform (columns, windows).
-WITH games AS (
-  -- Production's gate over the latest version of each schedule game (nba_backfill/views/).
-  SELECT
-    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_tricode, '_', home_team_tricode)
-      AS game_id,
-    game_date,
-    season_year,
-    home_team_tricode AS home_team_abbr,
-    away_team_tricode AS away_team_abbr
-  FROM nba_backfill_views.expected_games
-  WHERE game_date BETWEEN @start_date AND @end_date
-),
-
 -- One row per (game_id, player_lookup): the latest load wins, as in production's processor.
-gamebook AS (
+WITH gamebook AS (
   SELECT game_id, game_date, player_lookup, team_abbr, player_status
   FROM nba_raw.nbac_gamebook_player_stats
   WHERE game_date BETWEEN @start_date AND @end_date
@@ -51,7 +38,7 @@ roster AS (
     p.team_abbr,
     IF(p.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr) AS opponent_team_abbr,
     p.team_abbr = g.home_team_abbr AS home_game
-  FROM games AS g
+  FROM nba_backfill_views.games AS g
   INNER JOIN gamebook AS p
     ON p.game_id = g.game_id
     AND p.game_date = g.game_date
@@ -115,83 +102,13 @@ form AS (
   GROUP BY game_date, player_lookup
 ),
 
--- Props are one row per (game, player, bookmaker, snapshot); a reloaded snapshot counts once.
-props AS (
-  SELECT game_date, player_lookup, bookmaker, points_line, snapshot_timestamp
-  FROM nba_raw.odds_api_player_points_props
-  WHERE game_date BETWEEN @start_date AND @end_date
-    AND points_line IS NOT NULL
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, player_lookup, bookmaker, snapshot_timestamp
-    ORDER BY processed_at DESC, points_line
-  ) = 1
-),
-
 opening_lines AS (
   SELECT game_date, player_lookup, points_line
-  FROM props
+  FROM nba_backfill_views.player_points_props AS props
   WHERE TRUE
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY game_date, player_lookup
     ORDER BY snapshot_timestamp ASC NULLS LAST, bookmaker, points_line
-  ) = 1
-),
-
-current_lines AS (
-  SELECT game_date, player_lookup, points_line
-  FROM props
-  WHERE TRUE
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_date, player_lookup
-    ORDER BY snapshot_timestamp DESC, bookmaker, points_line
-  ) = 1
-),
-
--- The feed is one row per bookmaker x market x outcome x snapshot; its game_id is the odds
--- feed's event id, so games are matched on (game_date, home, away). spread = the home team's
--- 'spreads' outcome point; total = the 'totals' Over point. A reloaded row counts once.
-game_line_rows AS (
-  SELECT *
-  FROM nba_raw.odds_api_game_lines
-  WHERE game_date BETWEEN @start_date AND @end_date
-    AND market_key IN ('spreads', 'totals')
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, bookmaker_key, market_key, outcome_name, snapshot_timestamp
-    ORDER BY processed_at DESC, outcome_point
-  ) = 1
-),
-
-game_lines AS (
-  SELECT
-    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_abbr, '_', home_team_abbr)
-      AS game_id,
-    game_date,
-    home_team_abbr,
-    away_team_abbr,
-    bookmaker_key AS bookmaker,
-    IF(market_key = 'spreads' AND outcome_name = home_team, outcome_point, NULL) AS spread,
-    IF(market_key = 'totals' AND outcome_name = 'Over', outcome_point, NULL) AS total,
-    snapshot_timestamp
-  FROM game_line_rows
-),
-
-spreads AS (
-  SELECT game_id, game_date, home_team_abbr, away_team_abbr, spread
-  FROM game_lines
-  WHERE spread IS NOT NULL
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, game_date
-    ORDER BY snapshot_timestamp DESC, bookmaker, spread
-  ) = 1
-),
-
-totals AS (
-  SELECT game_id, game_date, total
-  FROM game_lines
-  WHERE total IS NOT NULL
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, game_date
-    ORDER BY snapshot_timestamp DESC, bookmaker, total
   ) = 1
 )
 
@@ -240,12 +157,12 @@ LEFT JOIN form AS f
 LEFT JOIN opening_lines AS ol
   ON ol.game_date = r.game_date
   AND ol.player_lookup = r.player_lookup
-LEFT JOIN current_lines AS cl
+LEFT JOIN nba_backfill_views.current_points_lines AS cl
   ON cl.game_date = r.game_date
   AND cl.player_lookup = r.player_lookup
-LEFT JOIN spreads AS s
+LEFT JOIN nba_backfill_views.game_spreads AS s
   ON s.game_id = r.game_id
   AND s.game_date = r.game_date
-LEFT JOIN totals AS t
+LEFT JOIN nba_backfill_views.game_totals AS t
   ON t.game_id = r.game_id
   AND t.game_date = r.game_date

@@ -218,54 +218,6 @@ travel AS (
   WHERE q.game_date BETWEEN @start_date AND @end_date
 ),
 
--- The feed is one row per bookmaker x market x outcome x snapshot; its game_id is the odds
--- feed's event id, so games are matched on (game_date, home, away). spread = the home team's
--- 'spreads' outcome point; total = the 'totals' Over point. A reloaded row counts once.
-game_line_rows AS (
-  SELECT *
-  FROM nba_raw.odds_api_game_lines
-  WHERE game_date BETWEEN @start_date AND @end_date
-    AND market_key IN ('spreads', 'totals')
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, bookmaker_key, market_key, outcome_name, snapshot_timestamp
-    ORDER BY processed_at DESC, outcome_point
-  ) = 1
-),
-
-game_lines AS (
-  SELECT
-    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_abbr, '_', home_team_abbr)
-      AS game_id,
-    game_date,
-    home_team_abbr,
-    away_team_abbr,
-    bookmaker_key AS bookmaker,
-    IF(market_key = 'spreads' AND outcome_name = home_team, outcome_point, NULL) AS spread,
-    IF(market_key = 'totals' AND outcome_name = 'Over', outcome_point, NULL) AS total,
-    snapshot_timestamp
-  FROM game_line_rows
-),
-
-spreads AS (
-  SELECT game_id, game_date, home_team_abbr, away_team_abbr, spread
-  FROM game_lines
-  WHERE spread IS NOT NULL
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, game_date
-    ORDER BY snapshot_timestamp DESC, bookmaker, spread
-  ) = 1
-),
-
-totals AS (
-  SELECT game_id, game_date, total
-  FROM game_lines
-  WHERE total IS NOT NULL
-  QUALIFY ROW_NUMBER() OVER (
-    PARTITION BY game_id, game_date
-    ORDER BY snapshot_timestamp DESC, bookmaker, total
-  ) = 1
-),
-
 -- The report is one row per player, game and report hour; team is the tricode and statuses
 -- are lowercase (out / doubtful / questionable / probable / available). Each player's latest
 -- entry for the game counts (production: latest report_date, then report_hour).
@@ -367,10 +319,10 @@ SELECT
   CAST(COALESCE(ic.starters_out_count, 0) AS INT64) AS starters_out_count,
   CAST(COALESCE(ic.questionable_players_count, 0) AS INT64) AS questionable_players_count
 FROM timeline AS q
-LEFT JOIN spreads AS s
+LEFT JOIN nba_backfill_views.game_spreads AS s
   ON s.game_id = q.game_id
   AND s.game_date = q.game_date
-LEFT JOIN totals AS t
+LEFT JOIN nba_backfill_views.game_totals AS t
   ON t.game_id = q.game_id
   AND t.game_date = q.game_date
 LEFT JOIN injury_counts AS ic

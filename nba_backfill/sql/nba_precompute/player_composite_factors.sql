@@ -18,18 +18,10 @@
 --   missing_data_fields lists the inputs a score fell back to 0 for; has_warnings when any.
 -- Every score is clamped to its range. Inputs: same-date rows of both upcoming tables,
 -- team_defense_zone_analysis and player_shot_zone_analysis; player_game_summary strictly before.
-WITH season_openers AS (
-  -- Each season's first regular-season game date (nba_backfill/views/season_openers.sql: the
-  -- schedule read 366 days back, longer than a season, so every date's season is in view).
-  SELECT season_year, opener_date
-  FROM nba_backfill_views.season_openers
-),
-analysis_days AS (
-  SELECT DISTINCT s.game_date
-  FROM nba_backfill_views.expected_games AS s
-  JOIN season_openers AS o ON o.season_year = s.season_year
-  WHERE s.game_date BETWEEN @start_date AND @end_date
-    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+WITH analysis_days AS (
+  -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
+  SELECT game_date
+  FROM nba_backfill_views.analysis_days
 ),
 team_context AS (
   SELECT game_date, team_abbr, opponent_team_abbr, days_since_last_game

@@ -9,18 +9,10 @@
 -- (NULL averages, games_played_season 0), so every team playing on the date has rows.
 -- Follows data_processors/precompute/player_daily_cache/player_daily_cache_processor.py of the
 -- platform (columns, windows).
-WITH season_openers AS (
-  -- Each season's first regular-season game date (nba_backfill/views/season_openers.sql: the
-  -- schedule read 366 days back, longer than a season, so every date's season is in view).
-  SELECT season_year, opener_date
-  FROM nba_backfill_views.season_openers
-),
-analysis_days AS (
-  SELECT DISTINCT s.game_date AS cache_date, s.season_year
-  FROM nba_backfill_views.expected_games AS s
-  JOIN season_openers AS o ON o.season_year = s.season_year
-  WHERE s.game_date BETWEEN @start_date AND @end_date
-    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+WITH analysis_days AS (
+  -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
+  SELECT game_date AS cache_date, season_year
+  FROM nba_backfill_views.analysis_days
 ),
 players AS (
   SELECT u.game_date AS cache_date, u.player_lookup, u.team_abbr, d.season_year

@@ -9,23 +9,14 @@
 -- first non-bootstrap day (day 14) to 10 three weeks later (LEAST(10, 3 + (day - 14) DIV 3)).
 -- Counting from the opener instead would ask ~8 games on days 15-16, which many teams have not
 -- played yet: those dates would have no rows at all and stay unfillable.
-WITH season_openers AS (
-  -- Each season's first regular-season game date (nba_backfill/views/season_openers.sql: the
-  -- schedule read 366 days back, longer than a season, so every date's season is in view).
-  SELECT season_year, opener_date
-  FROM nba_backfill_views.season_openers
-),
-analysis_days AS (
-  SELECT DISTINCT
-    s.game_date AS analysis_date,
-    s.season_year,
+WITH analysis_days AS (
+  -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
+  SELECT
+    game_date AS analysis_date,
+    season_year,
     -- FLOOR, not DIV: sqlglot drops the parentheses of DIV(a - b, c) when writing DuckDB.
-    LEAST(10, 3 + CAST(FLOOR((DATE_DIFF(s.game_date, o.opener_date, DAY) - 14) / 3) AS INT64))
-      AS min_games
-  FROM nba_backfill_views.expected_games AS s
-  JOIN season_openers AS o ON o.season_year = s.season_year
-  WHERE s.game_date BETWEEN @start_date AND @end_date
-    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+    LEAST(10, 3 + CAST(FLOOR((days_since_opener - 14) / 3) AS INT64)) AS min_games
+  FROM nba_backfill_views.analysis_days
 ),
 players AS (
   SELECT u.game_date AS analysis_date, u.player_lookup, u.team_abbr, d.season_year, d.min_games

@@ -7,18 +7,10 @@
 -- team_defense_zone_analysis_processor.py of the platform (units, columns).
 -- Teams without a prior game this season get no row. Nothing is written on bootstrap days
 -- (opener + 0..13, opener = the season's first game date in the schedule).
-WITH season_openers AS (
-  -- Each season's first regular-season game date (nba_backfill/views/season_openers.sql: the
-  -- schedule read 366 days back, longer than a season, so every date's season is in view).
-  SELECT season_year, opener_date
-  FROM nba_backfill_views.season_openers
-),
-analysis_days AS (
-  SELECT DISTINCT s.game_date AS analysis_date, s.season_year
-  FROM nba_backfill_views.expected_games AS s
-  JOIN season_openers AS o ON o.season_year = s.season_year
-  WHERE s.game_date BETWEEN @start_date AND @end_date
-    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+WITH analysis_days AS (
+  -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
+  SELECT game_date AS analysis_date, season_year
+  FROM nba_backfill_views.analysis_days
 ),
 history AS (
   -- Every team's games before each analysis date, newest first (all teams, not only the ones

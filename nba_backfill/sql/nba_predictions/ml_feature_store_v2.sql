@@ -120,18 +120,10 @@
 -- feature_fallback_reasons_json = P's reason for each defaulted position (JSON, ascending).
 -- It deliberately does not look at whether the player then played (the label, joined at training
 -- time): no same-date outcome leaks in.
-WITH season_openers AS (
-  -- Each season's first regular-season game date (nba_backfill/views/season_openers.sql: the
-  -- schedule read 366 days back, longer than a season, so every date's season is in view).
-  SELECT season_year, opener_date
-  FROM nba_backfill_views.season_openers
-),
-analysis_days AS (
-  SELECT DISTINCT s.game_date, s.season_year
-  FROM nba_backfill_views.expected_games AS s
-  JOIN season_openers AS o ON o.season_year = s.season_year
-  WHERE s.game_date BETWEEN @start_date AND @end_date
-    AND DATE_DIFF(s.game_date, o.opener_date, DAY) >= 14
+WITH analysis_days AS (
+  -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
+  SELECT game_date, season_year
+  FROM nba_backfill_views.analysis_days
 ),
 players AS (
   SELECT u.*, d.season_year AS day_season

@@ -1,0 +1,141 @@
+"""Readiness: is one date of a table complete, and are a date's inputs ready to write it.
+
+The one home of these decisions: the planner (what to plan, what to skip), the runner (what
+to write now) and validation (why a Phase 4 date is missing) all ask here, so a date is
+blocked for the same reason, in the same words, wherever it is looked at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Collection, Iterable, Mapping, Sequence
+
+from nba_backfill.catalog import TABLES, Completeness, TableSpec
+from nba_backfill.warehouse.base import DateProfile, Warehouse
+
+ONE_DAY = dt.timedelta(days=1)
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def expired_through(wh: Warehouse, spec: TableSpec, today: dt.date) -> dt.date | None:
+    """The last date whose partition ``spec``'s table would drop on arrival, or None when the
+    table keeps its partitions. BigQuery drops partition D once D's end boundary plus
+    ``partition_expiration_days`` has passed, i.e. during day D + 1 + N; skipping D = today - N
+    too keeps a one-day margin (a date written now would be gone by tomorrow). The setting is
+    the live table's on BigQuery, the contract's on DuckDB (production's DDL: 30 days for
+    player_daily_cache, 90 for the zone tables)."""
+    days = wh.partition_expiration_days(spec)
+    if not days:
+        return None
+    return today - dt.timedelta(days=math.ceil(days))
+
+
+def expiry_reason(wh: Warehouse, spec: TableSpec) -> str:
+    """Why a date of ``spec`` is skipped when its table drops it on arrival."""
+    days = wh.partition_expiration_days(spec)
+    return f"expires on arrival (the table drops partitions after {days:g} days)"
+
+
+def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> bool:
+    """Whether one date of ``spec`` holds complete rows for the schedule's ``games`` that day.
+
+    "The date has rows" is not enough (SPEC §6): a run that saved 2 of 16 teams, or an upcoming
+    table holding one player, must count as incomplete."""
+    if profile is None or profile.rows == 0:
+        return False
+    if spec.completeness is Completeness.TWO_TEAMS_PER_GAME:
+        return profile.rows == profile.teams == 2 * games
+    if spec.completeness is Completeness.EVERY_TEAM:
+        return profile.teams >= 2 * games
+    return True
+
+
+def required_dates(
+    day: dt.date, lookback_days: int, same_date: bool, expected: Sequence[dt.date]
+) -> list[dt.date]:
+    """The dates of ``expected`` an input must hold for ``day``: ``[day - lookback_days, day]``,
+    ``day`` itself left out when the window is strictly before the date."""
+    lo = day - dt.timedelta(days=lookback_days)
+    hi = day if same_date else day - ONE_DAY
+    return [d for d in expected if lo <= d <= hi]
+
+
+def short_inputs(
+    spec: TableSpec,
+    dates: Iterable[dt.date],
+    expected: Sequence[dt.date],
+    complete: Mapping[str, Collection[dt.date]],
+    expired: Mapping[str, dt.date | None],
+    upcoming: Mapping[str, Collection[dt.date]] | None = None,
+) -> dict[dt.date, str]:
+    """The dates of ``dates`` that ``spec`` must not be written on yet, each with its reason
+    (``input <table> incomplete on <date>``, ``(+N more)`` when several input dates are short).
+
+    A date is blocked when a *required* input (catalog order: the first short one names the
+    reason) is not complete on every date of its window, out of ``expected`` (the schedule's
+    dates, covering the look-back). ``complete`` maps each required input table to its
+    complete dates; ``expired`` an input table to the last date it drops on arrival (None:
+    keeps all) — such a date never blocks: it can never be there, and the models fall back as
+    for any absent row. ``upcoming`` (the planner's) maps an input table to the dates the same
+    run will fill before this table: they count as ready. Raises KeyError when ``complete``
+    lacks a required input."""
+    later = upcoming or {}
+    blocked: dict[dt.date, str] = {}
+    for day in dates:
+        for dep in spec.depends_on:
+            if not dep.required:
+                continue
+            up = TABLES[dep.table]
+            done, planned, gone = complete[up.name], later.get(up.name, ()), expired.get(up.name)
+            need = required_dates(day, dep.lookback_days, dep.same_date, expected)
+            short = [
+                d for d in need if d not in done and d not in planned and (gone is None or d > gone)
+            ]
+            if short:
+                more = f" (+{len(short) - 1} more)" if len(short) > 1 else ""
+                blocked[day] = f"input {up.table} incomplete on {short[0]}{more}"
+                break
+    return blocked
+
+
+def complete_dates(
+    wh: Warehouse, spec: TableSpec, schedule: Mapping[dt.date, int], lo: dt.date, hi: dt.date
+) -> set[dt.date]:
+    """The dates of ``schedule`` (date -> final games) on ``[lo, hi]`` whose rows of ``spec``
+    are complete now (one ``date_profile`` read)."""
+    prof = wh.date_profile(spec, lo, hi)
+    return {
+        d
+        for d, games in schedule.items()
+        if lo <= d <= hi and is_complete(spec, prof.get(d), games)
+    }
+
+
+def blocked_by_inputs(
+    wh: Warehouse,
+    spec: TableSpec,
+    dates: Sequence[dt.date],
+    schedule: Mapping[dt.date, int],
+    today: dt.date | None = None,
+) -> dict[dt.date, str]:
+    """:func:`short_inputs` of ``dates`` against what the warehouse holds now: reads each
+    required input's completeness over its windows and its expiry as of ``today`` (default
+    UTC today). ``schedule`` (date -> final games) must cover the longest look-back."""
+    if not dates:
+        return {}
+    first, last = min(dates), max(dates)
+    when = today or utc_today()
+    complete: dict[str, set[dt.date]] = {}
+    expired: dict[str, dt.date | None] = {}
+    for dep in spec.depends_on:
+        if not dep.required:
+            continue
+        up = TABLES[dep.table]
+        lo = first - dt.timedelta(days=dep.lookback_days)
+        complete.setdefault(up.name, set()).update(complete_dates(wh, up, schedule, lo, last))
+        expired[up.name] = expired_through(wh, up, when)
+    return short_inputs(spec, dates, sorted(schedule), complete, expired)
