@@ -588,27 +588,49 @@ scored AS (
     ) AS fq
   FROM vectors
 ),
-aggregated AS (
+per_feature AS (
+  -- One row per (player, date, feature): the quality columns below are one pass over it
+  -- (a correlated subquery per column would expand every row once per column).
+  SELECT s.game_date, s.player_lookup, q.*
+  FROM scored AS s, UNNEST(s.fq) AS q
+),
+feature_counts AS (
   SELECT
-    *,
-    (SELECT SUM(CAST(q.w AS INT64)) FROM UNNEST(fq) AS q WHERE NOT (q.is_default AND q.optional))
-      AS counted_weight,
-    (SELECT COUNTIF(NOT (q.is_default AND q.optional)) FROM UNNEST(fq) AS q) AS counted,
-    (SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q) AS n_default,
-    (SELECT COUNTIF(q.is_default AND NOT q.optional) FROM UNNEST(fq) AS q) AS n_required_default,
-    (SELECT COUNTIF(q.s = 'phase4') FROM UNNEST(fq) AS q) AS n_raw_phase4,
-    (SELECT COUNTIF(q.s = 'phase3') FROM UNNEST(fq) AS q) AS n_raw_phase3,
-    (SELECT ROUND(AVG(CAST(q.w AS INT64)), 1) FROM UNNEST(fq) AS q WHERE q.category = 'matchup')
-      AS matchup_pct,
-    (SELECT ROUND(AVG(CAST(q.w AS INT64)), 1) FROM UNNEST(fq) AS q
-     WHERE q.category = 'player_history') AS player_history_pct,
-    (SELECT ROUND(AVG(CAST(q.w AS INT64)), 1) FROM UNNEST(fq) AS q
-     WHERE q.category = 'team_context') AS team_context_pct,
-    (SELECT ROUND(AVG(CAST(q.w AS INT64)), 1) FROM UNNEST(fq) AS q WHERE q.category = 'vegas')
-      AS vegas_pct,
-    (SELECT ROUND(AVG(CAST(q.w AS INT64)), 1) FROM UNNEST(fq) AS q
-     WHERE q.category = 'game_context') AS game_context_pct
-  FROM scored
+    q.game_date,
+    q.player_lookup,
+    SUM(IF(NOT (q.is_default AND q.optional), CAST(q.w AS INT64), NULL)) AS counted_weight,
+    COUNTIF(NOT (q.is_default AND q.optional)) AS counted,
+    COUNTIF(q.is_default) AS n_default,
+    COUNTIF(q.is_default AND NOT q.optional) AS n_required_default,
+    COUNTIF(q.s = 'phase4') AS n_raw_phase4,
+    COUNTIF(q.s = 'phase3') AS n_raw_phase3,
+    ROUND(AVG(IF(q.category = 'matchup', CAST(q.w AS INT64), NULL)), 1) AS matchup_pct,
+    ROUND(AVG(IF(q.category = 'player_history', CAST(q.w AS INT64), NULL)), 1) AS player_history_pct,
+    ROUND(AVG(IF(q.category = 'team_context', CAST(q.w AS INT64), NULL)), 1) AS team_context_pct,
+    ROUND(AVG(IF(q.category = 'vegas', CAST(q.w AS INT64), NULL)), 1) AS vegas_pct,
+    ROUND(AVG(IF(q.category = 'game_context', CAST(q.w AS INT64), NULL)), 1) AS game_context_pct,
+    COUNTIF(q.is_default AND (q.category = 'matchup')) AS matchup_defaults,
+    COUNTIF(q.is_default AND (q.i IN (5, 6, 7, 8))) AS composite_defaults,
+    COUNTIF(q.is_default AND (q.i IN (13, 14))) AS defense_defaults,
+    COUNTIF(q.canonical = 'phase4') AS n_phase4,
+    COUNTIF(q.canonical = 'phase3') AS n_phase3,
+    COUNTIF(q.canonical = 'calculated') AS n_calculated,
+    COUNTIF(q.w >= 85) AS n_training_quality,
+    COUNTIF(q.is_default AND (q.category = 'player_history')) AS player_history_defaults,
+    COUNTIF(q.is_default AND (q.category = 'team_context')) AS team_context_defaults,
+    COUNTIF(q.is_default AND (q.category = 'vegas')) AS vegas_defaults,
+    COUNTIF(q.is_default AND (q.category = 'game_context')) AS game_context_defaults,
+    COUNTIF(q.is_default AND (q.i = 28)) AS vegas_line_defaults,
+    COUNTIF(q.w < 85 AND (q.category = 'matchup')) AS matchup_below_85,
+    COUNTIF(q.w >= 85 AND (q.category = 'matchup')) AS matchup_at_85,
+    COUNTIF(NOT q.is_default AND (q.category != 'matchup')) AS optional_present
+  FROM per_feature AS q
+  GROUP BY q.game_date, q.player_lookup
+),
+aggregated AS (
+  SELECT s.*, c.* EXCEPT (game_date, player_lookup)
+  FROM scored AS s
+  JOIN feature_counts AS c USING (game_date, player_lookup)
 ),
 quality AS (
   SELECT
@@ -656,11 +678,11 @@ SELECT
   ) AS quality_alert_level,
   CAST(
     ARRAY_CONCAT(
-      IF((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.category = 'matchup') = 6,
+      IF(matchup_defaults = 6,
          ['all_matchup_features_defaulted'], ARRAY<STRING>[]),
-      IF((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.i IN (5, 6, 7, 8)) > 0,
+      IF(composite_defaults > 0,
          ['composite_factors_missing'], ARRAY<STRING>[]),
-      IF((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.i IN (13, 14)) > 0,
+      IF(defense_defaults > 0,
          ['opponent_defense_missing'], ARRAY<STRING>[]),
       IF(n_default / ARRAY_LENGTH(fq) > 0.20,
          [CONCAT('high_default_rate_',
@@ -674,15 +696,15 @@ SELECT
   CAST(n_required_default AS INT64) AS required_default_count,
   CAST(ARRAY(SELECT q.i FROM UNNEST(fq) AS q WHERE q.is_default ORDER BY q.i) AS ARRAY<INT64>)
     AS default_feature_indices,
-  CAST((SELECT COUNTIF(q.canonical = 'phase4') FROM UNNEST(fq) AS q) AS INT64)
+  CAST(n_phase4 AS INT64)
     AS phase4_feature_count,
-  CAST((SELECT COUNTIF(q.canonical = 'phase3') FROM UNNEST(fq) AS q) AS INT64)
+  CAST(n_phase3 AS INT64)
     AS phase3_feature_count,
-  CAST((SELECT COUNTIF(q.canonical = 'calculated') FROM UNNEST(fq) AS q) AS INT64)
+  CAST(n_calculated AS INT64)
     AS calculated_feature_count,
   CAST(score >= 85 AND matchup_pct >= 70 AND player_history_pct >= 80 AS BOOL)
     AS is_training_ready,
-  CAST((SELECT COUNTIF(q.w >= 85) FROM UNNEST(fq) AS q) AS INT64)
+  CAST(n_training_quality AS INT64)
     AS training_quality_feature_count,
   CAST(score >= 70 AND matchup_pct >= 50 AND n_required_default = 0 AS BOOL) AS is_quality_ready,
   CAST(matchup_pct AS FLOAT64) AS matchup_quality_pct,
@@ -690,35 +712,35 @@ SELECT
   CAST(team_context_pct AS FLOAT64) AS team_context_quality_pct,
   CAST(vegas_pct AS FLOAT64) AS vegas_quality_pct,
   CAST(game_context_pct AS FLOAT64) AS game_context_quality_pct,
-  CAST((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.category = 'matchup') AS INT64)
+  CAST(matchup_defaults AS INT64)
     AS matchup_default_count,
   CAST(
-    (SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.category = 'player_history')
+    player_history_defaults
     AS INT64
   ) AS player_history_default_count,
   CAST(
-    (SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.category = 'team_context')
+    team_context_defaults
     AS INT64
   ) AS team_context_default_count,
-  CAST((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.category = 'vegas') AS INT64)
+  CAST(vegas_defaults AS INT64)
     AS vegas_default_count,
   CAST(
-    (SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.category = 'game_context')
+    game_context_defaults
     AS INT64
   ) AS game_context_default_count,
-  CAST((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.i IN (5, 6, 7, 8)) = 0 AS BOOL)
+  CAST(composite_defaults = 0 AS BOOL)
     AS has_composite_factors,
-  CAST((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.i IN (13, 14)) = 0 AS BOOL)
+  CAST(defense_defaults = 0 AS BOOL)
     AS has_opponent_defense,
   -- P reads the "default" flag of feature 28 (has_vegas_line), which is always 'calculated'.
-  CAST((SELECT COUNTIF(q.is_default) FROM UNNEST(fq) AS q WHERE q.i = 28) = 0 AS BOOL)
+  CAST(vegas_line_defaults = 0 AS BOOL)
     AS has_vegas_line,
-  CAST((SELECT COUNTIF(q.w < 85) FROM UNNEST(fq) AS q WHERE q.category = 'matchup') = 0 AS BOOL)
+  CAST(matchup_below_85 = 0 AS BOOL)
     AS critical_features_training_quality,
-  CAST((SELECT COUNTIF(q.w >= 85) FROM UNNEST(fq) AS q WHERE q.category = 'matchup') AS INT64)
+  CAST(matchup_at_85 AS INT64)
     AS critical_feature_count,
   CAST(
-    (SELECT COUNTIF(NOT q.is_default) FROM UNNEST(fq) AS q WHERE q.category != 'matchup')
+    optional_present
     AS INT64
   ) AS optional_feature_count,
   CAST(
