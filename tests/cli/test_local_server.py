@@ -148,6 +148,25 @@ def test_an_explicit_api_url_is_the_users_choice(server_a: Server, tmp_path: Pat
     assert not (tmp_path / "home-b" / "prefect" / "server.pid").exists()
 
 
+def test_run_and_setup_connect_to_their_own_server(server_a: Server):
+    """configure() (what `run` and `setup` call) with no PREFECT_API_URL: A's server on the port
+    of PREFECT_SERVER_API_PORT, exported for the flow's Prefect client."""
+    code = "import os, sys; from pathlib import Path; from cli.local_server import configure; "
+    code += "print(configure(Path(sys.argv[1])), os.environ['PREFECT_API_URL'], "
+    code += "os.environ['PREFECT_HOME'])"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(server_a.home)],
+        env=server_a.env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    home_a = str(local_server.prefect_home(server_a.home))
+    assert proc.stdout.split() == [server_a.api, server_a.api, home_a]
+
+
 def test_own_server_on_another_port_is_named(server_a: Server):
     other = _free_port()
     line = one_line_error(cli("server", "start", "--port", str(other), env=server_a.env))
