@@ -57,7 +57,7 @@ class WarehouseSettings(BaseModel):
     )
     duckdb_path: Path = Field(
         Path(".nba-backfill/warehouse.duckdb"),
-        description="DuckDB database file; unset = <home>/warehouse.duckdb (NBA_BACKFILL_HOME)",
+        description="DuckDB database file; unset = warehouse.duckdb under NBA_BACKFILL_HOME",
     )
     duckdb_threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads")
     duckdb_partition_expiration: Literal["contract", "none"] = Field(
