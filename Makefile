@@ -1,7 +1,9 @@
 # Two commands matter: `make run` (full local backfill) and `make test`. Both bootstrap uv.
 SHELL := /bin/bash
-TOOLS := .nba-backfill/tools
-UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/$(TOOLS)/uv/bin/uv)
+# Local state (warehouse, Prefect server, chaos figures, tools) lives under NBA_BACKFILL_HOME.
+NBA_HOME := $(or $(NBA_BACKFILL_HOME),.nba-backfill)
+TOOLS := $(NBA_HOME)/tools
+UV := $(shell command -v uv 2>/dev/null || echo $(abspath $(TOOLS))/uv/bin/uv)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
 .PHONY: run test lint pytest sync uv bench chaos ui clean
@@ -24,14 +26,14 @@ lint: sync
 pytest: sync
 	$(UV) run pytest
 
-chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (figures: .nba-backfill/chaos/)
+chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (figures: $NBA_BACKFILL_HOME/chaos/)
 	$(UV) run pytest -m chaos tests/chaos
 
 bench: uv ## runbook vs nba-backfill vs lower bound, latency-model projections, sweep -> bench/results/
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench
 
-ui: sync ## open the run history: the local Prefect server
+ui: sync ## open the run history: the local Prefect server (port: PREFECT_SERVER_API_PORT, else 4200)
 	$(UV) run nba-backfill server start
 
 sync: uv
@@ -43,6 +45,9 @@ uv:
 		python3 -m venv $(TOOLS)/uv && $(TOOLS)/uv/bin/pip install --quiet uv; \
 	fi
 
+# Removes only what the project writes there: NBA_BACKFILL_HOME may be a folder that holds more.
 clean:
 	-$(UV) run nba-backfill server stop
-	rm -rf .nba-backfill
+	rm -rf $(NBA_HOME)/warehouse.duckdb $(NBA_HOME)/warehouse.duckdb.wal $(NBA_HOME)/prefect \
+		$(NBA_HOME)/chaos $(NBA_HOME)/tools
+	-@rmdir $(NBA_HOME) 2>/dev/null

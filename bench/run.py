@@ -155,23 +155,16 @@ class Server:
         }
 
     def cpu_seconds(self) -> float:
-        """CPU time of the server's process group so far (Linux /proc)."""
-        pid_file = local_server.prefect_home(self.home) / "server.pid"
-        try:
-            pgid = int(pid_file.read_text().strip())
-        except (OSError, ValueError):
+        """CPU time of the server process so far (Linux /proc): the verified pid of
+        ``prefect server start --background``'s pid file (one uvicorn process)."""
+        pid_file = local_server.read_pid_file(self.home)
+        if pid_file is None or not pid_file.ours or pid_file.pid is None:
             return 0.0
-        total = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid:  # field 5 of stat: process group
-                total += int(fields[11]) + int(fields[12])  # utime + stime
-        return total / os.sysconf("SC_CLK_TCK")
+        try:
+            fields = Path(f"/proc/{pid_file.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
     def wait_quiet(self, limit: float = 90.0) -> float:
         """Wait until the server has persisted what the last flow sent (its CPU use drops

@@ -50,6 +50,13 @@ TablesOpt = Annotated[
 ]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-days", help="Days per chunk task")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+PortOpt = Annotated[
+    int | None,
+    typer.Option(
+        help="Local Prefect server port when PREFECT_API_URL is unset "
+        f"[default: {local_server.PORT_ENV}, else {local_server.DEFAULT_PORT}]"
+    ),
+]
 ESTIMATE_COLUMN = "est. bytes / $"
 
 
@@ -250,9 +257,7 @@ def run(
     chunk_days: ChunkOpt = None,
     max_concurrency: Annotated[int | None, typer.Option(help="Chunk tasks at once")] = None,
     skip_phase4: Annotated[bool, typer.Option(help="Stop after the Phase 3 gate")] = False,
-    port: Annotated[
-        int, typer.Option(help="Local Prefect server port")
-    ] = local_server.DEFAULT_PORT,
+    port: PortOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
@@ -563,9 +568,7 @@ def setup_cmd(
         bool, typer.Option(help="Run prefect.yaml's build and push steps (needs Docker)")
     ] = False,
     deploy: Annotated[bool, typer.Option(help="Deploy the flows after the pools")] = True,
-    port: Annotated[
-        int, typer.Option(help="Local Prefect server port (when PREFECT_API_URL is unset)")
-    ] = local_server.DEFAULT_PORT,
+    port: PortOpt = None,
 ) -> None:
     """Create or update the work pools, blocks, concurrency limits and deployments on the
     Prefect server of PREFECT_API_URL (else the local one). Running it twice changes nothing."""
@@ -593,18 +596,21 @@ def setup_cmd(
 
 # --- server -------------------------------------------------------------------------------------
 @server_app.command("start")
-def server_start(port: Annotated[int, typer.Option()] = local_server.DEFAULT_PORT) -> None:
-    """Start (or reuse) the local Prefect server holding this project's run history."""
+def server_start(port: PortOpt = None) -> None:
+    """Start (or reuse) this checkout's local Prefect server, which holds its run history.
+    Refuses (exit 2) when the port is another checkout's server or another service."""
     with _errors(), out.status("starting the Prefect server"):
-        api = local_server.ensure_server(_settings().home, port)
+        api = local_server.ensure_server(_settings().home, local_server.port_setting(port))
     out.print(f"Prefect UI: {api.removesuffix('/api')}  (API {api})")
 
 
 @server_app.command("stop")
 def server_stop() -> None:
-    """Stop the local Prefect server started by nba-backfill."""
-    stopped = local_server.stop_server(_settings().home)
-    out.print("stopped" if stopped else "no server started by nba-backfill is running")
+    """Stop this checkout's local Prefect server. Signals only a process verified to be a
+    Prefect server of this home; a stale pid file is removed and nothing signalled."""
+    with _errors():
+        result = local_server.stop_server(_settings().home)
+    out.print(result.message, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

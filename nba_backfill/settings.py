@@ -56,7 +56,8 @@ class WarehouseSettings(BaseModel):
         "duckdb", description="duckdb: embedded local file; bigquery: Google BigQuery"
     )
     duckdb_path: Path = Field(
-        Path(".nba-backfill/warehouse.duckdb"), description="DuckDB database file"
+        Path(".nba-backfill/warehouse.duckdb"),
+        description="DuckDB database file; unset = warehouse.duckdb under NBA_BACKFILL_HOME",
     )
     duckdb_threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads")
     duckdb_partition_expiration: Literal["contract", "none"] = Field(
@@ -305,6 +306,14 @@ class Settings(BaseSettings):
     slack_webhook_url: SecretStr | None = Field(
         None, description="Webhook used to create the Slack block at setup; never logged"
     )
+
+    @model_validator(mode="after")
+    def _paths_under_home(self) -> Settings:
+        # Every default local path lives under `home`: a second checkout (or a test) that sets
+        # only NBA_BACKFILL_HOME never reads another one's warehouse. An explicit path wins.
+        if "duckdb_path" not in self.warehouse.model_fields_set:
+            self.warehouse.duckdb_path = self.home / "warehouse.duckdb"
+        return self
 
     @field_validator("slack_webhook_url")
     @classmethod

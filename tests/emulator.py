@@ -1,10 +1,11 @@
 """An offline BigQuery emulator (bqemulator, SPEC §8) for the BigQuery adapter's tests.
 
 bqemulator pins DuckDB 1.5.5 while nba-backfill uses DuckDB 2.x, so it lives in its own virtual
-environment under ``.nba-backfill/tools/`` (git-ignored), installed once from PyPI and reused:
-a second session finds it ready in well under a second. The DuckDB ``spatial`` extension that
-the emulator loads at start (and would otherwise download) is installed from its PyPI wheel
-into a HOME of its own under the same folder, so starting needs no network.
+environment under ``$NBA_BACKFILL_HOME/tools/`` (default ``.nba-backfill``, git-ignored),
+installed once from PyPI and reused: a second session finds it ready in well under a second.
+The DuckDB ``spatial`` extension that the emulator loads at start (and would otherwise
+download) is installed from its PyPI wheel into a HOME of its own under the same folder, so
+starting needs no network.
 
 Use it as a pytest plugin (``pytest_plugins = ["tests.emulator"]`` in a root conftest, or import
 the fixtures into a conftest): ``bq_emulator`` (session) is the REST endpoint,
@@ -56,7 +57,16 @@ EXTENSIONS = ("spatial", "avro")
 PROJECT = "nba-test-project"
 
 ROOT = Path(__file__).resolve().parents[1]
-TOOLS_DIR = ROOT / ".nba-backfill" / "tools"
+
+
+def _local_home() -> Path:
+    """NBA_BACKFILL_HOME as the session starts (a relative one is the repository's, as in the
+    Makefile); read once, so a test's own home never moves the installed tools."""
+    home = load_settings().home
+    return home if home.is_absolute() else ROOT / home
+
+
+TOOLS_DIR = _local_home() / "tools"
 START_TIMEOUT_SECONDS = 60.0
 INSTALL_TIMEOUT_SECONDS = 600.0
 

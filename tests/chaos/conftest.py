@@ -9,7 +9,7 @@
 Each scenario's clean run happens once per session on a copy of its starting state. The tests
 record their figures (faults injected, retries, dates failed / filled, duplicates, time to
 recover) in :data:`FIGURES`; they are printed at the end of the session and written to
-``.nba-backfill/chaos/figures-<scenario>.json``.
+``$NBA_BACKFILL_HOME/chaos/figures-<scenario>.json`` (default ``.nba-backfill``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 from tests.conftest import SLICE_END, SLICE_START
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES_DIR = REPO / ".nba-backfill" / "chaos"
+_HOME = load_settings().home  # NBA_BACKFILL_HOME as the session starts (tests set their own)
+FIGURES_DIR = (_HOME if _HOME.is_absolute() else REPO / _HOME) / "chaos"
 FIGURES: list[dict[str, Any]] = []
 SPECS = [*PHASE3, *PHASE4]
 
