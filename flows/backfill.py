@@ -31,6 +31,7 @@ from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, parse_bool, resolve_params
 from nba_backfill.planner import Chunk, Plan, Planner
 from nba_backfill.report import summary_markdown
+from nba_backfill.rerun import GATE_TAG, chunk_tags
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks import common
 from tasks.chunks import fill_chunk
@@ -54,14 +55,17 @@ def run_chunks(
 ) -> list[ChunkOutcome]:
     """Submit every chunk (upstream chunks first via ``wait_for``), let them run concurrently
     under the flow's task runner, and resolve every future: a failed chunk never stops the
-    others, and nothing is left unresolved."""
+    others, and nothing is left unresolved. Each chunk task run is tagged with its table, phase
+    and dates (``nba_backfill.rerun.chunk_tags``): that is how a rerun finds it; its display
+    name is for people."""
     futures: dict[str, PrefectFuture[Any]] = {}
     by_future: dict[Any, Chunk] = {}
     for chunk in chunks:  # planner order = dependency order
         ups = [futures[u] for u in plan.upstream.get(chunk.id, []) if u in futures]
-        fut = fill_chunk.with_options(task_run_name=f"phase{phase} · {chunk.label}").submit(
-            chunk.table, list(chunk.dates), wait_for=ups
-        )  # type: ignore[call-overload]
+        fut = fill_chunk.with_options(
+            task_run_name=f"phase{phase} · {chunk.label}",
+            tags=chunk_tags(phase, chunk.table, chunk.start, chunk.end),
+        ).submit(chunk.table, list(chunk.dates), wait_for=ups)  # type: ignore[call-overload]
         futures[chunk.id] = fut
         by_future[fut.task_run_id] = chunk
     progress_id = create_progress_artifact(
@@ -289,7 +293,9 @@ def backfill(
                     if fan_out
                     else _with_runner(phase3, params)(params, plan)
                 )
-            gate = validate_phase(3, params.start, params.end, gate=not params.skip_phase4)
+            gate = validate_phase.with_options(tags=[GATE_TAG])(
+                3, params.start, params.end, gate=not params.skip_phase4
+            )
             summary.add_validation(gate)
             if not params.skip_phase4 and params.phase_tables(4):
                 if fan_out:
