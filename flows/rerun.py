@@ -15,7 +15,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
 from flows import hooks
-from flows.backfill import _with_runner, phase3, phase4_group
+from flows.phases import phase3, phase4_group, with_runner
 from nba_backfill.catalog import PHASE4_GROUPS
 from nba_backfill.errors import BackfillFailed, GateFailed
 from nba_backfill.notify import one_line
@@ -106,12 +106,12 @@ def rerun_failed_dates(
                 p3, p4 = by_phase(report.targets, 3), by_phase(report.targets, 4)
                 if p3:
                     plan = plan_backfill(lo, hi, sorted(p3), params.chunk_days, (3,), only=p3)
-                    outcomes += _with_runner(phase3, params)(params, plan)
+                    outcomes += with_runner(phase3, params)(params, plan)
                     validate_phase(3, lo, hi, sorted(p3), gate=False)
                 if p4:
                     validate_phase(3, lo, hi, gate=True)  # never Phase 4 on an unready Phase 3
                     for group in range(1, len(PHASE4_GROUPS) + 1):
-                        _, outs = _with_runner(phase4_group, params)(params, group, only=p4)
+                        _, outs = with_runner(phase4_group, params)(params, group, only=p4)
                         outcomes += outs
                     validate_phase(4, lo, hi, sorted(p4), gate=False)
                 report.failed_chunks = [o.failure() for o in outcomes if o.status != "completed"]

@@ -3,8 +3,9 @@ history says failed and of what the warehouse still misses.
 
 * **History** (read by ``tasks/history.py`` from Prefect) names the failed backfill runs of the
   last days and, in each, the chunk task runs that did not complete — failed, crashed, or never
-  started because an upstream chunk failed — by their run names ``phase3 · <table> ·
-  <start>..<end>``; and whether the Phase 3 gate blocked its Phase 4.
+  started because an upstream chunk failed — by the tags the flow gave them when it submitted
+  them (:func:`chunk_tags`); and whether the Phase 3 gate (tagged :data:`GATE_TAG`) blocked its
+  Phase 4. Display names are for people and are never parsed.
 * **The warehouse** says, against the schedule, which of those dates are still not complete
   (a later run, or a person, may have fixed some).
 
@@ -15,7 +16,6 @@ backfill's business, not the rerun's.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,18 +25,17 @@ from nba_backfill.errors import UsageError
 from nba_backfill.planner import Planner
 from nba_backfill.warehouse.base import Warehouse
 
-_CHUNK_RUN = re.compile(
-    r"^phase(?P<phase>[34]) · (?P<table>[a-z0-9_]+) · "
-    r"(?P<start>\d{4}-\d{2}-\d{2})\.\.(?P<end>\d{4}-\d{2}-\d{2})$"
-)
-GATE_TASK_PREFIX = "validate · phase 3 · "
+TABLE_TAG = "table:"  # + dataset.table
+PHASE_TAG = "phase:"  # + 3 or 4
+DATES_TAG = "dates:"  # + <start>..<end>, ISO dates
+GATE_TAG = "gate:phase3"  # the Phase 3 validation that gates Phase 4
 
 Ranges = dict[str, list[tuple[dt.date, dt.date]]]
 
 
 @dataclass(frozen=True)
 class ChunkRef:
-    """One chunk task run, as named in the run history."""
+    """One chunk task run, as its tags in the run history describe it."""
 
     phase: int
     table: str  # dataset.table
@@ -44,20 +43,37 @@ class ChunkRef:
     end: dt.date
 
 
-def parse_chunk_run_name(name: str) -> ChunkRef | None:
-    """``phase3 · team_offense_game_summary · 2021-11-01..2021-11-07`` -> ChunkRef; None for any
-    other task run (plan, validate, ...) or a table the catalog does not know."""
-    m = _CHUNK_RUN.match(name.strip())
-    if m is None:
+def chunk_tags(phase: int, table: str, start: dt.date, end: dt.date) -> list[str]:
+    """The tags a chunk task run is submitted with (:func:`parse_chunk_tags` reads them back):
+    ``["table:nba_analytics.player_game_summary", "phase:3", "dates:2021-10-26..2021-11-01"]``
+    for phase 3, that table, ``[start, end]`` (the chunk's range, both ends included)."""
+    return [f"{TABLE_TAG}{table}", f"{PHASE_TAG}{phase}", f"{DATES_TAG}{start}..{end}"]
+
+
+def parse_chunk_tags(tags: Iterable[str]) -> ChunkRef | None:
+    """A task run's tags -> the chunk it filled; None for any other task run (plan, validate,
+    fan-out, ...), and for tags that do not name one chunk: a tag missing or given twice with
+    different values, a table the catalog does not know, a phase other than 3 or 4, dates that
+    are not ISO dates or end before they start. Other tags are ignored."""
+    values: dict[str, set[str]] = {TABLE_TAG: set(), PHASE_TAG: set(), DATES_TAG: set()}
+    for tag in tags:
+        for prefix, seen in values.items():
+            if tag.startswith(prefix):
+                seen.add(tag.removeprefix(prefix))
+    if any(len(v) != 1 for v in values.values()):
+        return None
+    [table], [phase], [dates] = values[TABLE_TAG], values[PHASE_TAG], values[DATES_TAG]
+    lo, sep, hi = dates.partition("..")
+    if phase not in ("3", "4") or not sep:
         return None
     try:
-        table = get_table(m["table"]).name
-        start, end = dt.date.fromisoformat(m["start"]), dt.date.fromisoformat(m["end"])
+        name = get_table(table).name
+        start, end = dt.date.fromisoformat(lo), dt.date.fromisoformat(hi)
     except (UsageError, ValueError):
         return None
     if end < start:
         return None
-    return ChunkRef(int(m["phase"]), table, start, end)
+    return ChunkRef(int(phase), name, start, end)
 
 
 @dataclass
@@ -190,11 +206,16 @@ class RerunReport:
 
 
 __all__ = [
+    "DATES_TAG",
+    "GATE_TAG",
+    "PHASE_TAG",
+    "TABLE_TAG",
     "ChunkRef",
     "FailedRun",
     "RerunReport",
     "by_phase",
-    "parse_chunk_run_name",
+    "chunk_tags",
+    "parse_chunk_tags",
     "rerun_scope",
     "rerun_targets",
     "span",

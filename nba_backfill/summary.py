@@ -108,6 +108,19 @@ class RunSummary:
             )
         return rows
 
+    def conclude(self, seconds: float) -> str:
+        """Close the account of a run that took ``seconds`` (wall time): the failed chunks (the
+        first 10 by label) go ahead of any ``reason`` already set. Returns the run's status:
+        ``Failed`` when there is a reason (a failed chunk, a gate, an error), else
+        ``Completed``."""
+        if self.failed:
+            failed = f"{len(self.failed)} chunk(s) failed: " + ", ".join(
+                o.label for o in self.failed[:10]
+            )
+            self.reason = f"{failed}; {self.reason}" if self.reason else failed
+        self.seconds = seconds
+        return "Failed" if self.reason else "Completed"
+
     def as_dict(self, status: str) -> dict[str, Any]:
         return {
             "start": self.start.isoformat(),

@@ -2,8 +2,9 @@
 
 A backfill run's chunk task runs live in its subflows (``phase3``, ``phase4-group``) or, when it
 fanned out, in the subflows of its ``backfill-table`` children: descendants are read down to
-three levels. Task runs carry no parameter values in Prefect, so a chunk is known by its run
-name, ``phase3 · <table> · <start>..<end>`` (``nba_backfill.rerun.parse_chunk_run_name``).
+three levels. Task runs carry no parameter values in Prefect, so a chunk is known by the tags
+it was submitted with, ``table:<dataset.table>``, ``phase:<3|4>``, ``dates:<start>..<end>``
+(``nba_backfill.rerun.parse_chunk_tags``), and the gate by ``gate:phase3``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from prefect.client.schemas.sorting import FlowRunSort
 
 from nba_backfill.errors import UsageError
 from nba_backfill.params import resolve_params
-from nba_backfill.rerun import GATE_TASK_PREFIX, FailedRun, parse_chunk_run_name
+from nba_backfill.rerun import GATE_TAG, FailedRun, parse_chunk_tags
 from tasks import common
 
 BACKFILL_FLOW = "backfill"
@@ -69,13 +70,10 @@ def _as_failed_run(run: FlowRun, task_runs: list[TaskRun]) -> FailedRun:
     unfinished = [
         ref
         for tr in task_runs
-        if tr.state_type != StateType.COMPLETED and (ref := parse_chunk_run_name(tr.name))
+        if tr.state_type != StateType.COMPLETED and (ref := parse_chunk_tags(tr.tags))
     ]
-    chunks_seen = any(parse_chunk_run_name(tr.name) for tr in task_runs)
-    gate = any(
-        tr.name.startswith(GATE_TASK_PREFIX) and tr.state_type == StateType.FAILED
-        for tr in task_runs
-    )
+    chunks_seen = any(parse_chunk_tags(tr.tags) for tr in task_runs)
+    gate = any(GATE_TAG in tr.tags and tr.state_type == StateType.FAILED for tr in task_runs)
     return FailedRun(
         id=str(run.id),
         name=run.name,

@@ -13,7 +13,8 @@ from nba_backfill.rerun import (
     ChunkRef,
     FailedRun,
     RerunReport,
-    parse_chunk_run_name,
+    chunk_tags,
+    parse_chunk_tags,
     rerun_scope,
     rerun_targets,
 )
@@ -26,27 +27,44 @@ D = dt.date
 FAST = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
 
 
+TABLE, PHASE, DATES = f"table:{TDGS}", "phase:3", "dates:2021-10-26..2021-11-01"
+
+
 @pytest.mark.parametrize(
-    ("name", "ref"),
+    ("tags", "ref"),
     [
+        ([TABLE, PHASE, DATES], ChunkRef(3, TDGS, D(2021, 10, 26), D(2021, 11, 1))),
         (
-            "phase3 · team_defense_game_summary · 2021-10-26..2021-11-01",
+            ["nba-backfill", DATES, TABLE, PHASE, PHASE],  # any order; other tags ignored
             ChunkRef(3, TDGS, D(2021, 10, 26), D(2021, 11, 1)),
         ),
         (
-            "phase4 · player_composite_factors · 2022-01-03..2022-01-03",
+            [f"table:{PCF}", "phase:4", "dates:2022-01-03..2022-01-03"],
             ChunkRef(4, PCF, D(2022, 1, 3), D(2022, 1, 3)),
         ),
-        ("plan · phase (3,) · 2021-10-19..2021-11-05", None),
-        ("validate · phase 3 · 2021-10-19..2021-11-05", None),
-        ("fan-out · nba_analytics.team_offense_game_summary", None),
-        ("phase3 · no_such_table · 2021-10-26..2021-11-01", None),
-        ("phase3 · team_defense_game_summary · 2021-11-01..2021-10-26", None),
-        ("phase3 · team_defense_game_summary · 2021-02-30..2021-03-01", None),
+        ([], None),  # plan, validate, fan-out: no chunk tags
+        (["gate:phase3"], None),
+        ([TABLE, PHASE], None),
+        ([TABLE, DATES], None),
+        ([PHASE, DATES], None),
+        ([TABLE, f"table:{TOGS}", PHASE, DATES], None),
+        ([TABLE, "phase:5", DATES], None),
+        (["table:nba_analytics.no_such_table", PHASE, DATES], None),
+        ([TABLE, PHASE, "dates:2021-11-01..2021-10-26"], None),
+        ([TABLE, PHASE, "dates:2021-02-30..2021-03-01"], None),
+        ([TABLE, PHASE, "dates:2021-10-26"], None),
     ],
 )
-def test_parse_chunk_run_name(name, ref):
-    assert parse_chunk_run_name(name) == ref
+def test_parse_chunk_tags(tags, ref):
+    assert parse_chunk_tags(tags) == ref
+
+
+@pytest.mark.parametrize("spec", TABLES.values(), ids=lambda s: s.name)
+def test_chunk_tags_read_back_as_the_chunk(spec):
+    ref = ChunkRef(spec.phase, spec.name, D(2021, 12, 31), D(2022, 1, 6))
+    tags = chunk_tags(ref.phase, ref.table, ref.start, ref.end)
+    assert tags == [f"table:{spec.name}", f"phase:{spec.phase}", "dates:2021-12-31..2022-01-06"]
+    assert parse_chunk_tags(tags) == ref
 
 
 def run(**kw) -> FailedRun:

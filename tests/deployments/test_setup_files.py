@@ -19,7 +19,7 @@ ENTRYPOINTS = {
     "flows/backfill.py:backfill",
     "flows/rerun.py:rerun_failed_dates",
     "flows/validate.py:validate",
-    "flows/backfill.py:backfill_table",
+    "flows/fanout.py:backfill_table",
 }
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from bench.checksum import checksum
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS
+from nba_backfill.rerun import ChunkRef
 from nba_backfill.settings import Settings
 from nba_backfill.warehouse import close_shared, shared_warehouse
 from tests.conftest import SLICE_START
@@ -51,6 +52,7 @@ def test_failed_chunk_is_reported_and_rerun_fills_exactly_its_dates(
     from flows.backfill import backfill
     from flows.hooks import run_summary
     from flows.rerun import rerun_failed_dates
+    from tasks.history import read_failed_runs
 
     since = dt.datetime.now(dt.UTC)
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__PERMANENT", f"team_defense_game_summary:{FAULT_DAY}")
@@ -78,6 +80,11 @@ def test_failed_chunk_is_reported_and_rerun_fills_exactly_its_dates(
     )
     assert slack_sink.url not in json.dumps(payload)
     assert payload["blocks"][0]["type"] == "header"
+
+    # The run history names the failed chunk by its task run's tags (not its display name).
+    [history] = read_failed_runs(since)
+    assert history.unfinished == [ChunkRef(3, TDGS, start, end)]
+    assert not history.gate_blocked and not history.whole_range
 
     # The fault is removed; the rerun fills exactly the failed dates.
     monkeypatch.delenv("NBA_BACKFILL_FAULTS__PERMANENT")
@@ -177,6 +184,7 @@ def test_rerun_after_a_gate_block_fills_phase3_then_the_blocked_phase4(
     chunk, passes the gate, then fills the Phase 4 dates that run left unfilled."""
     from flows.backfill import backfill
     from flows.rerun import rerun_failed_dates
+    from tasks.history import read_failed_runs
 
     since = dt.datetime.now(dt.UTC)
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__PERMANENT", f"team_defense_game_summary:{FAULT_DAY}")
@@ -186,6 +194,11 @@ def test_rerun_after_a_gate_block_fills_phase3_then_the_blocked_phase4(
     assert "Phase 3 gate failed" in str(state.message) and "team_defense" in str(state.message)
     payload = slack_sink.wait_for(lambda p: "Phase 4 not started" in p["text"])
     assert "InjectedFault" in text_of(payload)
+    # The history reads the blocked gate and the failed chunk from their task runs' tags.
+    [history] = read_failed_runs(since)
+    assert history.gate_blocked and not history.whole_range
+    [chunk] = history.unfinished
+    assert chunk.phase == 3 and chunk.table == TDGS and chunk.start <= FAULT_DAY <= chunk.end
 
     monkeypatch.delenv("NBA_BACKFILL_FAULTS__PERMANENT")
     close_shared()

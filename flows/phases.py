@@ -1,0 +1,137 @@
+"""Phase 3 and the Phase 4 groups run in this process: each phase is a subflow whose chunks
+are concurrent tasks on a thread pool, submitted in dependency order.
+
+:class:`InProcess` is how a backfill runs its phases by default; ``flows/fanout.py`` holds the
+other way (one deployment run per table), and the children it starts run these same subflows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from prefect import flow
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from prefect.futures import PrefectFuture, as_completed
+from prefect.states import State
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from nba_backfill.catalog import PHASE4_GROUPS
+from nba_backfill.params import RunParams
+from nba_backfill.planner import Chunk, Plan
+from nba_backfill.rerun import chunk_tags
+from nba_backfill.summary import ChunkOutcome, RunSummary
+from tasks.chunks import fill_chunk
+from tasks.planning import plan_backfill
+
+
+def error_class(state: State[Any], fut: PrefectFuture[Any]) -> str | None:
+    """The class name of the exception a failed run raised; the state's name when there is
+    none to read (a crash)."""
+    try:
+        exc = fut.result(raise_on_failure=False)
+    except Exception:  # a crashed task may not have a result to read
+        return state.name
+    return type(exc).__name__ if isinstance(exc, BaseException) else state.name
+
+
+def run_chunks(
+    plan: Plan, chunks: list[Chunk], phase: int, progress_key: str
+) -> list[ChunkOutcome]:
+    """Submit every chunk (upstream chunks first via ``wait_for``), let them run concurrently
+    under the flow's task runner, and resolve every future: a failed chunk never stops the
+    others, and nothing is left unresolved. Each chunk task run is tagged with its table, phase
+    and dates (``nba_backfill.rerun.chunk_tags``): that is how a rerun finds it; its display
+    name is for people."""
+    futures: dict[str, PrefectFuture[Any]] = {}
+    by_future: dict[Any, Chunk] = {}
+    for chunk in chunks:  # planner order = dependency order
+        ups = [futures[u] for u in plan.upstream.get(chunk.id, []) if u in futures]
+        fut = fill_chunk.with_options(
+            task_run_name=f"phase{phase} · {chunk.label}",
+            tags=chunk_tags(phase, chunk.table, chunk.start, chunk.end),
+        ).submit(chunk.table, list(chunk.dates), wait_for=ups)  # type: ignore[call-overload]
+        futures[chunk.id] = fut
+        by_future[fut.task_run_id] = chunk
+    progress_id = create_progress_artifact(
+        progress=0.0, key=progress_key, description=f"Phase {phase} chunks finished (%)"
+    )
+    outcomes: list[ChunkOutcome] = []
+    for n, fut in enumerate(as_completed(list(futures.values())), start=1):
+        chunk = by_future[fut.task_run_id]
+        state = fut.state
+        if state.name != "NotReady":  # as_completed can yield before the final state lands
+            fut.wait()
+            state = fut.state
+        if state.is_completed():
+            outcomes.append(ChunkOutcome(chunk, phase, "completed", report=fut.result()))
+        elif state.is_failed() or state.is_crashed():
+            msg = str(state.message or state.name)
+            outcomes.append(
+                ChunkOutcome(chunk, phase, "failed", error=msg, error_class=error_class(state, fut))
+            )
+        else:  # an upstream chunk failed, so this one never started
+            outcomes.append(
+                ChunkOutcome(chunk, phase, "not_run", error="not run: an upstream chunk failed")
+            )
+        if progress_id is not None:
+            update_progress_artifact(progress_id, 100.0 * n / max(1, len(futures)))  # type: ignore[arg-type]
+    return outcomes
+
+
+@flow(name="phase3", flow_run_name="phase3 · {params.start}..{params.end}")
+def phase3(params: RunParams, plan: Plan) -> list[ChunkOutcome]:
+    """Phase 3: per-table × per-chunk tasks, concurrent, dependency-ordered."""
+    return run_chunks(plan, plan.phase_chunks(3), 3, "phase3-progress")
+
+
+@flow(name="phase4-group", flow_run_name="phase4 · g{group} · {params.start}..{params.end}")
+def phase4_group(
+    params: RunParams, group: int, only: dict[str, list[dt.date]] | None = None
+) -> tuple[Plan, list[ChunkOutcome]]:
+    """One Phase 4 dependency group, planned when it starts (its inputs were just written).
+    ``only`` (table -> dates) narrows it to those dates: a rerun of failed dates."""
+    names = [
+        t.name
+        for t in PHASE4_GROUPS[group - 1]
+        if (params.tables is None or t.name in params.tables) and (only is None or t.name in only)
+    ]
+    if not names:
+        return Plan(params.start, params.end, params.chunk_days, {}), []
+    plan = plan_backfill(params.start, params.end, names, params.chunk_days, phases=(4,), only=only)
+    return plan, run_chunks(plan, plan.phase_chunks(4), 4, f"phase4-g{group}-progress")
+
+
+def with_runner(fn: Any, params: RunParams) -> Any:
+    """``fn`` (a phase subflow) with its chunks on ``params.max_concurrency`` threads."""
+    return fn.with_options(task_runner=ThreadPoolTaskRunner(max_workers=params.max_concurrency))
+
+
+class Execution(Protocol):
+    """How a backfill runs its phases; each step adds its plans and chunk outcomes to the
+    run's summary as they come, so a step that stops midway leaves what it did on record."""
+
+    def phase3(self, plan: Plan, summary: RunSummary) -> None:
+        """Fill ``plan``'s Phase 3 chunks."""
+        ...
+
+    def phase4(self, summary: RunSummary) -> None:
+        """Plan and fill Phase 4, group after group (the Phase 3 gate has passed)."""
+        ...
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """Phase 3, then each Phase 4 group, as subflows of the running flow."""
+
+    params: RunParams
+
+    def phase3(self, plan: Plan, summary: RunSummary) -> None:
+        summary.outcomes += with_runner(phase3, self.params)(self.params, plan)
+
+    def phase4(self, summary: RunSummary) -> None:
+        for group in range(1, len(PHASE4_GROUPS) + 1):
+            plan, outcomes = with_runner(phase4_group, self.params)(self.params, group)
+            summary.add_plan(plan)
+            summary.outcomes += outcomes
