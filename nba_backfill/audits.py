@@ -8,6 +8,8 @@ They run through any warehouse's ``fetch`` (DuckDB transpiles them, BigQuery run
 written), and the gate, ``validate`` and the tests share them:
 
 * :func:`offending_rows` — the rows an audit returns (what to look at when it fails);
+* :func:`rows_by_date` — an audit's offending rows counted per date (the data problems
+  validation reports, ``TableSpec.data_audits``);
 * :func:`key_counts` — one query: the table's rows, the rows ``null_keys`` returns and the
   surplus rows of the keys ``duplicate_keys`` returns (``TableCheck``'s key counts);
 * :func:`usage_rate_counts` — player-games played and the rows ``usage_rate`` returns (ML
@@ -82,6 +84,18 @@ def offending_rows(
     return wh.fetch(render(name, table), _window(start, end))
 
 
+def rows_by_date(
+    wh: Reader, name: str, table: TableSpec, start: dt.date, end: dt.date
+) -> dict[dt.date, int]:
+    """How many rows audit ``name`` returns on each date of ``[start, end]`` (its ``day``
+    column); only dates with offending rows appear."""
+    out: dict[dt.date, int] = {}
+    for row in offending_rows(wh, name, table, start, end):
+        day = row["day"]
+        out[day] = out.get(day, 0) + 1
+    return dict(sorted(out.items()))
+
+
 @lru_cache(maxsize=64)
 def _key_counts_sql(table: TableSpec) -> str:
     slots = table_slots(table)
@@ -128,5 +142,6 @@ __all__ = [
     "key_counts",
     "offending_rows",
     "render",
+    "rows_by_date",
     "usage_rate_counts",
 ]

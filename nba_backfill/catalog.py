@@ -21,6 +21,8 @@ SQL_DIR = Path(__file__).parent / "sql"
 AUDITS_DIR = SQL_DIR / "audits"
 # The audits every table runs unless its entry says otherwise: the gate's key checks.
 KEY_AUDITS: tuple[str, ...] = ("null_keys", "duplicate_keys")
+# Audits validation measures as a share (ML readiness), not row by row.
+SHARE_AUDITS: tuple[str, ...] = ("usage_rate",)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # --- thresholds: each in one place ----------------------------------------------------------
@@ -89,8 +91,15 @@ class TableSpec:
     windows: tuple[Window, ...] = ()
     # The audits (``nba_backfill/sql/audits/<name>.sql``) this table runs: validation counts
     # the rows the key audits return (``audits.key_counts``); ``usage_rate`` is ML readiness,
-    # measured by Phase 4 validation as a share.
+    # measured by Phase 4 validation as a share; any other audit is a data problem whose
+    # offending rows validation reports by date (``data_audits``).
     audits: tuple[str, ...] = KEY_AUDITS
+
+    @property
+    def data_audits(self) -> tuple[str, ...]:
+        """The table's audits that are neither key checks nor shares: each offending row is a
+        data problem (e.g. gamebook minutes that did not parse) reported with its date."""
+        return tuple(a for a in self.audits if a not in KEY_AUDITS + SHARE_AUDITS)
 
     @property
     def gate_threshold(self) -> float:
@@ -196,7 +205,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "team_abbr",
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(TOGS),),
-        audits=(*KEY_AUDITS, "usage_rate"),
+        audits=(*KEY_AUDITS, "usage_rate", "unparsed_minutes"),
         description="One row per player per game: box score, usage, shooting, prop outcome.",
     ),
     TableSpec(

@@ -39,6 +39,8 @@ class TableCheck:
     all_dates_covered: int = 0
     critical_threshold: float | None = None
     expired: int = 0  # expected dates the table drops on arrival (skipped, not expected)
+    # Data problems: audit -> {date: offending rows} of the table's data audits (catalog).
+    data_problems: dict[str, dict[dt.date, int]] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float:
@@ -70,6 +72,12 @@ class TableCheck:
             out.append(f"{self.null_keys} rows with NULL key columns")
         if self.duplicate_keys:
             out.append(f"{self.duplicate_keys} duplicate key rows")
+        for name, by_date in self.data_problems.items():
+            if by_date:
+                dates = ", ".join(d.isoformat() for d in by_date)
+                out.append(
+                    f"{name}: {sum(by_date.values())} rows on {len(by_date)} date(s): {dates}"
+                )
         return out
 
     @property
@@ -91,6 +99,10 @@ class TableCheck:
             "null_keys": self.null_keys,
             "duplicate_keys": self.duplicate_keys,
             "expired_dates": self.expired,
+            "data_problems": {
+                name: {d.isoformat(): n for d, n in by_date.items()}
+                for name, by_date in self.data_problems.items()
+            },
             "problems": self.problems,
         }
         if verbose:
@@ -114,7 +126,7 @@ class ValidationReport:
         if self.usage_rate_share is not None and self.usage_rate_share < USAGE_RATE_THRESHOLD:
             out.setdefault(PGS, []).append(
                 f"usage_rate non-null {self.usage_rate_share:.1%} < {USAGE_RATE_THRESHOLD:.0%} "
-                "where minutes > 0"
+                "of player-games played"
             )
         return out
 
@@ -165,6 +177,7 @@ def check_table(
         all_dates_covered=len(complete),
         critical_threshold=spec.critical_threshold,
         expired=expired,
+        data_problems={a: audits.rows_by_date(wh, a, spec, start, end) for a in spec.data_audits},
     )
     if spec.phase == 4:
         # Its threshold is 0 (catalog.COVERAGE_THRESHOLD): a missing date is explained when
@@ -192,8 +205,9 @@ def validate(
 
 
 def usage_rate_share(wh: Warehouse, start: dt.date, end: dt.date) -> float | None:
-    """ML readiness: share of player-games with minutes > 0 whose usage_rate is not NULL (the
-    ``usage_rate`` audit returns the others); None when none were played or no table."""
+    """ML readiness: share of player-games played (minutes > 0, or active with points but
+    minutes that did not parse) whose usage_rate is not NULL (the ``usage_rate`` audit returns
+    the others); None when none were played or no table."""
     counts = audits.usage_rate_counts(wh, TABLES[PGS], start, end)
     if counts is None or not counts[0]:
         return None

@@ -93,7 +93,7 @@ def test_every_audit_has_a_file_and_every_file_is_run_by_a_table() -> None:
     listed = {a for spec in TABLES.values() for a in spec.audits}
     assert listed == files == set(audits.audit_names())
     assert all(set(KEY_AUDITS) <= set(spec.audits) for spec in TABLES.values())
-    assert TABLES[PGS].audits == (*KEY_AUDITS, "usage_rate")
+    assert TABLES[PGS].audits == (*KEY_AUDITS, "usage_rate", "unparsed_minutes")
 
 
 def test_a_catalog_entry_naming_an_unknown_audit_is_refused() -> None:

@@ -2,13 +2,17 @@
 -- One row = one player in one final game (key: game_date, player_lookup): the gamebook's
 -- 'active' and 'dnp' players (inactive excluded) of the schedule's games on
 -- [@start_date, @end_date]. DNP rows have minutes_played 0 and zero stats.
---   minutes_played = "MM:SS" parsed as MM + SS/60, rounded to 1 decimal (NULL / bad -> 0)
+--   minutes_played = "MM:SS" parsed as MM + SS/60 (or a plain number of minutes), rounded
+--                    to 1 decimal. A value that does not parse (NULL, "", "-", seconds
+--                    >= 60, "1:2:3", …) is NULL for an active player, never 0: production's
+--                    _parse_minutes_to_decimal returns None; the unparsed_minutes audit
+--                    reports those rows.
 --   usage_rate     = 100 * (FGA + 0.44*FTA + TOV) * 48
 --                    / (minutes_played * (team FGA + 0.44*team FTA + team TOV)),
 --                    team totals from team_offense_game_summary; NULL when the team row is
---                    missing, minutes_played = 0, or the result exceeds 100
+--                    missing, minutes_played is 0 or NULL, or the result exceeds 100
 --   ts_pct  = PTS / (2 * (FGA + 0.44*FTA));  efg_pct = (FGM + 0.5*3PM) / FGA (NULL on 0 shots)
---   starter_flag = minutes_played > 20
+--   starter_flag = minutes_played > 20 (FALSE when minutes_played is NULL: REQUIRED)
 --   points_line = the current line: the latest snapshot, ties broken by the alphabetically
 --   first bookmaker. over_under_result = 'OVER' when points >= line else 'UNDER', and
 --   margin = points - line; both NULL without a line, and NULL for players who did not
@@ -21,7 +25,8 @@ WITH gamebook AS (
   SELECT
     *,
     LOWER(player_status) AS status,
-    SPLIT(TRIM(minutes), ':') AS minute_parts
+    SPLIT(REPLACE(TRIM(minutes), ' ', ''), ':') AS minute_parts,
+    REPLACE(TRIM(minutes), ' ', '') AS minutes_text
   FROM nba_raw.nbac_gamebook_player_stats
   WHERE game_date BETWEEN @start_date AND @end_date
     AND player_lookup IS NOT NULL  -- the key is REQUIRED in production's output
@@ -46,13 +51,20 @@ players AS (
     p.status AS player_status,
     -- Tenths of a minute from whole seconds: the .5 cases are exact, so rounding (half away
     -- from zero) agrees across engines.
+    -- "MM:SS" with seconds 0..59, or a plain number of minutes; anything else is NULL.
     IF(
       p.status = 'dnp',
       0,
       ROUND(
-        (
-          COALESCE(SAFE_CAST(p.minute_parts[SAFE_OFFSET(0)] AS FLOAT64), 0) * 60
-          + COALESCE(SAFE_CAST(p.minute_parts[SAFE_OFFSET(1)] AS FLOAT64), 0)
+        IF(
+          REGEXP_CONTAINS(p.minutes_text, r'^[0-9]+:[0-9]+$'),
+          IF(
+            SAFE_CAST(p.minute_parts[SAFE_OFFSET(1)] AS INT64) < 60,
+            SAFE_CAST(p.minute_parts[SAFE_OFFSET(0)] AS INT64) * 60
+            + SAFE_CAST(p.minute_parts[SAFE_OFFSET(1)] AS INT64),
+            NULL
+          ),
+          SAFE_CAST(p.minutes_text AS FLOAT64) * 60
         ) / 6
       )
     ) / 10 AS minutes,
@@ -155,7 +167,7 @@ joined AS (
   -- One row per key even if the gamebook lists a player twice: most minutes, then game_id.
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY p.game_date, p.player_lookup
-    ORDER BY p.minutes DESC, p.game_id, p.team_abbr, p.player_status
+    ORDER BY p.minutes DESC NULLS LAST, p.game_id, p.team_abbr, p.player_status
   ) = 1
 )
 
@@ -190,7 +202,7 @@ SELECT
   CAST(IF(raw_usage_rate > 100, NULL, raw_usage_rate) AS FLOAT64) AS usage_rate,
   CAST(SAFE_DIVIDE(points, 2 * (fg_attempts + 0.44 * ft_attempts)) AS FLOAT64) AS ts_pct,
   CAST(SAFE_DIVIDE(fg_makes + 0.5 * three_pt_makes, fg_attempts) AS FLOAT64) AS efg_pct,
-  CAST(minutes > 20 AS BOOL) AS starter_flag,
+  CAST(COALESCE(minutes > 20, FALSE) AS BOOL) AS starter_flag,
   CAST(has_pbp AS BOOL) AS has_complete_shot_zones,
   CAST(IF(has_pbp, COALESCE(paint_attempts, 0), NULL) AS INT64) AS paint_attempts,
   CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS paint_makes,

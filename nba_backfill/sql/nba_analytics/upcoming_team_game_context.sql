@@ -242,9 +242,17 @@ recent_minutes AS (
     game_date,
     team_abbr,
     player_lookup,
-    (
-      COALESCE(SAFE_CAST(SPLIT(TRIM(minutes), ':')[SAFE_OFFSET(0)] AS FLOAT64), 0) * 60
-      + COALESCE(SAFE_CAST(SPLIT(TRIM(minutes), ':')[SAFE_OFFSET(1)] AS FLOAT64), 0)
+    -- player_game_summary's rule: "MM:SS" (seconds 0..59) or a plain number; anything else
+    -- is NULL (not a game played), never a plausible number.
+    IF(
+      REGEXP_CONTAINS(REPLACE(TRIM(minutes), ' ', ''), r'^[0-9]+:[0-9]+$'),
+      IF(
+        SAFE_CAST(SPLIT(REPLACE(TRIM(minutes), ' ', ''), ':')[SAFE_OFFSET(1)] AS INT64) < 60,
+        SAFE_CAST(SPLIT(REPLACE(TRIM(minutes), ' ', ''), ':')[SAFE_OFFSET(0)] AS INT64) * 60
+        + SAFE_CAST(SPLIT(REPLACE(TRIM(minutes), ' ', ''), ':')[SAFE_OFFSET(1)] AS INT64),
+        NULL
+      ),
+      SAFE_CAST(REPLACE(TRIM(minutes), ' ', '') AS FLOAT64) * 60
     ) / 60 AS minutes_played
   FROM nba_raw.nbac_gamebook_player_stats
   WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
