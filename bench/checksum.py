@@ -30,20 +30,27 @@ def stable_columns(table: TableSpec) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=32)
-def checksum_sql(table: TableSpec) -> str:
-    """The checksum query of ``table`` (BigQuery SQL, ``@start_date`` / ``@end_date``)."""
-    slots = {**table_slots(table), "stable_columns": stable_columns(table)}
+def checksum_sql(table: TableSpec, columns: tuple[str, ...] | None = None) -> str:
+    """The checksum query of ``table`` (BigQuery SQL, ``@start_date`` / ``@end_date``) over
+    ``columns`` (default: the stable columns)."""
+    slots = {**table_slots(table), "stable_columns": columns or stable_columns(table)}
     tree = fill_slots(sqlglot.parse_one(_CHECKSUM, read="bigquery"), slots, where="checksum")
     return tree.sql(dialect="bigquery", comments=False)
 
 
-def checksum(wh: Warehouse, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, str]:
+def checksum(
+    wh: Warehouse,
+    table: TableSpec,
+    start: dt.date,
+    end: dt.date,
+    columns: tuple[str, ...] | None = None,
+) -> tuple[int, str]:
     """(rows, fingerprint of every row's stable columns XORed) of ``table`` on ``[start, end]``:
     equal for the same rows in any order; the write-time columns (``outputs.is_volatile``) are
-    left out. ``(0, "")`` when the table does not exist."""
+    left out (``columns``: a narrower set). ``(0, "")`` when the table does not exist."""
     if not wh.table_exists(table.name):
         return 0, ""
-    rows = wh.fetch(checksum_sql(table), {"start_date": start, "end_date": end})
+    rows = wh.fetch(checksum_sql(table, columns), {"start_date": start, "end_date": end})
     return int(rows[0]["n"]), str(rows[0]["h"])
 
 
