@@ -32,14 +32,21 @@ GOOD = {"normal": ("30:00", Decimal("30.0")), "spaced": (" 24 : 05", Decimal("24
 GOOD["plain"] = ("32", Decimal("32.0"))
 
 
-@pytest.fixture(scope="module")
-def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBWarehouse]:
+def messy_phase2() -> Phase2:
+    """DAY: a game whose LAL gamebook holds the BAD and GOOD minutes and a DNP; CLEAN: a clean
+    game."""
     p2 = Phase2()
     lal = [Player(n, minutes=m, points=9 + 2 * i) for i, (n, m) in enumerate(BAD.items())]
     lal += [Player(n, minutes=m) for n, (m, _) in GOOD.items()]
     lal.append(Player("benched", minutes=None, status="dnp", points=0))
     p2.game(DAY, "BOS", "LAL", players={"LAL": lal, "BOS": [Player("jaysontatum")]})
     p2.game(CLEAN, "BOS", "NYK", players={"NYK": [Player("jalenbrunson")]})
+    return p2
+
+
+@pytest.fixture(scope="module")
+def wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBWarehouse]:
+    p2 = messy_phase2()
     path = tmp_path_factory.mktemp("unparsed") / "w.duckdb"
     w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
     p2.load(w)
