@@ -419,7 +419,7 @@ def _print_report(report: ValidationReport, verbose: bool) -> None:
     if report.usage_rate_share is not None:
         out.print(
             f"ML readiness: usage_rate non-null {report.usage_rate_share:.1%} "
-            f"where minutes > 0 (needs ≥ {USAGE_RATE_THRESHOLD:.0%})"
+            f"of player-games played (needs ≥ {USAGE_RATE_THRESHOLD:.0%})"
         )
     if verbose:
         for c in report.tables:
@@ -468,7 +468,7 @@ def status(as_json: JsonOpt = False) -> None:
         if reports[1].usage_rate_share is not None:
             out.print(
                 f"ML readiness: usage_rate non-null {reports[1].usage_rate_share:.1%} "
-                "where minutes > 0"
+                "of player-games played"
             )
 
 
@@ -477,6 +477,8 @@ def _status(c: Any, gaps: bool = False) -> str:
     with ``gaps``, the missing and incomplete dates counted (when the table has no columns
     for them)."""
     text = "ok" if c.ok else "; ".join(c.problems)
+    if c.warnings:  # data problems of the inputs: said, not failing
+        text += "; warning: " + "; ".join(c.warnings)
     if gaps and (c.missing or c.incomplete):
         text += f"; {len(c.missing)} missing, {len(c.incomplete)} incomplete"
     return f"{text}, {c.expired} dates expire on arrival" if c.expired else text

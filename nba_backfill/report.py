@@ -21,7 +21,9 @@ def validation_rows(report: ValidationReport) -> list[dict[str, Any]]:
             "rows": t.rows,
             "null_keys": t.null_keys,
             "duplicate_keys": t.duplicate_keys,
-            "status": "ok" if t.ok else "; ".join(t.problems),
+            "status": "; ".join(
+                ["ok" if t.ok else "; ".join(t.problems)] + [f"warning: {w}" for w in t.warnings]
+            ),
         }
         for t in report.tables
     ]

@@ -72,6 +72,15 @@ class TableCheck:
             out.append(f"{self.null_keys} rows with NULL key columns")
         if self.duplicate_keys:
             out.append(f"{self.duplicate_keys} duplicate key rows")
+        return out
+
+    @property
+    def warnings(self) -> list[str]:
+        """The data problems the table's audits found (values the inputs hold that cannot be
+        parsed, ...), per audit with their dates. Reported, never failing the check: a rerun
+        cannot repair a raw feed, and the ML-readiness share, which counts these rows, has
+        the threshold that decides."""
+        out: list[str] = []
         for name, by_date in self.data_problems.items():
             if by_date:
                 dates = ", ".join(d.isoformat() for d in by_date)
@@ -104,6 +113,7 @@ class TableCheck:
                 for name, by_date in self.data_problems.items()
             },
             "problems": self.problems,
+            "warnings": self.warnings,
         }
         if verbose:
             d["missing"] = [x.isoformat() for x in self.missing]

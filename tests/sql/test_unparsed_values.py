@@ -87,7 +87,9 @@ def test_the_audit_returns_each_active_player_game_without_minutes(wh: DuckDBWar
 def test_validation_reports_the_problem_for_the_table_with_its_date(wh: DuckDBWarehouse) -> None:
     check = validation.check_table(wh, TABLES[PGS], DAY, CLEAN, {DAY: 1, CLEAN: 1}, Openers({}))
     assert check.data_problems == {"unparsed_minutes": {DAY: 5}}
-    assert "unparsed_minutes: 5 rows on 1 date(s): 2024-01-10" in check.problems
+    # Reported, not failing: a rerun cannot repair the raw feed; ML readiness counts the rows.
+    assert check.warnings == ["unparsed_minutes: 5 rows on 1 date(s): 2024-01-10"]
+    assert not [p for p in check.problems if "unparsed" in p]
     assert check.as_dict()["data_problems"] == {"unparsed_minutes": {"2024-01-10": 5}}
     clean = validation.check_table(wh, TABLES[PGS], CLEAN, CLEAN, {CLEAN: 1}, Openers({}))
     assert clean.data_problems == {"unparsed_minutes": {}}
