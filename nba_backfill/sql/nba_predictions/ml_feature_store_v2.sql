@@ -591,7 +591,8 @@ scored AS (
 per_feature AS (
   -- One row per (player, date, feature): the quality columns below are one pass over it
   -- (a correlated subquery per column would expand every row once per column).
-  SELECT s.game_date, s.player_lookup, q.*
+  SELECT s.game_date, s.player_lookup, q.i, q.s, q.w, q.canonical, q.is_default, q.optional,
+    q.category
   FROM scored AS s, UNNEST(s.fq) AS q
 ),
 feature_counts AS (
@@ -628,9 +629,10 @@ feature_counts AS (
   GROUP BY q.game_date, q.player_lookup
 ),
 aggregated AS (
-  SELECT s.*, c.* EXCEPT (game_date, player_lookup)
-  FROM scored AS s
-  JOIN feature_counts AS c USING (game_date, player_lookup)
+  -- USING: the key columns come once (no qualified stars: not every engine reads them).
+  SELECT *
+  FROM scored
+  JOIN feature_counts USING (game_date, player_lookup)
 ),
 quality AS (
   SELECT
