@@ -43,6 +43,8 @@ class TableCheck:
     data_problems: dict[str, dict[dt.date, int]] = field(default_factory=dict)
     # Dates where the key audits find rows: date -> (NULL-key rows, surplus duplicate rows).
     key_dates: dict[dt.date, tuple[int, int]] = field(default_factory=dict)
+    # Every expected date of the range (bootstrap days included) whose rows are not complete.
+    short_dates: list[dt.date] = field(default_factory=list)
 
     @property
     def coverage(self) -> float:
@@ -74,10 +76,15 @@ class TableCheck:
                 )
                 short = True
         if short:
-            # A failure names its dates: where to look, what the next run re-plans.
+            # A failure names its dates: where to look, what the next run re-plans. The critical
+            # share counts bootstrap days too, which ``missing`` / ``incomplete`` leave out.
+            named = False
             for label, dates in (("missing", self.missing), ("incomplete", self.incomplete)):
                 if dates:
                     out.append(f"{label} {_dates(dates)}")
+                    named = True
+            if not named and self.short_dates:
+                out.append(f"not complete {_dates(self.short_dates)}")
         nulls = sorted(d for d, (n, _) in self.key_dates.items() if n)
         dups = sorted(d for d, (_, n) in self.key_dates.items() if n)
         if self.null_keys:
@@ -215,6 +222,7 @@ def check_table(
         critical_threshold=spec.critical_threshold,
         expired=expired,
         data_problems={a: audits.rows_by_date(wh, a, spec, start, end) for a in spec.data_audits},
+        short_dates=[d for d in in_range if d not in complete],
         key_dates={
             d: (p.null_keys, p.duplicate_keys)
             for d, p in prof.items()
