@@ -1,0 +1,72 @@
+"""``nba-backfill run``'s exit code tells the truth (issue 12, items 7 and 9): non-zero with
+one line why whenever its summary has a failed chunk or a failing check, with or without
+``--skip-phase4``; a date whose keys are broken is re-planned and repaired by the next run.
+Run in this process against the session's test Prefect server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from nba_backfill.catalog import PGS
+from nba_backfill.settings import Settings
+from nba_backfill.warehouse import close_shared, open_warehouse
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+OPENING = ["--start", "2021-10-19", "--end", "2021-10-20"]
+runner = CliRunner()
+
+
+@pytest.fixture
+def api(prefect_server: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test server's URL as the CLI reads it (an explicit PREFECT_API_URL)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = str(PREFECT_API_URL.value())
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    return url
+
+
+def _errors(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
+def test_skip_phase4_exits_1_naming_the_failing_gate(seeded: Settings, api: str) -> None:
+    res = runner.invoke(
+        app, ["run", *OPENING, "--tables", "team_offense_game_summary", "--skip-phase4"]
+    )
+    assert res.exit_code == 1, res.output
+    [line] = _errors(res.output)
+    assert "Phase 3 gate failed" in line and "team_defense_game_summary" in line
+    assert "2021-10-19" in line
+
+
+def test_a_duplicated_key_fails_validate_and_the_next_run_repairs_it(
+    seeded: Settings, api: str
+) -> None:
+    res = runner.invoke(app, ["run", *OPENING, "--skip-phase4"])
+    assert res.exit_code == 0, res.output
+    close_shared()
+    wh = open_warehouse(seeded)
+    try:
+        wh.fetch(
+            f"INSERT INTO {PGS} SELECT * FROM {PGS} WHERE game_date = @d LIMIT 1",
+            {"d": dt.date(2021, 10, 20)},
+        )
+    finally:
+        wh.close()
+
+    res = runner.invoke(app, ["validate", "--phase", "3", *OPENING])
+    assert res.exit_code == 1
+    assert "1 duplicate key row on 2021-10-20" in " ".join(res.output.split())
+    plan = json.loads(runner.invoke(app, ["plan", *OPENING, "--json"]).output)
+    assert plan["tables"][PGS]["incomplete"] == ["2021-10-20"]
+
+    res = runner.invoke(app, ["run", *OPENING, "--skip-phase4"])
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["validate", "--phase", "3", *OPENING]).exit_code == 0
