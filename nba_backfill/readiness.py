@@ -110,7 +110,7 @@ def complete_dates(
     wh: Warehouse, spec: TableSpec, schedule: Mapping[dt.date, int], lo: dt.date, hi: dt.date
 ) -> set[dt.date]:
     """The dates of ``schedule`` (date -> final games) on ``[lo, hi]`` whose rows of ``spec``
-    are complete now (one ``date_profile`` read)."""
+    are complete now (one ``date_profile`` read: rows, teams and key audits per date)."""
     prof = wh.date_profile(spec, lo, hi)
     return {
         d

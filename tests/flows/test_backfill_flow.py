@@ -138,3 +138,38 @@ def test_skip_phase4_fails_when_the_gate_fails(seeded: Settings):
     assert set(summary["failed_checks"]["3"]) >= {TDGS}
     # The table it was asked for is filled all the same.
     assert validate(shared_warehouse(), 3, *OPENING, [TOGS]).ok
+
+
+def test_a_failing_phase4_validation_fails_the_run(seeded: Settings):
+    """Issue 12, case 9: Phase 4 validation was "reported, never raised" and the run ended
+    Completed; now the run that wrote Phase 4 fails when its own check does."""
+    from flows.backfill import backfill
+    from nba_backfill.catalog import PGS, TDZA, TOGS, UPCG, UPTG
+    from nba_backfill.runner import run_chunk
+    from nba_backfill.settings import RetrySettings
+
+    fast = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
+    wh = shared_warehouse()
+    first = SLICE_START + dt.timedelta(days=14)  # the first day after the bootstrap days
+    days = (first, first + dt.timedelta(days=1))
+    history = sorted(wh.schedule(SLICE_START, days[1]))
+    # The windows before the dates: UPCG's player games, the zone analysis' team defense.
+    for table in (TOGS, PGS, TDGS):
+        assert run_chunk(wh, table, history, fast).dates_filled == history
+    for table in (UPCG, UPTG):
+        assert run_chunk(wh, table, list(days), fast).dates_filled == list(days)
+    assert validate(wh, 3, *days).ok
+    wh.fetch(
+        f"UPDATE {PGS} SET usage_rate = NULL WHERE game_date BETWEEN @a AND @b",
+        {
+            "a": days[0],
+            "b": days[1],
+        },
+    )
+
+    state = backfill(*days, tables=[TDZA], return_state=True)
+    assert state.is_failed()
+    message = str(state.message)
+    assert "Phase 4 validation failed" in message and "not filled" not in message
+    assert f"{PGS}: usage_rate non-null 0.0% < 95%" in message
+    assert validate(wh, 4, *days, [TDZA]).tables[0].ok  # the table itself was written
