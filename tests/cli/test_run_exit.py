@@ -70,3 +70,24 @@ def test_a_duplicated_key_fails_validate_and_the_next_run_repairs_it(
     res = runner.invoke(app, ["run", *OPENING, "--skip-phase4"])
     assert res.exit_code == 0, res.output
     assert runner.invoke(app, ["validate", "--phase", "3", *OPENING]).exit_code == 0
+
+
+def test_nothing_to_fill_still_exits_1_when_the_checks_fail(seeded: Settings) -> None:
+    """No flow run for an empty plan, but the checks it would run decide the exit code (the
+    gate validates every Phase 3 table, whichever ones the run fills)."""
+    from nba_backfill.catalog import TOGS
+    from nba_backfill.runner import run_chunk
+    from nba_backfill.settings import RetrySettings
+
+    days = [dt.date(2021, 10, 19), dt.date(2021, 10, 20)]
+    wh = open_warehouse(seeded)
+    try:
+        fast = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
+        assert run_chunk(wh, TOGS, days, fast).dates_filled == days
+    finally:
+        wh.close()
+    res = runner.invoke(app, ["run", *OPENING, "--tables", "team_offense_game_summary"])
+    assert res.exit_code == 1, res.output
+    [line] = _errors(res.output)
+    assert line.startswith("error: nothing to fill, yet the Phase 3 gate fails: ")
+    assert "team_defense_game_summary: critical: 0/2" in line and "2021-10-19" in line
