@@ -269,12 +269,16 @@ def run(
             the_plan = Planner(wh).plan(
                 p.start, p.end, p.tables, p.chunk_days, phases=(3,) if skip_phase4 else (3, 4)
             )
+            # Nothing to write: no flow run (and no Prefect server start) for a no-op, but the
+            # checks the flow would run still decide the exit code.
+            failing = _failing_checks(wh, p) if the_plan.empty and not p.skip_phase4 else None
         finally:
             wh.close()
         _print_plan(the_plan)
         if the_plan.empty and not p.skip_phase4:
-            # Nothing to write: no flow run (and no Prefect server start) for a no-op.
             status(as_json=False)
+            if failing:
+                _fail(f"nothing to fill, yet {failing}", 1)
             return
         started = time.perf_counter()
         if not verbose:  # logs still reach the Prefect server; the console shows the bar
@@ -293,6 +297,22 @@ def run(
             )
         if not ok:
             _fail(reason, 1)
+
+
+def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
+    """What the flow's checks (the Phase 3 gate over every Phase 3 table, Phase 4 validation of
+    the run's Phase 4 tables) find wrong now, in one line; None when they pass."""
+    failing: list[str] = []
+    checks = [(3, None), (4, p.phase_tables(4))] if p.phase_tables(4) else [(3, None)]
+    for phase, tables in checks:
+        report = validate(wh, phase, p.start, p.end, tables)
+        if not report.ok:
+            check = "the Phase 3 gate" if phase == 3 else f"Phase {phase} validation"
+            failing.append(
+                f"{check} fails: "
+                + " | ".join(f"{t}: {'; '.join(pr)}" for t, pr in report.problems.items())
+            )
+    return "; ".join(failing) or None
 
 
 def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str]:

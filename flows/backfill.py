@@ -109,14 +109,17 @@ def plan_phase3(params: RunParams, summary: RunSummary) -> Plan | None:
 
 def gate_phase3(params: RunParams, summary: RunSummary) -> None:
     """Validate every Phase 3 table over the run's range; unless ``skip_phase4``, a table below
-    its threshold raises GateFailed (naming what is missing) and Phase 4 never starts. The task
-    run is tagged ``gate:phase3``: a rerun reads from it that this run's Phase 4 was blocked."""
+    its threshold raises GateFailed (naming what is missing) and Phase 4 never starts. Under
+    ``skip_phase4`` the task does not raise (a rerun reads from the task run, tagged
+    ``gate:phase3``, that Phase 4 was blocked, and it was not: it was not asked for); the
+    failing gate still fails the run (``RunSummary.conclude``)."""
     gate = validate_phase.with_options(tags=[GATE_TAG])
     summary.add_validation(gate(3, params.start, params.end, gate=not params.skip_phase4))
 
 
 def validate_phase4(params: RunParams, summary: RunSummary) -> None:
-    """Validate the run's Phase 4 tables and ML readiness; reported, never raised."""
+    """Validate the run's Phase 4 tables and ML readiness; never raised here, a failure fails
+    the run when it closes (``RunSummary.conclude``)."""
     summary.add_validation(
         validate_phase(4, params.start, params.end, params.phase_tables(4), gate=False)
     )

@@ -12,6 +12,8 @@ written), and the gate, ``validate`` and the tests share them:
   validation reports, ``TableSpec.data_audits``);
 * :func:`key_counts` — one query: the table's rows, the rows ``null_keys`` returns and the
   surplus rows of the keys ``duplicate_keys`` returns (``TableCheck``'s key counts);
+* :func:`key_dates` — the same counts per date, only the dates where they are not zero
+  (readiness: such a date is incomplete);
 * :func:`usage_rate_counts` — player-games played and the rows ``usage_rate`` returns (ML
   readiness).
 """
@@ -96,15 +98,33 @@ def rows_by_date(
     return dict(sorted(out.items()))
 
 
-@lru_cache(maxsize=64)
-def _key_counts_sql(table: TableSpec) -> str:
+@dataclass(frozen=True)
+class DateKeys:
+    """One date's key problems: rows with a NULL key column, surplus rows of duplicated keys."""
+
+    null_keys: int
+    duplicate_keys: int
+
+
+def _key_read_sql(read: str, table: TableSpec) -> str:
+    """The shared read ``read`` over ``table``'s key audits (each filled in as a subquery)."""
     slots = table_slots(table)
     for name in KEY_AUDITS:
         audit = fill_slots(load_file(_path(name)), slots, where=f"audit {name}")
         assert isinstance(audit, exp.Query), f"audit {name} is not a query"
         # An audit the table does not run stands in with no rows: it counts nothing.
         slots[name] = audit if name in table.audits else audit.limit(0)
-    return render_file(READS_DIR / "key_counts.sql", slots)
+    return render_file(READS_DIR / f"{read}.sql", slots)
+
+
+@lru_cache(maxsize=64)
+def _key_counts_sql(table: TableSpec) -> str:
+    return _key_read_sql("key_counts", table)
+
+
+@lru_cache(maxsize=64)
+def _key_dates_sql(table: TableSpec) -> str:
+    return _key_read_sql("key_dates", table)
 
 
 def key_counts(wh: Reader, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
@@ -114,6 +134,27 @@ def key_counts(wh: Reader, table: TableSpec, start: dt.date, end: dt.date) -> Ke
         return KeyAudit(0, 0, 0)
     row = wh.fetch(_key_counts_sql(table), _window(start, end))[0]
     return KeyAudit(int(row["n"]), int(row["null_keys"] or 0), int(row["duplicate_keys"] or 0))
+
+
+def key_dates(
+    wh: Reader, table: TableSpec, start: dt.date, end: dt.date
+) -> dict[dt.date, DateKeys]:
+    """The dates of ``table`` on ``[start, end]`` where its key audits find rows, with the
+    counts (one query; empty when the table does not exist or every date is clean)."""
+    if not wh.table_exists(table.name):
+        return {}
+    return {
+        _as_date(r["day"]): DateKeys(int(r["null_keys"] or 0), int(r["duplicate_keys"] or 0))
+        for r in wh.fetch(_key_dates_sql(table), _window(start, end))
+    }
+
+
+def _as_date(value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 @lru_cache(maxsize=8)
@@ -136,10 +177,12 @@ def usage_rate_counts(
 
 __all__ = [
     "KEY_AUDITS",
+    "DateKeys",
     "KeyAudit",
     "Reader",
     "audit_names",
     "key_counts",
+    "key_dates",
     "offending_rows",
     "render",
     "rows_by_date",

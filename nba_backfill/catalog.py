@@ -156,6 +156,9 @@ class TableSpec:
             missing.append(self.team_column)
         if missing:
             raise ValueError(f"{self.name}: production's table has no column(s) {missing}")
+        if self.date_column not in self.key_columns:
+            # The key audits count per date (readiness): a key must not span dates.
+            raise ValueError(f"{self.name}: the date column {self.date_column} is no key column")
         unknown = [a for a in self.audits if not (AUDITS_DIR / f"{a}.sql").is_file()]
         if unknown:
             raise ValueError(f"{self.name}: no audit file for {unknown} in {AUDITS_DIR}")

@@ -44,8 +44,12 @@ def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> boo
     """Whether one date of ``spec`` holds complete rows for the schedule's ``games`` that day.
 
     "The date has rows" is not enough (SPEC §6): a run that saved 2 of 16 teams, or an upcoming
-    table holding one player, must count as incomplete."""
+    table holding one player, must count as incomplete. Nor are rows the key audits find (a
+    NULL key column, a duplicated key): the date is re-planned, and replacing it repairs it
+    once its inputs are fixed."""
     if profile is None or profile.rows == 0:
+        return False
+    if profile.null_keys or profile.duplicate_keys:
         return False
     if spec.completeness is Completeness.TWO_TEAMS_PER_GAME:
         return profile.rows == profile.teams == 2 * games
@@ -106,7 +110,7 @@ def complete_dates(
     wh: Warehouse, spec: TableSpec, schedule: Mapping[dt.date, int], lo: dt.date, hi: dt.date
 ) -> set[dt.date]:
     """The dates of ``schedule`` (date -> final games) on ``[lo, hi]`` whose rows of ``spec``
-    are complete now (one ``date_profile`` read)."""
+    are complete now (one ``date_profile`` read: rows, teams and key audits per date)."""
     prof = wh.date_profile(spec, lo, hi)
     return {
         d

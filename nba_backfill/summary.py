@@ -44,6 +44,9 @@ class RunSummary:
     outcomes: list[ChunkOutcome] = field(default_factory=list)
     reason: str | None = None
     gate_problems: dict[str, list[str]] | None = None  # set when the Phase 3 gate blocked
+    # Validations that ran and failed without stopping the run (the gate under skip_phase4,
+    # Phase 4 after it ran): phase -> table -> problems. They fail the run too.
+    check_problems: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     seconds: float | None = None  # wall time of the run
 
     def add_plan(self, plan: Plan) -> None:
@@ -60,6 +63,8 @@ class RunSummary:
                 self.coverage_after[t.table] = f"{t.all_dates_covered}/{t.all_dates_expected}"
             else:
                 self.coverage_after[t.table] = f"{t.covered}/{t.expected}"
+        if not report.ok:
+            self.check_problems[report.phase] = report.problems
 
     @property
     def failed(self) -> list[ChunkOutcome]:
@@ -72,6 +77,18 @@ class RunSummary:
             for r in (o.report or {}).get("retries", []):
                 c[r["reason"]] += 1
         return c
+
+    def unfilled_dates(self) -> dict[str, list[str]]:
+        """Table -> dates that chunks which did complete left unfilled (still incomplete after
+        the write, or blocked by inputs)."""
+        out: dict[str, list[str]] = {}
+        for o in self.outcomes:
+            if o.status == "completed":
+                rep = o.report or {}
+                dates = list(rep.get("dates_incomplete", [])) + list(rep.get("dates_blocked", {}))
+                if dates:
+                    out.setdefault(o.chunk.table, []).extend(dates)
+        return out
 
     def failed_dates(self) -> dict[str, list[str]]:
         """Table -> dates that were to be filled and were not (failed or blocked chunks)."""
@@ -110,14 +127,31 @@ class RunSummary:
 
     def conclude(self, seconds: float) -> str:
         """Close the account of a run that took ``seconds`` (wall time): the failed chunks (the
-        first 10 by label) go ahead of any ``reason`` already set. Returns the run's status:
-        ``Failed`` when there is a reason (a failed chunk, a gate, an error), else
-        ``Completed``."""
+        first 10 by label), the dates completed chunks left unfilled and the failing checks go
+        ahead of any ``reason`` already set. Returns the run's status: ``Failed`` when there is
+        a reason (a failed chunk, a date not filled, a failing check, a gate, an error), else
+        ``Completed`` — a run whose own summary says something failed never completes."""
+        parts: list[str] = []
         if self.failed:
-            failed = f"{len(self.failed)} chunk(s) failed: " + ", ".join(
-                o.label for o in self.failed[:10]
+            parts.append(
+                f"{len(self.failed)} chunk(s) failed: "
+                + ", ".join(o.label for o in self.failed[:10])
             )
-            self.reason = f"{failed}; {self.reason}" if self.reason else failed
+        unfilled = self.unfilled_dates()
+        if unfilled:
+            parts.append(
+                f"{sum(map(len, unfilled.values()))} date(s) not filled: "
+                + ", ".join(f"{t.split('.')[-1]} {_first(d)}" for t, d in unfilled.items())
+            )
+        for phase, problems in sorted(self.check_problems.items()):
+            check = "Phase 3 gate" if phase == 3 else f"Phase {phase} validation"
+            parts.append(
+                f"{check} failed: "
+                + " | ".join(f"{t}: {'; '.join(p)}" for t, p in problems.items())
+            )
+        if self.reason:
+            parts.append(self.reason)
+        self.reason = "; ".join(parts) or None
         self.seconds = seconds
         return "Failed" if self.reason else "Completed"
 
@@ -132,5 +166,13 @@ class RunSummary:
             "retries": dict(self.retries),
             "reason": self.reason,
             "gate_blocked": self.gate_problems,
+            "failed_checks": {str(k): v for k, v in sorted(self.check_problems.items())},
             "seconds": None if self.seconds is None else round(self.seconds, 1),
         }
+
+
+def _first(dates: list[str], first: int = 3) -> str:
+    """``dates`` sorted, the first ``first`` named, then ``(+N more)``."""
+    days = sorted(dates)
+    named = ", ".join(days[:first])
+    return f"{named} (+{len(days) - first} more)" if len(days) > first else named

@@ -41,6 +41,10 @@ class TableCheck:
     expired: int = 0  # expected dates the table drops on arrival (skipped, not expected)
     # Data problems: audit -> {date: offending rows} of the table's data audits (catalog).
     data_problems: dict[str, dict[dt.date, int]] = field(default_factory=dict)
+    # Dates where the key audits find rows: date -> (NULL-key rows, surplus duplicate rows).
+    key_dates: dict[dt.date, tuple[int, int]] = field(default_factory=dict)
+    # Every expected date of the range (bootstrap days included) whose rows are not complete.
+    short_dates: list[dt.date] = field(default_factory=list)
 
     @property
     def coverage(self) -> float:
@@ -49,11 +53,13 @@ class TableCheck:
     @property
     def problems(self) -> list[str]:
         out: list[str] = []
+        short = False
         if self.coverage < self.threshold:
             out.append(
                 f"coverage {self.coverage:.1%} < {self.threshold:.0%} "
                 f"({self.covered}/{self.expected} dates)"
             )
+            short = True
         if self.phase == 4:
             unexplained = [d for d in self.missing + self.incomplete if d not in self.explained]
             if unexplained:
@@ -68,10 +74,27 @@ class TableCheck:
                     f"critical: {self.all_dates_covered}/{self.all_dates_expected} "
                     f"expected dates < {self.critical_threshold:.2%}"
                 )
+                short = True
+        if short:
+            # A failure names its dates: where to look, what the next run re-plans. The critical
+            # share counts bootstrap days too, which ``missing`` / ``incomplete`` leave out.
+            named = False
+            for label, dates in (("missing", self.missing), ("incomplete", self.incomplete)):
+                if dates:
+                    out.append(f"{label} {_dates(dates)}")
+                    named = True
+            if not named and self.short_dates:
+                out.append(f"not complete {_dates(self.short_dates)}")
+        nulls = sorted(d for d, (n, _) in self.key_dates.items() if n)
+        dups = sorted(d for d, (_, n) in self.key_dates.items() if n)
         if self.null_keys:
-            out.append(f"{self.null_keys} rows with NULL key columns")
+            rows = "row" if self.null_keys == 1 else "rows"
+            where = f" on {_dates(nulls)}" if nulls else ""
+            out.append(f"{self.null_keys} {rows} with NULL key columns{where}")
         if self.duplicate_keys:
-            out.append(f"{self.duplicate_keys} duplicate key rows")
+            rows = "row" if self.duplicate_keys == 1 else "rows"
+            where = f" on {_dates(dups)}" if dups else ""
+            out.append(f"{self.duplicate_keys} duplicate key {rows}{where}")
         return out
 
     @property
@@ -116,10 +139,21 @@ class TableCheck:
             "warnings": self.warnings,
         }
         if verbose:
+            d["key_dates"] = {
+                k.isoformat(): {"null_keys": n, "duplicate_keys": dup}
+                for k, (n, dup) in sorted(self.key_dates.items())
+            }
             d["missing"] = [x.isoformat() for x in self.missing]
             d["incomplete"] = [x.isoformat() for x in self.incomplete]
             d["explained"] = {k.isoformat(): v for k, v in sorted(self.explained.items())}
         return d
+
+
+def _dates(dates: list[dt.date], first: int = 5) -> str:
+    """``dates`` in order, the first ``first`` of them named, then ``(+N more)``."""
+    days = sorted(dates)
+    named = ", ".join(d.isoformat() for d in days[:first])
+    return f"{named} (+{len(days) - first} more)" if len(days) > first else named
 
 
 @dataclass
@@ -188,6 +222,12 @@ def check_table(
         critical_threshold=spec.critical_threshold,
         expired=expired,
         data_problems={a: audits.rows_by_date(wh, a, spec, start, end) for a in spec.data_audits},
+        short_dates=[d for d in in_range if d not in complete],
+        key_dates={
+            d: (p.null_keys, p.duplicate_keys)
+            for d, p in prof.items()
+            if p.null_keys or p.duplicate_keys
+        },
     )
     if spec.phase == 4:
         # Its threshold is 0 (catalog.COVERAGE_THRESHOLD): a missing date is explained when

@@ -196,8 +196,24 @@ def test_check_table_reports_the_audits_counts(wh: DuckDBWarehouse) -> None:
     wh.ensure_tables([TABLES[UPCG]])  # where the Phase 4 table's teams and inputs come from
     check = validation.check_table(wh, KEYS, D1, D2, {D1: 1, D2: 1}, _no_openers())
     assert (check.rows, check.null_keys, check.duplicate_keys) == (8, 2, 3)
-    assert "2 rows with NULL key columns" in check.problems
-    assert "3 duplicate key rows" in check.problems
+    # Each names its date (issue 12: a gate failure names tables and dates).
+    assert "2 rows with NULL key columns on 2024-01-11" in check.problems
+    assert "3 duplicate key rows on 2024-01-11" in check.problems
+    assert check.key_dates == {D2: (2, 3)}
+
+
+def test_key_dates_are_the_key_audits_counts_per_date(wh: DuckDBWarehouse) -> None:
+    assert audits.key_dates(wh, KEYS, D1, D3) == {
+        D2: audits.DateKeys(2, 3),
+        D3: audits.DateKeys(0, 1),
+    }
+    assert audits.key_dates(wh, KEYS, D1, D1) == {}
+    assert audits.key_dates(wh, dataclasses.replace(KEYS, audits=("null_keys",)), D1, D3) == {
+        D2: audits.DateKeys(2, 0)
+    }
+    profile = wh.date_profile(KEYS, D1, D3)  # what readiness reads carries them
+    assert (profile[D1].null_keys, profile[D1].duplicate_keys) == (0, 0)
+    assert (profile[D2].null_keys, profile[D2].duplicate_keys) == (2, 3)
 
 
 def test_usage_rate_share_is_the_played_games_the_audit_passes(wh: DuckDBWarehouse) -> None:

@@ -54,3 +54,47 @@ def test_conclude_lists_ten_failed_chunks_at_most():
     assert summary.reason is not None and summary.reason.startswith("12 chunk(s) failed: ")
     assert summary.reason.count("phase3 · ") == 10
     assert summary.reason.endswith("2021-11-10..2021-11-10")
+
+
+def _completed(table: str, day: int, **report: object) -> ChunkOutcome:
+    done = outcome(table, day, "completed")
+    done.report = report
+    return done
+
+
+def test_a_completed_chunk_that_left_dates_unfilled_fails_the_run():
+    """Issue 12 (exit codes): the summary's own table says "failed" for these dates, so the
+    run cannot end Completed."""
+    summary = RunSummary(D(2021, 11, 1), D(2021, 11, 3))
+    summary.outcomes = [
+        _completed(TDGS, 1, dates_filled=["2021-11-01"]),
+        _completed(TOGS, 2, dates_incomplete=["2021-11-02"], dates_blocked={"2021-11-03": "x"}),
+    ]
+    assert summary.conclude(1.0) == "Failed"
+    assert summary.reason == (
+        "2 date(s) not filled: team_offense_game_summary 2021-11-02, 2021-11-03"
+    )
+
+
+def test_a_failing_check_fails_the_run_with_or_without_phase4():
+    from nba_backfill.validation import TableCheck, ValidationReport
+
+    short = TableCheck(TDGS, 3, expected=2, covered=1, threshold=0.95, missing=[D(2021, 11, 2)])
+    summary = RunSummary(D(2021, 11, 1), D(2021, 11, 2))
+    summary.add_validation(ValidationReport(3, D(2021, 11, 1), D(2021, 11, 2), [short]))
+    assert summary.conclude(1.0) == "Failed"
+    assert summary.reason == (
+        f"Phase 3 gate failed: {TDGS}: coverage 50.0% < 95% (1/2 dates); missing 2021-11-02"
+    )
+    assert summary.as_dict("Failed")["failed_checks"] == {"3": {TDGS: short.problems}}
+
+    phase4 = RunSummary(D(2021, 11, 1), D(2021, 11, 2))
+    report = ValidationReport(4, D(2021, 11, 1), D(2021, 11, 2), [], usage_rate_share=0.5)
+    phase4.add_validation(report)
+    assert phase4.conclude(1.0) == "Failed"
+    assert phase4.reason is not None
+    assert phase4.reason.startswith("Phase 4 validation failed: nba_analytics.player_game_summary")
+
+    clean = RunSummary(D(2021, 11, 1), D(2021, 11, 2))
+    clean.add_validation(ValidationReport(4, D(2021, 11, 1), D(2021, 11, 2), []))
+    assert clean.conclude(1.0) == "Completed" and clean.reason is None

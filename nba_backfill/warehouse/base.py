@@ -46,6 +46,10 @@ _WHOLE_SCHEDULE: Params = {"start_date": dt.date(1901, 1, 1), "end_date": dt.dat
 class DateProfile:
     rows: int
     teams: int
+    # What the table's key audits find that date: rows with a NULL key column, surplus rows of
+    # duplicated keys (readiness counts such a date incomplete).
+    null_keys: int = 0
+    duplicate_keys: int = 0
 
 
 @dataclass(frozen=True)
@@ -174,13 +178,25 @@ class Warehouse(abc.ABC):
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date
     ) -> dict[dt.date, DateProfile]:
-        """Rows and distinct teams per date of ``table`` on ``[start, end]`` (dates without
-        rows are absent; empty when the table does not exist)."""
+        """Rows, distinct teams and key problems (the key audits, per date) per date of
+        ``table`` on ``[start, end]`` (dates without rows are absent; empty when the table
+        does not exist). Two queries: the profile and the key audits."""
         if not self.table_exists(table.name):
             return {}
         read = "date_profile" if table.team_from is None else "date_profile_team_from"
         rows = self.fetch(_read(read, table), {"start_date": start, "end_date": end})
-        return {_as_date(r["day"]): DateProfile(int(r["n"]), int(r["teams"])) for r in rows}
+        keys = audits.key_dates(self, table, start, end)
+        out: dict[dt.date, DateProfile] = {}
+        for r in rows:
+            day = _as_date(r["day"])
+            bad = keys.get(day)
+            out[day] = DateProfile(
+                int(r["n"]),
+                int(r["teams"]),
+                bad.null_keys if bad else 0,
+                bad.duplicate_keys if bad else 0,
+            )
+        return out
 
     def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
         """Row count, rows with a NULL key column, and surplus rows of duplicated keys: the

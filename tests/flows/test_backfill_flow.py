@@ -91,3 +91,85 @@ def test_gate_failure_keeps_phase4_from_starting(seeded: Settings):
     assert "Phase 3 gate failed" in state.message and TDGS in state.message
     for spec in PHASE4:
         assert wh.row_count(spec, SLICE_START, SLICE_END) == 0, spec.name
+
+
+# --- issue 12: keys and exit codes --------------------------------------------------------------
+OPENING = (SLICE_START, SLICE_START + dt.timedelta(days=1))  # UPCG's 30-day window starts here
+
+
+def test_a_duplicated_key_is_repaired_by_the_next_run(seeded: Settings):
+    """Issue 12, case 7: a duplicated player_game_summary row made the gate fail with no date
+    and the next run had "nothing to do"; now the date is incomplete, re-planned and replaced."""
+    from flows.backfill import backfill
+    from nba_backfill.catalog import PGS
+
+    first = backfill(*OPENING, skip_phase4=True, return_state=True)
+    assert first.is_completed(), first.message
+    wh = shared_warehouse()
+    wh.fetch(
+        f"INSERT INTO {PGS} SELECT * FROM {PGS} WHERE game_date = @d LIMIT 1", {"d": OPENING[1]}
+    )
+    gate = validate(wh, 3, *OPENING)
+    assert f"1 duplicate key row on {OPENING[1]}" in gate.problems[PGS]
+
+    again = backfill(*OPENING, skip_phase4=True, return_state=True)
+    assert again.is_completed(), again.message
+    rows = {r["table"]: r for r in again.result()["tables"]}
+    assert rows[PGS]["filled"] == 1 and rows[PGS]["before"] == "1/2"
+    assert validate(wh, 3, *OPENING).ok
+    assert wh.key_audit(TABLES[PGS], *OPENING).duplicate_keys == 0
+
+
+def test_skip_phase4_fails_when_the_gate_fails(seeded: Settings):
+    """Issue 12, case 9: ``skip_phase4`` used to end Completed whatever the gate said."""
+    from flows.backfill import backfill
+    from flows.hooks import run_summary
+    from nba_backfill.catalog import TOGS
+
+    state = backfill(*OPENING, tables=[TOGS], skip_phase4=True, return_state=True)
+    assert state.is_failed()
+    message = str(state.message)
+    assert "Phase 3 gate failed" in message
+    # Two bootstrap days: the gate's coverage leaves them out, the critical share does not.
+    assert f"{TDGS}: critical: 0/2 expected dates < 99.78%; not complete {OPENING[0]}, " in message
+    summary = run_summary(state)
+    assert summary is not None and summary["status"] == "Failed"
+    assert summary["gate_blocked"] is None  # Phase 4 was not asked for: nothing was blocked
+    assert set(summary["failed_checks"]["3"]) >= {TDGS}
+    # The table it was asked for is filled all the same.
+    assert validate(shared_warehouse(), 3, *OPENING, [TOGS]).ok
+
+
+def test_a_failing_phase4_validation_fails_the_run(seeded: Settings):
+    """Issue 12, case 9: Phase 4 validation was "reported, never raised" and the run ended
+    Completed; now the run that wrote Phase 4 fails when its own check does."""
+    from flows.backfill import backfill
+    from nba_backfill.catalog import PGS, TDZA, TOGS, UPCG, UPTG
+    from nba_backfill.runner import run_chunk
+    from nba_backfill.settings import RetrySettings
+
+    fast = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
+    wh = shared_warehouse()
+    first = SLICE_START + dt.timedelta(days=14)  # the first day after the bootstrap days
+    days = (first, first + dt.timedelta(days=1))
+    history = sorted(wh.schedule(SLICE_START, days[1]))
+    # The windows before the dates: UPCG's player games, the zone analysis' team defense.
+    for table in (TOGS, PGS, TDGS):
+        assert run_chunk(wh, table, history, fast).dates_filled == history
+    for table in (UPCG, UPTG):
+        assert run_chunk(wh, table, list(days), fast).dates_filled == list(days)
+    assert validate(wh, 3, *days).ok
+    wh.fetch(
+        f"UPDATE {PGS} SET usage_rate = NULL WHERE game_date BETWEEN @a AND @b",
+        {
+            "a": days[0],
+            "b": days[1],
+        },
+    )
+
+    state = backfill(*days, tables=[TDZA], return_state=True)
+    assert state.is_failed()
+    message = str(state.message)
+    assert "Phase 4 validation failed" in message and "not filled" not in message
+    assert f"{PGS}: usage_rate non-null 0.0% < 95%" in message
+    assert validate(wh, 4, *days, [TDZA]).tables[0].ok  # the table itself was written

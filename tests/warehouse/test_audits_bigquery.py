@@ -54,6 +54,7 @@ def _findings(wh: Warehouse) -> dict[str, Any]:
             rows = audits.offending_rows(wh, name, spec, start, end)
             out[f"{name} {spec.table} {start}..{end}"] = _sorted(rows)
         out[f"keys {spec.table} {start}..{end}"] = audits.key_counts(wh, spec, start, end)
+        out[f"key dates {spec.table} {start}..{end}"] = audits.key_dates(wh, spec, start, end)
     out["usage"] = audits.usage_rate_counts(wh, USAGE, D1, D3)
     return out
 
@@ -67,5 +68,9 @@ def test_audits_find_the_same_rows_on_bigquery_as_on_duckdb(
     # Not vacuous: the fixture's offences are there, and a clean window passes.
     assert ours[f"keys {KEYS.table} {D1}..{D2}"] == KeyAudit(8, 2, 3)
     assert ours["usage"] == (3, 2)
+    assert ours[f"key dates {KEYS.table} {D1}..{D3}"] == {
+        D2: audits.DateKeys(2, 3),
+        D3: audits.DateKeys(0, 1),
+    }
     assert audits.offending_rows(bq_warehouse, "duplicate_keys", KEYS, D1, D1) == []
     assert bq_warehouse.key_audit(KEYS, D1, D1) == KeyAudit(2, 0, 0)

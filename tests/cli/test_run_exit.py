@@ -1,0 +1,93 @@
+"""``nba-backfill run``'s exit code tells the truth (issue 12, items 7 and 9): non-zero with
+one line why whenever its summary has a failed chunk or a failing check, with or without
+``--skip-phase4``; a date whose keys are broken is re-planned and repaired by the next run.
+Run in this process against the session's test Prefect server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.app import app
+from nba_backfill.catalog import PGS
+from nba_backfill.settings import Settings
+from nba_backfill.warehouse import close_shared, open_warehouse
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+OPENING = ["--start", "2021-10-19", "--end", "2021-10-20"]
+runner = CliRunner()
+
+
+@pytest.fixture
+def api(prefect_server: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test server's URL as the CLI reads it (an explicit PREFECT_API_URL)."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = str(PREFECT_API_URL.value())
+    monkeypatch.setenv("PREFECT_API_URL", url)
+    return url
+
+
+def _errors(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("error:")]
+
+
+def test_skip_phase4_exits_1_naming_the_failing_gate(seeded: Settings, api: str) -> None:
+    res = runner.invoke(
+        app, ["run", *OPENING, "--tables", "team_offense_game_summary", "--skip-phase4"]
+    )
+    assert res.exit_code == 1, res.output
+    [line] = _errors(res.output)
+    assert "Phase 3 gate failed" in line and "team_defense_game_summary" in line
+    assert "2021-10-19" in line
+
+
+def test_a_duplicated_key_fails_validate_and_the_next_run_repairs_it(
+    seeded: Settings, api: str
+) -> None:
+    res = runner.invoke(app, ["run", *OPENING, "--skip-phase4"])
+    assert res.exit_code == 0, res.output
+    close_shared()
+    wh = open_warehouse(seeded)
+    try:
+        wh.fetch(
+            f"INSERT INTO {PGS} SELECT * FROM {PGS} WHERE game_date = @d LIMIT 1",
+            {"d": dt.date(2021, 10, 20)},
+        )
+    finally:
+        wh.close()
+
+    res = runner.invoke(app, ["validate", "--phase", "3", *OPENING])
+    assert res.exit_code == 1
+    assert "1 duplicate key row on 2021-10-20" in " ".join(res.output.split())
+    plan = json.loads(runner.invoke(app, ["plan", *OPENING, "--json"]).output)
+    assert plan["tables"][PGS]["incomplete"] == ["2021-10-20"]
+
+    res = runner.invoke(app, ["run", *OPENING, "--skip-phase4"])
+    assert res.exit_code == 0, res.output
+    assert runner.invoke(app, ["validate", "--phase", "3", *OPENING]).exit_code == 0
+
+
+def test_nothing_to_fill_still_exits_1_when_the_checks_fail(seeded: Settings) -> None:
+    """No flow run for an empty plan, but the checks it would run decide the exit code (the
+    gate validates every Phase 3 table, whichever ones the run fills)."""
+    from nba_backfill.catalog import TOGS
+    from nba_backfill.runner import run_chunk
+    from nba_backfill.settings import RetrySettings
+
+    days = [dt.date(2021, 10, 19), dt.date(2021, 10, 20)]
+    wh = open_warehouse(seeded)
+    try:
+        fast = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
+        assert run_chunk(wh, TOGS, days, fast).dates_filled == days
+    finally:
+        wh.close()
+    res = runner.invoke(app, ["run", *OPENING, "--tables", "team_offense_game_summary"])
+    assert res.exit_code == 1, res.output
+    [line] = _errors(res.output)
+    assert line.startswith("error: nothing to fill, yet the Phase 3 gate fails: ")
+    assert "team_defense_game_summary: critical: 0/2" in line and "2021-10-19" in line
