@@ -38,6 +38,7 @@ from tasks.validation import validate_phase
     on_completion=[hooks.backfill_finished],
     on_failure=[hooks.backfill_finished],
     on_crashed=[hooks.run_crashed],
+    on_cancellation=[hooks.close_children],
     validate_parameters=False,  # resolve_params validates, in one line (nba_backfill.params)
 )
 def backfill(

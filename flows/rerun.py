@@ -61,6 +61,7 @@ def check_after(targets: dict[str, list[dt.date]]) -> dict[str, set[dt.date]]:
     on_completion=[hooks.rerun_finished],
     on_failure=[hooks.rerun_finished],
     on_crashed=[hooks.run_crashed],
+    on_cancellation=[hooks.close_children],
     validate_parameters=False,  # resolve_rerun_params validates, in one line (nba_backfill.params)
 )
 def rerun_failed_dates(
