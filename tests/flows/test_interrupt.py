@@ -159,3 +159,64 @@ def test_a_parent_that_ends_early_closes_what_it_left_unfinished(
         running.id: final,
         done.id: "Completed",
     }
+
+
+_KILLED = """
+import sys, time
+from prefect import flow, task
+from nba_backfill.settings import load_settings
+from tasks.runlock import run_lock
+
+@task(name="fill-chunk")
+def chunk() -> None:
+    print("CHUNK", flush=True)
+    time.sleep(600)
+
+@flow(name="phase4-group")
+def group() -> None:
+    chunk()
+
+@flow(name="backfill", flow_run_name="backfill · killed")
+def parent() -> None:
+    with run_lock(load_settings(warehouse={"duckdb_path": sys.argv[1]}), "killed"):
+        group()
+
+parent()
+"""
+
+
+def test_a_killed_run_s_children_are_closed_by_the_next_run_taking_the_lock(
+    local_settings: Settings,
+):
+    """SIGKILL runs no hook: the run, its subflow and its chunk stay Pending or Running on the
+    server until the next run takes the run lock, sees the holder's process gone and closes them."""
+    from tasks.runlock import run_lock
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PYTHONPATH": str(REPO)}
+    db = str(local_settings.warehouse.duckdb_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED, db], cwd=REPO, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert "CHUNK" in proc.stdout.readline()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    with get_client(sync_client=True) as client:
+        parent = _backfill_run(client, "backfill · killed")
+        assert parent is not None
+        flows, tasks = _runs_under(client, parent.id)
+        # a task's Running may never have reached the server: it stays Pending
+        assert {r.state.name if r.state else None for r in [*flows, *tasks]} <= {
+            "Pending",
+            "Running",
+        }
+        with run_lock(local_settings, "after"):
+            pass
+        flows, tasks = _runs_under(client, parent.id)
+        parent = client.read_flow_run(parent.id)
+    assert parent.state is not None and parent.state.name == "Crashed"
+    assert [r.state.name for r in [*flows, *tasks] if r.state] == ["Crashed"] * 3
