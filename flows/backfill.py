@@ -16,7 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows import hooks
+from flows import hooks, names
 from flows.fanout import FanOut
 from flows.phases import Execution, InProcess
 from nba_backfill.errors import BackfillFailed, GateFailed
@@ -34,10 +34,11 @@ from tasks.validation import validate_phase
 
 @flow(
     name="backfill",
-    flow_run_name="backfill · {start}..{end}",
+    flow_run_name=names.backfill_run_name,  # the resolved dates, not the raw parameters
     on_completion=[hooks.backfill_finished],
     on_failure=[hooks.backfill_finished],
     on_crashed=[hooks.run_crashed],
+    on_cancellation=[hooks.close_children],
     validate_parameters=False,  # resolve_params validates, in one line (nba_backfill.params)
 )
 def backfill(

@@ -17,6 +17,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.futures import PrefectFuture
 
+from flows import hooks, names
 from flows.phases import error_class, phase3, phase4_group, with_runner
 from nba_backfill.catalog import dependency_waves, downstream_of, get_table
 from nba_backfill.errors import BackfillError, UsageError
@@ -48,7 +49,9 @@ class FanOut:
 
 @flow(
     name=TABLE_FLOW,
-    flow_run_name="backfill-table · {table} · {start}..{end}",
+    flow_run_name=names.table_run_name,
+    on_crashed=[hooks.close_children],
+    on_cancellation=[hooks.close_children],
     validate_parameters=False,  # resolve_params validates, in one line (nba_backfill.params)
 )
 def backfill_table(

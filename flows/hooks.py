@@ -28,6 +28,7 @@ from nba_backfill.notify import (
 )
 from nba_backfill.params import resolve_params
 from nba_backfill.settings import get_settings
+from tasks import common
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
@@ -221,8 +222,29 @@ def validate_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) 
     _notify(flow, flow_run, build)
 
 
+def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    """on_crashed / on_cancellation: the subflows and task runs this run left unfinished end
+    Crashed (Cancelled when it was cancelled), so none stays Pending or Running in the UI.
+    The next run taking the run lock does the same for a process killed before its hooks ran
+    (tasks/runlock.py). Never raises: the run's state is already final."""
+    logger = flow_run_logger(flow_run, flow)
+    try:
+        closed = common.close_descendants(
+            flow_run.id,
+            f"its parent run {flow_run.name!r} ended {state.name}",
+            cancelled=state.is_cancelled(),
+        )
+    except Exception:
+        logger.exception("could not close the runs %r left unfinished", flow_run.name)
+        return
+    if closed:
+        logger.warning("marked %d unfinished run(s) %s: %s", len(closed), state.name, closed[:10])
+
+
 def run_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
-    """on_crashed of every flow: the process died; say so, with the retry command."""
+    """on_crashed of every flow: close what it left unfinished; tell Slack the process died,
+    with the retry command."""
+    close_children(flow, flow_run, state)
 
     def build() -> SlackMessage:
         retry = _range_retry(flow, flow_run) if flow.name == "backfill" else None

@@ -14,7 +14,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from flows import hooks
+from flows import hooks, names
 from flows.phases import phase3, phase4_group, with_runner
 from nba_backfill.catalog import PHASE4_GROUPS
 from nba_backfill.errors import BackfillFailed, GateFailed
@@ -57,10 +57,11 @@ def check_after(targets: dict[str, list[dt.date]]) -> dict[str, set[dt.date]]:
 
 @flow(
     name="rerun-failed-dates",
-    flow_run_name="rerun-failed-dates",
+    flow_run_name=names.rerun_run_name,
     on_completion=[hooks.rerun_finished],
     on_failure=[hooks.rerun_finished],
     on_crashed=[hooks.run_crashed],
+    on_cancellation=[hooks.close_children],
     validate_parameters=False,  # resolve_rerun_params validates, in one line (nba_backfill.params)
 )
 def rerun_failed_dates(

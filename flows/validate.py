@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import flow
 
-from flows import hooks
+from flows import hooks, names
 from nba_backfill.params import parse_phase, resolve_params
 from tasks import common
 from tasks.validation import validate_phase
@@ -15,7 +15,7 @@ from tasks.validation import validate_phase
 
 @flow(
     name="validate",
-    flow_run_name="validate · phase {phase}",
+    flow_run_name=names.validate_run_name,
     on_failure=[hooks.validate_failed],
     on_crashed=[hooks.run_crashed],
     validate_parameters=False,  # resolve_params validates, in one line (nba_backfill.params)

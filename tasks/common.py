@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from nba_backfill.settings import Settings, get_settings
 from nba_backfill.warehouse import Warehouse, close_shared, shared_warehouse
 
@@ -28,3 +30,53 @@ def end_of_run() -> None:
 
     if deployment.id:
         close_shared()
+
+
+def close_descendants(flow_run_id: Any, message: str, *, cancelled: bool = False) -> list[str]:
+    """Put every run ``flow_run_id`` left unfinished — the subflows below it (and theirs), and
+    the task runs of it and of them — into a final state: Crashed, or Cancelled when the run
+    was cancelled. An interrupted parent (a double Ctrl-C, a killed process) otherwise leaves a
+    subflow it had just created Pending forever in the UI. Returns the names of the runs it
+    closed; runs already final are left as they are."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterParentFlowRunId,
+        TaskRunFilter,
+        TaskRunFilterFlowRunId,
+    )
+    from prefect.states import Cancelled, Crashed
+
+    final = Cancelled if cancelled else Crashed
+    closed: list[str] = []
+    with get_client(sync_client=True) as client:
+        flow_runs: list[Any] = []
+        frontier = [flow_run_id]
+        while frontier:
+            children = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=frontier)
+                )
+            )
+            flow_runs += children
+            frontier = [c.id for c in children]
+        owners = [flow_run_id, *(f.id for f in flow_runs)]
+        task_runs: list[Any] = []
+        while True:  # the API serves at most 200 a page
+            page = client.read_task_runs(
+                task_run_filter=TaskRunFilter(flow_run_id=TaskRunFilterFlowRunId(any_=owners)),
+                limit=200,
+                offset=len(task_runs),
+            )
+            task_runs += page
+            if len(page) < 200:
+                break
+        for tr in task_runs:
+            if tr.state is None or not tr.state.is_final():
+                client.set_task_run_state(tr.id, final(message=message), force=True)
+                closed.append(tr.name)
+        for fr in reversed(flow_runs):  # the deepest first
+            if fr.state is None or not fr.state.is_final():
+                client.set_flow_run_state(fr.id, final(message=message), force=True)
+                closed.append(fr.name)
+    return closed

@@ -52,6 +52,7 @@ from prefect.states import Crashed
 
 from nba_backfill.errors import RunLocked
 from nba_backfill.settings import Settings
+from tasks.common import close_descendants
 
 log = logging.getLogger("nba_backfill")
 
@@ -257,6 +258,11 @@ def _release_if_dead(client: Any, holder: Holder) -> str | None:
             )
     if why is None:
         return None
+    if holder.flow_run_id and state is not None and not state.is_completed():
+        # Its process died before its on_crashed hook could close what it had started (a
+        # double Ctrl-C, a kill): do it now, so no subflow of it stays Pending or Running.
+        with contextlib.suppress(Exception):
+            close_descendants(UUID(holder.flow_run_id), f"its parent run {why}")
     with contextlib.suppress(ObjectNotFound, PrefectHTTPStatusError):  # it lapsed already
         client.release_concurrency_slots_with_lease(UUID(holder.lease_id))
     return why
