@@ -27,7 +27,7 @@ pytest: sync
 	$(UV) run pytest
 
 chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (figures: $NBA_BACKFILL_HOME/chaos/)
-	$(UV) run pytest -m chaos tests/chaos
+	$(UV) run pytest -m chaos
 
 bench: uv ## runbook vs nba-backfill vs lower bound, latency-model projections, sweep -> bench/results/
 	$(UV) sync --frozen --group bench

@@ -74,6 +74,9 @@ def _backfill_run(client: object, name: str) -> FlowRun | None:
     return runs[0] if runs else None
 
 
+# ~2.5 min of a real process, and a race it cannot force (the deterministic window is the next
+# test): it runs with the chaos suite (`make chaos`), not in `make test`.
+@pytest.mark.chaos
 def test_a_double_interrupt_leaves_no_child_run_pending_or_running(seeded: Settings):
     close_shared()  # the subprocess writes the warehouse file
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PYTHONPATH": str(REPO)}
