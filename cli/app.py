@@ -300,10 +300,14 @@ def run(
 
 
 def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
-    """What the flow's checks (the Phase 3 gate over every Phase 3 table, Phase 4 validation of
+    """What the flow's checks (Phase 3 over ``RunParams.gate_tables``, Phase 4 validation of
     the run's Phase 4 tables) find wrong now, in one line; None when they pass."""
     failing: list[str] = []
-    checks = [(3, None), (4, p.phase_tables(4))] if p.phase_tables(4) else [(3, None)]
+    checks: list[tuple[int, list[str] | None]] = []
+    if p.gate_tables() != []:
+        checks.append((3, p.gate_tables()))
+    if p.phase_tables(4):
+        checks.append((4, p.phase_tables(4)))
     for phase, tables in checks:
         report = validate(wh, phase, p.start, p.end, tables)
         if not report.ok:

@@ -71,7 +71,7 @@ def backfill(
             if plan is not None:  # no Phase 3 table asked for
                 execution.phase3(plan, summary)
             gate_phase3(params, summary)
-            if not params.skip_phase4 and params.phase_tables(4):
+            if params.to_phase4:
                 execution.phase4(summary)
                 validate_phase4(params, summary)
         except GateFailed as exc:
@@ -109,13 +109,18 @@ def plan_phase3(params: RunParams, summary: RunSummary) -> Plan | None:
 
 
 def gate_phase3(params: RunParams, summary: RunSummary) -> None:
-    """Validate every Phase 3 table over the run's range; unless ``skip_phase4``, a table below
-    its threshold raises GateFailed (naming what is missing) and Phase 4 never starts. Under
-    ``skip_phase4`` the task does not raise (a rerun reads from the task run, tagged
-    ``gate:phase3``, that Phase 4 was blocked, and it was not: it was not asked for); the
-    failing gate still fails the run (``RunSummary.conclude``)."""
+    """Validate Phase 3 over the run's range. When the run goes on to Phase 4, every Phase 3
+    table is checked (Phase 4 reads them) and a table below its threshold raises GateFailed
+    (naming what is missing): Phase 4 never starts. A run without Phase 4 (``skip_phase4``,
+    or only Phase 3 tables asked for) checks the Phase 3 tables it filled and does not raise
+    (a rerun reads from the task run, tagged ``gate:phase3``, whether Phase 4 was blocked,
+    and it was not: it was not asked for); a failing check still fails the run
+    (``RunSummary.conclude``)."""
+    tables = params.gate_tables()
+    if tables == []:  # no Phase 3 table and no Phase 4: nothing of Phase 3 to check
+        return
     gate = validate_phase.with_options(tags=[GATE_TAG])
-    summary.add_validation(gate(3, params.start, params.end, gate=not params.skip_phase4))
+    summary.add_validation(gate(3, params.start, params.end, tables, gate=params.to_phase4))
 
 
 def validate_phase4(params: RunParams, summary: RunSummary) -> None:

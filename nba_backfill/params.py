@@ -60,6 +60,17 @@ class RunParams:
     def phase_tables(self, phase: int) -> list[str]:
         return [t.name for t in resolve_tables(self.tables) if t.phase == phase]
 
+    @property
+    def to_phase4(self) -> bool:
+        """Whether the run goes on to Phase 4: Phase 4 tables asked for and not skipped."""
+        return not self.skip_phase4 and bool(self.phase_tables(4))
+
+    def gate_tables(self) -> list[str] | None:
+        """The Phase 3 tables whose checks decide the run: every one (None) when Phase 4
+        follows — it reads them all — else only the Phase 3 tables the run fills (a run of
+        two tables does not fail because a third is incomplete)."""
+        return None if self.to_phase4 else self.phase_tables(3)
+
 
 def parse_date(value: object, what: str) -> dt.date | None:
     """A date from a ``date`` (a datetime loses its time), an ISO ``YYYY-MM-DD`` string, or

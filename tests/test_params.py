@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from nba_backfill.catalog import TOGS
+from nba_backfill.catalog import PHASE3, TOGS
 from nba_backfill.errors import UsageError
 from nba_backfill.params import RerunParams, RunParams, parse_phase, resolve_params
 from nba_backfill.planner import chunk_dates
@@ -113,3 +113,22 @@ def test_phase_is_3_or_4(value: object, phase: int) -> None:
 def test_other_phases_are_refused(value: object) -> None:
     with pytest.raises(UsageError):
         parse_phase(value)
+
+
+@pytest.mark.parametrize(
+    ("tables", "skip_phase4", "to_phase4", "gate"),
+    [
+        (None, False, True, None),  # everything: the gate covers every Phase 3 table
+        (None, True, False, "all phase 3"),  # no Phase 4: the Phase 3 tables the run fills
+        (["team_offense_game_summary"], False, False, ["nba_analytics.team_offense_game_summary"]),
+        (["ml_feature_store_v2"], False, True, None),  # Phase 4 reads every Phase 3 table
+        (["ml_feature_store_v2"], True, False, []),  # nothing of Phase 3 to check
+    ],
+)
+def test_the_checks_that_decide_a_run_cover_what_it_fills(
+    tables: list[str] | None, skip_phase4: bool, to_phase4: bool, gate: object
+) -> None:
+    p = RunParams(dt.date(2021, 11, 1), dt.date(2021, 11, 7), tables, 7, 2, skip_phase4)
+    assert p.to_phase4 is to_phase4
+    expected = [t.name for t in PHASE3] if gate == "all phase 3" else gate
+    assert p.gate_tables() == expected

@@ -73,8 +73,9 @@ def test_a_duplicated_key_fails_validate_and_the_next_run_repairs_it(
 
 
 def test_nothing_to_fill_still_exits_1_when_the_checks_fail(seeded: Settings) -> None:
-    """No flow run for an empty plan, but the checks it would run decide the exit code (the
-    gate validates every Phase 3 table, whichever ones the run fills)."""
+    """No flow run for an empty plan, but the checks it would run decide the exit code (a run
+    that goes on to Phase 4 is gated on every Phase 3 table, whichever ones it fills; the
+    feature store has nothing to fill on the opener's bootstrap days)."""
     from nba_backfill.catalog import TOGS
     from nba_backfill.runner import run_chunk
     from nba_backfill.settings import RetrySettings
@@ -86,7 +87,9 @@ def test_nothing_to_fill_still_exits_1_when_the_checks_fail(seeded: Settings) ->
         assert run_chunk(wh, TOGS, days, fast).dates_filled == days
     finally:
         wh.close()
-    res = runner.invoke(app, ["run", *OPENING, "--tables", "team_offense_game_summary"])
+    res = runner.invoke(
+        app, ["run", *OPENING, "--tables", "team_offense_game_summary,ml_feature_store_v2"]
+    )
     assert res.exit_code == 1, res.output
     [line] = _errors(res.output)
     assert line.startswith("error: nothing to fill, yet the Phase 3 gate fails: ")
