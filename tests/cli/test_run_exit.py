@@ -37,13 +37,27 @@ def _errors(output: str) -> list[str]:
 
 
 def test_skip_phase4_exits_1_naming_the_failing_gate(seeded: Settings, api: str) -> None:
+    """The opener's second day has no box scores: the team summaries the run fills cannot be
+    complete there; Phase 4 is skipped and the run still exits 1, naming table and date."""
+    import duckdb
+
+    con = duckdb.connect(str(seeded.warehouse.duckdb_path))
+    con.execute("DELETE FROM nba_raw.nbac_team_boxscore WHERE game_date = '2021-10-20'")
+    con.close()
     res = runner.invoke(
-        app, ["run", *OPENING, "--tables", "team_offense_game_summary", "--skip-phase4"]
+        app,
+        [
+            "run",
+            *OPENING,
+            "--tables",
+            "team_offense_game_summary,team_defense_game_summary",
+            "--skip-phase4",
+        ],
     )
     assert res.exit_code == 1, res.output
     [line] = _errors(res.output)
     assert "Phase 3 gate failed" in line and "team_defense_game_summary" in line
-    assert "2021-10-19" in line
+    assert "2021-10-20" in line
 
 
 def test_a_duplicated_key_fails_validate_and_the_next_run_repairs_it(
