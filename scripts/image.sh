@@ -153,10 +153,13 @@ for _ in $(seq 240); do
 done
 curl -sf "$API/health" >/dev/null || fail "the Prefect server is not healthy after 120s (log: $WORK/server.log)"
 
-"${HOST_ENV[@]}" "$PY" -m cli setup --target cloud-run >"$WORK/setup.log" 2>&1 \
-    || fail "nba-backfill setup --target cloud-run failed (log: $WORK/setup.log)"
+# Seeding and registering do not depend on each other: side by side.
 "${HOST_ENV[@]}" "$PY" scripts/image_smoke.py seed "$WORK/warehouse.duckdb" "$SMOKE_START" "$SMOKE_END" \
-    >"$WORK/seed.log" 2>&1 || fail "seeding the smoke warehouse failed (log: $WORK/seed.log)"
+    >"$WORK/seed.log" 2>&1 &
+SEED_PID=$!
+"${HOST_ENV[@]}" "$PY" -m cli setup --target cloud-run >"$WORK/setup.log" 2>&1 \
+    || { wait "$SEED_PID" || true; fail "nba-backfill setup --target cloud-run failed (log: $WORK/setup.log)"; }
+wait "$SEED_PID" || fail "seeding the smoke warehouse failed (log: $WORK/seed.log)"
 DATA=$IMAGE_HOME/smoke
 mkdir -p "$ROOT$DATA" && cp "$WORK/warehouse.duckdb" "$ROOT$DATA/" && chown -R "$USER_SPEC" "$ROOT$DATA"
 RUN_ID=$("${HOST_ENV[@]}" "$PY" scripts/image_smoke.py create-run backfill/cloud-run "$SMOKE_START" "$SMOKE_END" 2>"$WORK/create-run.log") \
