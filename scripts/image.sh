@@ -175,8 +175,13 @@ in_image PREFECT_API_URL="$API" PREFECT__FLOW_RUN_ID="$RUN_ID" \
     NBA_BACKFILL_WAREHOUSE__DUCKDB_PARTITION_EXPIRATION=none \
     prefect flow-run execute >"$WORK/execute.log" 2>&1 \
     || fail "prefect flow-run execute exited non-zero in the image (log: $WORK/execute.log)"
-"${HOST_ENV[@]}" "$PY" scripts/image_smoke.py check "$RUN_ID" >"$WORK/check.log" 2>&1 \
-    || fail "$(tail -1 "$WORK/check.log") (log: $WORK/execute.log)"
+if ! "${HOST_ENV[@]}" "$PY" scripts/image_smoke.py check "$RUN_ID" >"$WORK/check.log" 2>&1; then
+    # The server's verdict, and the run's first exception when the verdict does not name it.
+    why=$(tail -1 "$WORK/check.log")
+    err=$(grep -m1 -E '^[A-Za-z.]*(Error|Exception): ' "$WORK/execute.log" | cut -c1-100 || true)
+    [ -z "$err" ] || [[ $why == *"$err"* ]] || why="$why — $err"
+    fail "$why (log: $WORK/execute.log)"
+fi
 smoke_s=$(since "$t0")
 echo "smoke: $(tail -1 "$WORK/check.log") (${smoke_s}s)"
 echo "make image: ok — base ${base_s}s ($base_note), image build ${build_s}s, smoke ${smoke_s}s"
