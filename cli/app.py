@@ -237,6 +237,14 @@ def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
             + f" (dry runs; on-demand at ${estimate.price_per_tib_usd:g}/TiB, "
             "NBA_BACKFILL_WAREHOUSE__PRICE_PER_TIB_USD)"
         )
+    for tp in the_plan.tables.values():
+        if tp.stale:  # complete dates planned again: say why (the first; --json lists all)
+            first = min(tp.stale)
+            more = f" (+{len(tp.stale) - 1} more dates)" if len(tp.stale) > 1 else ""
+            out.print(
+                f"{short_name(tp.table)} {first}{more}: {tp.stale[first]}",
+                highlight=False,
+            )
     if the_plan.empty:
         out.print("nothing to do: every expected date is complete")
 
