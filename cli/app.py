@@ -377,7 +377,11 @@ def validate_cmd(
     with _errors():
         phase = parse_phase(phase)
         p = _params(start, end, None, None)
-        report = validate(_read_only(), phase, p.start, p.end)
+        wh = _read_only()
+        try:  # closed: a copy read during a run is removed
+            report = validate(wh, phase, p.start, p.end)
+        finally:
+            wh.close()
         if as_json:
             out.print_json(json.dumps(report.as_dict(verbose)))
         else:
