@@ -93,7 +93,9 @@ def _tables(value: str | None) -> list[str] | None:
 
 
 def _read_only() -> Warehouse:
-    return open_warehouse(_settings(), read_only=True)
+    """The warehouse for a command that only reads: during a run, a copy of it (a command
+    that goes on to write, like ``run``, opens it with ``open_warehouse`` and is refused)."""
+    return open_warehouse(_settings(), read_only=True, copy_if_locked=True)
 
 
 def _params(
@@ -272,7 +274,7 @@ def run(
     with _errors():
         p = _params(start, end, tables, chunk_days, max_concurrency, skip_phase4)
         s = _settings()
-        wh = _read_only() if s.warehouse.backend == "duckdb" else open_warehouse(s)
+        wh = open_warehouse(s, read_only=s.warehouse.backend == "duckdb")
         try:
             the_plan = Planner(wh).plan(
                 p.start, p.end, p.tables, p.chunk_days, phases=(3,) if skip_phase4 else (3, 4)

@@ -62,7 +62,12 @@ class DuckDBWarehouse(Warehouse, Loader):
     name = "duckdb"
 
     def __init__(
-        self, settings: Settings, path: Path | str | None = None, *, read_only: bool = False
+        self,
+        settings: Settings,
+        path: Path | str | None = None,
+        *,
+        read_only: bool = False,
+        copy_if_locked: bool = False,
     ) -> None:
         super().__init__(settings)
         self.path = Path(path or settings.warehouse.duckdb_path)
@@ -78,7 +83,7 @@ class DuckDBWarehouse(Warehouse, Loader):
             self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             holder = _lock_holder(exc)
-            if read_only and holder is not None:
+            if read_only and copy_if_locked and holder is not None:
                 # DuckDB admits one writing process or several readers, never both: a
                 # read-only command during a run reads a consistent copy instead.
                 self._con = self._open_snapshot(holder, config)

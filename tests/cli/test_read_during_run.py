@@ -98,3 +98,13 @@ def test_no_consistent_copy_is_one_line_naming_the_holder(
         lines = [ln for ln in res.output.splitlines() if ln.strip()]
         assert len(lines) == 1 and "Traceback" not in res.output, res.output
         assert f"process {holder.pid} " in lines[0] and "retry" in lines[0], lines[0]
+
+
+def test_run_is_still_refused_while_another_run_writes(
+    holder: subprocess.Popen[str], seeded: Settings
+) -> None:
+    """``run`` writes: it is refused in one line before it plans, never fed a copy."""
+    res = runner.invoke(app, ["run", *RANGE, "--tables", "team_offense_game_summary"])
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "is another nba-backfill process using it?" in lines[0]
