@@ -7,12 +7,14 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from typer.testing import CliRunner
 
+from cli.app import app
 from nba_backfill.catalog import MLFS, PCF, PDC, PGS, PHASE3, PHASE4, PSZA, TDGS, TDZA, UPCG
 from nba_backfill.planner import Planner
 from nba_backfill.runner import run_chunk
 from nba_backfill.settings import RetrySettings, Settings
-from nba_backfill.warehouse import Warehouse, shared_warehouse
+from nba_backfill.warehouse import Warehouse, close_shared, shared_warehouse
 from nba_backfill.warehouse.wrapper import loader
 from tests.conftest import SLICE_END, SLICE_START
 
@@ -75,6 +77,26 @@ def test_a_refilled_phase3_date_replans_the_phase4_dates_whose_windows_read_it(
     }
     assert p4.tables[PCF].to_fill == p4.tables[MLFS].to_fill == stale
     assert p4.tables[PSZA].to_fill == p4.tables[PDC].to_fill == []
+    # `plan` says why: the first stale date of each table and its reason.
+    close_shared()
+    res = CliRunner().invoke(
+        app,
+        [
+            "plan",
+            "--start",
+            str(P4_START),
+            "--end",
+            str(P4_END),
+            "--tables",
+            "team_defense_zone_analysis",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (
+        "team_defense_zone_analysis 2021-12-02 (+3 more dates): stale: input "
+        "team_defense_game_summary 2021-12-01 refilled after it"
+    ) in " ".join(res.output.split())
+    wh = shared_warehouse()
 
     # A Phase 4 group planned after the one before it wrote (the flow's order): the composite
     # dates are stale by time now, the zone dates no longer.
