@@ -5,6 +5,7 @@ The table SQL is BigQuery dialect; it is transpiled here with sqlglot, once per 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import datetime as dt
@@ -103,6 +104,8 @@ class DuckDBWarehouse(Warehouse, Loader):
         blocks are checksummed); else it is taken again, ``SNAPSHOT_ATTEMPTS`` times in all.
         Raises WarehouseUnavailable, one line naming the holder, when none counts."""
         tmp = Path(tempfile.mkdtemp(prefix="nba-backfill-snapshot-"))
+        # Removed by close(); and at exit, for a command that ends without closing.
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
         copy = tmp / self.path.name
         wal = Path(f"{self.path}.wal")
         for attempt in range(SNAPSHOT_ATTEMPTS):
