@@ -35,16 +35,20 @@ def window_dates(wh: Warehouse, refilled: dt.date, days: int, end: dt.date) -> l
     return sorted(wh.schedule(refilled + dt.timedelta(days=1), last))
 
 
-@pytest.fixture
-def filled(seeded: Settings) -> Warehouse:
+def prefill(wh: Warehouse) -> None:
     """Phase 3 over the slice, then Phase 4 over its last week, while team_defense_game_summary
     lacked 2021-12-01 (a failed chunk: Phase 4 was computed without it)."""
-    wh = shared_warehouse()
     for spec in PHASE3:
         fill(wh, spec.name, SLICE_START, SLICE_END)
     loader(wh).delete_dates(PHASE3[1], [REFILLED])
     for spec in PHASE4:
         fill(wh, spec.name, P4_START, P4_END)
+
+
+@pytest.fixture
+def filled(seeded: Settings) -> Warehouse:
+    wh = shared_warehouse()
+    prefill(wh)
     return wh
 
 
