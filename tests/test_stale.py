@@ -140,3 +140,24 @@ def test_a_refilled_player_game_summary_date_replans_the_upcoming_context_after_
         assert p4.tables[table].to_fill == week, table
     # (its own stale dates are the fixture's missing team_defense_game_summary 2021-12-01)
     assert all("team_defense_game_summary" in r for r in p4.tables[TDZA].stale.values())
+
+
+def test_input_windows_are_the_dependencies_and_the_windows_over_catalog_tables() -> None:
+    """One entry per input table, the widest look-back: the feature store's year of player
+    games (1 YEAR = 366 days, its own date included), the zone analysis' 60 days before."""
+    from nba_backfill.catalog import TABLES, TOGS, UPTG
+
+    windows = {w.table: (w.lookback_days, w.same_date) for w in TABLES[MLFS].input_windows}
+    assert windows == {
+        PCF: (0, True),
+        PDC: (0, True),
+        UPCG: (0, True),
+        PSZA: (0, True),
+        TDZA: (0, True),
+        PGS: (366, True),
+        TOGS: (366, True),
+    }
+    zone = {w.table: (w.lookback_days, w.same_date) for w in TABLES[TDZA].input_windows}
+    assert zone == {TDGS: (60, False), UPTG: (0, True)}
+    assert TABLES[MLFS].written_column == "created_at"
+    assert TABLES[TDZA].written_column == "processed_at"
