@@ -215,12 +215,19 @@ class Planner:
 
         if only is None:
             # Dates written before one of their input dates was refilled (by an earlier run):
-            # one written-time read per table over the range and the windows' reach.
-            written = read_written(self.warehouse, specs, start, end)
-            for spec in specs:
-                tp = plans[spec.name]
-                fresh = [d for d in tp.expected if d in tp.complete]
-                tp.stale = stale_dates(spec, fresh, written.get(spec.name, {}), written)
+            # one written-time read per table over the range and the windows' reach, only
+            # for tables holding complete dates that read inputs (and those inputs).
+            fresh = {
+                s.name: [d for d in plans[s.name].expected if d in plans[s.name].complete]
+                for s in specs
+                if s.input_windows
+            }
+            checked = [s for s in specs if fresh.get(s.name)]
+            written = read_written(self.warehouse, checked, start, end)
+            for spec in checked:
+                plans[spec.name].stale = stale_dates(
+                    spec, fresh[spec.name], written[spec.name], written
+                )
         self._block_short_inputs(plans, specs, all_expected, complete_of, expired, only is None)
         for spec in specs:
             tp = plans[spec.name]
