@@ -102,6 +102,31 @@ class TableSpec:
         return tuple(a for a in self.audits if a not in KEY_AUDITS + SHARE_AUDITS)
 
     @property
+    def input_windows(self) -> tuple[Dependency, ...]:
+        """Every catalog table the rows of a date read, with the widest look-back: the
+        dependencies, and the windows over catalog tables (a YEAR as 366 days, the date itself
+        included: a superset of what the SQL reads). What makes a date stale when an input
+        date in it is rewritten (``readiness.stale_dates``); one entry per input table."""
+        reach: dict[str, tuple[int, bool]] = {}
+        spans = [(d.table, d.lookback_days, d.same_date) for d in self.depends_on]
+        spans += [
+            (w.table, w.span * (366 if w.unit == "YEAR" else 1), True)
+            for w in self.windows
+            if w.table in TABLES
+        ]
+        for table, days, same in spans:
+            old_days, old_same = reach.get(table, (0, False))
+            reach[table] = (max(days, old_days), same or old_same)
+        return tuple(Dependency(t, days, same, required=False) for t, (days, same) in reach.items())
+
+    @property
+    def written_column(self) -> str:
+        """The column saying when a row was written (production's processing metadata:
+        ``processed_at``, or ``created_at`` where the table has none, e.g. the feature store);
+        every write stamps it with the write's time (``outputs``)."""
+        return "processed_at" if "processed_at" in self.contract.column_names else "created_at"
+
+    @property
     def gate_threshold(self) -> float:
         """Share of non-bootstrap expected dates that must be complete (``COVERAGE_THRESHOLD``
         of the table's phase)."""

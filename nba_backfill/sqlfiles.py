@@ -114,13 +114,14 @@ def load_model(table: TableSpec, datasets: dict[str, str]) -> exp.Expr:
 
 def table_slots(table: TableSpec) -> dict[str, Slot]:
     """The slots a table fills in an audit or a shared read, all from its catalog entry:
-    ``this_table``, ``date_column``, ``team_column``, ``key_columns``, ``any_key_is_null``
-    and, for a table counting teams through another one, ``team_from`` /
+    ``this_table``, ``date_column``, ``team_column``, ``written_column``, ``key_columns``,
+    ``any_key_is_null`` and, for a table counting teams through another one, ``team_from`` /
     ``team_from_date_column``."""
     slots: dict[str, Slot] = {
         "this_table": table.name,
         "date_column": table.date_column,
         "team_column": table.team_column,
+        "written_column": table.written_column,
         "key_columns": table.key_columns,
         "any_key_is_null": exp.or_(*(exp.column(k).is_(exp.null()) for k in table.key_columns)),
     }

@@ -198,6 +198,21 @@ class Warehouse(abc.ABC):
             )
         return out
 
+    def written_at(
+        self, table: TableSpec, start: dt.date, end: dt.date
+    ) -> dict[dt.date, tuple[dt.datetime, dt.datetime]]:
+        """When each date of ``table`` on ``[start, end]`` was written: (first, last) of its
+        rows' written column (dates without rows, or without a time, are absent; empty when
+        the table does not exist). One query."""
+        if not self.table_exists(table.name):
+            return {}
+        rows = self.fetch(_read("written_at", table), {"start_date": start, "end_date": end})
+        return {
+            _as_date(r["day"]): (r["first_written"], r["last_written"])
+            for r in rows
+            if r["first_written"] is not None
+        }
+
     def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
         """Row count, rows with a NULL key column, and surplus rows of duplicated keys: the
         table's key audits (:func:`nba_backfill.audits.key_counts`), one query."""

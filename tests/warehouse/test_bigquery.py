@@ -698,3 +698,17 @@ def test_dml_counts_from_child_jobs() -> None:
                 Child("COMMIT_TRANSACTION", None)]  # fmt: skip
     assert dml_counts(children) == (60, 58)
     assert dml_counts([]) is None
+
+
+def test_written_at_moves_only_for_the_rewritten_date(togs: BigQueryWarehouse) -> None:
+    """The stale rule's read (``written_at``) on BigQuery: a rewrite of one date stamps that
+    date later than the others, which keep their times."""
+    before = togs.written_at(TOGS_SPEC, START, END)
+    assert set(before) == set(togs.date_profile(TOGS_SPEC, START, END))
+    day = START + dt.timedelta(days=1)
+    togs.replace_range(TOGS_SPEC, day, day)
+    after = togs.written_at(TOGS_SPEC, START, END)
+    assert after[day][0] > max(last for _, last in before.values())
+    assert {d: w for d, w in after.items() if d != day} == {
+        d: w for d, w in before.items() if d != day
+    }
