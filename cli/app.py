@@ -6,6 +6,7 @@ Bad input prints one line and exits 2, before anything is written.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -26,7 +27,7 @@ from nba_backfill.catalog import USAGE_RATE_THRESHOLD
 from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
 from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
 from nba_backfill.params import RunParams, parse_phase, resolve_params
-from nba_backfill.planner import Plan, Planner
+from nba_backfill.planner import Plan, Planner, Selection
 from nba_backfill.settings import Settings, get_settings
 from nba_backfill.validation import ValidationReport, validate
 from nba_backfill.warehouse import Warehouse, close_shared, open_warehouse
@@ -50,6 +51,20 @@ TablesOpt = Annotated[
 ]
 ChunkOpt = Annotated[int | None, typer.Option("--chunk-days", help="Days per chunk task")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option("--mode", help="missing (default), failed, all, dates (docs/operating.md)"),
+]
+DatesOpt = Annotated[
+    str | None, typer.Option("--dates", help="Comma-separated dates to rewrite (mode dates)")
+]
+DownstreamOpt = Annotated[
+    bool,
+    typer.Option(
+        "--downstream/--no-downstream",
+        help="Also rewrite the dates whose windows read the dates asked for",
+    ),
+]
 PortOpt = Annotated[
     int | None,
     typer.Option(
@@ -105,10 +120,37 @@ def _params(
     chunk_days: int | None,
     max_concurrency: int | None = None,
     skip_phase4: bool = False,
+    mode: str | None = None,
+    dates: str | None = None,
+    downstream: bool = True,
 ) -> RunParams:
     return resolve_params(
-        _settings(), start, end, _tables(tables), chunk_days, max_concurrency, skip_phase4
+        _settings(),
+        start,
+        end,
+        _tables(tables),
+        chunk_days,
+        max_concurrency,
+        skip_phase4,
+        mode,
+        dates,
+        downstream,
     )
+
+
+def _selection(p: RunParams, wh: Warehouse, port: int | None = None) -> Selection | None:
+    """The dates ``p``'s reprocess mode asks for; mode failed reads the failed runs of the
+    rerun look-back from the Prefect server (``local_server.configure``)."""
+    failed = None
+    if p.mode == "failed":
+        from nba_backfill.rerun import failed_dates
+        from tasks.history import read_failed_runs
+
+        s = _settings()
+        local_server.configure(s.home, port)
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=s.prefect.rerun_lookback_days)
+        failed = failed_dates(wh, read_failed_runs(since), p.start, p.end)
+    return Selection.of(p, failed)
 
 
 # --- seed ---------------------------------------------------------------------------------------
@@ -170,6 +212,9 @@ def plan(
     end: EndOpt = None,
     tables: TablesOpt = None,
     chunk_days: ChunkOpt = None,
+    mode: ModeOpt = None,
+    dates: DatesOpt = None,
+    downstream: DownstreamOpt = True,
     as_json: JsonOpt = False,
     no_estimate: Annotated[
         bool,
@@ -179,10 +224,11 @@ def plan(
     """Show what a run would do: per table, the dates missing or incomplete, the chunks, and
     on BigQuery what the chunks would cost (one free dry run per chunk)."""
     with _errors():
-        p = _params(start, end, tables, chunk_days)
+        p = _params(start, end, tables, chunk_days, mode=mode, dates=dates, downstream=downstream)
         wh = _read_only()
         try:
-            the_plan = Planner(wh).plan(p.start, p.end, p.tables, p.chunk_days)
+            select = _selection(p, wh)
+            the_plan = Planner(wh).plan(p.start, p.end, p.tables, p.chunk_days, select=select)
             estimate = estimate_plan(wh, the_plan, skip=no_estimate)
         finally:
             wh.close()
@@ -240,13 +286,16 @@ def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
             "NBA_BACKFILL_WAREHOUSE__PRICE_PER_TIB_USD)"
         )
     for tp in the_plan.tables.values():
-        if tp.stale:  # complete dates planned again: say why (the first; --json lists all)
-            first = min(tp.stale)
-            more = f" (+{len(tp.stale) - 1} more dates)" if len(tp.stale) > 1 else ""
-            out.print(
-                f"{short_name(tp.table)} {first}{more}: {tp.stale[first]}",
-                highlight=False,
-            )
+        # Why each date is planned, one line per table and kind of reason (missing,
+        # incomplete, stale, requested, failed): its first date and reason; --json lists all.
+        kinds: dict[str, list[dt.date]] = {}
+        reasons = tp.reasons()
+        for day, why in reasons.items():
+            kinds.setdefault(why.partition(":")[0], []).append(day)
+        for days in kinds.values():
+            first = days[0]
+            more = f" (+{len(days) - 1} more dates)" if len(days) > 1 else ""
+            out.print(f"{short_name(tp.table)} {first}{more}: {reasons[first]}", highlight=False)
     if the_plan.empty:
         out.print("nothing to do: every expected date is complete")
 
@@ -267,17 +316,27 @@ def run(
     chunk_days: ChunkOpt = None,
     max_concurrency: Annotated[int | None, typer.Option(help="Chunk tasks at once")] = None,
     skip_phase4: Annotated[bool, typer.Option(help="Stop after the Phase 3 gate")] = False,
+    mode: ModeOpt = None,
+    dates: DatesOpt = None,
+    downstream: DownstreamOpt = True,
     port: PortOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
     with _errors():
-        p = _params(start, end, tables, chunk_days, max_concurrency, skip_phase4)
+        p = _params(
+            start, end, tables, chunk_days, max_concurrency, skip_phase4, mode, dates, downstream
+        )
         s = _settings()
         wh = open_warehouse(s, read_only=s.warehouse.backend == "duckdb")
         try:
             the_plan = Planner(wh).plan(
-                p.start, p.end, p.tables, p.chunk_days, phases=(3,) if skip_phase4 else (3, 4)
+                p.start,
+                p.end,
+                p.tables,
+                p.chunk_days,
+                phases=(3,) if skip_phase4 else (3, 4),
+                select=_selection(p, wh, port),
             )
             # Nothing to write: no flow run (and no Prefect server start) for a no-op, but the
             # checks the flow would run still decide the exit code.
@@ -356,6 +415,9 @@ def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str]:
                 p.chunk_days,
                 p.max_concurrency,
                 p.skip_phase4,
+                mode=p.mode,
+                dates=[d.isoformat() for d in p.dates] if p.dates else None,
+                downstream=p.downstream,
                 return_state=True,
             )
         finally:

@@ -19,14 +19,15 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows import hooks, names
 from flows.fanout import FanOut
 from flows.phases import Execution, InProcess
-from nba_backfill.errors import BackfillFailed, GateFailed
+from nba_backfill.errors import BackfillFailed, GateFailed, UsageError
 from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, parse_bool, resolve_params
-from nba_backfill.planner import Plan
+from nba_backfill.planner import Plan, Selection
 from nba_backfill.report import summary_markdown
-from nba_backfill.rerun import GATE_TAG
+from nba_backfill.rerun import GATE_TAG, failed_dates
 from nba_backfill.summary import RunSummary
 from tasks import common
+from tasks.history import read_failed_runs
 from tasks.planning import plan_backfill
 from tasks.runlock import run_lock
 from tasks.validation import validate_phase
@@ -49,25 +50,40 @@ def backfill(
     max_concurrency: int | None = None,
     skip_phase4: bool = False,
     fan_out: bool = False,
+    mode: str | None = None,
+    dates: list[str] | None = None,
+    downstream: bool = True,
 ) -> dict[str, Any]:
     """Fill every missing or incomplete (table, date) of ``[start, end]``: Phase 3, the gate,
     then the Phase 4 groups in order, then Phase 4 validation and ML readiness.
-    ``fan_out`` runs each table as its own ``backfill-table`` deployment run.
+    ``fan_out`` runs each table as its own ``backfill-table`` deployment run. ``mode``
+    (``params.MODES``; ``dates`` for mode dates) picks other dates to write, and with
+    ``downstream`` the dates whose windows read them (docs/operating.md).
 
     Returns the run summary (``RunSummary.as_dict``); a run that does not complete raises
     ``BackfillFailed`` carrying it (the Slack hooks read it from either)."""
     logger = get_run_logger()
     started = time.monotonic()
     params = resolve_params(
-        common.settings(), start, end, tables, chunk_days, max_concurrency, skip_phase4
+        common.settings(),
+        start,
+        end,
+        tables,
+        chunk_days,
+        max_concurrency,
+        skip_phase4,
+        mode,
+        dates,
+        downstream,
     )
-    execution = choose_execution(params, fan_out)
+    select = choose_selection(params)
+    execution = choose_execution(params, fan_out, select)
     # One run at a time per warehouse (tasks/runlock.py): a second one refuses, naming this
     # one, or waits (NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS); a killed holder needs no clean-up.
     with run_lock(common.settings(), f"backfill {params.start}..{params.end}"):
         summary = RunSummary(params.start, params.end)
         try:
-            plan = plan_phase3(params, summary)
+            plan = plan_phase3(params, summary, select)
             if plan is not None:  # no Phase 3 table asked for
                 execution.phase3(plan, summary)
             gate_phase3(params, summary)
@@ -91,19 +107,44 @@ def backfill(
 
 
 # --- the steps, in the flow's order -----------------------------------------------------------
-def choose_execution(params: RunParams, fan_out: bool | str) -> Execution:
+def choose_selection(params: RunParams) -> Selection | None:
+    """The dates a reprocess mode asks for, fixed once at the start (mode failed reads the
+    failed runs of the rerun look-back now: the groups after Phase 3 plan the same dates)."""
+    failed = None
+    if params.mode == "failed":
+        s = common.settings()
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=s.prefect.rerun_lookback_days)
+        runs = read_failed_runs(since)
+        failed = failed_dates(common.warehouse(), runs, params.start, params.end)
+    return Selection.of(params, failed)
+
+
+def choose_execution(
+    params: RunParams, fan_out: bool | str, select: Selection | None = None
+) -> Execution:
     """In this process (the default), or one ``backfill-table`` deployment run per table when
-    ``fan_out`` (a bool, or its JSON/CLI spelling; anything else is a UsageError)."""
-    return FanOut(params) if parse_bool(fan_out, "fan_out") else InProcess(params)
+    ``fan_out`` (a bool, or its JSON/CLI spelling; anything else is a UsageError). Fan-out
+    runs mode missing only: its children plan their own table."""
+    if parse_bool(fan_out, "fan_out"):
+        if select is not None:
+            raise UsageError(f"fan_out runs mode missing only, not mode {params.mode}")
+        return FanOut(params)
+    return InProcess(params, select)
 
 
-def plan_phase3(params: RunParams, summary: RunSummary) -> Plan | None:
+def plan_phase3(
+    params: RunParams, summary: RunSummary, select: Selection | None = None
+) -> Plan | None:
     """The Phase 3 plan (coverage before goes into ``summary``); None when the run asks for no
     Phase 3 table."""
     tables = params.phase_tables(3)
     if not tables:
         return None
-    plan = plan_backfill(params.start, params.end, tables, params.chunk_days, phases=(3,))
+    if select is not None:  # the selection is of the run's tables (downstream ones follow)
+        tables = params.tables  # type: ignore[assignment]
+    plan = plan_backfill(
+        params.start, params.end, tables, params.chunk_days, phases=(3,), select=select
+    )
     summary.add_plan(plan)
     return plan
 

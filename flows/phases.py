@@ -19,7 +19,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from nba_backfill.catalog import PHASE4_GROUPS
 from nba_backfill.params import RunParams
-from nba_backfill.planner import Chunk, Plan
+from nba_backfill.planner import Chunk, Plan, Selection
 from nba_backfill.rerun import chunk_tags
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks.chunks import fill_chunk
@@ -88,18 +88,36 @@ def phase3(params: RunParams, plan: Plan) -> list[ChunkOutcome]:
 
 @flow(name="phase4-group", flow_run_name="phase4 · g{group} · {params.start}..{params.end}")
 def phase4_group(
-    params: RunParams, group: int, only: dict[str, list[dt.date]] | None = None
+    params: RunParams,
+    group: int,
+    only: dict[str, list[dt.date]] | None = None,
+    select: Selection | None = None,
 ) -> tuple[Plan, list[ChunkOutcome]]:
     """One Phase 4 dependency group, planned when it starts (its inputs were just written).
-    ``only`` (table -> dates) narrows it to those dates: a rerun of failed dates."""
+    ``only`` (table -> dates) narrows it to those dates: a rerun of failed dates. ``select``
+    (a reprocess mode) plans the run's selection, of this group's tables."""
+    run_tables = params.phase_tables(4)
     names = [
         t.name
         for t in PHASE4_GROUPS[group - 1]
-        if (params.tables is None or t.name in params.tables) and (only is None or t.name in only)
+        if t.name in run_tables and (only is None or t.name in only)
     ]
     if not names:
         return Plan(params.start, params.end, params.chunk_days, {}), []
-    plan = plan_backfill(params.start, params.end, names, params.chunk_days, phases=(4,), only=only)
+    if select is not None:  # the selection is of the run's tables; the group keeps its own
+        plan = plan_backfill(
+            params.start,
+            params.end,
+            params.tables,
+            params.chunk_days,
+            phases=(4,),
+            select=select,
+            among=names,
+        )
+    else:
+        plan = plan_backfill(
+            params.start, params.end, names, params.chunk_days, phases=(4,), only=only
+        )
     return plan, run_chunks(plan, plan.phase_chunks(4), 4, f"phase4-g{group}-progress")
 
 
@@ -126,12 +144,15 @@ class InProcess:
     """Phase 3, then each Phase 4 group, as subflows of the running flow."""
 
     params: RunParams
+    select: Selection | None = None  # a reprocess mode other than missing
 
     def phase3(self, plan: Plan, summary: RunSummary) -> None:
         summary.outcomes += with_runner(phase3, self.params)(self.params, plan)
 
     def phase4(self, summary: RunSummary) -> None:
         for group in range(1, len(PHASE4_GROUPS) + 1):
-            plan, outcomes = with_runner(phase4_group, self.params)(self.params, group)
+            plan, outcomes = with_runner(phase4_group, self.params)(
+                self.params, group, select=self.select
+            )
             summary.add_plan(plan)
             summary.outcomes += outcomes

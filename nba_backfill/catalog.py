@@ -7,6 +7,7 @@ SQL loading and the warehouse adapters read this module; nothing else hard-codes
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -374,6 +375,16 @@ def get_table(name: str) -> TableSpec:
         return matches[0]
     known = ", ".join(t.table for t in _TABLES)
     raise UsageError(f"unknown table {name!r}; known tables: {known}")
+
+
+def with_readers(names: Iterable[str]) -> list[str]:
+    """``names`` and every table whose input windows read one of them, transitively, in
+    catalog order: the tables a rewrite of ``names`` makes stale."""
+    out = set(names)
+    for spec in _TABLES:  # catalog order: inputs before their readers
+        if any(w.table in out for w in spec.input_windows):
+            out.add(spec.name)
+    return [t.name for t in _TABLES if t.name in out]
 
 
 def resolve_tables(names: list[str] | tuple[str, ...] | None) -> tuple[TableSpec, ...]:

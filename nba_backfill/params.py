@@ -8,9 +8,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from nba_backfill.calendar import check_order
-from nba_backfill.catalog import resolve_tables
+from nba_backfill.catalog import resolve_tables, with_readers
 from nba_backfill.errors import UsageError
 from nba_backfill.settings import CHUNK_DAYS_BOUNDS, MAX_CONCURRENCY_BOUNDS, Settings
+
+# Reprocess modes: which dates a run writes (docs/operating.md, "Reprocess modes").
+# missing: dates missing or incomplete, and complete dates made stale by a refilled input;
+# failed: the dates failed runs left unfilled; all: every expected date, rewritten;
+# dates: the dates listed (``--dates``).
+MODES = ("missing", "failed", "all", "dates")
 
 
 def check_chunk_days(days: int) -> int:
@@ -48,6 +54,9 @@ class RunParams:
     chunk_days: int
     max_concurrency: int
     skip_phase4: bool = False
+    mode: str = "missing"  # one of MODES
+    dates: tuple[dt.date, ...] | None = None  # mode "dates": the dates asked for, sorted
+    downstream: bool = True  # modes other than missing: also the windows reading them
 
     def __post_init__(self) -> None:
         check_order(self.start, self.end)
@@ -56,9 +65,23 @@ class RunParams:
         if self.tables is not None:
             names = [t.name for t in resolve_tables(list(self.tables))]
             object.__setattr__(self, "tables", names)
+        check_mode(self.mode, self.dates)
+        if self.dates is not None:
+            outside = [d for d in self.dates if not self.start <= d <= self.end]
+            if outside:
+                raise UsageError(f"date {outside[0]} is outside the range {self.start}..{self.end}")
+            object.__setattr__(self, "dates", tuple(sorted(set(self.dates))))
+
+    @property
+    def run_tables(self) -> list[str] | None:
+        """The tables the run writes: ``tables``, and with a reprocess mode other than
+        missing and ``downstream``, every table reading one of them (transitively)."""
+        if self.tables is None or self.mode == "missing" or not self.downstream:
+            return self.tables
+        return with_readers(self.tables)
 
     def phase_tables(self, phase: int) -> list[str]:
-        return [t.name for t in resolve_tables(self.tables) if t.phase == phase]
+        return [t.name for t in resolve_tables(self.run_tables) if t.phase == phase]
 
     @property
     def to_phase4(self) -> bool:
@@ -87,6 +110,39 @@ def parse_date(value: object, what: str) -> dt.date | None:
         return dt.date.fromisoformat(value.strip())
     except ValueError:
         raise UsageError(f"{what} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def check_mode(mode: str, dates: object) -> None:
+    """A UsageError unless ``mode`` is one of :data:`MODES` and ``dates`` are given exactly
+    when the mode is ``dates``."""
+    if mode not in MODES:
+        raise UsageError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if mode == "dates" and not dates:
+        raise UsageError("mode dates needs a list of dates (--dates 2021-11-20,2021-11-21)")
+    if mode != "dates" and dates:
+        raise UsageError(f"dates are listed only with mode dates, not with mode {mode}")
+
+
+def parse_mode(value: object) -> str:
+    if value is None:
+        return "missing"
+    if not isinstance(value, str) or value.strip().lower() not in MODES:
+        raise UsageError(f"mode must be one of {', '.join(MODES)}; got {value!r}")
+    return value.strip().lower()
+
+
+def parse_dates(value: object) -> tuple[dt.date, ...] | None:
+    """Dates from a list, or a comma-separated string of ISO dates; None when not given.
+    An empty list, or anything not a date, is a UsageError naming the first bad one."""
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise UsageError(f"dates {value!r} is not a list of dates (expected YYYY-MM-DD,...)")
+    out = [parse_date(v, "date") for v in items if not (isinstance(v, str) and not v.strip())]
+    if not out:
+        raise UsageError("the date list is empty")
+    return tuple(sorted({d for d in out if d is not None}))
 
 
 def parse_int(value: object, what: str) -> int | None:
@@ -139,17 +195,32 @@ def resolve_params(
     chunk_days: int | str | None = None,
     max_concurrency: int | str | None = None,
     skip_phase4: bool | str = False,
+    mode: str | None = None,
+    dates: list[str] | list[dt.date] | str | None = None,
+    downstream: bool | str = True,
 ) -> RunParams:
     """Validate run parameters as they come — typed from the CLI, or as JSON values (strings
     for dates) from a deployment run or a flow call — and fill in the settings' defaults.
     The flows skip Prefect's own parameter validation so that :class:`RunParams` is the only
-    one: bad input fails with one line naming the problem, before anything is read or written."""
+    one: bad input fails with one line naming the problem, before anything is read or written.
+    ``dates`` without a mode means mode ``dates``; without ``start`` the range starts at the
+    first date listed and, without ``end``, ends at the last one or, ``downstream``, at the
+    settings' end (the windows reading a date come after it)."""
+    days = parse_dates(dates)
+    how = parse_mode(mode) if mode is not None or days is None else "dates"
+    down = parse_bool(downstream, "downstream")
+    last = settings.run.end_date
+    if days:
+        last = max(days[-1], last) if down else days[-1]
     return RunParams(
-        parse_date(start, "start date") or settings.run.start_date,
-        parse_date(end, "end date") or settings.run.end_date,
+        parse_date(start, "start date") or (days[0] if days else settings.run.start_date),
+        parse_date(end, "end date") or last,
         parse_tables(tables),
         *_chunking(settings, chunk_days, max_concurrency),
         skip_phase4=parse_bool(skip_phase4, "skip_phase4"),
+        mode=how,
+        dates=days,
+        downstream=down,
     )
 
 

@@ -4,14 +4,14 @@ them. Plain functions of warehouse reads; no orchestration here."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nba_backfill.calendar import check_order
-from nba_backfill.catalog import TABLES, TableSpec, resolve_tables
+from nba_backfill.catalog import TABLES, TableSpec, resolve_tables, with_readers
 from nba_backfill.drift import require_writable
 from nba_backfill.errors import UsageError
-from nba_backfill.params import check_chunk_days
+from nba_backfill.params import RunParams, check_chunk_days
 from nba_backfill.readiness import (
     ONE_DAY,
     expired_through,
@@ -58,10 +58,25 @@ class TablePlan:
     # complete, but written before an input date its windows read is (re)written: planned
     # again, with the reason (readiness.stale_dates / refilled_inputs)
     stale: dict[dt.date, str] = field(default_factory=dict)
+    # planned because the run asked for them (a Selection: "requested" or "failed"),
+    # whatever their state
+    requested: dict[dt.date, str] = field(default_factory=dict)
 
     @property
     def to_fill(self) -> list[dt.date]:
-        return sorted(set(self.missing) | set(self.incomplete) | set(self.stale))
+        return sorted(
+            set(self.missing) | set(self.incomplete) | set(self.stale) | set(self.requested)
+        )
+
+    def reasons(self) -> dict[dt.date, str]:
+        """Why each date to fill is planned: what the run asked for first, then stale (with
+        its input), then missing or incomplete."""
+        return {
+            d: self.requested.get(d)
+            or self.stale.get(d)
+            or ("missing" if d in self.missing else "incomplete")
+            for d in self.to_fill
+        }
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -73,6 +88,8 @@ class TablePlan:
             "incomplete": [d.isoformat() for d in self.incomplete],
             "skipped": {d.isoformat(): r for d, r in sorted(self.skipped.items())},
             "stale": {d.isoformat(): r for d, r in sorted(self.stale.items())},
+            "requested": {d.isoformat(): r for d, r in sorted(self.requested.items())},
+            "reasons": {d.isoformat(): r for d, r in self.reasons().items()},
             "chunks": [
                 {"start": c.start.isoformat(), "end": c.end.isoformat(), "dates": len(c.dates)}
                 for c in self.chunks
@@ -141,6 +158,47 @@ def check_range(start: dt.date, end: dt.date, bounds: tuple[dt.date, dt.date] | 
         raise UsageError(f"range {start}..{end} is outside the schedule's final games ({lo}..{hi})")
 
 
+@dataclass(frozen=True)
+class Selection:
+    """The dates a run rewrites whatever their state: the reprocess modes other than
+    ``missing`` (``params.MODES``). ``all``: every expected date of the tables; ``dates``:
+    ``dates`` of every table; ``failed``: ``failed`` (table -> dates) of those tables.
+    With ``downstream``, the tables reading them are planned too, on the dates whose windows
+    read a date planned upstream (``readiness.refilled_inputs``, the same-run stale rule)."""
+
+    mode: str
+    dates: tuple[dt.date, ...] = ()
+    failed: Mapping[str, Sequence[dt.date]] = field(default_factory=dict)
+    downstream: bool = True
+
+    @classmethod
+    def of(
+        cls, params: RunParams, failed: Mapping[str, Sequence[dt.date]] | None = None
+    ) -> Selection | None:
+        """The selection ``params`` ask for (``failed``: the dates failed runs left, mode
+        failed); None for mode missing."""
+        if params.mode == "missing":
+            return None
+        return cls(params.mode, params.dates or (), dict(failed or {}), params.downstream)
+
+    @property
+    def reason(self) -> str:
+        return "failed" if self.mode == "failed" else "requested"
+
+    def asked(self, table: str, expected: Iterable[dt.date]) -> set[dt.date]:
+        """The dates of ``expected`` the run asks ``table`` for (the table is selected)."""
+        if self.mode == "all":
+            return set(expected)
+        days = self.dates if self.mode == "dates" else self.failed.get(table, ())
+        return set(expected) & set(days)
+
+    def tables(self, selected: Sequence[str]) -> set[str]:
+        """The tables a plan covers: ``selected`` (of ``failed``: those with failed dates)
+        and, with ``downstream``, every catalog table reading one of them, transitively."""
+        names = {t for t in selected if self.mode != "failed" or self.failed.get(t)}
+        return set(with_readers(names)) if self.downstream else names
+
+
 class Planner:
     """Computes a :class:`Plan` from what the warehouse holds now (reads retried on transient
     errors, like writes)."""
@@ -158,21 +216,33 @@ class Planner:
         *,
         phases: Sequence[int] = (3, 4),
         only: Mapping[str, Iterable[dt.date]] | None = None,
+        select: Selection | None = None,
+        among: Collection[str] | None = None,
     ) -> Plan:
         """Plan ``tables`` of ``phases`` on ``[start, end]``. With ``only`` (table -> dates), plan
         just those tables and, of their missing or incomplete dates, just those dates: a rerun
-        of failed dates fills them and nothing else."""
-        specs = [
+        of failed dates fills them and nothing else. With ``select`` (a reprocess mode), plan
+        the dates it asks for, and those of the tables downstream, instead; ``among`` keeps
+        only those tables in the plan (a Phase 4 group of a selection)."""
+        chosen = resolve_tables(list(tables) if tables is not None else None)
+        # The tables looked at: a selection's downstream tables of every phase too (their
+        # dates follow from the upstream ones), the plan keeps those of ``phases``.
+        scope = [
             s
-            for s in resolve_tables(list(tables) if tables is not None else None)
-            if s.phase in phases and (only is None or s.name in only)
+            for s in (
+                [t for t in TABLES.values() if t.name in select.tables([c.name for c in chosen])]
+                if select is not None
+                else chosen
+            )
+            if (select is not None or s.phase in phases) and (only is None or s.name in only)
         ]
+        specs = [s for s in scope if s.phase in phases and (among is None or s.name in among)]
         keep = {name: set(days) for name, days in (only or {}).items()}
         check_range(start, end, self.warehouse.schedule_bounds())
         require_writable(self.warehouse, specs)
         expired = {s.name: expired_through(self.warehouse, s, self.today) for s in TABLES.values()}
         # Dependencies look back up to 180 days: read the schedule and profiles that far.
-        lookback = max((d.lookback_days for s in specs for d in s.depends_on), default=0)
+        lookback = max((d.lookback_days for s in scope for d in s.depends_on), default=0)
         schedule = self.warehouse.schedule(start - dt.timedelta(days=lookback), end)
         in_range = sorted(d for d in schedule if start <= d <= end)
         all_expected = sorted(schedule)
@@ -190,7 +260,7 @@ class Planner:
                 }
             return complete_cache[spec.name]
 
-        for spec in specs:
+        for spec in scope:
             complete = complete_of(spec)
             skipped: dict[dt.date, str] = {}
             expected: list[dt.date] = []
@@ -213,7 +283,9 @@ class Planner:
                 spec.name, spec.phase, expected, complete, missing, incomplete, skipped
             )
 
-        if only is None:
+        if select is not None:
+            _apply_selection(plans, scope, select, [c.name for c in chosen])
+        elif only is None:
             # Dates written before one of their input dates was refilled (by an earlier run):
             # one written-time read per table over the range and the windows' reach, only
             # for tables holding complete dates that read inputs (and those inputs).
@@ -228,7 +300,9 @@ class Planner:
                 plans[spec.name].stale = stale_dates(
                     spec, fresh[spec.name], written[spec.name], written
                 )
-        self._block_short_inputs(plans, specs, all_expected, complete_of, expired, only is None)
+        follow = only is None and select is None
+        self._block_short_inputs(plans, scope, all_expected, complete_of, expired, follow)
+        plans = {s.name: plans[s.name] for s in specs}
         for spec in specs:
             tp = plans[spec.name]
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
@@ -270,6 +344,28 @@ class Planner:
                 tp.missing = [d for d in tp.missing if d not in tp.skipped]
                 tp.incomplete = [d for d in tp.incomplete if d not in tp.skipped]
                 tp.stale = {d: r for d, r in tp.stale.items() if d not in tp.skipped}
+
+
+def _apply_selection(
+    plans: Mapping[str, TablePlan],
+    scope: Sequence[TableSpec],
+    select: Selection,
+    selected: Sequence[str],
+) -> None:
+    """Narrow each plan of ``scope`` (catalog order) to what ``select`` asks: the dates asked
+    of a selected table, and with ``downstream`` the dates whose windows read a date planned
+    upstream (complete ones planned as stale, with that input in the reason)."""
+    changed: dict[str, list[dt.date]] = {}
+    for spec in scope:
+        tp = plans[spec.name]
+        asked = select.asked(spec.name, tp.expected) if spec.name in selected else set()
+        down = refilled_inputs(spec, tp.expected, changed) if select.downstream else {}
+        keep = asked | set(down)
+        tp.missing = [d for d in tp.missing if d in keep]
+        tp.incomplete = [d for d in tp.incomplete if d in keep]
+        tp.requested = {d: select.reason for d in sorted(asked)}
+        tp.stale = {d: r for d, r in down.items() if d in tp.complete and d not in asked}
+        changed[spec.name] = sorted(keep)
 
 
 def _chunk_edges(plan: Plan, specs: Sequence[TableSpec]) -> dict[str, list[str]]:

@@ -145,6 +145,16 @@ def rerun_targets(
     return out
 
 
+def failed_dates(
+    wh: Warehouse, runs: Sequence[FailedRun], start: dt.date, end: dt.date
+) -> dict[str, list[dt.date]]:
+    """Reprocess mode ``failed``: of :func:`rerun_targets` (what failed runs left unfilled and
+    is still not complete), the dates on ``[start, end]``."""
+    targets = rerun_targets(wh, rerun_scope(runs))
+    inside = {t: [d for d in ds if start <= d <= end] for t, ds in targets.items()}
+    return {t: ds for t, ds in inside.items() if ds}
+
+
 def by_phase(targets: Mapping[str, Sequence[dt.date]], phase: int) -> dict[str, list[dt.date]]:
     return {t: list(ds) for t, ds in targets.items() if get_table(t).phase == phase}
 
@@ -215,6 +225,7 @@ __all__ = [
     "RerunReport",
     "by_phase",
     "chunk_tags",
+    "failed_dates",
     "parse_chunk_tags",
     "rerun_scope",
     "rerun_targets",

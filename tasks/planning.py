@@ -6,7 +6,7 @@ import datetime as dt
 
 from prefect import get_run_logger, task
 
-from nba_backfill.planner import Plan, Planner
+from nba_backfill.planner import Plan, Planner, Selection
 from tasks import common
 
 
@@ -18,10 +18,13 @@ def plan_backfill(
     chunk_days: int,
     phases: tuple[int, ...] = (3, 4),
     only: dict[str, list[dt.date]] | None = None,
+    select: Selection | None = None,
+    among: list[str] | None = None,
 ) -> Plan:
-    """Plan ``tables`` on ``[start, end]``; with ``only``, just those dates per table."""
+    """Plan ``tables`` on ``[start, end]``; with ``only``, just those dates per table; with
+    ``select``, the dates of a reprocess mode (``among``: of those tables only)."""
     plan = Planner(common.warehouse()).plan(
-        start, end, tables, chunk_days, phases=phases, only=only
+        start, end, tables, chunk_days, phases=phases, only=only, select=select, among=among
     )
     logger = get_run_logger()
     for tp in plan.tables.values():
