@@ -29,7 +29,14 @@ def _parameters() -> Mapping[str, Any]:
 def _span(p: Mapping[str, Any]) -> str:
     """``start..end`` as the run resolves them; the raw values when they do not resolve."""
     try:
-        params = resolve_params(common.settings(), p.get("start"), p.get("end"))
+        params = resolve_params(
+            common.settings(),
+            p.get("start"),
+            p.get("end"),
+            mode=p.get("mode"),
+            dates=p.get("dates"),
+            downstream=p.get("downstream", True),
+        )
     except Exception:  # a bad parameter: the flow reports it in one line; the name just shows it
         return f"{p.get('start')}..{p.get('end')}"
     return f"{params.start}..{params.end}"

@@ -20,6 +20,7 @@ from nba_backfill.catalog import PHASE4_GROUPS
 from nba_backfill.errors import BackfillFailed, GateFailed
 from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, resolve_rerun_params
+from nba_backfill.planner import Selection
 from nba_backfill.report import rerun_markdown
 from nba_backfill.rerun import (
     FailedRun,
@@ -69,14 +70,17 @@ def rerun_failed_dates(
     chunk_days: int | None = None,
     max_concurrency: int | None = None,
     since: dt.datetime | str | None = None,
+    downstream: bool = False,
 ) -> dict[str, Any]:
     """Refill the dates that failed backfill runs of the last ``lookback_days`` days (or those
-    started after ``since``) left unfilled and that are still missing; nothing else.
+    started after ``since``) left unfilled and that are still missing; nothing else — unless
+    ``downstream`` (reprocess mode ``failed`` of a backfill): then also the dates of the
+    tables reading them whose windows read them, through the settings' end.
     Nothing to do → a quick no-op."""
     logger = get_run_logger()
     started = time.monotonic()
     s = common.settings()
-    given = resolve_rerun_params(s, lookback_days, chunk_days, max_concurrency, since)
+    given = resolve_rerun_params(s, lookback_days, chunk_days, max_concurrency, since, downstream)
     report = RerunReport(given.lookback_days)
     status = "Completed"
     try:
@@ -94,27 +98,43 @@ def rerun_failed_dates(
             )
         else:
             lo, hi = span(report.targets)
+            # Downstream, the windows reading the last date reach past it: to the settings' end.
+            reach = max(hi, s.run.end_date) if given.downstream else hi
             params = RunParams(
                 lo,
-                hi,
+                reach,
                 sorted(report.targets),
                 given.chunk_days,
                 given.max_concurrency,
+                mode="failed" if given.downstream else "missing",
             )
+            select = Selection("failed", failed=report.targets) if given.downstream else None
             # The same run lock as backfill (tasks/runlock.py): never two writers at once.
             with run_lock(s, f"rerun-failed-dates {lo}..{hi}"):
                 outcomes: list[ChunkOutcome] = []
                 p3, p4 = by_phase(report.targets, 3), by_phase(report.targets, 4)
                 if p3:
-                    plan = plan_backfill(lo, hi, sorted(p3), params.chunk_days, (3,), only=p3)
+                    plan = plan_backfill(
+                        lo,
+                        reach,
+                        sorted(report.targets) if select else sorted(p3),
+                        params.chunk_days,
+                        (3,),
+                        only=None if select else p3,
+                        select=select,
+                    )
                     outcomes += with_runner(phase3, params)(params, plan)
                     validate_phase(3, lo, hi, sorted(p3), gate=False)
-                if p4:
+                if p4 or (select is not None and params.phase_tables(4)):
                     validate_phase(3, lo, hi, gate=True)  # never Phase 4 on an unready Phase 3
                     for group in range(1, len(PHASE4_GROUPS) + 1):
-                        _, outs = with_runner(phase4_group, params)(params, group, only=p4)
+                        _, outs = with_runner(phase4_group, params)(
+                            params, group, only=None if select else p4, select=select
+                        )
                         outcomes += outs
-                    validate_phase(4, lo, hi, sorted(p4), gate=False)
+                    validate_phase(
+                        4, lo, hi, params.phase_tables(4) if select else sorted(p4), gate=False
+                    )
                 report.failed_chunks = [o.failure() for o in outcomes if o.status != "completed"]
                 report.record_after(check_after(report.targets))
     except GateFailed as exc:

@@ -244,6 +244,7 @@ class RerunParams:
     chunk_days: int
     max_concurrency: int
     since: dt.datetime | None  # None: ``lookback_days`` before now
+    downstream: bool = False  # also the dates whose windows read the dates it refills
 
     def __post_init__(self) -> None:
         if self.lookback_days < 1:
@@ -258,6 +259,7 @@ def resolve_rerun_params(
     chunk_days: int | str | None = None,
     max_concurrency: int | str | None = None,
     since: dt.datetime | str | None = None,
+    downstream: bool | str = False,
 ) -> RerunParams:
     """``rerun-failed-dates``' parameters, validated like :func:`resolve_params` (one line)."""
     days = parse_int(lookback_days, "lookback days")
@@ -279,4 +281,4 @@ def resolve_rerun_params(
         when = when.replace(tzinfo=dt.UTC)
     if when is not None and when > dt.datetime.now(dt.UTC):
         raise UsageError(f"since {when.isoformat()} is in the future")
-    return RerunParams(days, chunk, conc, when)
+    return RerunParams(days, chunk, conc, when, parse_bool(downstream, "downstream"))

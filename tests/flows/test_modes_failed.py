@@ -69,3 +69,47 @@ def test_mode_failed_plans_and_fills_the_dates_of_a_failed_chunk(
         checksum(wh, TABLES[TDGS], hi, END),
     ] == outside
     assert Planner(wh).plan(SLICE_START, END, [TDGS], 7, phases=(3,)).empty
+
+
+def test_the_rerun_with_downstream_rewrites_the_windows_reading_the_failed_dates(
+    seeded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rerun deployment's ``downstream``: after refilling a failed chunk of
+    team_defense_game_summary, the zone analysis dates whose 60 days read it (and the
+    composite factors and feature store reading those) are rewritten; the player tables,
+    which do not read it, are left as they were."""
+    from flows.backfill import backfill
+    from flows.rerun import rerun_failed_dates
+    from nba_backfill.catalog import PDC, PHASE3, PHASE4, PSZA
+    from nba_backfill.runner import run_chunk
+    from nba_backfill.settings import RetrySettings
+
+    since = dt.datetime.now(dt.UTC)
+    monkeypatch.setenv("NBA_BACKFILL_FAULTS__PERMANENT", f"team_defense_game_summary:{FAULT_DAY}")
+    close_shared()
+    state = backfill(SLICE_START, END, [TDGS], chunk_days=7, skip_phase4=True, return_state=True)
+    assert state.is_failed()
+    monkeypatch.delenv("NBA_BACKFILL_FAULTS__PERMANENT")
+    close_shared()
+    # Meanwhile the other tables were filled, Phase 4 over 11-03..11-10 without those dates
+    # (the zone analysis does not require them).
+    wh = shared_warehouse()
+    fast = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
+    p4_start = dt.date(2021, 11, 3)
+    for spec in PHASE3:
+        if spec.name != TDGS:
+            assert run_chunk(wh, spec.name, sorted(wh.schedule(SLICE_START, END)), fast).ok
+    for spec in PHASE4:
+        assert run_chunk(wh, spec.name, sorted(wh.schedule(p4_start, END)), fast).ok
+    players = {t: checksum(wh, TABLES[t], SLICE_START, END) for t in (PSZA, PDC)}
+    zones = checksum(wh, TABLES[TDZA], SLICE_START, END)
+    close_shared()
+
+    state = rerun_failed_dates(since=since, downstream=True, return_state=True)
+    assert state.is_completed(), state.message
+    wh = shared_warehouse()
+    # Nothing stale, nothing missing: every reader of the refilled dates was rewritten after.
+    plan = Planner(wh).plan(p4_start, END, chunk_days=31)
+    assert plan.empty, {t: tp.reasons() for t, tp in plan.tables.items() if tp.to_fill}
+    assert checksum(wh, TABLES[TDZA], SLICE_START, END) != zones  # computed with the refill
+    assert {t: checksum(wh, TABLES[t], SLICE_START, END) for t in (PSZA, PDC)} == players
