@@ -1,7 +1,7 @@
 """Reprocess modes (issue 18, item 1): ``all`` rewrites every expected date, ``--dates`` the
 dates listed, each with the windows downstream that read them unless ``--no-downstream``;
 bad modes and dates fail with one line. On a real DuckDB slice (``seeded``); mode
-``failed`` runs under the Prefect test server in tests/flows/test_modes_failed.py."""
+``failed`` runs under the Prefect test server in tests/flows/test_modes_flow.py."""
 
 from __future__ import annotations
 

@@ -29,6 +29,13 @@ BAD_BACKFILL: list[tuple[dict[str, Any], str]] = [
     ({"chunk_days": -7}, "chunk size must be at least 1 day, got -7"),
     ({"chunk_days": "a week"}, "chunk size 'a week' is not a whole number"),
     ({"max_concurrency": 0}, "max concurrency must be at least 1, got 0"),
+    ({"mode": "everything"}, "mode must be one of missing, failed, all, dates"),
+    ({"dates": ["2021-11-31"]}, "date '2021-11-31' is not a date"),
+    ({"dates": "2021-11-20,soon"}, "date 'soon' is not a date"),
+    ({"mode": "all", "dates": ["2021-11-20"]}, "dates are listed only with mode dates"),
+    ({"mode": "dates"}, "mode dates needs a list of dates"),
+    ({"mode": "all", "fan_out": True}, "fan_out runs mode missing only, not mode all"),
+    ({"downstream": "maybe"}, "downstream 'maybe' is not true or false"),
 ]
 
 

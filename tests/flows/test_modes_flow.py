@@ -113,3 +113,44 @@ def test_the_rerun_with_downstream_rewrites_the_windows_reading_the_failed_dates
     assert plan.empty, {t: tp.reasons() for t, tp in plan.tables.items() if tp.to_fill}
     assert checksum(wh, TABLES[TDZA], SLICE_START, END) != zones  # computed with the refill
     assert {t: checksum(wh, TABLES[t], SLICE_START, END) for t in (PSZA, PDC)} == players
+
+
+def test_a_dates_run_through_the_flow_rewrites_the_date_and_its_windows_only(
+    seeded: Settings,
+) -> None:
+    """``backfill(dates=[...])`` as a deployment run passes it: Phase 3 rewrites the date,
+    the Phase 4 groups the windows reading it (planned group by group), nothing else moves."""
+    from flows.backfill import backfill
+    from nba_backfill.catalog import MLFS, PCF, PDC, PHASE3, PHASE4, PSZA
+    from nba_backfill.runner import run_chunk
+    from nba_backfill.settings import RetrySettings
+    from tests.conftest import SLICE_END
+
+    wh = shared_warehouse()
+    fast = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
+    week = dt.date(2021, 11, 29)
+    for spec in PHASE3:
+        assert run_chunk(wh, spec.name, sorted(wh.schedule(SLICE_START, SLICE_END)), fast).ok
+    for spec in PHASE4:
+        assert run_chunk(wh, spec.name, sorted(wh.schedule(week, SLICE_END)), fast).ok
+    day = dt.date(2021, 12, 1)
+    windows = sorted(wh.schedule(day + dt.timedelta(days=1), SLICE_END))
+    written = {s.name: wh.written_at(s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
+    sums = {s.name: checksum(wh, s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
+    close_shared()
+
+    state = backfill(dates=[day.isoformat()], tables=[TDGS], return_state=True)
+    assert state.is_completed(), state.message
+    wh = shared_warehouse()
+    now = {s.name: wh.written_at(s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]}
+    rewritten = {t: sorted(d for d in now[t] if now[t][d] != written[t].get(d)) for t in now}
+    assert rewritten == {
+        **{s.name: [] for s in [*PHASE3, *PHASE4]},
+        TDGS: [day],
+        TDZA: windows,
+        PCF: windows,
+        MLFS: windows,
+    }
+    assert rewritten[PSZA] == rewritten[PDC] == []
+    # Same inputs, same rows: the rewrite is bit-identical.
+    assert {s.name: checksum(wh, s, SLICE_START, SLICE_END) for s in [*PHASE3, *PHASE4]} == sums
