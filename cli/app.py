@@ -27,6 +27,7 @@ from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
 from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
 from nba_backfill.params import RunParams, parse_phase, resolve_params
 from nba_backfill.planner import Plan, Planner
+from nba_backfill.producers import describe as describe_producer
 from nba_backfill.settings import Settings, get_settings
 from nba_backfill.validation import ValidationReport, validate
 from nba_backfill.warehouse import Warehouse, close_shared, open_warehouse
@@ -189,6 +190,7 @@ def plan(
             for name, row in cast(dict[str, dict[str, object]], data["tables"]).items():
                 row["estimated_bytes"] = estimate.bytes(name)
                 row["estimated_cost_usd"] = estimate.cost_usd(name)
+                row["producer"] = describe_producer(_settings(), name)
             data["estimate"] = estimate.as_dict()
             out.print_json(json.dumps(data))
             return
@@ -237,8 +239,25 @@ def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
             + f" (dry runs; on-demand at ${estimate.price_per_tib_usd:g}/TiB, "
             "NBA_BACKFILL_WAREHOUSE__PRICE_PER_TIB_USD)"
         )
+    _print_producers(the_plan)
     if the_plan.empty:
         out.print("nothing to do: every expected date is complete")
+
+
+def _print_producers(the_plan: Plan) -> None:
+    """Which tables an external command produces (the rest: their SQL models); nothing when
+    every table is on its model."""
+    s = _settings()
+    rows = {
+        tp.table: describe_producer(s, tp.table)
+        for tp in the_plan.tables.values()
+        if s.producer(tp.table) is not None
+    }
+    if not rows:
+        return
+    out.print("produced by commands (the other tables by their SQL models):", highlight=False)
+    for name, what in rows.items():
+        out.print(f"  {short_name(name)}: {what}"[:80], highlight=False)
 
 
 def _phase_labels(rows: Iterable[Any]) -> dict[str, str]:

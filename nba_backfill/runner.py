@@ -12,12 +12,14 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
-from nba_backfill.catalog import TABLES
+from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.producers import OnLine, command_argv, run_command
 from nba_backfill.readiness import blocked_by_inputs, is_complete
 from nba_backfill.retry import RetryEvent, call_with_retries
-from nba_backfill.settings import RetrySettings
+from nba_backfill.settings import ProducerSettings, RetrySettings
 from nba_backfill.warehouse.base import Warehouse, WriteResult
 from nba_backfill.warehouse.retrying import with_read_retries
+from nba_backfill.warehouse.wrapper import loader
 
 log = logging.getLogger("nba_backfill")
 
@@ -107,6 +109,40 @@ def _guarded(
     return call
 
 
+def _log_line(stream: str, line: str) -> None:
+    log.info("%s", line) if stream == "stdout" else log.warning("%s", line)
+
+
+def _produce(
+    wh: Warehouse,
+    spec: TableSpec,
+    producer: ProducerSettings,
+    lo: dt.date,
+    hi: dt.date,
+    dates: Sequence[dt.date],
+    on_output: OnLine,
+) -> WriteResult:
+    """One attempt of an external processor on ``[lo, hi]`` (``dates``: its expected dates):
+    the window deleted first when ``pre_delete`` asks (one statement, every calendar day of
+    it), then the command, the warehouse handed to it while it runs. Rows written = the
+    window's rows after; whether they are right is the caller's check of the warehouse."""
+    deleted = 0
+    if producer.pre_delete:
+        window = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
+        deleted = loader(wh).delete_dates(spec, window)
+    argv = command_argv(producer, lo, hi, dates)
+    with wh.handoff():
+        run_command(
+            argv,
+            cwd=producer.cwd,
+            env=producer.env,
+            timeout_seconds=producer.timeout_seconds,
+            on_line=on_output,
+            what=f"{spec.name} {lo}..{hi}",
+        )
+    return WriteResult(spec.name, lo, hi, deleted, wh.row_count(spec, lo, hi))
+
+
 def write_limit_name(table: str) -> str:
     """Name of the cross-process limit on concurrent writes to ``table`` (created by setup)."""
     return f"nba-backfill-writes:{table}"
@@ -123,6 +159,8 @@ def run_chunk(
     on_retry: Callable[[RetryEvent], None] | None = None,
     sleep: Callable[[float], None] | None = None,
     write_guard: WriteGuard | None = None,
+    producer: ProducerSettings | None = None,
+    on_output: OnLine | None = None,
 ) -> ChunkResult:
     """Fill ``table`` on the expected ``dates`` (one chunk, sorted, consecutive in the schedule).
 
@@ -131,6 +169,10 @@ def run_chunk(
     retries are exhausted or the error is permanent; rows of the range then stay as they were.
     ``write_guard(table)``, when given, is held around each write attempt only (a limit shared
     by every process writing the table, e.g. a Prefect global concurrency limit).
+
+    ``producer``, when given, fills each range with its external command instead of the SQL
+    model (retried under the same policy, its output lines to ``on_output``); its exit code
+    never says a date is done: the same completeness check below does.
     """
     spec = TABLES[table]
     dates = sorted(dates)
@@ -151,9 +193,12 @@ def run_chunk(
     for lo, hi in _runs(dates, result.dates_blocked):
         what = f"{spec.name} {lo}..{hi}"
         chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
-        write: Callable[[], WriteResult] = partial(
-            wh.replace_range, spec, lo, hi, labels=chunk_labels
-        )
+        write: Callable[[], WriteResult]
+        if producer is not None and producer.command:
+            run_dates = [d for d in dates if lo <= d <= hi]
+            write = partial(_produce, wh, spec, producer, lo, hi, run_dates, on_output or _log_line)
+        else:
+            write = partial(wh.replace_range, spec, lo, hi, labels=chunk_labels)
         if write_guard is not None:
             write = _guarded(write, write_guard, spec.name)
         with write_slot(spec.name, per_table_limit):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
@@ -135,6 +136,12 @@ class Warehouse(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    def handoff(self) -> AbstractContextManager[object]:
+        """A block during which another process may write the warehouse (an external
+        processor, ``nba_backfill/producers.py``): nothing to do where many clients write at
+        once (BigQuery); an embedded file lets go of itself meanwhile (DuckDB)."""
+        return nullcontext()
 
     # --- shared helpers -----------------------------------------------------------------------
     def parse(self, sql: str) -> exp.Expr:

@@ -1,0 +1,281 @@
+"""Command producers without Prefect: settings, the start check, running a command, and a
+chunk filled by the stand-in processor judged by the warehouse."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.checksum import checksum
+from nba_backfill.catalog import PGS, TABLES, TDGS, TOGS
+from nba_backfill.errors import ProducerFailed, UsageError, classify, classify_text
+from nba_backfill.params import resolve_params
+from nba_backfill.producers import check_producers, command_argv, run_command, stop_all
+from nba_backfill.runner import run_chunk
+from nba_backfill.settings import ProducerSettings, RetrySettings, Settings, load_settings
+from nba_backfill.warehouse import shared_warehouse
+from tests.producers.conftest import standin
+
+FAST = RetrySettings(max_attempts=3, initial_wait_seconds=0, max_wait_seconds=0, jitter_seconds=0)
+WEEK = (dt.date(2021, 11, 1), dt.date(2021, 11, 7))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (exited, not yet reaped by its parent) is gone for our purpose.
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
+
+
+# --- settings and the start check -------------------------------------------------------------
+def test_a_producer_per_table_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NBA_BACKFILL_PRODUCERS__PLAYER_GAME_SUMMARY__COMMAND", "true {start}")
+    monkeypatch.setenv("NBA_BACKFILL_PRODUCERS__PLAYER_GAME_SUMMARY__PRE_DELETE", "true")
+    monkeypatch.setenv("NBA_BACKFILL_PRODUCERS__PLAYER_GAME_SUMMARY__ENV", '{"A": "1"}')
+    s = load_settings()
+    p = s.producer(PGS)
+    assert p is not None and p.command == "true {start}" and p.pre_delete and p.env == {"A": "1"}
+    assert s.producer(TOGS) is None  # the default: the built-in SQL model
+
+
+def test_a_producer_of_an_unknown_table_is_refused(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("NBA_BACKFILL_PRODUCERS__PLAYER_GAME_SUMARY__COMMAND", "true")
+    with pytest.raises(UsageError, match=r"player_game_sumary.*not a table"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("command", "problem"),
+    [
+        ("true --day {day}", "unknown placeholder {day}"),
+        ("true {start!r}x{", "bad placeholder"),
+        ("no-such-processor-xyz --start-date {start}", "executable 'no-such-processor-xyz'"),
+        ("./missing.py {dates}", "executable './missing.py' not found"),
+        ("'unclosed {start}", "cannot split"),
+    ],
+)
+def test_a_command_that_cannot_run_is_one_line_at_start(command: str, problem: str):
+    s = load_settings(producers={"player_game_summary": {"command": command}})
+    with pytest.raises(UsageError) as err:
+        resolve_params(s, "2021-11-01", "2021-11-07")
+    message = str(err.value)
+    assert problem in message and "\n" not in message
+    assert "NBA_BACKFILL_PRODUCERS__PLAYER_GAME_SUMMARY__COMMAND" in message
+    # A run of other tables is not stopped by it.
+    resolve_params(s, "2021-11-01", "2021-11-07", tables=[TOGS])
+
+
+def test_an_executable_is_a_name_on_path_or_a_path_from_the_cwd(tmp_path: Path):
+    job = tmp_path / "jobs" / "job.sh"
+    job.parent.mkdir()
+    job.write_text("#!/bin/sh\nexit 0\n")
+    job.chmod(0o755)
+    ok = {
+        TOGS: {"command": "sh -c 'exit 0' {start}"},
+        PGS: {"command": "./jobs/job.sh --dates {dates}", "cwd": str(tmp_path)},
+        TDGS: {"command": f"{job} --start-date {{start}} --end-date {{end}}"},
+    }
+    check_producers(load_settings(producers=ok))
+    bad_cwd = {PGS: {"command": "true", "cwd": str(tmp_path / "nowhere")}}
+    with pytest.raises(UsageError, match="working directory"):
+        check_producers(load_settings(producers=bad_cwd))
+
+
+def test_placeholders_are_filled_per_word():
+    p = ProducerSettings(command="job --start-date {start} --end-date={end} --dates {dates}")
+    days = [dt.date(2021, 11, 1), dt.date(2021, 11, 3)]
+    assert command_argv(p, days[0], days[-1], days) == [
+        "job",
+        "--start-date",
+        "2021-11-01",
+        "--end-date=2021-11-03",
+        "--dates",
+        "2021-11-01,2021-11-03",
+    ]
+
+
+# --- the retry classifier on a processor's text ------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("403 Quota exceeded: Your table exceeded quota for imports", "quota"),
+        ("google.api_core.exceptions.Forbidden: 403 rateLimitExceeded", "quota"),
+        ("429 Too Many Requests", "quota"),
+        ("503 Service Unavailable", "server"),
+        ("google.api_core.exceptions.InternalServerError: 500 Internal error", "server"),
+        ("requests.exceptions.ReadTimeout: Read timed out. (read timeout=60)", "timeout"),
+        ("400 Syntax error: Unexpected keyword WHERE at [3:1]", None),
+        ("KeyError: 'player_lookup'", None),
+    ],
+)
+def test_a_processors_stderr_is_classified_like_a_warehouse_error(text: str, reason: str | None):
+    assert classify_text(text) == reason
+    assert classify(ProducerFailed("x", reason=classify_text(text))) == reason
+
+
+# --- running one command ---------------------------------------------------------------------
+def test_output_is_streamed_line_by_line_and_the_exit_code_classified():
+    lines: list[tuple[str, str]] = []
+    script = "import sys; print('one'); print('two', file=sys.stderr); print('three')"
+    run_command(
+        [sys.executable, "-c", script],
+        timeout_seconds=30,
+        on_line=lambda s, line: lines.append((s, line)),
+        what="t",
+    )
+    assert [x for x in lines if x[0] == "stdout"] == [("stdout", "one"), ("stdout", "three")]
+    assert ("stderr", "two") in lines
+    failing = "import sys; print('503 Service Unavailable', file=sys.stderr); sys.exit(3)"
+    with pytest.raises(ProducerFailed, match="exit code 3: 503") as err:
+        run_command([sys.executable, "-c", failing], timeout_seconds=30, on_line=print, what="t")
+    assert classify(err.value) == "server"
+
+
+def _hanging(pids: Path) -> list[str]:
+    """A command that starts a grandchild (another process of its group), notes both pids and
+    sleeps; it ignores SIGTERM, so only SIGKILL stops it."""
+    script = (
+        "import os, signal, subprocess, sys, time, pathlib;"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN);"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']);"
+        f"pathlib.Path({str(pids)!r}).write_text(f'{{os.getpid()}} {{c.pid}}');"
+        "print('working', flush=True); time.sleep(600)"
+    )
+    return [sys.executable, "-c", script]
+
+
+def test_the_timeout_stops_the_whole_process_group(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr("nba_backfill.producers.TERM_GRACE_SECONDS", 0.5)
+    pids = tmp_path / "pids"
+    started = time.monotonic()
+    with pytest.raises(ProducerFailed, match="timeout") as err:
+        run_command(_hanging(pids), timeout_seconds=2, on_line=lambda *_: None, what="t")
+    assert time.monotonic() - started < 15
+    assert classify(err.value) == "timeout"  # retried like a warehouse timeout
+    assert not any(_alive(int(p)) for p in pids.read_text().split())
+
+
+def test_stop_all_ends_a_running_command_and_its_children(tmp_path: Path):
+    """What the flows' cancellation and crash hooks call: the command and its children stop,
+    and the chunk's attempt fails instead of waiting for the timeout."""
+    pids = tmp_path / "pids"
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_command(_hanging(pids), timeout_seconds=600, on_line=lambda *_: None, what="t")
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not pids.exists() or len(pids.read_text().split()) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(stop_all()) == 1
+    worker.join(timeout=30)
+    assert not worker.is_alive() and isinstance(failure[0], ProducerFailed)
+    assert not any(_alive(int(p)) for p in pids.read_text().split())
+
+
+# --- a chunk filled by the stand-in, judged by the warehouse ---------------------------------
+def _dates(wh, start: dt.date, end: dt.date) -> list[dt.date]:
+    return sorted(wh.schedule(start, end))
+
+
+def test_the_standin_writes_what_the_sql_model_writes(seeded: Settings):
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    run_chunk(wh, TOGS, dates, FAST)
+    sql = checksum(wh, TABLES[TOGS], dates[0], dates[-1])
+    wh.fetch(f"DELETE FROM {TOGS} WHERE game_date BETWEEN @a AND @b", {"a": WEEK[0], "b": WEEK[1]})
+    res = run_chunk(wh, TOGS, dates, FAST, producer=standin("team_offense_game_summary"))
+    assert res.ok and res.dates_filled == dates and res.rows_written > 0
+    assert checksum(wh, TABLES[TOGS], dates[0], dates[-1]) == sql
+
+
+def test_quota_failures_are_retried_then_land(seeded: Settings, tmp_path: Path):
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    producer = standin(
+        "team_offense_game_summary", STANDIN_QUOTA_FAILS="2", STANDIN_STATE=str(tmp_path / "n")
+    )
+    lines: list[str] = []
+    res = run_chunk(
+        wh, TOGS, dates, FAST, producer=producer, on_output=lambda s, x: lines.append(x)
+    )
+    assert [e.reason for e in res.retries] == ["quota", "quota"]
+    assert res.ok and res.dates_filled == dates
+    assert any("Quota exceeded" in x for x in lines)  # its stderr, line by line
+    assert any(x.startswith("done:") for x in lines)
+
+
+def test_a_permanent_failure_is_not_retried(seeded: Settings):
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    producer = standin("team_offense_game_summary", STANDIN_FAIL="KeyError: 'team_abbr'")
+    with pytest.raises(ProducerFailed, match="exit code 1: KeyError") as err:
+        run_chunk(wh, TOGS, dates, FAST, producer=producer)
+    assert classify(err.value) is None
+
+
+def test_a_skipped_team_makes_its_date_incomplete(seeded: Settings):
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    team = wh.fetch(
+        "SELECT home_team_tricode AS t FROM nba_raw.nbac_schedule WHERE game_date = @d LIMIT 1",
+        {"d": dates[2]},
+    )[0]["t"]
+    producer = standin("team_offense_game_summary", STANDIN_SKIP=f"{team}:{dates[2]}")
+    res = run_chunk(wh, TOGS, dates, FAST, producer=producer)
+    assert res.dates_incomplete == [dates[2]] and not res.ok
+    assert res.dates_filled == [d for d in dates if d != dates[2]]
+
+
+def test_a_silent_zero_exit_is_every_date_incomplete(seeded: Settings):
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    res = run_chunk(wh, TOGS, dates, FAST, producer=standin(TOGS, STANDIN_SILENT="1"))
+    assert res.dates_incomplete == dates and res.dates_filled == [] and not res.ok
+
+
+def test_a_hanging_processor_is_stopped_at_the_timeout(seeded: Settings, tmp_path, monkeypatch):
+    monkeypatch.setattr("nba_backfill.producers.TERM_GRACE_SECONDS", 0.5)
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    pids = tmp_path / "pids"
+    producer = standin(TOGS, timeout=3, STANDIN_HANG="1", STANDIN_PIDS=str(pids))
+    one = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
+    with pytest.raises(ProducerFailed, match="timeout"):
+        run_chunk(wh, TOGS, dates, one, producer=producer)
+    assert not any(_alive(int(p)) for p in pids.read_text().split())
+    # The warehouse is this process's again.
+    assert wh.schedule(*WEEK)
+
+
+def test_merge_leaves_orphans_and_pre_delete_removes_them(seeded: Settings):
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    run_chunk(wh, TOGS, dates, FAST)
+    rows = wh.row_count(TABLES[TOGS], *WEEK)
+    # A row the model no longer produces (a team renamed since, say): MERGE keeps it.
+    wh.fetch(
+        f"INSERT INTO {TOGS} SELECT * REPLACE ('ZZZ' AS team_abbr) FROM {TOGS} "
+        "WHERE game_date = @d LIMIT 1",
+        {"d": dates[0]},
+    )
+    run_chunk(wh, TOGS, dates, FAST, producer=standin(TOGS))
+    assert wh.row_count(TABLES[TOGS], *WEEK) == rows + 1
+    res = run_chunk(wh, TOGS, dates, FAST, producer=standin(TOGS, pre_delete=True))
+    assert wh.row_count(TABLES[TOGS], *WEEK) == rows
+    assert res.rows_deleted == rows + 1 and res.rows_written == rows and res.ok
