@@ -209,5 +209,21 @@ class ProducerFailed(WarehouseError):
         super().__init__(message, transient=reason is not None, reason=reason or "error")
 
 
+class ProducerIncomplete(BackfillError):
+    """An external processor exited 0 and yet the warehouse does not hold its dates complete
+    (the platform's jobs exit 0 when dates failed): a failed chunk naming those dates. Not
+    retried: a zero exit says nothing about why."""
+
+    def __init__(self, table: str, start: object, end: object, dates: Sequence[object]) -> None:
+        shown = ", ".join(str(d) for d in list(dates)[:5])
+        more = f" (+{len(dates) - 5} more)" if len(dates) > 5 else ""
+        super().__init__(
+            f"{table} {start}..{end}: the processor exited 0 but {len(dates)} date(s) are not "
+            f"complete in the warehouse: {shown}{more}"
+        )
+        self.table = table
+        self.dates = list(dates)
+
+
 def is_transient(exc: BaseException) -> bool:
     return classify(exc) is not None

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 
 from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.errors import ProducerIncomplete
 from nba_backfill.producers import OnLine, command_argv, run_command
 from nba_backfill.readiness import blocked_by_inputs, is_complete
 from nba_backfill.retry import RetryEvent, call_with_retries
@@ -172,7 +173,8 @@ def run_chunk(
 
     ``producer``, when given, fills each range with its external command instead of the SQL
     model (retried under the same policy, its output lines to ``on_output``); its exit code
-    never says a date is done: the same completeness check below does.
+    never says a date is done: the same completeness check below does, and dates it leaves
+    incomplete raise ProducerIncomplete naming them (a failed chunk).
     """
     spec = TABLES[table]
     dates = sorted(dates)
@@ -225,6 +227,9 @@ def run_chunk(
     result.seconds = time.perf_counter() - started
     for fn in list(_listeners):
         fn(result)
+    if producer is not None and producer.command and result.dates_incomplete:
+        # A processor's exit code is no evidence: dates it left incomplete fail the chunk.
+        raise ProducerIncomplete(spec.name, dates[0], dates[-1], result.dates_incomplete)
     return result
 
 

@@ -14,10 +14,16 @@ import pytest
 
 from bench.checksum import checksum
 from nba_backfill.catalog import PGS, TABLES, TDGS, TOGS
-from nba_backfill.errors import ProducerFailed, UsageError, classify, classify_text
+from nba_backfill.errors import (
+    ProducerFailed,
+    ProducerIncomplete,
+    UsageError,
+    classify,
+    classify_text,
+)
 from nba_backfill.params import resolve_params
 from nba_backfill.producers import check_producers, command_argv, run_command, stop_all
-from nba_backfill.runner import run_chunk
+from nba_backfill.runner import ChunkResult, add_listener, remove_listener, run_chunk
 from nba_backfill.settings import ProducerSettings, RetrySettings, Settings, load_settings
 from nba_backfill.warehouse import shared_warehouse
 from tests.producers.conftest import standin
@@ -237,16 +243,24 @@ def test_a_skipped_team_makes_its_date_incomplete(seeded: Settings):
         {"d": dates[2]},
     )[0]["t"]
     producer = standin("team_offense_game_summary", STANDIN_SKIP=f"{team}:{dates[2]}")
-    res = run_chunk(wh, TOGS, dates, FAST, producer=producer)
-    assert res.dates_incomplete == [dates[2]] and not res.ok
-    assert res.dates_filled == [d for d in dates if d != dates[2]]
+    seen: list[ChunkResult] = []
+    add_listener(seen.append)
+    try:
+        with pytest.raises(ProducerIncomplete, match=f"1 date.*not complete.*: {dates[2]}$"):
+            run_chunk(wh, TOGS, dates, FAST, producer=producer)
+    finally:
+        remove_listener(seen.append)
+    assert seen[0].dates_incomplete == [dates[2]]
+    assert seen[0].dates_filled == [d for d in dates if d != dates[2]]
 
 
 def test_a_silent_zero_exit_is_every_date_incomplete(seeded: Settings):
     wh = shared_warehouse()
     dates = _dates(wh, *WEEK)
-    res = run_chunk(wh, TOGS, dates, FAST, producer=standin(TOGS, STANDIN_SILENT="1"))
-    assert res.dates_incomplete == dates and res.dates_filled == [] and not res.ok
+    with pytest.raises(ProducerIncomplete) as err:
+        run_chunk(wh, TOGS, dates, FAST, producer=standin(TOGS, STANDIN_SILENT="1"))
+    assert err.value.dates == dates and str(dates[0]) in str(err.value)
+    assert classify(err.value) is None  # not retried: a zero exit says nothing about why
 
 
 def test_a_hanging_processor_is_stopped_at_the_timeout(seeded: Settings, tmp_path, monkeypatch):
