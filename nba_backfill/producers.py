@@ -21,6 +21,7 @@ import shutil
 import signal
 import string
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -34,6 +35,8 @@ PLACEHOLDERS = ("start", "end", "dates")
 TERM_GRACE_SECONDS = 5.0
 # The stderr lines kept for the error message and the retry classifier.
 STDERR_TAIL_LINES = 20
+# How long importing an entry point at start may take.
+ENTRY_POINT_CHECK_SECONDS = 60
 
 OnLine = Callable[[str, str], None]  # (stream "stdout" | "stderr", line without newline)
 
@@ -42,8 +45,11 @@ def describe(settings: Settings, table: str) -> str:
     """What produces ``table``, in words (``plan`` shows it): ``sql`` or the command's
     executable."""
     producer = settings.producer(table)
-    if producer is None or producer.command is None:
+    if producer is None:
         return "sql"
+    if producer.entry_point:
+        return f"entry point: {producer.entry_point}"
+    assert producer.command is not None
     return "command: " + Path(shlex.split(producer.command)[0]).name
 
 
@@ -81,17 +87,49 @@ def _executable(word: str, producer: ProducerSettings) -> str | None:
     return shutil.which(word, path=search)
 
 
-def check_producer(table: str, producer: ProducerSettings) -> None:
-    """Raise UsageError (one line naming the setting) when ``table``'s command cannot run:
-    unknown placeholders, no such executable, no such working directory."""
-    if producer.command is None:
-        return
-    where = env_var("producers", table.rpartition(".")[2], "command")
+def _entry_point_problem(producer: ProducerSettings) -> str | None:
+    """Why ``producer``'s entry point cannot be called, or None: checked in a child Python
+    process with the producer's cwd and environment (where the platform's code is found), so
+    that importing it has no effect on this process."""
+    assert producer.entry_point is not None
     try:
-        words = _words(producer.command)
-        _check_placeholders(words)
+        proc = subprocess.run(
+            [sys.executable, "-m", "nba_backfill.producers", "check", producer.entry_point],
+            cwd=producer.cwd,
+            env={**os.environ, **producer.env},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=ENTRY_POINT_CHECK_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        return f"importing {producer.entry_point} took over {ENTRY_POINT_CHECK_SECONDS}s"
+    if proc.returncode == 0:
+        return None
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    return lines[-1] if lines else f"checking it exited {proc.returncode}"
+
+
+def check_producer(table: str, producer: ProducerSettings) -> None:
+    """Raise UsageError (one line naming the setting) when ``table``'s producer cannot run:
+    unknown placeholders, no such executable, no such working directory, an entry point that
+    does not import or is not callable."""
+    if not producer.external:
+        return
+    bare = table.rpartition(".")[2]
+    where = env_var("producers", bare, "entry_point" if producer.entry_point else "command")
+    try:
         if producer.cwd is not None and not producer.cwd.is_dir():
             raise ValueError(f"working directory {producer.cwd} does not exist")
+        if producer.entry_point:
+            problem = _entry_point_problem(producer)
+            if problem is not None:
+                raise ValueError(f"entry point {producer.entry_point}: {problem}")
+            return
+        assert producer.command is not None
+        words = _words(producer.command)
+        _check_placeholders(words)
         if _executable(words[0], producer) is None:
             raise ValueError(f"executable {words[0]!r} not found")
     except ValueError as exc:
@@ -111,7 +149,17 @@ def command_argv(
     producer: ProducerSettings, start: dt.date, end: dt.date, dates: Sequence[dt.date]
 ) -> list[str]:
     """The command's words with the chunk's placeholders filled in (no shell: a date list
-    never needs quoting)."""
+    never needs quoting); for an entry point, this module run as a script calling it."""
+    if producer.entry_point:
+        joined = ",".join(d.isoformat() for d in dates)
+        return [
+            sys.executable,
+            "-m",
+            "nba_backfill.producers",
+            "call",
+            producer.entry_point,
+            joined,
+        ]
     assert producer.command is not None
     values = {
         "start": start.isoformat(),
@@ -236,6 +284,34 @@ def run_command(
         raise ProducerFailed(f"{what}: exit code {code}: {shown}", reason=classify_text(last))
 
 
+def _load(entry_point: str) -> Callable[[list[dt.date]], object]:
+    import importlib
+
+    module, _, name = entry_point.partition(":")
+    fn = getattr(importlib.import_module(module), name, None)
+    if not callable(fn):
+        raise TypeError(f"{entry_point} is not a callable")
+    return fn
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m nba_backfill.producers check|call <module:callable> [dates]``: how an entry
+    point producer runs, in a child process like any command (its own process group, its
+    output streamed, stopped at the timeout). ``check`` imports it; ``call`` calls it with
+    the dates; an exception ends it with its traceback on stderr (the last line classified)."""
+    if len(argv) < 2 or argv[0] not in ("check", "call"):
+        sys.stderr.write("usage: python -m nba_backfill.producers check|call M:F [DATES]\n")
+        return 2
+    sys.path.insert(0, os.getcwd())  # the platform's code, from the producer's cwd
+    fn = _load(argv[1])
+    if argv[0] == "call":
+        dates = [
+            dt.date.fromisoformat(d) for d in (argv[2] if len(argv) > 2 else "").split(",") if d
+        ]
+        fn(dates)
+    return 0
+
+
 __all__ = [
     "PLACEHOLDERS",
     "check_producer",
@@ -245,3 +321,7 @@ __all__ = [
     "run_command",
     "stop_all",
 ]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

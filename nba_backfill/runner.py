@@ -196,7 +196,7 @@ def run_chunk(
         what = f"{spec.name} {lo}..{hi}"
         chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
         write: Callable[[], WriteResult]
-        if producer is not None and producer.command:
+        if producer is not None and producer.external:
             run_dates = [d for d in dates if lo <= d <= hi]
             write = partial(_produce, wh, spec, producer, lo, hi, run_dates, on_output or _log_line)
         else:
@@ -227,7 +227,7 @@ def run_chunk(
     result.seconds = time.perf_counter() - started
     for fn in list(_listeners):
         fn(result)
-    if producer is not None and producer.command and result.dates_incomplete:
+    if producer is not None and producer.external and result.dates_incomplete:
         # A processor's exit code is no evidence: dates it left incomplete fail the chunk.
         raise ProducerIncomplete(spec.name, dates[0], dates[-1], result.dates_incomplete)
     return result

@@ -302,6 +302,13 @@ class ProducerSettings(BaseModel):
         "placeholders {start}, {end} (ISO dates) and {dates} (comma-separated ISO dates); "
         "unset = the built-in SQL model",
     )
+    entry_point: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="Instead of a command: a Python callable 'module:function' called with "
+        "the chunk's dates (a list of datetime.date), run in a child Python process like a "
+        "command (cwd, env, timeout); an exception fails the attempt",
+    )
     cwd: Path | None = Field(None, description="Working directory of the command")
     env: dict[str, str] = Field(
         default_factory=dict,
@@ -319,6 +326,17 @@ class ProducerSettings(BaseModel):
         description="Delete the chunk's window (one statement) before the command: exact "
         "reruns, but the window is empty while the command runs",
     )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ProducerSettings:
+        if self.command and self.entry_point:
+            raise ValueError("set command or entry_point, not both")
+        return self
+
+    @property
+    def external(self) -> bool:
+        """Whether the table is produced by a command or entry point (else: its SQL model)."""
+        return bool(self.command or self.entry_point)
 
 
 class Settings(BaseSettings):
@@ -369,7 +387,7 @@ class Settings(BaseSettings):
     def producer(self, table: str) -> ProducerSettings | None:
         """The external producer of ``table`` (catalog name), or None: its SQL model."""
         p = self.producers.get(table)
-        return p if p is not None and p.command else None
+        return p if p is not None and p.external else None
 
     @field_validator("slack_webhook_url")
     @classmethod

@@ -293,3 +293,55 @@ def test_merge_leaves_orphans_and_pre_delete_removes_them(seeded: Settings):
     res = run_chunk(wh, TOGS, dates, FAST, producer=standin(TOGS, pre_delete=True))
     assert wh.row_count(TABLES[TOGS], *WEEK) == rows
     assert res.rows_deleted == rows + 1 and res.rows_written == rows and res.ok
+
+
+# --- a Python entry point ------------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _entry(name: str, **env: str) -> ProducerSettings:
+    return ProducerSettings(
+        entry_point=f"tests.producers.standin_entry:{name}", cwd=REPO, env=env, timeout_seconds=120
+    )
+
+
+def test_an_entry_point_fills_a_chunk_with_the_same_retries(seeded: Settings, tmp_path: Path):
+    wh = shared_warehouse()
+    dates = _dates(wh, *WEEK)
+    run_chunk(wh, TOGS, dates, FAST)
+    sql = checksum(wh, TABLES[TOGS], dates[0], dates[-1])
+    wh.fetch(f"DELETE FROM {TOGS} WHERE game_date BETWEEN @a AND @b", {"a": WEEK[0], "b": WEEK[1]})
+    lines: list[str] = []
+    producer = _entry("team_offense", STANDIN_QUOTA_FAILS="1", STANDIN_STATE=str(tmp_path / "n"))
+    res = run_chunk(
+        wh, TOGS, dates, FAST, producer=producer, on_output=lambda s, x: lines.append(x)
+    )
+    assert [e.reason for e in res.retries] == ["quota"]  # its traceback's last line, classified
+    assert res.ok and checksum(wh, TABLES[TOGS], dates[0], dates[-1]) == sql
+    assert f"merging {len(dates)} dates" in lines
+
+
+@pytest.mark.parametrize(
+    ("entry_point", "problem"),
+    [
+        ("no_such_module_xyz:f", "No module named 'no_such_module_xyz'"),
+        ("tests.producers.standin_entry:nope", "is not a callable"),
+        ("tests.producers.standin_entry:NOT_CALLABLE", "is not a callable"),
+    ],
+)
+def test_a_bad_entry_point_is_one_line_at_start(entry_point: str, problem: str):
+    s = load_settings(
+        producers={"team_offense_game_summary": {"entry_point": entry_point, "cwd": str(REPO)}}
+    )
+    with pytest.raises(UsageError) as err:
+        check_producers(s)
+    message = str(err.value)
+    assert problem in message and "\n" not in message
+    assert "NBA_BACKFILL_PRODUCERS__TEAM_OFFENSE_GAME_SUMMARY__ENTRY_POINT" in message
+
+
+def test_command_and_entry_point_together_are_refused():
+    with pytest.raises(UsageError, match="command or entry_point, not both"):
+        load_settings(
+            producers={"team_offense_game_summary": {"command": "true", "entry_point": "m:f"}}
+        )
