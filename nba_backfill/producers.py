@@ -171,6 +171,7 @@ def command_argv(
 
 # --- running ------------------------------------------------------------------------------
 _running: dict[int, subprocess.Popen[str]] = {}
+_stopped: set[int] = set()  # pids stop_all stopped: their attempt is not retried
 _running_lock = threading.Lock()
 
 
@@ -206,10 +207,11 @@ def _stop_group(proc: subprocess.Popen[str], grace: float = TERM_GRACE_SECONDS) 
 
 
 def stop_all() -> list[int]:
-    """Stop every command this process runs (flow cancellation or crash, interpreter exit);
-    returns their pids."""
+    """Stop every command this process runs (an interrupted, cancelled or crashed run;
+    interpreter exit); returns their pids. Their attempts fail without a retry."""
     with _running_lock:
         procs = list(_running.values())
+        _stopped.update(p.pid for p in procs)
     for proc in procs:
         _stop_group(proc, grace=1.0)
     return [p.pid for p in procs]
@@ -272,8 +274,12 @@ def run_command(
         _stop_group(proc)  # a timeout, an interrupt, or members left after a normal exit
         with _running_lock:
             _running.pop(proc.pid, None)
+            stopped = proc.pid in _stopped
+            _stopped.discard(proc.pid)
         for t in pumps:
             t.join(timeout=5)
+    if stopped:
+        raise ProducerFailed(f"{what}: stopped, the run is ending", reason=None)
     if timed_out:
         raise ProducerFailed(
             f"{what}: stopped after the {timeout_seconds:g}s timeout", reason="timeout"

@@ -191,6 +191,7 @@ def test_stop_all_ends_a_running_command_and_its_children(tmp_path: Path):
     assert len(stop_all()) == 1
     worker.join(timeout=30)
     assert not worker.is_alive() and isinstance(failure[0], ProducerFailed)
+    assert "stopped" in str(failure[0]) and classify(failure[0]) is None  # never retried
     assert not any(_alive(int(p)) for p in pids.read_text().split())
 
 
