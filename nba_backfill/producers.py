@@ -87,11 +87,19 @@ def _executable(word: str, producer: ProducerSettings) -> str | None:
     return shutil.which(word, path=search)
 
 
+# Entry points that imported, by (entry point, cwd, env): only successes are kept, so a fixed
+# one is checked again.
+_entry_points_ok: set[tuple[str, str, tuple[tuple[str, str], ...]]] = set()
+
+
 def _entry_point_problem(producer: ProducerSettings) -> str | None:
     """Why ``producer``'s entry point cannot be called, or None: checked in a child Python
     process with the producer's cwd and environment (where the platform's code is found), so
     that importing it has no effect on this process."""
     assert producer.entry_point is not None
+    key = (producer.entry_point, str(producer.cwd), tuple(sorted(producer.env.items())))
+    if key in _entry_points_ok:  # a run resolves its parameters more than once
+        return None
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "nba_backfill.producers", "check", producer.entry_point],
@@ -106,6 +114,7 @@ def _entry_point_problem(producer: ProducerSettings) -> str | None:
     except subprocess.TimeoutExpired:
         return f"importing {producer.entry_point} took over {ENTRY_POINT_CHECK_SECONDS}s"
     if proc.returncode == 0:
+        _entry_points_ok.add(key)
         return None
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     return lines[-1] if lines else f"checking it exited {proc.returncode}"

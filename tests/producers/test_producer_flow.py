@@ -76,6 +76,7 @@ def test_a_skipped_team_and_a_silent_exit_are_failed_chunks_naming_their_dates(
         monkeypatch, {TOGS: {"STANDIN_SKIP": f"{team}:{day}"}, TDGS: {"STANDIN_SILENT": "1"}}
     )
     start, end = SLICE_START, dt.date(2021, 10, 24)
+    since = dt.datetime.now(dt.UTC)
     state = backfill(start, end, tables=[TOGS, TDGS], skip_phase4=True, return_state=True)
     assert state.is_failed()
     summary = run_summary(state)
@@ -91,3 +92,16 @@ def test_a_skipped_team_and_a_silent_exit_are_failed_chunks_naming_their_dates(
     other = [d for d in sorted(wh.schedule(start, end)) if d != day]
     assert validate(wh, 3, other[0], other[-1], [TOGS]).ok
     assert set(summary["failed_dates"]) == {TOGS, TDGS}
+
+    # Once the processors behave, rerun-failed-dates refills exactly what they left, through
+    # the same producers.
+    from flows.rerun import rerun_failed_dates
+
+    _use_standin(monkeypatch, {})
+    state = rerun_failed_dates(since=since, return_state=True)
+    assert state.is_completed(), state.message
+    report = state.result()
+    assert report["still_failing"] == {}
+    assert report["fixed"][TOGS] == [day.isoformat()]
+    assert len(report["fixed"][TDGS]) == len(other) + 1
+    assert validate(shared_warehouse(), 3, start, end, [TOGS, TDGS]).ok
