@@ -217,8 +217,9 @@ class Warehouse(abc.ABC):
 @runtime_checkable
 class Loader(Protocol):
     """Seeding and test fixtures: what they need from a warehouse beyond :class:`Warehouse`
-    (Phase 2 loads, whole-date deletes). Both adapters implement it; a run never loads or
-    deletes, so the wrappers of a run (retries, faults, latency) do not:
+    (Phase 2 loads, whole-date deletes). Both adapters implement it; a run never loads, and
+    deletes only for an external producer's ``pre_delete`` (``runner._produce``), so the
+    wrappers of a run (retries, faults, latency) do not:
     :func:`nba_backfill.warehouse.wrapper.loader` finds the adapter under them."""
 
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:

@@ -32,6 +32,25 @@ def _use_standin(monkeypatch: pytest.MonkeyPatch, env: dict[str, dict[str, str]]
     close_shared()  # settings are read once per process
 
 
+def _logged(text: str) -> int:
+    """How many log records on the server hold ``text`` (their batches land within seconds)."""
+    import time
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterTextSearch
+
+    deadline = time.monotonic() + 20
+    with get_client(sync_client=True) as client:
+        while True:
+            logs = client.read_logs(
+                log_filter=LogFilter(text=LogFilterTextSearch(query=f'"{text}"')), limit=200
+            )
+            found = sum(text in log.message for log in logs)
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+
 def test_a_mixed_run_fills_gates_and_feeds_phase4_as_sql_does(
     seeded: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
 ):
@@ -55,6 +74,9 @@ def test_a_mixed_run_fills_gates_and_feeds_phase4_as_sql_does(
     for name in ON_STANDIN:
         run_chunk(wh, name, dates, fast)
     assert {n: checksum(wh, TABLES[n], SLICE_START, END) for n in ON_STANDIN} == before
+    # The processors' lines are in the task runs' logs on the server (the UI shows them).
+    assert _logged("stdout | done:") >= 3 * 3  # three tables, three weekly chunks at least
+    assert _logged("Quota exceeded") >= 1  # the stand-in's stderr
     # The second run finds nothing to do.
     again = backfill(SLICE_START, END, chunk_days=7, return_state=True)
     assert again.is_completed() and all(r["filled"] == 0 for r in again.result()["tables"])
