@@ -50,7 +50,12 @@ def describe(settings: Settings, table: str) -> str:
     if producer.entry_point:
         return f"entry point: {producer.entry_point}"
     assert producer.command is not None
-    return "command: " + Path(shlex.split(producer.command)[0]).name
+    words = shlex.split(producer.command)
+    # The executable and, for an interpreter's command line, the script it runs.
+    shown = [Path(words[0]).name]
+    if len(words) > 1 and not words[1].startswith("-"):
+        shown.append(Path(words[1]).name)
+    return "command: " + " ".join(shown)
 
 
 def _words(template: str) -> list[str]:

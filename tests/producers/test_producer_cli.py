@@ -33,11 +33,11 @@ def test_plan_shows_each_tables_producer(seeded: Settings, monkeypatch: pytest.M
     res = runner.invoke(app, ["plan", *WEEK, "--no-estimate"], env={"COLUMNS": "80"})
     assert res.exit_code == 0, res.output
     assert "produced by commands (the other tables by their SQL models):" in res.output
-    assert "  player_game_summary: command: python" in res.output
+    assert "  player_game_summary: command: python standin.py" in res.output
     assert "team_offense_game_summary: command" not in res.output
     assert max(len(line) for line in res.output.splitlines()) <= 80
     plan = json.loads(runner.invoke(app, ["plan", *WEEK, "--no-estimate", "--json"]).output)
-    assert plan["tables"][PGS]["producer"].startswith("command: python")
+    assert plan["tables"][PGS]["producer"] == "command: python standin.py"
     assert plan["tables"][TOGS]["producer"] == "sql"
 
 
