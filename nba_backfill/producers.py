@@ -218,6 +218,10 @@ def _stop_group(proc: subprocess.Popen[str], grace: float = TERM_GRACE_SECONDS) 
         os.killpg(pgid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):  # SIGKILL cannot be ignored
         proc.wait(timeout=grace)
+    # SIGKILL is delivered asynchronously: wait (bounded) until the members are gone too.
+    deadline = dt.datetime.now() + dt.timedelta(seconds=grace)
+    while _group_alive(pgid) and dt.datetime.now() < deadline:
+        threading.Event().wait(0.05)
 
 
 def stop_all() -> list[int]:

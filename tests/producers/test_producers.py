@@ -42,6 +42,18 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().split(") ")[1].startswith("Z"))
 
 
+def _all_gone(pids: Path, within: float = 10) -> bool:
+    """Whether every pid noted in ``pids`` is gone within ``within`` seconds (a killed process
+    dies asynchronously)."""
+    noted = [int(p) for p in pids.read_text().split()]
+    deadline = time.monotonic() + within
+    while any(_alive(p) for p in noted):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 # --- settings and the start check -------------------------------------------------------------
 def test_a_producer_per_table_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("NBA_BACKFILL_PRODUCERS__PLAYER_GAME_SUMMARY__COMMAND", "true {start}")
@@ -167,7 +179,7 @@ def test_the_timeout_stops_the_whole_process_group(tmp_path: Path, monkeypatch):
         run_command(_hanging(pids), timeout_seconds=2, on_line=lambda *_: None, what="t")
     assert time.monotonic() - started < 15
     assert classify(err.value) == "timeout"  # retried like a warehouse timeout
-    assert not any(_alive(int(p)) for p in pids.read_text().split())
+    assert _all_gone(pids)
 
 
 def test_stop_all_ends_a_running_command_and_its_children(tmp_path: Path):
@@ -192,7 +204,7 @@ def test_stop_all_ends_a_running_command_and_its_children(tmp_path: Path):
     worker.join(timeout=30)
     assert not worker.is_alive() and isinstance(failure[0], ProducerFailed)
     assert "stopped" in str(failure[0]) and classify(failure[0]) is None  # never retried
-    assert not any(_alive(int(p)) for p in pids.read_text().split())
+    assert _all_gone(pids)
 
 
 # --- a chunk filled by the stand-in, judged by the warehouse ---------------------------------
@@ -273,7 +285,7 @@ def test_a_hanging_processor_is_stopped_at_the_timeout(seeded: Settings, tmp_pat
     one = RetrySettings(max_attempts=1, initial_wait_seconds=0, jitter_seconds=0)
     with pytest.raises(ProducerFailed, match="timeout"):
         run_chunk(wh, TOGS, dates, one, producer=producer)
-    assert not any(_alive(int(p)) for p in pids.read_text().split())
+    assert _all_gone(pids)
     # The warehouse is this process's again.
     assert wh.schedule(*WEEK)
 
