@@ -366,6 +366,30 @@ def test_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> N
     assert len(togs.schedule(START, END)) == 4
 
 
+def test_grain_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
+    """The expected-set read (completeness at the table's grain) gives the same answer on
+    both engines: a team row relabelled to a team without a game is one team missing and one
+    surplus; replacing the date repairs it."""
+    day = START + dt.timedelta(days=1)
+    relabel = (
+        f"UPDATE {TOGS} SET team_abbr = 'ZZZ' WHERE game_date = @d AND team_abbr = "
+        f"(SELECT MIN(team_abbr) FROM {TOGS} WHERE game_date = @d)"
+    )
+    for wh in (togs, duck):
+        assert wh.grain_dates(TOGS_SPEC, START, END) == {}
+        wh.fetch(relabel, {"d": day})
+    ours, theirs = (
+        togs.date_profile(TOGS_SPEC, START, END),
+        duck.date_profile(TOGS_SPEC, START, END),
+    )
+    assert ours == theirs
+    assert (ours[day].missing_entities, ours[day].surplus_entities) == (1, 1)
+    assert ours[day].surplus_example == "ZZZ"
+    for wh in (togs, duck):
+        wh.replace_range(TOGS_SPEC, day, day)
+        assert wh.grain_dates(TOGS_SPEC, START, END) == {}
+
+
 def test_togs_rows_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
     """The same SQL file gives the same rows on both engines (floats to 1e-9)."""
     ours, theirs = _togs_rows(togs), _togs_rows(duck)
