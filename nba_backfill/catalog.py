@@ -240,6 +240,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "team_abbr",
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(PGS, lookback_days=30, same_date=False),),
+        expected_set="upcoming_players",
         description="One row per player with a game on the date: context known before tip-off.",
         expected_rows_hint="~80k",
     ),
@@ -303,6 +304,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(UPCG),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         description="One row per player with a game on the date: rolling form before the date.",
     ),
     TableSpec(
@@ -321,6 +323,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(PGS, lookback_days=30, same_date=False, required=False),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         description="One row per player per game: composite adjustment factors.",
     ),
     TableSpec(
@@ -339,6 +342,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDZA),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         # Production's feature windows over Phase 3 history: ordering edges are not needed
         # (the gate passed before Phase 4), so they are windows, not dependencies.
         windows=(

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.app import app
-from nba_backfill.catalog import PGS, TABLES, TOGS
+from nba_backfill.catalog import PDC, PGS, TABLES, TOGS, UPCG
 from nba_backfill.planner import Planner
 from nba_backfill.readiness import is_complete
 from nba_backfill.runner import run_chunk
@@ -195,3 +195,34 @@ def test_an_expected_set_needs_its_file_and_a_date_entity_key() -> None:
         dataclasses.replace(TABLES[PGS], expected_set="nowhere")
     with pytest.raises(ValueError, match="entity"):
         dataclasses.replace(TABLES[PGS], key_columns=("game_date", "player_lookup", "team_abbr"))
+
+
+def test_a_missing_player_of_a_phase4_player_table_is_re_planned_and_repaired(
+    seeded: Settings,
+) -> None:
+    """Phase 4, player grain: player_daily_cache writes every upcoming_player_game_context
+    player of its date, so a date that lost one player's row (and still has rows for every
+    team) is incomplete, named by Phase 4 validation and refilled."""
+    opener, day = dt.date(2021, 10, 19), dt.date(2021, 11, 5)  # past the bootstrap days
+    wh = shared_warehouse()
+    days = sorted(wh.schedule(opener, day))
+    for table in (TOGS, PGS):
+        assert run_chunk(wh, table, days, FAST).dates_filled == days
+    for table in (UPCG, PDC):
+        assert run_chunk(wh, table, [day], FAST).dates_filled == [day]
+    spec = TABLES[PDC]
+    assert wh.grain_dates(spec, day, day) == {}
+    wh.fetch(
+        f"DELETE FROM {PDC} WHERE cache_date = @d AND player_lookup = "
+        f"(SELECT MIN(player_lookup) FROM {PDC} WHERE cache_date = @d)",
+        {"d": day},
+    )
+    assert wh.date_profile(spec, day, day)[day].missing_entities == 1
+
+    plan = Planner(wh).plan(day, day, [PDC], 31, phases=(4,)).tables[PDC]
+    assert plan.incomplete == [day]
+    (check,) = validate(wh, 4, day, day, [PDC]).tables
+    assert "1 expected player_lookup without a row on 2021-11-05" in check.problems
+    assert run_chunk(wh, PDC, plan.to_fill, FAST).dates_filled == [day]
+    assert validate(wh, 4, day, day, [PDC]).tables[0].ok
+    assert not Planner(wh).plan(day, day, [PDC], 31, phases=(4,)).tables[PDC].to_fill
