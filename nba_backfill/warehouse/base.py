@@ -193,7 +193,9 @@ class Warehouse(abc.ABC):
         read = "date_profile" if table.team_from is None else "date_profile_team_from"
         rows = self.fetch(_read(read, table), {"start_date": start, "end_date": end})
         keys = audits.key_dates(self, table, start, end)
-        grain = self.grain_dates(table, start, end)
+        # Only dates with rows are compared at the grain (a date without rows is missing
+        # anyway): an empty range costs no read of the inputs.
+        grain = self.grain_dates(table, start, end) if rows else {}
         out: dict[dt.date, DateProfile] = {}
         for r in rows:
             day = _as_date(r["day"])
