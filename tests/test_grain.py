@@ -226,3 +226,22 @@ def test_a_missing_player_of_a_phase4_player_table_is_re_planned_and_repaired(
     assert run_chunk(wh, PDC, plan.to_fill, FAST).dates_filled == [day]
     assert validate(wh, 4, day, day, [PDC]).tables[0].ok
     assert not Planner(wh).plan(day, day, [PDC], 31, phases=(4,)).tables[PDC].to_fill
+
+
+def test_an_orphan_of_the_player_context_is_re_planned_and_removed(seeded: Settings) -> None:
+    """The same kind in upcoming_player_game_context (its gamebook roster), on the season's
+    first two dates (its 30-day window of player games starts at the opener)."""
+    e1, e2 = dt.date(2021, 10, 19), dt.date(2021, 10, 20)
+    wh = shared_warehouse()
+    for table in (TOGS, PGS, UPCG):
+        assert run_chunk(wh, table, [e1, e2], FAST).dates_filled == [e1, e2]
+    wh.fetch(
+        f"INSERT INTO {UPCG} SELECT * REPLACE ('{ORPHAN}' AS player_lookup) FROM {UPCG} "
+        "WHERE game_date = @d LIMIT 1",
+        {"d": e2},
+    )
+    assert Planner(wh).plan(e1, e2, [UPCG], 31, phases=(3,)).tables[UPCG].to_fill == [e2]
+    (check,) = validate(wh, 3, e1, e2, [UPCG]).tables
+    assert check.grain_dates == {e2: (0, 1, ORPHAN)}
+    assert run_chunk(wh, UPCG, [e2], FAST).dates_filled == [e2]
+    assert validate(wh, 3, e1, e2, [UPCG]).ok
