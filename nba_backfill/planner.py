@@ -23,7 +23,7 @@ from nba_backfill.readiness import (
     stale_dates,
     utc_today,
 )
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.base import DateProfile, Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
 
 
@@ -180,11 +180,20 @@ class Planner:
 
         plans: dict[str, TablePlan] = {}
         complete_cache: dict[str, set[dt.date]] = {}
+        # One profile read per table over the whole look-back (each costs a few queries, the
+        # grain's over four seasons of inputs): its dates serve both the completeness of an
+        # input and the split of a planned table's own dates.
+        profile_cache: dict[str, dict[dt.date, DateProfile]] = {}
+
+        def profile_of(spec: TableSpec) -> dict[dt.date, DateProfile]:
+            if spec.name not in profile_cache:
+                lo = min(all_expected[0], start) if all_expected else start
+                profile_cache[spec.name] = self.warehouse.date_profile(spec, lo, end)
+            return profile_cache[spec.name]
 
         def complete_of(spec: TableSpec) -> set[dt.date]:
             if spec.name not in complete_cache:
-                lo = all_expected[0] if all_expected else start
-                prof = self.warehouse.date_profile(spec, lo, end)
+                prof = profile_of(spec)
                 complete_cache[spec.name] = {
                     d for d in all_expected if is_complete(spec, prof.get(d), schedule[d])
                 }
@@ -203,7 +212,7 @@ class Planner:
                     skipped[d] = gone_reason
                 else:
                     expected.append(d)
-            prof = self.warehouse.date_profile(spec, start, end)
+            prof = profile_of(spec)
             missing = [d for d in expected if d not in complete and d not in prof]
             incomplete = [d for d in expected if d not in complete and d in prof]
             if only is not None:

@@ -47,10 +47,15 @@ def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> boo
     "The date has rows" is not enough (SPEC §6): a run that saved 2 of 16 teams, or an upcoming
     table holding one player, must count as incomplete. Nor are rows the key audits find (a
     NULL key column, a duplicated key): the date is re-planned, and replacing it repairs it
-    once its inputs are fixed."""
+    once its inputs are fixed. At the table's grain (its catalog ``expected_set``), every
+    entity the inputs hold needs its row — a crash that saved 1 of a team's players still
+    counts that team — and no row may name an entity the inputs do not hold (an orphan):
+    replacing the date writes the one and drops the other."""
     if profile is None or profile.rows == 0:
         return False
     if profile.null_keys or profile.duplicate_keys:
+        return False
+    if profile.missing_entities or profile.surplus_entities:
         return False
     if spec.completeness is Completeness.TWO_TEAMS_PER_GAME:
         return profile.rows == profile.teams == 2 * games
