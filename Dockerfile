@@ -1,9 +1,31 @@
 # The image the Cloud Run v2 work pool runs (prefect.yaml builds it and pushes it to Artifact
 # Registry). uv installs exactly the lockfile; dependencies sit in their own layer, so a code
 # change rebuilds only the last layers. Runs as a non-root user.
-FROM python:3.11-slim-bookworm
+#
+# Production builds it with the defaults below. The base image and where uv comes from are
+# build arguments so that the same file builds where those registries are out of reach:
+# `make image` (scripts/image.sh) builds it FROM a local Debian 12 base with uv from PyPI:
+#   --build-arg BASE_IMAGE=localhost/nba-backfill-base:bookworm --build-arg UV_SOURCE=uv-pypi
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
+# uv-image: the binaries of UV_IMAGE (production); uv-pypi: the same version from PyPI.
+ARG UV_SOURCE=uv-image
 
-COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /usr/local/bin/
+FROM ${UV_IMAGE} AS uv-image
+
+FROM ${BASE_IMAGE} AS uv-pypi
+# Keep in step with UV_IMAGE's tag: both sources must give the same uv.
+ARG UV_VERSION=0.13.9
+RUN python3 -m venv /opt/uv \
+    && /opt/uv/bin/pip install --no-cache-dir "uv==${UV_VERSION}" \
+    && cp /opt/uv/bin/uv /opt/uv/bin/uvx /
+
+# A stage name chosen by argument: COPY --from cannot take one.
+FROM ${UV_SOURCE} AS uv
+
+FROM ${BASE_IMAGE}
+
+COPY --from=uv /uv /uvx /usr/local/bin/
 
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
@@ -29,9 +51,11 @@ COPY cli ./cli
 COPY devtools ./devtools
 COPY prefect.yaml ./
 RUN uv sync --frozen --no-dev \
-    && useradd --uid 10001 --create-home --shell /usr/sbin/nologin nba
+    && groupadd --gid 10001 nba \
+    && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin nba
 
-USER nba
+# Numeric, so a runtime enforcing non-root (runAsNonRoot) can verify it without /etc/passwd.
+USER 10001:10001
 # Cloud Run jobs get their command from the worker (`prefect flow-run execute`); this is for
 # a quick look: `docker run --rm IMAGE`.
 CMD ["nba-backfill", "--help"]

@@ -6,7 +6,7 @@ TOOLS := $(NBA_HOME)/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(abspath $(TOOLS))/uv/bin/uv)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test lint pytest sync uv bench chaos ui clean
+.PHONY: run test lint pytest sync uv bench chaos ui image clean
 
 # The synthetic seasons end 2026-01-03: under production's partition expiration (30 / 90 days)
 # three Phase 4 tables would skip their whole history. `make run` plans as a warehouse whose
@@ -22,6 +22,7 @@ lint: sync
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 	$(UV) run lint-imports --no-logo
+	$(UV) run hadolint Dockerfile
 
 pytest: sync
 	$(UV) run pytest
@@ -32,6 +33,10 @@ chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (fi
 bench: uv ## runbook vs nba-backfill vs lower bound, latency-model projections, sweep -> bench/results/
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench
+
+# Needs root, podman and debootstrap (.ci/run installs them); docs/image.md says what it checks.
+image: sync ## build the Cloud Run image with podman and run a backfill deployment run in it
+	NBA_BACKFILL_HOME=$(NBA_HOME) scripts/image.sh
 
 ui: sync ## open the run history: the local Prefect server (port: PREFECT_SERVER_API_PORT, else 4200)
 	$(UV) run nba-backfill server start
@@ -49,5 +54,5 @@ uv:
 clean:
 	-$(UV) run nba-backfill server stop
 	rm -rf $(NBA_HOME)/warehouse.duckdb $(NBA_HOME)/warehouse.duckdb.wal $(NBA_HOME)/prefect \
-		$(NBA_HOME)/chaos $(NBA_HOME)/tools
+		$(NBA_HOME)/chaos $(NBA_HOME)/image-smoke $(NBA_HOME)/tools
 	-@rmdir $(NBA_HOME) 2>/dev/null

@@ -94,7 +94,9 @@ def _tables(value: str | None) -> list[str] | None:
 
 
 def _read_only() -> Warehouse:
-    return open_warehouse(_settings(), read_only=True)
+    """The warehouse for a command that only reads: during a run, a copy of it (a command
+    that goes on to write, like ``run``, opens it with ``open_warehouse`` and is refused)."""
+    return open_warehouse(_settings(), read_only=True, copy_if_locked=True)
 
 
 def _params(
@@ -239,6 +241,14 @@ def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
             + f" (dry runs; on-demand at ${estimate.price_per_tib_usd:g}/TiB, "
             "NBA_BACKFILL_WAREHOUSE__PRICE_PER_TIB_USD)"
         )
+    for tp in the_plan.tables.values():
+        if tp.stale:  # complete dates planned again: say why (the first; --json lists all)
+            first = min(tp.stale)
+            more = f" (+{len(tp.stale) - 1} more dates)" if len(tp.stale) > 1 else ""
+            out.print(
+                f"{short_name(tp.table)} {first}{more}: {tp.stale[first]}",
+                highlight=False,
+            )
     _print_producers(the_plan)
     if the_plan.empty:
         out.print("nothing to do: every expected date is complete")
@@ -283,7 +293,7 @@ def run(
     with _errors():
         p = _params(start, end, tables, chunk_days, max_concurrency, skip_phase4)
         s = _settings()
-        wh = _read_only() if s.warehouse.backend == "duckdb" else open_warehouse(s)
+        wh = open_warehouse(s, read_only=s.warehouse.backend == "duckdb")
         try:
             the_plan = Planner(wh).plan(
                 p.start, p.end, p.tables, p.chunk_days, phases=(3,) if skip_phase4 else (3, 4)
@@ -388,7 +398,11 @@ def validate_cmd(
     with _errors():
         phase = parse_phase(phase)
         p = _params(start, end, None, None)
-        report = validate(_read_only(), phase, p.start, p.end)
+        wh = _read_only()
+        try:  # closed: a copy read during a run is removed
+            report = validate(wh, phase, p.start, p.end)
+        finally:
+            wh.close()
         if as_json:
             out.print_json(json.dumps(report.as_dict(verbose)))
         else:

@@ -19,6 +19,9 @@ from nba_backfill.errors import UsageError
 SQL_DIR = Path(__file__).parent / "sql"
 # Audits: queries returning the rows that break a rule (no rows = pass), one file each.
 AUDITS_DIR = SQL_DIR / "audits"
+# Expected sets: per table grain, the entities (players, teams) its inputs say a date must
+# hold, one query each (day, entity) that readiness compares with the table's rows.
+EXPECTED_DIR = SQL_DIR / "reads" / "expected"
 # The audits every table runs unless its entry says otherwise: the gate's key checks.
 KEY_AUDITS: tuple[str, ...] = ("null_keys", "duplicate_keys")
 # Audits validation measures as a share (ML readiness), not row by row.
@@ -94,12 +97,48 @@ class TableSpec:
     # measured by Phase 4 validation as a share; any other audit is a data problem whose
     # offending rows validation reports by date (``data_audits``).
     audits: tuple[str, ...] = KEY_AUDITS
+    # The entities a date must hold, at the table's grain (``reads/expected/<name>.sql``: one
+    # row per day and entity): a date missing one of them, or holding a row for an entity not
+    # in it, is incomplete (``readiness.is_complete``). None: no such set (counts only).
+    expected_set: str | None = None
+
+    @property
+    def entity_column(self) -> str:
+        """The key column beside the date: what one row of a date stands for (a player, a
+        team), compared with the table's ``expected_set``."""
+        (column,) = (k for k in self.key_columns if k != self.date_column)
+        return column
 
     @property
     def data_audits(self) -> tuple[str, ...]:
         """The table's audits that are neither key checks nor shares: each offending row is a
         data problem (e.g. gamebook minutes that did not parse) reported with its date."""
         return tuple(a for a in self.audits if a not in KEY_AUDITS + SHARE_AUDITS)
+
+    @property
+    def input_windows(self) -> tuple[Dependency, ...]:
+        """Every catalog table the rows of a date read, with the widest look-back: the
+        dependencies, and the windows over catalog tables (a YEAR as 366 days, the date itself
+        included: a superset of what the SQL reads). What makes a date stale when an input
+        date in it is rewritten (``readiness.stale_dates``); one entry per input table."""
+        reach: dict[str, tuple[int, bool]] = {}
+        spans = [(d.table, d.lookback_days, d.same_date) for d in self.depends_on]
+        spans += [
+            (w.table, w.span * (366 if w.unit == "YEAR" else 1), True)
+            for w in self.windows
+            if w.table in TABLES
+        ]
+        for table, days, same in spans:
+            old_days, old_same = reach.get(table, (0, False))
+            reach[table] = (max(days, old_days), same or old_same)
+        return tuple(Dependency(t, days, same, required=False) for t, (days, same) in reach.items())
+
+    @property
+    def written_column(self) -> str:
+        """The column saying when a row was written (production's processing metadata:
+        ``processed_at``, or ``created_at`` where the table has none, e.g. the feature store);
+        every write stamps it with the write's time (``outputs``)."""
+        return "processed_at" if "processed_at" in self.contract.column_names else "created_at"
 
     @property
     def gate_threshold(self) -> float:
@@ -162,6 +201,11 @@ class TableSpec:
         unknown = [a for a in self.audits if not (AUDITS_DIR / f"{a}.sql").is_file()]
         if unknown:
             raise ValueError(f"{self.name}: no audit file for {unknown} in {AUDITS_DIR}")
+        if self.expected_set is not None:
+            if not (EXPECTED_DIR / f"{self.expected_set}.sql").is_file():
+                raise ValueError(f"{self.name}: no expected set {self.expected_set!r}")
+            if len(self.key_columns) != 2:
+                raise ValueError(f"{self.name}: an expected set needs a (date, entity) key")
 
 
 TOGS = "nba_analytics.team_offense_game_summary"
@@ -189,6 +233,7 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
+        expected_set="teams_playing",
         description="One row per team per game: the team's offense (possessions, rating, pace).",
     ),
     TableSpec(
@@ -198,6 +243,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "defending_team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
         critical_threshold=915 / 917,
+        expected_set="teams_playing",
         description="One row per team per game: what the team allowed its opponent.",
         expected_rows_hint="~15k",
     ),
@@ -209,6 +255,7 @@ _TABLES: tuple[TableSpec, ...] = (
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(TOGS),),
         audits=(*KEY_AUDITS, "usage_rate", "unparsed_minutes"),
+        expected_set="gamebook_players",
         description="One row per player per game: box score, usage, shooting, prop outcome.",
     ),
     TableSpec(
@@ -218,6 +265,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "team_abbr",
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(PGS, lookback_days=30, same_date=False),),
+        expected_set="upcoming_players",
         description="One row per player with a game on the date: context known before tip-off.",
         expected_rows_hint="~80k",
     ),
@@ -227,6 +275,7 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
+        expected_set="teams_playing",
         windows=(
             # game number in season, rest days, streaks: up to a season of schedule and results
             Window(EXPECTED_GAMES, 366),
@@ -280,6 +329,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(UPCG),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         description="One row per player with a game on the date: rolling form before the date.",
     ),
     TableSpec(
@@ -298,6 +348,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(PGS, lookback_days=30, same_date=False, required=False),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         description="One row per player per game: composite adjustment factors.",
     ),
     TableSpec(
@@ -316,6 +367,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDZA),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         # Production's feature windows over Phase 3 history: ordering edges are not needed
         # (the gate passed before Phase 4), so they are windows, not dependencies.
         windows=(

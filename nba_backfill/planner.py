@@ -17,10 +17,13 @@ from nba_backfill.readiness import (
     expired_through,
     expiry_reason,
     is_complete,
+    read_written,
+    refilled_inputs,
     short_inputs,
+    stale_dates,
     utc_today,
 )
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.base import DateProfile, Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
 
 
@@ -52,10 +55,13 @@ class TablePlan:
     incomplete: list[dt.date]  # rows, but not for every team / game
     skipped: dict[dt.date, str]  # not to be written, with the reason (bootstrap, inputs short)
     chunks: list[Chunk] = field(default_factory=list)
+    # complete, but written before an input date its windows read is (re)written: planned
+    # again, with the reason (readiness.stale_dates / refilled_inputs)
+    stale: dict[dt.date, str] = field(default_factory=dict)
 
     @property
     def to_fill(self) -> list[dt.date]:
-        return sorted(set(self.missing) | set(self.incomplete))
+        return sorted(set(self.missing) | set(self.incomplete) | set(self.stale))
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -66,6 +72,7 @@ class TablePlan:
             "missing": [d.isoformat() for d in self.missing],
             "incomplete": [d.isoformat() for d in self.incomplete],
             "skipped": {d.isoformat(): r for d, r in sorted(self.skipped.items())},
+            "stale": {d.isoformat(): r for d, r in sorted(self.stale.items())},
             "chunks": [
                 {"start": c.start.isoformat(), "end": c.end.isoformat(), "dates": len(c.dates)}
                 for c in self.chunks
@@ -173,11 +180,20 @@ class Planner:
 
         plans: dict[str, TablePlan] = {}
         complete_cache: dict[str, set[dt.date]] = {}
+        # One profile read per table over the whole look-back (each costs a few queries, the
+        # grain's over four seasons of inputs): its dates serve both the completeness of an
+        # input and the split of a planned table's own dates.
+        profile_cache: dict[str, dict[dt.date, DateProfile]] = {}
+
+        def profile_of(spec: TableSpec) -> dict[dt.date, DateProfile]:
+            if spec.name not in profile_cache:
+                lo = min(all_expected[0], start) if all_expected else start
+                profile_cache[spec.name] = self.warehouse.date_profile(spec, lo, end)
+            return profile_cache[spec.name]
 
         def complete_of(spec: TableSpec) -> set[dt.date]:
             if spec.name not in complete_cache:
-                lo = all_expected[0] if all_expected else start
-                prof = self.warehouse.date_profile(spec, lo, end)
+                prof = profile_of(spec)
                 complete_cache[spec.name] = {
                     d for d in all_expected if is_complete(spec, prof.get(d), schedule[d])
                 }
@@ -196,7 +212,7 @@ class Planner:
                     skipped[d] = gone_reason
                 else:
                     expected.append(d)
-            prof = self.warehouse.date_profile(spec, start, end)
+            prof = profile_of(spec)
             missing = [d for d in expected if d not in complete and d not in prof]
             incomplete = [d for d in expected if d not in complete and d in prof]
             if only is not None:
@@ -206,7 +222,22 @@ class Planner:
                 spec.name, spec.phase, expected, complete, missing, incomplete, skipped
             )
 
-        self._block_short_inputs(plans, specs, all_expected, complete_of, expired)
+        if only is None:
+            # Dates written before one of their input dates was refilled (by an earlier run):
+            # one written-time read per table over the range and the windows' reach, only
+            # for tables holding complete dates that read inputs (and those inputs).
+            fresh = {
+                s.name: [d for d in plans[s.name].expected if d in plans[s.name].complete]
+                for s in specs
+                if s.input_windows
+            }
+            checked = [s for s in specs if fresh.get(s.name)]
+            written = read_written(self.warehouse, checked, start, end)
+            for spec in checked:
+                plans[spec.name].stale = stale_dates(
+                    spec, fresh[spec.name], written[spec.name], written
+                )
+        self._block_short_inputs(plans, specs, all_expected, complete_of, expired, only is None)
         for spec in specs:
             tp = plans[spec.name]
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
@@ -221,13 +252,24 @@ class Planner:
         all_expected: Sequence[dt.date],
         complete_of: Callable[[TableSpec], set[dt.date]],
         expired: Mapping[str, dt.date | None],
+        follow_refills: bool = True,
     ) -> None:
         """Dates whose required inputs are neither complete nor planned are skipped with the
         reason (``readiness.short_inputs``), instead of being written from short inputs (the
         production processors refuse). Tables are taken in catalog (dependency) order, so an
-        input's own skipped dates no longer count as planned."""
+        input's own skipped dates no longer count as planned. With ``follow_refills``, a
+        complete date whose windows read an input date planned before it is planned too
+        (``readiness.refilled_inputs``): written before that input, it would stay stale."""
         for spec in specs:
             tp = plans[spec.name]
+            if follow_refills:
+                planned = {
+                    dep.table: plans[dep.table].to_fill
+                    for dep in spec.input_windows
+                    if dep.table in plans
+                }
+                fresh = [d for d in tp.expected if d in tp.complete and d not in tp.stale]
+                tp.stale.update(refilled_inputs(spec, fresh, planned))
             ups = {d.table for d in spec.depends_on if d.required}
             complete = {up: complete_of(TABLES[up]) for up in ups}
             upcoming = {up: set(plans[up].to_fill) for up in ups if up in plans}
@@ -236,6 +278,7 @@ class Planner:
                 tp.skipped.update(blocked)
                 tp.missing = [d for d in tp.missing if d not in tp.skipped]
                 tp.incomplete = [d for d in tp.incomplete if d not in tp.skipped]
+                tp.stale = {d: r for d, r in tp.stale.items() if d not in tp.skipped}
 
 
 def _chunk_edges(plan: Plan, specs: Sequence[TableSpec]) -> dict[str, list[str]]:

@@ -7,11 +7,12 @@ blocked for the same reason, in the same words, wherever it is looked at.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-from nba_backfill.catalog import TABLES, Completeness, TableSpec
+from nba_backfill.catalog import TABLES, Completeness, Dependency, TableSpec
 from nba_backfill.warehouse.base import DateProfile, Warehouse
 
 ONE_DAY = dt.timedelta(days=1)
@@ -46,10 +47,15 @@ def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> boo
     "The date has rows" is not enough (SPEC §6): a run that saved 2 of 16 teams, or an upcoming
     table holding one player, must count as incomplete. Nor are rows the key audits find (a
     NULL key column, a duplicated key): the date is re-planned, and replacing it repairs it
-    once its inputs are fixed."""
+    once its inputs are fixed. At the table's grain (its catalog ``expected_set``), every
+    entity the inputs hold needs its row — a crash that saved 1 of a team's players still
+    counts that team — and no row may name an entity the inputs do not hold (an orphan):
+    replacing the date writes the one and drops the other."""
     if profile is None or profile.rows == 0:
         return False
     if profile.null_keys or profile.duplicate_keys:
+        return False
+    if profile.missing_entities or profile.surplus_entities:
         return False
     if spec.completeness is Completeness.TWO_TEAMS_PER_GAME:
         return profile.rows == profile.teams == 2 * games
@@ -143,3 +149,89 @@ def blocked_by_inputs(
         complete.setdefault(up.name, set()).update(complete_dates(wh, up, schedule, lo, last))
         expired[up.name] = expired_through(wh, up, when)
     return short_inputs(spec, dates, sorted(schedule), complete, expired)
+
+
+# --- stale dates: an input date rewritten after the date was written -------------------------
+# (first, last) time a date's rows were written (``Warehouse.written_at``).
+Written = tuple[dt.datetime, dt.datetime]
+
+
+def window_of(day: dt.date, dep: Dependency) -> tuple[dt.date, dt.date]:
+    """The input dates ``[lo, hi]`` the rows of ``day`` read through ``dep``."""
+    hi = day if dep.same_date else day - ONE_DAY
+    return day - dt.timedelta(days=dep.lookback_days), hi
+
+
+def _dates_in(days: Sequence[dt.date], lo: dt.date, hi: dt.date) -> Sequence[dt.date]:
+    """The dates of the sorted ``days`` on ``[lo, hi]``."""
+    return days[bisect.bisect_left(days, lo) : bisect.bisect_right(days, hi)]
+
+
+def _reason(table: str, dates: Sequence[dt.date], why: str) -> str:
+    more = f" (+{len(dates) - 1} more)" if len(dates) > 1 else ""
+    return f"stale: input {table.split('.')[1]} {dates[0]}{more} {why}"
+
+
+def stale_dates(
+    spec: TableSpec,
+    dates: Iterable[dt.date],
+    written: Mapping[dt.date, Written],
+    inputs_written: Mapping[str, Mapping[dt.date, Written]],
+) -> dict[dt.date, str]:
+    """The dates of ``dates`` whose rows of ``spec`` were written before an input date their
+    windows read (``TableSpec.input_windows``) was last written, each with its reason
+    (``stale: input <table> <date> refilled after it``): they hold values computed without
+    that refill. ``written`` is ``spec``'s (first, last) write times per date,
+    ``inputs_written`` the same per input table (a table absent there is not looked at).
+    The rule compares times only: an input rewritten with the same values still makes the
+    date stale (fingerprints would tell, at a cost)."""
+    out: dict[dt.date, str] = {}
+    ups = [
+        (dep, sorted(inputs_written[dep.table]), inputs_written[dep.table])
+        for dep in spec.input_windows
+        if inputs_written.get(dep.table)
+    ]
+    newest = {dep.table: max(last for _, last in w.values()) for dep, _, w in ups}
+    for day in sorted(dates):
+        if day not in written:
+            continue
+        first = written[day][0]
+        for dep, days, times in ups:
+            if newest[dep.table] <= first:  # nothing of this input was written after the date
+                continue
+            later = [d for d in _dates_in(days, *window_of(day, dep)) if times[d][1] > first]
+            if later:
+                out[day] = _reason(dep.table, later, "refilled after it")
+                break
+    return out
+
+
+def refilled_inputs(
+    spec: TableSpec, dates: Iterable[dt.date], planned: Mapping[str, Collection[dt.date]]
+) -> dict[dt.date, str]:
+    """The dates of ``dates`` whose windows read an input date the same run writes first
+    (``planned``: input table -> dates it fills), each with its reason: written before that
+    input date is, they would hold values computed without it."""
+    out: dict[dt.date, str] = {}
+    ups = [
+        (dep, sorted(planned[dep.table])) for dep in spec.input_windows if planned.get(dep.table)
+    ]
+    for day in sorted(dates):
+        for dep, days in ups:
+            hit = _dates_in(days, *window_of(day, dep))
+            if hit:
+                out[day] = _reason(dep.table, hit, "is refilled first, in the same run")
+                break
+    return out
+
+
+def read_written(
+    wh: Warehouse, specs: Iterable[TableSpec], start: dt.date, end: dt.date
+) -> dict[str, dict[dt.date, Written]]:
+    """``Warehouse.written_at`` of ``specs`` and of every table their windows read, each table
+    once, from ``start`` less the longest window to ``end``: one query per table."""
+    specs = list(specs)
+    reach = max((d.lookback_days for s in specs for d in s.input_windows), default=0)
+    lo = start - dt.timedelta(days=reach)
+    names = {s.name for s in specs} | {d.table for s in specs for d in s.input_windows}
+    return {n: wh.written_at(TABLES[n], lo, end) for n in TABLES if n in names}

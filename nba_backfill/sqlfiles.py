@@ -31,7 +31,7 @@ import sqlglot
 from sqlglot import exp
 
 from nba_backfill import outputs
-from nba_backfill.catalog import SQL_DIR, TABLES, TableSpec
+from nba_backfill.catalog import EXPECTED_DIR, SQL_DIR, TABLES, TableSpec
 from nba_backfill.errors import BackfillError
 
 LOGICAL_DATASETS = (
@@ -114,13 +114,15 @@ def load_model(table: TableSpec, datasets: dict[str, str]) -> exp.Expr:
 
 def table_slots(table: TableSpec) -> dict[str, Slot]:
     """The slots a table fills in an audit or a shared read, all from its catalog entry:
-    ``this_table``, ``date_column``, ``team_column``, ``key_columns``, ``any_key_is_null``
-    and, for a table counting teams through another one, ``team_from`` /
-    ``team_from_date_column``."""
+    ``this_table``, ``date_column``, ``team_column``, ``written_column``, ``key_columns``,
+    ``any_key_is_null`` and, for a table counting teams through another one, ``team_from`` /
+    ``team_from_date_column``; for a table with an expected set, ``entity_column`` and
+    ``expected_set`` (the set's query)."""
     slots: dict[str, Slot] = {
         "this_table": table.name,
         "date_column": table.date_column,
         "team_column": table.team_column,
+        "written_column": table.written_column,
         "key_columns": table.key_columns,
         "any_key_is_null": exp.or_(*(exp.column(k).is_(exp.null()) for k in table.key_columns)),
     }
@@ -128,6 +130,9 @@ def table_slots(table: TableSpec) -> dict[str, Slot]:
         source = TABLES[table.team_from]
         slots["team_from"] = source.name
         slots["team_from_date_column"] = source.date_column
+    if table.expected_set is not None:
+        slots["entity_column"] = table.entity_column
+        slots["expected_set"] = load_file(EXPECTED_DIR / f"{table.expected_set}.sql")
     return slots
 
 

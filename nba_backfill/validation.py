@@ -4,6 +4,7 @@ completeness) and the Phase 4 / ML-readiness checks (SPEC §6)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from nba_backfill import audits
@@ -18,7 +19,7 @@ from nba_backfill.catalog import (
 )
 from nba_backfill.planner import check_range
 from nba_backfill.readiness import blocked_by_inputs, expired_through, is_complete, utc_today
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.base import DateProfile, Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
 
 
@@ -45,6 +46,10 @@ class TableCheck:
     key_dates: dict[dt.date, tuple[int, int]] = field(default_factory=dict)
     # Every expected date of the range (bootstrap days included) whose rows are not complete.
     short_dates: list[dt.date] = field(default_factory=list)
+    # At the table's grain (catalog ``expected_set``): date -> (expected entities without a
+    # row, rows of entities the inputs do not hold, the first such entity).
+    grain_dates: dict[dt.date, tuple[int, int, str | None]] = field(default_factory=dict)
+    entity: str = ""  # what one row of a date stands for (the key column beside the date)
 
     @property
     def coverage(self) -> float:
@@ -95,6 +100,27 @@ class TableCheck:
             rows = "row" if self.duplicate_keys == 1 else "rows"
             where = f" on {_dates(dups)}" if dups else ""
             out.append(f"{self.duplicate_keys} duplicate key {rows}{where}")
+        out.extend(self._grain_problems())
+        return out
+
+    def _grain_problems(self) -> list[str]:
+        """Dates whose rows miss an entity the inputs hold, or hold one they do not (an orphan
+        row: each such date named with its count and an example key). Either makes the date
+        incomplete, so the next run replaces it."""
+        out: list[str] = []
+        short = sorted(d for d, (n, _, _) in self.grain_dates.items() if n)
+        if short:
+            n = sum(self.grain_dates[d][0] for d in short)
+            out.append(f"{n} expected {self.entity} without a row on {_dates(short)}")
+        orphans = sorted(d for d, (_, n, _) in self.grain_dates.items() if n)
+        for d in orphans[:5]:
+            _, n, example = self.grain_dates[d]
+            rows = "row" if n == 1 else "rows"
+            out.append(
+                f"{n} surplus {rows} on {d} (not in its inputs), e.g. {self.entity} {example}"
+            )
+        if len(orphans) > 5:
+            out.append(f"surplus rows on {len(orphans) - 5} more date(s)")
         return out
 
     @property
@@ -131,6 +157,10 @@ class TableCheck:
             "null_keys": self.null_keys,
             "duplicate_keys": self.duplicate_keys,
             "expired_dates": self.expired,
+            "grain_dates": {
+                k.isoformat(): {"missing": m, "surplus": n, "surplus_example": e}
+                for k, (m, n, e) in sorted(self.grain_dates.items())
+            },
             "data_problems": {
                 name: {d.isoformat(): n for d, n in by_date.items()}
                 for name, by_date in self.data_problems.items()
@@ -228,12 +258,28 @@ def check_table(
             for d, p in prof.items()
             if p.null_keys or p.duplicate_keys
         },
+        grain_dates=_grain_dates(prof, in_range),
+        entity=spec.entity_column if spec.expected_set else "",
     )
     if spec.phase == 4:
         # Its threshold is 0 (catalog.COVERAGE_THRESHOLD): a missing date is explained when
         # its inputs are short, and a problem otherwise.
         check.explained = blocked_by_inputs(wh, spec, check.missing + check.incomplete, schedule)
     return check
+
+
+def _grain_dates(
+    prof: Mapping[dt.date, DateProfile], in_range: Collection[dt.date]
+) -> dict[dt.date, tuple[int, int, str | None]]:
+    """The dates of ``in_range`` whose entities differ from the table's expected set, as
+    (missing, surplus, first surplus entity). A row with a NULL key may be any of the missing
+    entities and the key audit names it already: each counts against one missing entity."""
+    out: dict[dt.date, tuple[int, int, str | None]] = {}
+    for d, p in prof.items():
+        missing = max(0, p.missing_entities - p.null_keys)
+        if d in in_range and (missing or p.surplus_entities):
+            out[d] = (missing, p.surplus_entities, p.surplus_example)
+    return out
 
 
 def validate(

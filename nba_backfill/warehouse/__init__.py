@@ -20,9 +20,13 @@ __all__ = [
 ]
 
 
-def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
+def open_warehouse(
+    settings: Settings, *, read_only: bool = False, copy_if_locked: bool = False
+) -> Warehouse:
     """The composition root: the one place that chooses the backend (and wraps it in fault
-    injection when ``NBA_BACKFILL_FAULTS__*`` asks for it)."""
+    injection when ``NBA_BACKFILL_FAULTS__*`` asks for it). ``copy_if_locked`` (read-only
+    commands): a local warehouse another process writes is read from a consistent copy
+    instead of refused."""
     wh: Warehouse
     if settings.warehouse.backend == "bigquery":
         from nba_backfill.warehouse.bigquery import BigQueryWarehouse
@@ -31,7 +35,7 @@ def open_warehouse(settings: Settings, *, read_only: bool = False) -> Warehouse:
     else:
         from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
-        wh = DuckDBWarehouse(settings, read_only=read_only)
+        wh = DuckDBWarehouse(settings, read_only=read_only, copy_if_locked=copy_if_locked)
     if settings.faults.active:
         from nba_backfill.warehouse.faults import FaultyWarehouse
 

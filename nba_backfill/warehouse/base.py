@@ -51,6 +51,11 @@ class DateProfile:
     # duplicated keys (readiness counts such a date incomplete).
     null_keys: int = 0
     duplicate_keys: int = 0
+    # At the table's grain (its catalog ``expected_set``): entities the inputs hold that have no
+    # row, rows for entities the inputs do not hold (orphans), and the first orphan's entity.
+    missing_entities: int = 0
+    surplus_entities: int = 0
+    surplus_example: str | None = None
 
 
 @dataclass(frozen=True)
@@ -185,25 +190,60 @@ class Warehouse(abc.ABC):
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date
     ) -> dict[dt.date, DateProfile]:
-        """Rows, distinct teams and key problems (the key audits, per date) per date of
-        ``table`` on ``[start, end]`` (dates without rows are absent; empty when the table
-        does not exist). Two queries: the profile and the key audits."""
+        """Rows, distinct teams, key problems (the key audits, per date) and, for a table with
+        an expected set, the entities missing from it or surplus to it, per date of ``table``
+        on ``[start, end]`` (dates without rows are absent; empty when the table does not
+        exist). Two queries, three with an expected set: the profile, the key audits, the
+        grain."""
         if not self.table_exists(table.name):
             return {}
         read = "date_profile" if table.team_from is None else "date_profile_team_from"
         rows = self.fetch(_read(read, table), {"start_date": start, "end_date": end})
         keys = audits.key_dates(self, table, start, end)
+        # Only dates with rows are compared at the grain (a date without rows is missing
+        # anyway): an empty range costs no read of the inputs.
+        grain = self.grain_dates(table, start, end) if rows else {}
         out: dict[dt.date, DateProfile] = {}
         for r in rows:
             day = _as_date(r["day"])
             bad = keys.get(day)
+            off = grain.get(day)
             out[day] = DateProfile(
                 int(r["n"]),
                 int(r["teams"]),
                 bad.null_keys if bad else 0,
                 bad.duplicate_keys if bad else 0,
+                int(off["missing"]) if off else 0,
+                int(off["surplus"]) if off else 0,
+                off["surplus_example"] if off else None,
             )
         return out
+
+    def written_at(
+        self, table: TableSpec, start: dt.date, end: dt.date
+    ) -> dict[dt.date, tuple[dt.datetime, dt.datetime]]:
+        """When each date of ``table`` on ``[start, end]`` was written: (first, last) of its
+        rows' written column (dates without rows, or without a time, are absent; empty when
+        the table does not exist). One query."""
+        if not self.table_exists(table.name):
+            return {}
+        rows = self.fetch(_read("written_at", table), {"start_date": start, "end_date": end})
+        return {
+            _as_date(r["day"]): (r["first_written"], r["last_written"])
+            for r in rows
+            if r["first_written"] is not None
+        }
+
+    def grain_dates(
+        self, table: TableSpec, start: dt.date, end: dt.date
+    ) -> dict[dt.date, dict[str, Any]]:
+        """The dates of ``[start, end]`` where ``table``'s entities differ from its expected
+        set (``reads/grain_dates.sql``: missing, surplus, surplus_example); empty for a table
+        without one."""
+        if table.expected_set is None:
+            return {}
+        rows = self.fetch(_read("grain_dates", table), {"start_date": start, "end_date": end})
+        return {_as_date(r["day"]): r for r in rows}
 
     def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
         """Row count, rows with a NULL key column, and surplus rows of duplicated keys: the

@@ -5,12 +5,16 @@ The table SQL is BigQuery dialect; it is transpiled here with sqlglot, once per 
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import csv
 import datetime as dt
 import os
+import re
+import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
@@ -123,7 +127,12 @@ class DuckDBWarehouse(Warehouse, Loader):
     name = "duckdb"
 
     def __init__(
-        self, settings: Settings, path: Path | str | None = None, *, read_only: bool = False
+        self,
+        settings: Settings,
+        path: Path | str | None = None,
+        *,
+        read_only: bool = False,
+        copy_if_locked: bool = False,
     ) -> None:
         super().__init__(settings)
         self.path = Path(path or settings.warehouse.duckdb_path)
@@ -132,8 +141,23 @@ class DuckDBWarehouse(Warehouse, Loader):
                 f"no warehouse at {self.path}; run `nba-backfill seed` first"
             )
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Set when a read-only open found another process writing: the copy read instead.
+        self.snapshot: Path | None = None
+        config: dict[str, Any] = {"threads": settings.warehouse.duckdb_threads}
+        try:
+            self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            holder = _lock_holder(exc)
+            if read_only and copy_if_locked and holder is not None:
+                # DuckDB admits one writing process or several readers, never both: a
+                # read-only command during a run reads a consistent copy instead.
+                self._con = self._open_snapshot(holder, config)
+            else:
+                raise WarehouseUnavailable(
+                    f"cannot open DuckDB warehouse {self.path}: {str(exc).splitlines()[0]} "
+                    "(is another nba-backfill process using it?)"
+                ) from exc
         self._read_only = read_only
-        self._con = self._connect()
         self._local = threading.local()
         self._generation = 0  # bumped at each hand-off: thread cursors of the old connection
         self._gate = _Gate()
@@ -166,6 +190,44 @@ class DuckDBWarehouse(Warehouse, Loader):
                 yield
             finally:
                 self._con = self._connect()
+
+    def _open_snapshot(self, holder: str, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to a copy of the database file and its WAL, taken while
+        ``holder`` writes. A copy counts when neither file changed while it was taken (the
+        writer committed or checkpointed in between: a torn copy) and DuckDB opens it (its
+        blocks are checksummed); else it is taken again, ``SNAPSHOT_ATTEMPTS`` times in all.
+        Raises WarehouseUnavailable, one line naming the holder, when none counts."""
+        tmp = Path(tempfile.mkdtemp(prefix="nba-backfill-snapshot-"))
+        # Removed by close(); and at exit, for a command that ends without closing.
+        atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+        copy = tmp / self.path.name
+        wal = Path(f"{self.path}.wal")
+        for attempt in range(SNAPSHOT_ATTEMPTS):
+            if attempt:
+                time.sleep(SNAPSHOT_RETRY_SECONDS * attempt)
+            before = _stats(self.path, wal)
+            try:
+                _copy_file(self.path, copy)
+                if wal.exists():
+                    _copy_file(wal, Path(f"{copy}.wal"))
+                else:
+                    Path(f"{copy}.wal").unlink(missing_ok=True)
+            except OSError:
+                continue  # the WAL went away mid-copy (a checkpoint): take it again
+            if _stats(self.path, wal) != before:
+                continue
+            try:
+                con = duckdb.connect(str(copy), read_only=True, config=config)
+                con.execute("SELECT COUNT(*) FROM information_schema.tables").fetchall()
+            except duckdb.Error:
+                continue
+            self.snapshot = copy
+            return con
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise WarehouseUnavailable(
+            f"the warehouse {self.path} is being written by {holder}, and {SNAPSHOT_ATTEMPTS} "
+            "copies of it changed while taken; retry in a moment or once that run ends"
+        )
 
     # --- plumbing -------------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -379,6 +441,52 @@ class DuckDBWarehouse(Warehouse, Loader):
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
             self._con.close()
+        if self.snapshot is not None:
+            shutil.rmtree(self.snapshot.parent, ignore_errors=True)
+            self.snapshot = None
+
+
+# A read-only open during a run: copies of the file taken before giving up, and the pause
+# before the next copy (times the attempt: a checkpoint of a large write takes a moment).
+SNAPSHOT_ATTEMPTS = 5
+SNAPSHOT_RETRY_SECONDS = 0.2
+_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>\S+) \(PID (?P<pid>\d+)\)")
+
+
+def _lock_holder(exc: duckdb.Error) -> str | None:
+    """The process holding the file's write lock, as DuckDB's error names it (``process
+    <pid> (<command>)``), or None when the error is not a lock conflict."""
+    m = _HOLDER.search(str(exc))
+    if m is None:
+        return None
+    pid = m["pid"]
+    try:  # the command line says which run it is (Linux); the executable otherwise
+        cmd = " ".join(
+            Path(f"/proc/{pid}/cmdline").read_bytes().decode().replace("\0", " ").split()
+        )
+    except (OSError, UnicodeDecodeError):
+        cmd = ""
+    if len(cmd) > 60:  # one line: the start of the command says which one it is
+        cmd = cmd[:59] + "…"
+    return f"process {pid} ({cmd or m['exe']})"
+
+
+def _stats(*paths: Path) -> tuple[tuple[int, int] | None, ...]:
+    """(size, modification time) of each path, None when absent: equal before and after a
+    copy, the copy is of one state."""
+    out: list[tuple[int, int] | None] = []
+    for p in paths:
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            out.append(None)
+            continue
+        out.append((st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)
 
 
 def _duckdb_functions(tree: exp.Expr) -> exp.Expr:

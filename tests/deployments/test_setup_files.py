@@ -73,7 +73,9 @@ def test_build_and_push_target_artifact_registry():
 
 def test_dockerfile_is_uv_locked_slim_311_non_root_and_copies_every_package():
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert re.search(r"^FROM python:3\.11-slim", DOCKERFILE, re.M)
+    # Production's base is the default of BASE_IMAGE, the stage the image is built on.
+    assert re.search(r"^ARG BASE_IMAGE=python:3\.11-slim", DOCKERFILE, re.M)
+    assert re.findall(r"^FROM (\S+)", DOCKERFILE, re.M)[-1] == "${BASE_IMAGE}"
     assert "uv sync --frozen --no-dev --no-install-project" in DOCKERFILE
     # dependencies before code: the lockfile layer is cached across code changes
     assert DOCKERFILE.index("COPY pyproject.toml uv.lock") < DOCKERFILE.index("COPY nba_backfill")
@@ -81,6 +83,17 @@ def test_dockerfile_is_uv_locked_slim_311_non_root_and_copies_every_package():
         assert re.search(rf"^COPY {package} \./{package}$", DOCKERFILE, re.M), package
     user = re.findall(r"^USER (\S+)$", DOCKERFILE, re.M)
     assert user and user[-1] not in ("root", "0")
+
+
+def test_dockerfile_uv_sources_agree():
+    """uv from its image (production) and from PyPI (`make image`) are the same version, and
+    production's default is the image."""
+    image_tag = re.search(r"^ARG UV_IMAGE=ghcr\.io/astral-sh/uv:(\S+)$", DOCKERFILE, re.M)
+    pypi = re.search(r"^ARG UV_VERSION=(\S+)$", DOCKERFILE, re.M)
+    assert image_tag and pypi and image_tag[1] == pypi[1]
+    assert re.search(r"^ARG UV_SOURCE=uv-image$", DOCKERFILE, re.M)
+    assert "FROM ${UV_IMAGE} AS uv-image" in DOCKERFILE
+    assert "COPY --from=uv /uv /uvx /usr/local/bin/" in DOCKERFILE
 
 
 def test_render_without_build_registers_the_settings_image(monkeypatch):

@@ -26,7 +26,7 @@ from google.cloud import bigquery
 
 from bench.checksum import checksum
 from devtools.synthetic import generate
-from nba_backfill.catalog import PGS, TABLES, TOGS, TableSpec
+from nba_backfill.catalog import EXPECTED_DIR, PGS, TABLES, TOGS, TableSpec
 from nba_backfill.drift import require_writable, table_drift
 from nba_backfill.errors import (
     TransientWarehouseError,
@@ -38,6 +38,7 @@ from nba_backfill.errors import (
 from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import RAW_TABLES, RawTable
 from nba_backfill.settings import load_settings
+from nba_backfill.sqlfiles import render_file
 from nba_backfill.warehouse.base import Loader, Warehouse
 from nba_backfill.warehouse.bigquery import (
     BigQueryWarehouse,
@@ -364,6 +365,54 @@ def test_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> N
     assert togs.date_profile(TOGS_SPEC, START, END) == duck.date_profile(TOGS_SPEC, START, END)
     assert togs.key_audit(TOGS_SPEC, START, END) == duck.key_audit(TOGS_SPEC, START, END)
     assert len(togs.schedule(START, END)) == 4
+
+
+def test_grain_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
+    """The expected-set read (completeness at the table's grain) gives the same answer on
+    both engines: a team row relabelled to a team without a game is one team missing and one
+    surplus; replacing the date repairs it."""
+    day = START + dt.timedelta(days=1)
+    relabel = (
+        f"UPDATE {TOGS} SET team_abbr = 'ZZZ' WHERE game_date = @d AND team_abbr = "
+        f"(SELECT MIN(team_abbr) FROM {TOGS} WHERE game_date = @d)"
+    )
+    for wh in (togs, duck):
+        assert wh.grain_dates(TOGS_SPEC, START, END) == {}
+        wh.fetch(relabel, {"d": day})
+    ours, theirs = (
+        togs.date_profile(TOGS_SPEC, START, END),
+        duck.date_profile(TOGS_SPEC, START, END),
+    )
+    assert ours == theirs
+    assert (ours[day].missing_entities, ours[day].surplus_entities) == (1, 1)
+    assert ours[day].surplus_example == "ZZZ"
+    for wh in (togs, duck):
+        wh.replace_range(TOGS_SPEC, day, day)
+        assert wh.grain_dates(TOGS_SPEC, START, END) == {}
+
+
+@pytest.mark.parametrize("name", ["gamebook_players", "upcoming_players", "teams_playing"])
+def test_expected_sets_equal_duckdb(
+    bq: BigQueryWarehouse,
+    duck: DuckDBWarehouse,
+    phase2_rows: dict[str, list[tuple[Any, ...]]],
+    name: str,
+) -> None:
+    """Each expected set of the raw inputs (the players and teams a date must hold) is the same
+    on both engines."""
+    (gamebook,) = (t for t in RAW_TABLES if t.name == "nba_raw.nbac_gamebook_player_stats")
+    sql = render_file(EXPECTED_DIR / f"{name}.sql")
+
+    def entities(wh: BigQueryWarehouse | DuckDBWarehouse) -> list[tuple[dt.date, str]]:
+        wh.load_raw(gamebook, phase2_rows[gamebook.name], replace=True)
+        return sorted((_day(r["day"]), str(r["entity"])) for r in wh.fetch(sql, WINDOW))
+
+    ours = entities(bq)
+    assert ours == entities(duck) and len({d for d, _ in ours}) == 4
+
+
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def test_togs_rows_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
@@ -698,3 +747,17 @@ def test_dml_counts_from_child_jobs() -> None:
                 Child("COMMIT_TRANSACTION", None)]  # fmt: skip
     assert dml_counts(children) == (60, 58)
     assert dml_counts([]) is None
+
+
+def test_written_at_moves_only_for_the_rewritten_date(togs: BigQueryWarehouse) -> None:
+    """The stale rule's read (``written_at``) on BigQuery: a rewrite of one date stamps that
+    date later than the others, which keep their times."""
+    before = togs.written_at(TOGS_SPEC, START, END)
+    assert set(before) == set(togs.date_profile(TOGS_SPEC, START, END))
+    day = START + dt.timedelta(days=1)
+    togs.replace_range(TOGS_SPEC, day, day)
+    after = togs.written_at(TOGS_SPEC, START, END)
+    assert after[day][0] > max(last for _, last in before.values())
+    assert {d: w for d, w in after.items() if d != day} == {
+        d: w for d, w in before.items() if d != day
+    }
