@@ -67,6 +67,10 @@ def test_a_mixed_run_fills_gates_and_feeds_phase4_as_sql_does(
     assert gate.ok and all(t.coverage == 1.0 for t in gate.tables), gate.problems
     p4 = validate(wh, 4, SLICE_START, END)
     assert p4.ok and all(t.coverage == 1.0 and t.expected > 0 for t in p4.tables), p4.problems
+    # The second run finds nothing to do.
+    again = backfill(SLICE_START, END, chunk_days=7, return_state=True)
+    assert again.is_completed() and all(r["filled"] == 0 for r in again.result()["tables"])
+    # (Last: a Phase 3 table rewritten after Phase 4 makes Phase 4's dates stale.)
     # What the stand-in wrote is what the SQL models write: rewriting with them changes nothing.
     before = {n: checksum(wh, TABLES[n], SLICE_START, END) for n in ON_STANDIN}
     dates = sorted(wh.schedule(SLICE_START, END))
@@ -77,9 +81,6 @@ def test_a_mixed_run_fills_gates_and_feeds_phase4_as_sql_does(
     # The processors' lines are in the task runs' logs on the server (the UI shows them).
     assert _logged("stdout | done:") >= 3 * 3  # three tables, three weekly chunks at least
     assert _logged("Quota exceeded") >= 1  # the stand-in's stderr
-    # The second run finds nothing to do.
-    again = backfill(SLICE_START, END, chunk_days=7, return_state=True)
-    assert again.is_completed() and all(r["filled"] == 0 for r in again.result()["tables"])
 
 
 def test_a_skipped_team_and_a_silent_exit_are_failed_chunks_naming_their_dates(
@@ -112,7 +113,7 @@ def test_a_skipped_team_and_a_silent_exit_are_failed_chunks_naming_their_dates(
     # The other dates the skipping processor wrote are complete.
     wh = shared_warehouse()  # the one before was closed with the settings
     other = [d for d in sorted(wh.schedule(start, end)) if d != day]
-    assert validate(wh, 3, other[0], other[-1], [TOGS]).ok
+    assert all(validate(wh, 3, d, d, [TOGS]).ok for d in other)
     assert set(summary["failed_dates"]) == {TOGS, TDGS}
 
     # Once the processors behave, rerun-failed-dates refills exactly what they left, through
