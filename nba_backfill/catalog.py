@@ -94,6 +94,12 @@ class TableSpec:
     # measured by Phase 4 validation as a share; any other audit is a data problem whose
     # offending rows validation reports by date (``data_audits``).
     audits: tuple[str, ...] = KEY_AUDITS
+    # Whether the table's rows of a game come from that game's own Phase 2 results (box
+    # scores, gamebook: the team and player summaries, and every table whose players are the
+    # gamebook's). A final game whose results never arrived has no rows there, so readiness
+    # counts it out of the date's completeness and reports it as skipped (inputs missing);
+    # False for tables written from the schedule alone (one row per team of every game).
+    from_game_results: bool = True
 
     @property
     def data_audits(self) -> tuple[str, ...]:
@@ -234,6 +240,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Window("nba_raw.nbac_injury_report", 7),  # the latest report of the week before
             Window("nba_raw.nbac_gamebook_player_stats", 30),  # starters: recent minutes
         ),
+        from_game_results=False,
         description="One row per team per game: schedule, lines and injury context.",
         expected_rows_hint="~10k",
     ),
@@ -249,6 +256,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDGS, lookback_days=60, same_date=False, required=False),
             Dependency(UPTG),
         ),
+        from_game_results=False,
         description="One row per team playing on the date: zone defense over its last 15 games.",
     ),
     TableSpec(

@@ -14,10 +14,13 @@ from nba_backfill.errors import UsageError
 from nba_backfill.params import check_chunk_days
 from nba_backfill.readiness import (
     ONE_DAY,
+    counted_games,
     expired_through,
     expiry_reason,
+    inputs_missing,
     is_complete,
     short_inputs,
+    skipped_games,
     utc_today,
 )
 from nba_backfill.warehouse.base import Warehouse
@@ -52,6 +55,15 @@ class TablePlan:
     incomplete: list[dt.date]  # rows, but not for every team / game
     skipped: dict[dt.date, str]  # not to be written, with the reason (bootstrap, inputs short)
     chunks: list[Chunk] = field(default_factory=list)
+    # Expected dates holding final games whose box scores or gamebook never arrived: those
+    # games are skipped (not rewritten every run), the date is not counted complete; the
+    # reason names them (readiness.inputs_missing).
+    games_skipped: dict[dt.date, str] = field(default_factory=dict)
+
+    @property
+    def complete_dates(self) -> set[dt.date]:
+        """Expected dates whose rows are complete and hold every game of the schedule."""
+        return (self.complete & set(self.expected)) - set(self.games_skipped)
 
     @property
     def to_fill(self) -> list[dt.date]:
@@ -62,10 +74,11 @@ class TablePlan:
             "table": self.table,
             "phase": self.phase,
             "expected_dates": len(self.expected),
-            "complete_dates": len(self.complete & set(self.expected)),
+            "complete_dates": len(self.complete_dates),
             "missing": [d.isoformat() for d in self.missing],
             "incomplete": [d.isoformat() for d in self.incomplete],
             "skipped": {d.isoformat(): r for d, r in sorted(self.skipped.items())},
+            "games_skipped": {d.isoformat(): r for d, r in sorted(self.games_skipped.items())},
             "chunks": [
                 {"start": c.start.isoformat(), "end": c.end.isoformat(), "dates": len(c.dates)}
                 for c in self.chunks
@@ -81,6 +94,9 @@ class Plan:
     tables: dict[str, TablePlan]
     # chunk id -> ids of chunks that must finish first
     upstream: dict[str, list[str]] = field(default_factory=dict)
+    # The final games of [start, end] whose inputs never arrived, each once (its label: NBA.com
+    # id, teams, date), that some planned table skips.
+    games_skipped: list[str] = field(default_factory=list)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -99,6 +115,7 @@ class Plan:
             "end": self.end.isoformat(),
             "chunk_days": self.chunk_days,
             "tables": {name: tp.as_dict() for name, tp in self.tables.items()},
+            "games_skipped": self.games_skipped,
         }
 
 
@@ -170,6 +187,10 @@ class Planner:
         in_range = sorted(d for d in schedule if start <= d <= end)
         all_expected = sorted(schedule)
         openers = self.warehouse.season_openers()
+        # Final games whose results never arrived: counted out of the tables they feed.
+        missing_games = self.warehouse.games_missing_inputs(
+            all_expected[0] if all_expected else start, end
+        )
 
         plans: dict[str, TablePlan] = {}
         complete_cache: dict[str, set[dt.date]] = {}
@@ -178,8 +199,12 @@ class Planner:
             if spec.name not in complete_cache:
                 lo = all_expected[0] if all_expected else start
                 prof = self.warehouse.date_profile(spec, lo, end)
+                games = counted_games(spec, schedule, missing_games)
+                skipped = skipped_games(spec, missing_games)
                 complete_cache[spec.name] = {
-                    d for d in all_expected if is_complete(spec, prof.get(d), schedule[d])
+                    d
+                    for d in all_expected
+                    if is_complete(spec, prof.get(d), games[d], skipped.get(d, 0))
                 }
             return complete_cache[spec.name]
 
@@ -205,6 +230,7 @@ class Planner:
             plans[spec.name] = TablePlan(
                 spec.name, spec.phase, expected, complete, missing, incomplete, skipped
             )
+            plans[spec.name].games_skipped = inputs_missing(spec, expected, missing_games)
 
         self._block_short_inputs(plans, specs, all_expected, complete_of, expired)
         for spec in specs:
@@ -212,6 +238,8 @@ class Planner:
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
         plan = Plan(start, end, chunk_days, plans)
         plan.upstream = _chunk_edges(plan, specs)
+        skipping = {d for tp in plans.values() for d in tp.games_skipped}
+        plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]
         return plan
 
     def _block_short_inputs(
