@@ -200,11 +200,11 @@ class Planner:
                 lo = all_expected[0] if all_expected else start
                 prof = self.warehouse.date_profile(spec, lo, end)
                 games = counted_games(spec, schedule, missing_games)
-                skipped = skipped_games(spec, missing_games)
+                uncounted = skipped_games(spec, missing_games)
                 complete_cache[spec.name] = {
                     d
                     for d in all_expected
-                    if is_complete(spec, prof.get(d), games[d], skipped.get(d, 0))
+                    if is_complete(spec, prof.get(d), games[d], uncounted.get(d, 0))
                 }
             return complete_cache[spec.name]
 
