@@ -242,3 +242,25 @@ def test_a_game_whose_gamebook_never_arrived_is_skipped_where_it_is_read(
     assert rows_of(wh, TOGS, DAY, ("MIL", "ATL")) == rows_of(wh, TDGS, DAY, ("MIL", "ATL")) == 2
     assert rows_of(wh, PGS, DAY, ("MIL", "ATL")) == 0
     assert set(plan.tables[PGS].games_skipped) == {DAY}
+
+
+def test_validate_names_the_skipped_game_and_exits_3(seeded: Settings, wh: Warehouse) -> None:
+    """`validate` whose only finding is a game without inputs: the game on its own line, exit
+    3 (not complete, nothing to retry: docs/operating.md)."""
+    from typer.testing import CliRunner
+
+    from cli.app import app
+    from nba_backfill.warehouse import close_shared
+
+    for raw in RAW_RESULTS:
+        sql(wh, f"DELETE FROM {raw} WHERE game_id = ?", [GAME])
+    fill(wh, NEXT)
+    wh.close()
+    close_shared()
+    res = CliRunner().invoke(
+        app, ["validate", "--phase", "3", "--start", str(DAY), "--end", str(NEXT)]
+    )
+    assert res.exit_code == 3, res.output
+    lines = res.output.splitlines()
+    assert lines.count(f"skipped: inputs missing: {LABEL}") == 1
+    assert "incomplete: 1 game(s) skipped, inputs missing" in res.output
