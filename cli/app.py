@@ -400,7 +400,8 @@ def validate_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List the dates")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a phase: coverage, per-date completeness, NULL and duplicate keys. Exit 0/1."""
+    """Check a phase: coverage, per-date completeness, NULL and duplicate keys. Exit 0/1 (3:
+    games skipped, their inputs never arrived)."""
     with _errors():
         phase = parse_phase(phase)
         p = _params(start, end, None, None)
