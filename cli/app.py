@@ -528,6 +528,9 @@ def status(as_json: JsonOpt = False) -> None:
             _phase_labels(checks),
         )
         out.print(t)
+        games = dict.fromkeys(g for r in reports for g in r.games_skipped)
+        for game in games:
+            out.print(f"{INPUTS_MISSING}: {game}", highlight=False)
         if reports[1].usage_rate_share is not None:
             out.print(
                 f"ML readiness: usage_rate non-null {reports[1].usage_rate_share:.1%} "
@@ -539,7 +542,10 @@ def _status(c: Any, gaps: bool = False) -> str:
     """A table check's status cell: ok, or its problems; dates skipped as expiring said;
     with ``gaps``, the missing and incomplete dates counted (when the table has no columns
     for them)."""
-    text = "ok" if c.ok else "; ".join(c.problems)
+    parts = list(c.problems)
+    if c.games_skipped:  # never "ok": those dates are not complete (the games are listed)
+        parts.append(f"games skipped (inputs missing) on {len(c.games_skipped)} date(s)")
+    text = "; ".join(parts) or "ok"
     if c.warnings:  # data problems of the inputs: said, not failing
         text += "; warning: " + "; ".join(c.warnings)
     if gaps and (c.missing or c.incomplete):

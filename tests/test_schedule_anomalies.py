@@ -264,3 +264,5 @@ def test_validate_names_the_skipped_game_and_exits_3(seeded: Settings, wh: Wareh
     lines = res.output.splitlines()
     assert lines.count(f"skipped: inputs missing: {LABEL}") == 1
     assert "incomplete: 1 game(s) skipped, inputs missing" in res.output
+    # the tables that skip it never say "ok"
+    assert "games skipped (inputs missing) on 1 date(s)" in " ".join(res.output.split())
