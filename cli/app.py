@@ -306,7 +306,7 @@ def run(
             wh.close()
         _print_plan(the_plan)
         if the_plan.empty and not p.skip_phase4:
-            status(as_json=False)
+            _print_status(list_games=False)  # the plan above named them
             if failing:
                 _fail(f"nothing to fill, yet {failing}", 1)
             _games_skipped_exit(the_plan.games_skipped, the_plan.games_skipped)
@@ -319,7 +319,7 @@ def run(
         ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks))
         close_shared()
         out.print(f"finished in {time.perf_counter() - started:.1f}s")
-        status(as_json=False)
+        _print_status(list_games=False)  # named above and in the exit line
         if api:
             ui = api.removesuffix("/api")
             out.print(
@@ -500,6 +500,12 @@ def _print_report(report: ValidationReport, verbose: bool) -> None:
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """Coverage per table over the default range."""
+    _print_status(as_json)
+
+
+def _print_status(as_json: bool = False, *, list_games: bool = True) -> None:
+    """``status``; ``list_games`` False when the caller names skipped games itself (a run
+    names each once)."""
     with _errors():
         p = _params(None, None, None, None)
         wh = _read_only()
@@ -528,7 +534,7 @@ def status(as_json: JsonOpt = False) -> None:
             _phase_labels(checks),
         )
         out.print(t)
-        games = dict.fromkeys(g for r in reports for g in r.games_skipped)
+        games = dict.fromkeys(g for r in reports for g in r.games_skipped) if list_games else {}
         for game in games:
             out.print(f"{INPUTS_MISSING}: {game}", highlight=False)
         if reports[1].usage_rate_share is not None:
