@@ -365,6 +365,11 @@ def test_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> N
     assert togs.date_profile(TOGS_SPEC, START, END) == duck.date_profile(TOGS_SPEC, START, END)
     assert togs.key_audit(TOGS_SPEC, START, END) == duck.key_audit(TOGS_SPEC, START, END)
     assert len(togs.schedule(START, END)) == 4
+    # The expected games whose inputs never arrived (no gamebook is loaded here: every game),
+    # the same read on both engines.
+    missing = togs.games_missing_inputs(START, END)
+    assert missing == duck.games_missing_inputs(START, END)
+    assert len(missing) == sum(togs.schedule(START, END).values())
 
 
 def test_grain_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
