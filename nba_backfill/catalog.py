@@ -109,6 +109,13 @@ class TableSpec:
         (column,) = (k for k in self.key_columns if k != self.date_column)
         return column
 
+    # Whether the table's rows of a game come from that game's own Phase 2 results (box
+    # scores, gamebook: the team and player summaries, and every table whose players are the
+    # gamebook's). A final game whose results never arrived has no rows there, so readiness
+    # counts it out of the date's completeness and reports it as skipped (inputs missing);
+    # False for tables written from the schedule alone (one row per team of every game).
+    from_game_results: bool = True
+
     @property
     def data_audits(self) -> tuple[str, ...]:
         """The table's audits that are neither key checks nor shares: each offending row is a
@@ -283,6 +290,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Window("nba_raw.nbac_injury_report", 7),  # the latest report of the week before
             Window("nba_raw.nbac_gamebook_player_stats", 30),  # starters: recent minutes
         ),
+        from_game_results=False,
         description="One row per team per game: schedule, lines and injury context.",
         expected_rows_hint="~10k",
     ),
@@ -298,6 +306,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDGS, lookback_days=60, same_date=False, required=False),
             Dependency(UPTG),
         ),
+        from_game_results=False,
         description="One row per team playing on the date: zone defense over its last 15 games.",
     ),
     TableSpec(

@@ -15,7 +15,13 @@ from functools import partial
 from nba_backfill.catalog import TABLES, TableSpec
 from nba_backfill.errors import ProducerIncomplete
 from nba_backfill.producers import OnLine, command_argv, run_command
-from nba_backfill.readiness import blocked_by_inputs, is_complete
+from nba_backfill.readiness import (
+    blocked_by_inputs,
+    counted_games,
+    inputs_missing,
+    is_complete,
+    skipped_games,
+)
 from nba_backfill.retry import RetryEvent, call_with_retries
 from nba_backfill.settings import ProducerSettings, RetrySettings
 from nba_backfill.warehouse.base import Warehouse, WriteResult
@@ -48,6 +54,8 @@ class ChunkResult:
     dates_filled: list[dt.date] = field(default_factory=list)
     dates_blocked: dict[dt.date, str] = field(default_factory=dict)
     dates_incomplete: list[dt.date] = field(default_factory=list)
+    # Dates written without games whose box scores or gamebook never arrived (named).
+    games_skipped: dict[dt.date, str] = field(default_factory=dict)
     rows_written: int = 0
     rows_deleted: int = 0
     jobs: int = 0
@@ -64,6 +72,7 @@ class ChunkResult:
         d["dates_filled"] = [x.isoformat() for x in self.dates_filled]
         d["dates_incomplete"] = [x.isoformat() for x in self.dates_incomplete]
         d["dates_blocked"] = {k.isoformat(): v for k, v in self.dates_blocked.items()}
+        d["games_skipped"] = {k.isoformat(): v for k, v in self.games_skipped.items()}
         return d
 
 
@@ -219,8 +228,12 @@ def run_chunk(
     written = [d for d in dates if d not in result.dates_blocked]
     if written:
         prof = reader.date_profile(spec, written[0], written[-1])
+        missing = reader.games_missing_inputs(written[0], written[-1])
+        games = counted_games(spec, schedule, missing)
+        skipped = skipped_games(spec, missing)
+        result.games_skipped = inputs_missing(spec, written, missing)
         for d in written:
-            if is_complete(spec, prof.get(d), schedule[d]):
+            if is_complete(spec, prof.get(d), games[d], skipped.get(d, 0)):
                 result.dates_filled.append(d)
             else:
                 result.dates_incomplete.append(d)

@@ -59,6 +59,20 @@ class DateProfile:
 
 
 @dataclass(frozen=True)
+class MissingGame:
+    """An expected (final) game whose Phase 2 results never arrived."""
+
+    nba_game_id: str
+    game_date: dt.date
+    away: str
+    home: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.nba_game_id} {self.away}@{self.home} {self.game_date}"
+
+
+@dataclass(frozen=True)
 class WriteResult:
     table: str
     start: dt.date
@@ -168,6 +182,20 @@ class Warehouse(abc.ABC):
         regular season or playoffs, latest version of each game)."""
         rows = self.fetch(_read("schedule"), {"start_date": start, "end_date": end})
         return {_as_date(r["game_date"]): int(r["games"]) for r in rows}
+
+    def games_missing_inputs(self, start: dt.date, end: dt.date) -> list[MissingGame]:
+        """The expected games on ``[start, end]`` whose box scores or gamebook never arrived
+        (``nba_backfill/views/games_missing_inputs.sql``), by date."""
+        rows = self.fetch(_read("games_missing_inputs"), {"start_date": start, "end_date": end})
+        return [
+            MissingGame(
+                str(r["nba_game_id"]),
+                _as_date(r["game_date"]),
+                str(r["away_team_abbr"]),
+                str(r["home_team_abbr"]),
+            )
+            for r in rows
+        ]
 
     def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
         """First and last expected game date in the schedule, or None when it is empty or
