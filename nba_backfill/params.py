@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from nba_backfill.calendar import check_order
 from nba_backfill.catalog import resolve_tables, with_readers
 from nba_backfill.errors import UsageError
+from nba_backfill.producers import check_producers
 from nba_backfill.settings import CHUNK_DAYS_BOUNDS, MAX_CONCURRENCY_BOUNDS, Settings
 
 # Reprocess modes: which dates a run writes (docs/operating.md, "Reprocess modes").
@@ -212,7 +213,7 @@ def resolve_params(
     last = settings.run.end_date
     if days:
         last = max(days[-1], last) if down else days[-1]
-    return RunParams(
+    params = RunParams(
         parse_date(start, "start date") or (days[0] if days else settings.run.start_date),
         parse_date(end, "end date") or last,
         parse_tables(tables),
@@ -222,6 +223,10 @@ def resolve_params(
         dates=days,
         downstream=down,
     )
+    # An external producer that cannot start is bad input like a bad date: one line, before
+    # anything is read or written (run, plan and the flows all come through here).
+    check_producers(settings, params.run_tables)
+    return params
 
 
 def _chunking(
@@ -281,4 +286,5 @@ def resolve_rerun_params(
         when = when.replace(tzinfo=dt.UTC)
     if when is not None and when > dt.datetime.now(dt.UTC):
         raise UsageError(f"since {when.isoformat()} is in the future")
+    check_producers(settings)
     return RerunParams(days, chunk, conc, when, parse_bool(downstream, "downstream"))

@@ -48,12 +48,17 @@ class RunSummary:
     # Phase 4 after it ran): phase -> table -> problems. They fail the run too.
     check_problems: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     seconds: float | None = None  # wall time of the run
+    # Final games whose box scores or gamebook never arrived (label -> None: each once, in
+    # order): skipped, not rewritten every run; they do not fail the run, they keep its dates
+    # from being complete (the CLI exits 3, docs/operating.md).
+    games_skipped: dict[str, None] = field(default_factory=dict)
 
     def add_plan(self, plan: Plan) -> None:
         for name, tp in plan.tables.items():
-            done = len(tp.complete & set(tp.expected))
+            done = len(tp.complete_dates)
             self.coverage_before.setdefault(name, f"{done}/{len(tp.expected)}")
             self.skipped[name] = len(tp.skipped)
+        self.games_skipped.update(dict.fromkeys(plan.games_skipped))
 
     def add_validation(self, report: ValidationReport) -> None:
         for t in report.tables:
@@ -63,6 +68,7 @@ class RunSummary:
                 self.coverage_after[t.table] = f"{t.all_dates_covered}/{t.all_dates_expected}"
             else:
                 self.coverage_after[t.table] = f"{t.covered}/{t.expected}"
+        self.games_skipped.update(dict.fromkeys(report.games_skipped))
         if not report.ok:
             self.check_problems[report.phase] = report.problems
 
@@ -167,6 +173,7 @@ class RunSummary:
             "reason": self.reason,
             "gate_blocked": self.gate_problems,
             "failed_checks": {str(k): v for k, v in sorted(self.check_problems.items())},
+            "games_skipped": list(self.games_skipped),
             "seconds": None if self.seconds is None else round(self.seconds, 1),
         }
 
