@@ -27,6 +27,7 @@ from nba_backfill.report import summary_markdown
 from nba_backfill.rerun import GATE_TAG
 from nba_backfill.summary import RunSummary
 from tasks import common
+from tasks.cost import add_estimate
 from tasks.planning import plan_backfill
 from tasks.runlock import run_lock
 from tasks.validation import validate_phase
@@ -105,6 +106,7 @@ def plan_phase3(params: RunParams, summary: RunSummary) -> Plan | None:
         return None
     plan = plan_backfill(params.start, params.end, tables, params.chunk_days, phases=(3,))
     summary.add_plan(plan)
+    add_estimate(summary, plan)
     return plan
 
 

@@ -23,6 +23,7 @@ from nba_backfill.planner import Chunk, Plan
 from nba_backfill.rerun import chunk_tags
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks.chunks import fill_chunk
+from tasks.cost import add_estimate
 from tasks.planning import plan_backfill
 
 
@@ -134,4 +135,5 @@ class InProcess:
         for group in range(1, len(PHASE4_GROUPS) + 1):
             plan, outcomes = with_runner(phase4_group, self.params)(self.params, group)
             summary.add_plan(plan)
+            add_estimate(summary, plan)
             summary.outcomes += outcomes
