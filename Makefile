@@ -24,8 +24,9 @@ lint: sync
 	$(UV) run lint-imports --no-logo
 	$(UV) run hadolint Dockerfile
 
+# Two workers (tests grouped per module, tests/conftest.py): about half the wall time on 2 cores.
 pytest: sync
-	$(UV) run pytest
+	$(UV) run pytest -n 2 --dist loadgroup
 
 chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (figures: $NBA_BACKFILL_HOME/chaos/)
 	$(UV) run pytest -m chaos

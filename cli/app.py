@@ -27,6 +27,8 @@ from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
 from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
 from nba_backfill.params import RunParams, parse_phase, resolve_params
 from nba_backfill.planner import Plan, Planner
+from nba_backfill.producers import describe as describe_producer
+from nba_backfill.readiness import INPUTS_MISSING
 from nba_backfill.settings import Settings, get_settings
 from nba_backfill.validation import ValidationReport, validate
 from nba_backfill.warehouse import Warehouse, close_shared, open_warehouse
@@ -69,6 +71,29 @@ def _error_line(message: str) -> None:
 def _fail(message: str, code: int) -> None:
     _error_line(message)
     raise typer.Exit(code)
+
+
+# A run (or validate) that did everything its inputs allow but skipped final games whose box
+# scores or gamebook never arrived: neither done (0: the dates are not complete) nor failed (1:
+# nothing here can be retried; the Phase 2 feed must deliver first). docs/operating.md.
+EXIT_INPUTS_MISSING = 3
+
+
+def _games_skipped_exit(games: list[str], shown: Iterable[str] = ()) -> None:
+    """Exit 3 when games were skipped for missing inputs: each named on its line (those not
+    ``shown`` yet), then one line saying why the exit code."""
+    if not games:
+        return
+    seen = set(shown)
+    for game in games:
+        if game not in seen:
+            out.print(f"{INPUTS_MISSING}: {game}", highlight=False)
+    err.print(
+        f"[bold yellow]incomplete:[/] {len(games)} game(s) skipped, inputs missing "
+        "(no box scores / gamebook)",
+        highlight=False,
+    )
+    raise typer.Exit(EXIT_INPUTS_MISSING)
 
 
 @contextmanager
@@ -191,6 +216,7 @@ def plan(
             for name, row in cast(dict[str, dict[str, object]], data["tables"]).items():
                 row["estimated_bytes"] = estimate.bytes(name)
                 row["estimated_cost_usd"] = estimate.cost_usd(name)
+                row["producer"] = describe_producer(_settings(), name)
             data["estimate"] = estimate.as_dict()
             out.print_json(json.dumps(data))
             return
@@ -207,7 +233,7 @@ def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
         rows = []
         for tp in the_plan.tables.values():
             cells = [
-                f"{len(tp.complete & set(tp.expected))}/{len(tp.expected)}",
+                f"{len(tp.complete_dates)}/{len(tp.expected)}",
                 str(len(tp.missing)),
                 str(len(tp.incomplete)),
                 str(len(tp.skipped)),
@@ -247,8 +273,31 @@ def _print_plan(the_plan: Plan, estimate: PlanEstimate | None = None) -> None:
                 f"{short_name(tp.table)} {first}{more}: {tp.stale[first]}",
                 highlight=False,
             )
+    for game in the_plan.games_skipped:
+        out.print(f"{INPUTS_MISSING}: {game}", highlight=False)
+    _print_producers(the_plan)
     if the_plan.empty:
-        out.print("nothing to do: every expected date is complete")
+        out.print(
+            "nothing to do: every game whose inputs arrived is written"
+            if the_plan.games_skipped
+            else "nothing to do: every expected date is complete"
+        )
+
+
+def _print_producers(the_plan: Plan) -> None:
+    """Which tables an external command produces (the rest: their SQL models); nothing when
+    every table is on its model."""
+    s = _settings()
+    rows = {
+        tp.table: describe_producer(s, tp.table)
+        for tp in the_plan.tables.values()
+        if s.producer(tp.table) is not None
+    }
+    if not rows:
+        return
+    out.print("produced by commands (the other tables by their SQL models):", highlight=False)
+    for name, what in rows.items():
+        out.print(f"  {short_name(name)}: {what}"[:80], highlight=False)
 
 
 def _phase_labels(rows: Iterable[Any]) -> dict[str, str]:
@@ -286,19 +335,20 @@ def run(
             wh.close()
         _print_plan(the_plan)
         if the_plan.empty and not p.skip_phase4:
-            status(as_json=False)
+            _print_status(list_games=False)  # the plan above named them
             if failing:
                 _fail(f"nothing to fill, yet {failing}", 1)
+            _games_skipped_exit(the_plan.games_skipped, the_plan.games_skipped)
             return
         started = time.perf_counter()
         if not verbose:  # logs still reach the Prefect server; the console shows the bar
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         with out.status("connecting to the local Prefect server"):
             api = local_server.configure(s.home, port)
-        ok, reason = _run_flow(p, len(the_plan.chunks))
+        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks))
         close_shared()
         out.print(f"finished in {time.perf_counter() - started:.1f}s")
-        status(as_json=False)
+        _print_status(list_games=False)  # named above and in the exit line
         if api:
             ui = api.removesuffix("/api")
             out.print(
@@ -307,6 +357,7 @@ def run(
             )
         if not ok:
             _fail(reason, 1)
+        _games_skipped_exit(skipped_games, the_plan.games_skipped)
 
 
 def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
@@ -329,7 +380,8 @@ def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
     return "; ".join(failing) or None
 
 
-def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str]:
+def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str, list[str]]:
+    """Run the flow here: (completed, why not, the games it skipped for missing inputs)."""
     from flows.backfill import backfill  # Prefect is imported here only
     from nba_backfill import runner
 
@@ -362,8 +414,10 @@ def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str]:
             runner.remove_listener(advance)
         progress.update(bar, completed=progress.tasks[0].total, description="done")
     if state.is_completed():
-        return True, ""
-    return False, str(state.message or "backfill failed")
+        data = state.result()
+        games = data.get("games_skipped", []) if isinstance(data, dict) else []
+        return True, "", list(games)
+    return False, str(state.message or "backfill failed"), []
 
 
 # --- validate / status --------------------------------------------------------------------------
@@ -375,7 +429,8 @@ def validate_cmd(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List the dates")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Check a phase: coverage, per-date completeness, NULL and duplicate keys. Exit 0/1."""
+    """Check a phase: coverage, per-date completeness, NULL and duplicate keys. Exit 0/1 (3:
+    games skipped, their inputs never arrived)."""
     with _errors():
         phase = parse_phase(phase)
         p = _params(start, end, None, None)
@@ -390,6 +445,7 @@ def validate_cmd(
             _print_report(report, verbose)
         if not report.ok:
             raise typer.Exit(1)
+        _games_skipped_exit(report.games_skipped, report.games_skipped)
 
 
 def _print_report(report: ValidationReport, verbose: bool) -> None:
@@ -454,6 +510,8 @@ def _print_report(report: ValidationReport, verbose: bool) -> None:
             ),
         )
         out.print(narrow)
+    for game in report.games_skipped:
+        out.print(f"{INPUTS_MISSING}: {game}", highlight=False)
     if report.usage_rate_share is not None:
         out.print(
             f"ML readiness: usage_rate non-null {report.usage_rate_share:.1%} "
@@ -475,6 +533,12 @@ def _print_report(report: ValidationReport, verbose: bool) -> None:
 @app.command()
 def status(as_json: JsonOpt = False) -> None:
     """Coverage per table over the default range."""
+    _print_status(as_json)
+
+
+def _print_status(as_json: bool = False, *, list_games: bool = True) -> None:
+    """``status``; ``list_games`` False when the caller names skipped games itself (a run
+    names each once)."""
     with _errors():
         p = _params(None, None, None, None)
         wh = _read_only()
@@ -503,6 +567,9 @@ def status(as_json: JsonOpt = False) -> None:
             _phase_labels(checks),
         )
         out.print(t)
+        games = dict.fromkeys(g for r in reports for g in r.games_skipped) if list_games else {}
+        for game in games:
+            out.print(f"{INPUTS_MISSING}: {game}", highlight=False)
         if reports[1].usage_rate_share is not None:
             out.print(
                 f"ML readiness: usage_rate non-null {reports[1].usage_rate_share:.1%} "
@@ -514,7 +581,10 @@ def _status(c: Any, gaps: bool = False) -> str:
     """A table check's status cell: ok, or its problems; dates skipped as expiring said;
     with ``gaps``, the missing and incomplete dates counted (when the table has no columns
     for them)."""
-    text = "ok" if c.ok else "; ".join(c.problems)
+    parts = list(c.problems)
+    if c.games_skipped:  # never "ok": those dates are not complete (the games are listed)
+        parts.append(f"games skipped (inputs missing) on {len(c.games_skipped)} date(s)")
+    text = "; ".join(parts) or "ok"
     if c.warnings:  # data problems of the inputs: said, not failing
         text += "; warning: " + "; ".join(c.warnings)
     if gaps and (c.missing or c.incomplete):

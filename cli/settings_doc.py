@@ -49,6 +49,7 @@ SECTION_TITLES = {
     "prefect": "prefect: work pools, Slack, fan-out, reruns",
     "deploy": "deploy: what `nba-backfill setup` registers for Cloud Run",
     "faults": "faults: test seams (off by default)",
+    "producers.<table>": "producers.<table>: the platform's own processor instead of the SQL model",
 }
 
 
@@ -65,6 +66,8 @@ def _type(annotation: object) -> str:
         return f"{text}, optional" if len(inner) < len(args) else text
     if origin is list:
         return f"list of {_type(args[0])}"
+    if origin is dict:
+        return "JSON object"
     names = {
         str: "text",
         int: "integer",
@@ -90,6 +93,8 @@ def _default(name: str, field: FieldInfo) -> str:
         value = field.default_factory()  # type: ignore[call-arg]
     if value is None:
         return "unset"
+    if isinstance(value, dict):
+        return "empty" if not value else f"`{value}`"
     if isinstance(value, list):
         return ", ".join(f"`{v}`" for v in value) if value else "empty"
     if isinstance(value, int) and not isinstance(value, bool) and "bytes" in name:
@@ -134,16 +139,20 @@ def _sections(
 ) -> typing.Iterator[tuple[tuple[str, ...], type[BaseModel], list[tuple[str, FieldInfo]]]]:
     """(path, model, leaf fields) for ``model`` and every nested section, depth first."""
     leaves = []
-    nested = []
+    nested: list[tuple[tuple[str, ...], type[BaseModel]]] = []
     for name, field in model.model_fields.items():
         annotation = field.annotation
+        args = typing.get_args(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            nested.append((name, annotation))
+            nested.append(((name,), annotation))
+        elif typing.get_origin(annotation) is dict and issubclass(args[1], BaseModel):
+            # One section per key (a table): documented once, the key as a placeholder.
+            nested.append(((name, "<table>"), args[1]))
         else:
             leaves.append((name, field))
     yield path, model, leaves
-    for name, sub in nested:
-        yield from _sections(sub, (*path, name))
+    for parts, sub in nested:
+        yield from _sections(sub, (*path, *parts))
 
 
 def render() -> str:

@@ -27,6 +27,7 @@ from nba_backfill.notify import (
     retry_command,
 )
 from nba_backfill.params import resolve_params
+from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.settings import get_settings
 from tasks import common
 
@@ -226,8 +227,18 @@ def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -
     """on_crashed / on_cancellation: the subflows and task runs this run left unfinished end
     Crashed (Cancelled when it was cancelled), so none stays Pending or Running in the UI.
     The next run taking the run lock does the same for a process killed before its hooks ran
-    (tasks/runlock.py). Never raises: the run's state is already final."""
+    (tasks/runlock.py). Never raises: the run's state is already final.
+
+    First, the external processors this process still runs (command producers) stop, with
+    their process groups: a cancelled or crashed run leaves no processor writing behind it."""
     logger = flow_run_logger(flow_run, flow)
+    try:
+        stopped = stop_producers()
+    except Exception:
+        logger.exception("could not stop the processors of %r", flow_run.name)
+        stopped = []
+    if stopped:
+        logger.warning("stopped %d processor(s) still running: pids %s", len(stopped), stopped)
     try:
         closed = common.close_descendants(
             flow_run.id,

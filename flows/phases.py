@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from nba_backfill.catalog import PHASE4_GROUPS
 from nba_backfill.params import RunParams
 from nba_backfill.planner import Chunk, Plan
+from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.rerun import chunk_tags
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks.chunks import fill_chunk
@@ -58,6 +59,22 @@ def run_chunks(
     progress_id = create_progress_artifact(
         progress=0.0, key=progress_key, description=f"Phase {phase} chunks finished (%)"
     )
+    try:
+        return _outcomes(futures, by_future, phase, progress_id)
+    except BaseException:
+        # Interrupted (Ctrl-C, a termination signal) while chunks run: the task runner's exit
+        # waits for its threads, and one waiting on an external processor would wait for its
+        # timeout. The processors stop first, with their process groups.
+        stop_producers()
+        raise
+
+
+def _outcomes(
+    futures: dict[str, PrefectFuture[Any]],
+    by_future: dict[Any, Chunk],
+    phase: int,
+    progress_id: Any,
+) -> list[ChunkOutcome]:
     outcomes: list[ChunkOutcome] = []
     for n, fut in enumerate(as_completed(list(futures.values())), start=1):
         chunk = by_future[fut.task_run_id]
@@ -77,7 +94,7 @@ def run_chunks(
                 ChunkOutcome(chunk, phase, "not_run", error="not run: an upstream chunk failed")
             )
         if progress_id is not None:
-            update_progress_artifact(progress_id, 100.0 * n / max(1, len(futures)))  # type: ignore[arg-type]
+            update_progress_artifact(progress_id, 100.0 * n / max(1, len(futures)))
     return outcomes
 
 

@@ -19,6 +19,9 @@ from nba_backfill.errors import UsageError
 SQL_DIR = Path(__file__).parent / "sql"
 # Audits: queries returning the rows that break a rule (no rows = pass), one file each.
 AUDITS_DIR = SQL_DIR / "audits"
+# Expected sets: per table grain, the entities (players, teams) its inputs say a date must
+# hold, one query each (day, entity) that readiness compares with the table's rows.
+EXPECTED_DIR = SQL_DIR / "reads" / "expected"
 # The audits every table runs unless its entry says otherwise: the gate's key checks.
 KEY_AUDITS: tuple[str, ...] = ("null_keys", "duplicate_keys")
 # Audits validation measures as a share (ML readiness), not row by row.
@@ -94,6 +97,24 @@ class TableSpec:
     # measured by Phase 4 validation as a share; any other audit is a data problem whose
     # offending rows validation reports by date (``data_audits``).
     audits: tuple[str, ...] = KEY_AUDITS
+    # The entities a date must hold, at the table's grain (``reads/expected/<name>.sql``: one
+    # row per day and entity): a date missing one of them, or holding a row for an entity not
+    # in it, is incomplete (``readiness.is_complete``). None: no such set (counts only).
+    expected_set: str | None = None
+
+    @property
+    def entity_column(self) -> str:
+        """The key column beside the date: what one row of a date stands for (a player, a
+        team), compared with the table's ``expected_set``."""
+        (column,) = (k for k in self.key_columns if k != self.date_column)
+        return column
+
+    # Whether the table's rows of a game come from that game's own Phase 2 results (box
+    # scores, gamebook: the team and player summaries, and every table whose players are the
+    # gamebook's). A final game whose results never arrived has no rows there, so readiness
+    # counts it out of the date's completeness and reports it as skipped (inputs missing);
+    # False for tables written from the schedule alone (one row per team of every game).
+    from_game_results: bool = True
 
     @property
     def data_audits(self) -> tuple[str, ...]:
@@ -187,6 +208,11 @@ class TableSpec:
         unknown = [a for a in self.audits if not (AUDITS_DIR / f"{a}.sql").is_file()]
         if unknown:
             raise ValueError(f"{self.name}: no audit file for {unknown} in {AUDITS_DIR}")
+        if self.expected_set is not None:
+            if not (EXPECTED_DIR / f"{self.expected_set}.sql").is_file():
+                raise ValueError(f"{self.name}: no expected set {self.expected_set!r}")
+            if len(self.key_columns) != 2:
+                raise ValueError(f"{self.name}: an expected set needs a (date, entity) key")
 
 
 TOGS = "nba_analytics.team_offense_game_summary"
@@ -214,6 +240,7 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
+        expected_set="teams_playing",
         description="One row per team per game: the team's offense (possessions, rating, pace).",
     ),
     TableSpec(
@@ -223,6 +250,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "defending_team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
         critical_threshold=915 / 917,
+        expected_set="teams_playing",
         description="One row per team per game: what the team allowed its opponent.",
         expected_rows_hint="~15k",
     ),
@@ -234,6 +262,7 @@ _TABLES: tuple[TableSpec, ...] = (
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(TOGS),),
         audits=(*KEY_AUDITS, "usage_rate", "unparsed_minutes"),
+        expected_set="gamebook_players",
         description="One row per player per game: box score, usage, shooting, prop outcome.",
     ),
     TableSpec(
@@ -243,6 +272,7 @@ _TABLES: tuple[TableSpec, ...] = (
         "team_abbr",
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(PGS, lookback_days=30, same_date=False),),
+        expected_set="upcoming_players",
         description="One row per player with a game on the date: context known before tip-off.",
         expected_rows_hint="~80k",
     ),
@@ -252,6 +282,7 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "team_abbr"),
         "team_abbr",
         Completeness.TWO_TEAMS_PER_GAME,
+        expected_set="teams_playing",
         windows=(
             # game number in season, rest days, streaks: up to a season of schedule and results
             Window(EXPECTED_GAMES, 366),
@@ -259,6 +290,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Window("nba_raw.nbac_injury_report", 7),  # the latest report of the week before
             Window("nba_raw.nbac_gamebook_player_stats", 30),  # starters: recent minutes
         ),
+        from_game_results=False,
         description="One row per team per game: schedule, lines and injury context.",
         expected_rows_hint="~10k",
     ),
@@ -274,6 +306,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDGS, lookback_days=60, same_date=False, required=False),
             Dependency(UPTG),
         ),
+        from_game_results=False,
         description="One row per team playing on the date: zone defense over its last 15 games.",
     ),
     TableSpec(
@@ -305,6 +338,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(UPCG),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         description="One row per player with a game on the date: rolling form before the date.",
     ),
     TableSpec(
@@ -323,6 +357,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(PGS, lookback_days=30, same_date=False, required=False),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         description="One row per player per game: composite adjustment factors.",
     ),
     TableSpec(
@@ -341,6 +376,7 @@ _TABLES: tuple[TableSpec, ...] = (
             Dependency(TDZA),
         ),
         team_from=UPCG,
+        expected_set="context_players",
         # Production's feature windows over Phase 3 history: ordering edges are not needed
         # (the gate passed before Phase 4), so they are windows, not dependencies.
         windows=(

@@ -169,5 +169,61 @@ def classify(exc: BaseException) -> str | None:
     return None
 
 
+# What an external processor's last stderr lines say when retrying may help: the warehouse's
+# quota / rate-limit texts above, its 5xx answers, and timeouts (an HTTP client's or ours).
+_TEXT_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("quota", (*_QUOTA_MESSAGES, "quotaexceeded", "ratelimitexceeded", "429 too many")),
+    ("serialization", _SERIALIZATION_MESSAGES),
+    (
+        "server",
+        (
+            "500 internal",
+            "502 bad gateway",
+            "503 service unavailable",
+            "504 gateway",
+            "backenderror",
+            "internalerror",
+            "service unavailable",
+        ),
+    ),
+    ("timeout", ("deadline exceeded", "timed out", "timeout")),
+)
+
+
+def classify_text(text: str) -> str | None:
+    """The retry class an error *text* names (a processor's stderr), or None: the texts
+    :func:`classify` matches on a warehouse error's message, for errors that reach us only as
+    text."""
+    lowered = text.lower()
+    for reason, needles in _TEXT_CLASSES:
+        if any(n in lowered for n in needles):
+            return reason
+    return None
+
+
+class ProducerFailed(WarehouseError):
+    """An external processor's attempt failed (non-zero exit or timeout); retried when its
+    last stderr lines name a transient cause (:func:`classify_text`) or it timed out."""
+
+    def __init__(self, message: str, *, reason: str | None) -> None:
+        super().__init__(message, transient=reason is not None, reason=reason or "error")
+
+
+class ProducerIncomplete(BackfillError):
+    """An external processor exited 0 and yet the warehouse does not hold its dates complete
+    (the platform's jobs exit 0 when dates failed): a failed chunk naming those dates. Not
+    retried: a zero exit says nothing about why."""
+
+    def __init__(self, table: str, start: object, end: object, dates: Sequence[object]) -> None:
+        shown = ", ".join(str(d) for d in list(dates)[:5])
+        more = f" (+{len(dates) - 5} more)" if len(dates) > 5 else ""
+        super().__init__(
+            f"{table} {start}..{end}: the processor exited 0 but {len(dates)} date(s) are not "
+            f"complete in the warehouse: {shown}{more}"
+        )
+        self.table = table
+        self.dates = list(dates)
+
+
 def is_transient(exc: BaseException) -> bool:
     return classify(exc) is not None

@@ -183,12 +183,22 @@ def _completed(
     rows = summary.get("tables") or []
     filled = sum(int(r.get("filled", 0)) for r in rows)
     title = f"Backfill {summary['start']} → {summary['end']} completed"
+    skipped: Sequence[str] = summary.get("games_skipped") or []
     headline = (
         f"*{filled} table-dates filled* across {len(rows)} tables"
         if filled
+        else "*Nothing to fill*: every game whose inputs arrived is written"
+        if skipped
         else "*Nothing to fill*: every expected date was already complete"
     )
     blocks = [_header(f"✅ {title}"), _section(headline), _section(coverage_table(rows))]
+    if skipped:  # never "complete": name the games the Phase 2 feed still owes
+        blocks.append(
+            _section(
+                "*Skipped, inputs missing* (box scores / gamebook never arrived): "
+                + ", ".join(_more(list(skipped)))
+            )
+        )
     if "cost" in summary:
         blocks.append(_section(cost_table(summary["cost"])))
     if retries := summary.get("retries"):

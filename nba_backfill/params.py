@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from nba_backfill.calendar import check_order
 from nba_backfill.catalog import resolve_tables
 from nba_backfill.errors import UsageError
+from nba_backfill.producers import check_producers
 from nba_backfill.settings import CHUNK_DAYS_BOUNDS, MAX_CONCURRENCY_BOUNDS, Settings
 
 
@@ -144,13 +145,17 @@ def resolve_params(
     for dates) from a deployment run or a flow call — and fill in the settings' defaults.
     The flows skip Prefect's own parameter validation so that :class:`RunParams` is the only
     one: bad input fails with one line naming the problem, before anything is read or written."""
-    return RunParams(
+    params = RunParams(
         parse_date(start, "start date") or settings.run.start_date,
         parse_date(end, "end date") or settings.run.end_date,
         parse_tables(tables),
         *_chunking(settings, chunk_days, max_concurrency),
         skip_phase4=parse_bool(skip_phase4, "skip_phase4"),
     )
+    # An external producer that cannot start is bad input like a bad date: one line, before
+    # anything is read or written (run, plan and the flows all come through here).
+    check_producers(settings, params.tables)
+    return params
 
 
 def _chunking(
@@ -208,4 +213,5 @@ def resolve_rerun_params(
         when = when.replace(tzinfo=dt.UTC)
     if when is not None and when > dt.datetime.now(dt.UTC):
         raise UsageError(f"since {when.isoformat()} is in the future")
+    check_producers(settings)
     return RerunParams(days, chunk, conc, when)

@@ -14,16 +14,19 @@ from nba_backfill.errors import UsageError
 from nba_backfill.params import check_chunk_days
 from nba_backfill.readiness import (
     ONE_DAY,
+    counted_games,
     expired_through,
     expiry_reason,
+    inputs_missing,
     is_complete,
     read_written,
     refilled_inputs,
     short_inputs,
+    skipped_games,
     stale_dates,
     utc_today,
 )
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.warehouse.base import DateProfile, Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
 
 
@@ -58,6 +61,15 @@ class TablePlan:
     # complete, but written before an input date its windows read is (re)written: planned
     # again, with the reason (readiness.stale_dates / refilled_inputs)
     stale: dict[dt.date, str] = field(default_factory=dict)
+    # Expected dates holding final games whose box scores or gamebook never arrived: those
+    # games are skipped (not rewritten every run), the date is not counted complete; the
+    # reason names them (readiness.inputs_missing).
+    games_skipped: dict[dt.date, str] = field(default_factory=dict)
+
+    @property
+    def complete_dates(self) -> set[dt.date]:
+        """Expected dates whose rows are complete and hold every game of the schedule."""
+        return (self.complete & set(self.expected)) - set(self.games_skipped)
 
     @property
     def to_fill(self) -> list[dt.date]:
@@ -68,11 +80,12 @@ class TablePlan:
             "table": self.table,
             "phase": self.phase,
             "expected_dates": len(self.expected),
-            "complete_dates": len(self.complete & set(self.expected)),
+            "complete_dates": len(self.complete_dates),
             "missing": [d.isoformat() for d in self.missing],
             "incomplete": [d.isoformat() for d in self.incomplete],
             "skipped": {d.isoformat(): r for d, r in sorted(self.skipped.items())},
             "stale": {d.isoformat(): r for d, r in sorted(self.stale.items())},
+            "games_skipped": {d.isoformat(): r for d, r in sorted(self.games_skipped.items())},
             "chunks": [
                 {"start": c.start.isoformat(), "end": c.end.isoformat(), "dates": len(c.dates)}
                 for c in self.chunks
@@ -88,6 +101,9 @@ class Plan:
     tables: dict[str, TablePlan]
     # chunk id -> ids of chunks that must finish first
     upstream: dict[str, list[str]] = field(default_factory=dict)
+    # The final games of [start, end] whose inputs never arrived, each once (its label: NBA.com
+    # id, teams, date), that some planned table skips.
+    games_skipped: list[str] = field(default_factory=list)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -106,6 +122,7 @@ class Plan:
             "end": self.end.isoformat(),
             "chunk_days": self.chunk_days,
             "tables": {name: tp.as_dict() for name, tp in self.tables.items()},
+            "games_skipped": self.games_skipped,
         }
 
 
@@ -177,16 +194,33 @@ class Planner:
         in_range = sorted(d for d in schedule if start <= d <= end)
         all_expected = sorted(schedule)
         openers = self.warehouse.season_openers()
+        # Final games whose results never arrived: counted out of the tables they feed.
+        missing_games = self.warehouse.games_missing_inputs(
+            all_expected[0] if all_expected else start, end
+        )
 
         plans: dict[str, TablePlan] = {}
         complete_cache: dict[str, set[dt.date]] = {}
+        # One profile read per table over the whole look-back (each costs a few queries, the
+        # grain's over four seasons of inputs): its dates serve both the completeness of an
+        # input and the split of a planned table's own dates.
+        profile_cache: dict[str, dict[dt.date, DateProfile]] = {}
+
+        def profile_of(spec: TableSpec) -> dict[dt.date, DateProfile]:
+            if spec.name not in profile_cache:
+                lo = min(all_expected[0], start) if all_expected else start
+                profile_cache[spec.name] = self.warehouse.date_profile(spec, lo, end)
+            return profile_cache[spec.name]
 
         def complete_of(spec: TableSpec) -> set[dt.date]:
             if spec.name not in complete_cache:
-                lo = all_expected[0] if all_expected else start
-                prof = self.warehouse.date_profile(spec, lo, end)
+                prof = profile_of(spec)
+                games = counted_games(spec, schedule, missing_games)
+                uncounted = skipped_games(spec, missing_games)
                 complete_cache[spec.name] = {
-                    d for d in all_expected if is_complete(spec, prof.get(d), schedule[d])
+                    d
+                    for d in all_expected
+                    if is_complete(spec, prof.get(d), games[d], uncounted.get(d, 0))
                 }
             return complete_cache[spec.name]
 
@@ -203,7 +237,7 @@ class Planner:
                     skipped[d] = gone_reason
                 else:
                     expected.append(d)
-            prof = self.warehouse.date_profile(spec, start, end)
+            prof = profile_of(spec)
             missing = [d for d in expected if d not in complete and d not in prof]
             incomplete = [d for d in expected if d not in complete and d in prof]
             if only is not None:
@@ -212,6 +246,7 @@ class Planner:
             plans[spec.name] = TablePlan(
                 spec.name, spec.phase, expected, complete, missing, incomplete, skipped
             )
+            plans[spec.name].games_skipped = inputs_missing(spec, expected, missing_games)
 
         if only is None:
             # Dates written before one of their input dates was refilled (by an earlier run):
@@ -234,6 +269,8 @@ class Planner:
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
         plan = Plan(start, end, chunk_days, plans)
         plan.upstream = _chunk_edges(plan, specs)
+        skipping = {d for tp in plans.values() for d in tp.games_skipped}
+        plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]
         return plan
 
     def _block_short_inputs(

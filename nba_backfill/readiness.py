@@ -13,7 +13,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from nba_backfill.catalog import TABLES, Completeness, Dependency, TableSpec
-from nba_backfill.warehouse.base import DateProfile, Warehouse
+from nba_backfill.warehouse.base import DateProfile, MissingGame, Warehouse
 
 ONE_DAY = dt.timedelta(days=1)
 
@@ -41,22 +41,84 @@ def expiry_reason(wh: Warehouse, spec: TableSpec) -> str:
     return f"expires on arrival (the table drops partitions after {days:g} days)"
 
 
-def is_complete(spec: TableSpec, profile: DateProfile | None, games: int) -> bool:
+def is_complete(spec: TableSpec, profile: DateProfile | None, games: int, skipped: int = 0) -> bool:
     """Whether one date of ``spec`` holds complete rows for the schedule's ``games`` that day.
 
     "The date has rows" is not enough (SPEC §6): a run that saved 2 of 16 teams, or an upcoming
     table holding one player, must count as incomplete. Nor are rows the key audits find (a
     NULL key column, a duplicated key): the date is re-planned, and replacing it repairs it
-    once its inputs are fixed."""
+    once its inputs are fixed. At the table's grain (its catalog ``expected_set``), every
+    entity the inputs hold needs its row — a crash that saved 1 of a team's players still
+    counts that team — and no row may name an entity the inputs do not hold (an orphan):
+    replacing the date writes the one and drops the other."""
+    if games <= 0:
+        # Every game of the date lacks its results (``counted_games``): nothing to write; the
+        # date is reported as skipped (inputs missing), never claimed complete.
+        return True
     if profile is None or profile.rows == 0:
         return False
     if profile.null_keys or profile.duplicate_keys:
         return False
+    if profile.missing_entities or profile.surplus_entities:
+        return False
     if spec.completeness is Completeness.TWO_TEAMS_PER_GAME:
-        return profile.rows == profile.teams == 2 * games
+        # ``skipped`` games lack part of their inputs: the table may hold their rows (box
+        # scores arrived, the gamebook did not) or not; never more teams than that.
+        return profile.rows == profile.teams and 2 * games <= profile.teams <= 2 * (games + skipped)
     if spec.completeness is Completeness.EVERY_TEAM:
         return profile.teams >= 2 * games
     return True
+
+
+INPUTS_MISSING = "skipped: inputs missing"
+
+
+def counted_games(
+    spec: TableSpec, schedule: Mapping[dt.date, int], missing: Iterable[MissingGame]
+) -> dict[dt.date, int]:
+    """Date -> the games of ``schedule`` a date of ``spec`` must hold rows for: every expected
+    game, less the ``missing`` ones (final games whose box scores or gamebook never arrived)
+    when the table's rows come from a game's results (``TableSpec.from_game_results``). Such
+    a date is not re-planned while the inputs are missing (rewriting it changes nothing), and
+    counts every game again once they arrive."""
+    counted = dict(schedule)
+    if spec.from_game_results:
+        for game in missing:
+            if game.game_date in counted:
+                counted[game.game_date] -= 1
+    return counted
+
+
+def skipped_games(spec: TableSpec, missing: Iterable[MissingGame]) -> dict[dt.date, int]:
+    """Date -> how many ``missing`` games :func:`counted_games` counts out for ``spec``."""
+    out: dict[dt.date, int] = {}
+    if spec.from_game_results:
+        for game in missing:
+            out[game.game_date] = out.get(game.game_date, 0) + 1
+    return out
+
+
+def games_by_date(games: Iterable[MissingGame]) -> dict[dt.date, list[MissingGame]]:
+    out: dict[dt.date, list[MissingGame]] = {}
+    for game in games:
+        out.setdefault(game.game_date, []).append(game)
+    return out
+
+
+def inputs_missing(
+    spec: TableSpec, dates: Iterable[dt.date], missing: Iterable[MissingGame]
+) -> dict[dt.date, str]:
+    """The dates of ``dates`` where ``spec`` skips games whose inputs never arrived, each with
+    the games named (``skipped: inputs missing: <id> <away>@<home> <date>``); empty for a
+    table written from the schedule alone."""
+    if not spec.from_game_results:
+        return {}
+    by_date = games_by_date(missing)
+    return {
+        d: f"{INPUTS_MISSING}: " + ", ".join(g.label for g in by_date[d])
+        for d in sorted(set(dates))
+        if d in by_date
+    }
 
 
 def required_dates(
@@ -108,15 +170,22 @@ def short_inputs(
 
 
 def complete_dates(
-    wh: Warehouse, spec: TableSpec, schedule: Mapping[dt.date, int], lo: dt.date, hi: dt.date
+    wh: Warehouse,
+    spec: TableSpec,
+    schedule: Mapping[dt.date, int],
+    lo: dt.date,
+    hi: dt.date,
+    missing: Iterable[MissingGame] = (),
 ) -> set[dt.date]:
     """The dates of ``schedule`` (date -> final games) on ``[lo, hi]`` whose rows of ``spec``
-    are complete now (one ``date_profile`` read: rows, teams and key audits per date)."""
+    are complete now (one ``date_profile`` read: rows, teams and key audits per date), the
+    ``missing`` games (inputs never arrived) counted out (:func:`counted_games`)."""
     prof = wh.date_profile(spec, lo, hi)
+    skipped = skipped_games(spec, missing)
     return {
         d
-        for d, games in schedule.items()
-        if lo <= d <= hi and is_complete(spec, prof.get(d), games)
+        for d, games in counted_games(spec, schedule, missing).items()
+        if lo <= d <= hi and is_complete(spec, prof.get(d), games, skipped.get(d, 0))
     }
 
 
@@ -136,12 +205,15 @@ def blocked_by_inputs(
     when = today or utc_today()
     complete: dict[str, set[dt.date]] = {}
     expired: dict[str, dt.date | None] = {}
-    for dep in spec.depends_on:
-        if not dep.required:
-            continue
+    required = [d for d in spec.depends_on if d.required]
+    lookback = max((d.lookback_days for d in required), default=0)
+    missing = wh.games_missing_inputs(first - dt.timedelta(days=lookback), last) if required else []
+    for dep in required:
         up = TABLES[dep.table]
         lo = first - dt.timedelta(days=dep.lookback_days)
-        complete.setdefault(up.name, set()).update(complete_dates(wh, up, schedule, lo, last))
+        complete.setdefault(up.name, set()).update(
+            complete_dates(wh, up, schedule, lo, last, missing)
+        )
         expired[up.name] = expired_through(wh, up, when)
     return short_inputs(spec, dates, sorted(schedule), complete, expired)
 

@@ -95,6 +95,9 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
     if summary.get("failed_chunks"):
         out.append("\n## Failed chunks\n")
         out += [f"- {c['label']}: {c['error']}" for c in summary["failed_chunks"]]
+    if summary.get("games_skipped"):
+        out.append("\n## Skipped: inputs missing\n")
+        out += [f"- {g} (box scores / gamebook never arrived)" for g in summary["games_skipped"]]
     if summary.get("reason"):
         out.append(f"\n{summary['reason']}\n")
     return "\n".join(out) + "\n"

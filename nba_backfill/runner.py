@@ -12,12 +12,21 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
-from nba_backfill.catalog import TABLES
-from nba_backfill.readiness import blocked_by_inputs, is_complete
+from nba_backfill.catalog import TABLES, TableSpec
+from nba_backfill.errors import ProducerIncomplete
+from nba_backfill.producers import OnLine, command_argv, run_command
+from nba_backfill.readiness import (
+    blocked_by_inputs,
+    counted_games,
+    inputs_missing,
+    is_complete,
+    skipped_games,
+)
 from nba_backfill.retry import RetryEvent, call_with_retries
-from nba_backfill.settings import RetrySettings
+from nba_backfill.settings import ProducerSettings, RetrySettings
 from nba_backfill.warehouse.base import JobCost, Warehouse, WriteResult
 from nba_backfill.warehouse.retrying import with_read_retries
+from nba_backfill.warehouse.wrapper import loader
 
 log = logging.getLogger("nba_backfill")
 
@@ -45,6 +54,8 @@ class ChunkResult:
     dates_filled: list[dt.date] = field(default_factory=list)
     dates_blocked: dict[dt.date, str] = field(default_factory=dict)
     dates_incomplete: list[dt.date] = field(default_factory=list)
+    # Dates written without games whose box scores or gamebook never arrived (named).
+    games_skipped: dict[dt.date, str] = field(default_factory=dict)
     rows_written: int = 0
     rows_deleted: int = 0
     jobs: int = 0
@@ -62,6 +73,7 @@ class ChunkResult:
         d["dates_filled"] = [x.isoformat() for x in self.dates_filled]
         d["dates_incomplete"] = [x.isoformat() for x in self.dates_incomplete]
         d["dates_blocked"] = {k.isoformat(): v for k, v in self.dates_blocked.items()}
+        d["games_skipped"] = {k.isoformat(): v for k, v in self.games_skipped.items()}
         return d
 
 
@@ -108,6 +120,40 @@ def _guarded(
     return call
 
 
+def _log_line(stream: str, line: str) -> None:
+    log.info("%s", line) if stream == "stdout" else log.warning("%s", line)
+
+
+def _produce(
+    wh: Warehouse,
+    spec: TableSpec,
+    producer: ProducerSettings,
+    lo: dt.date,
+    hi: dt.date,
+    dates: Sequence[dt.date],
+    on_output: OnLine,
+) -> WriteResult:
+    """One attempt of an external processor on ``[lo, hi]`` (``dates``: its expected dates):
+    the window deleted first when ``pre_delete`` asks (one statement, every calendar day of
+    it), then the command, the warehouse handed to it while it runs. Rows written = the
+    window's rows after; whether they are right is the caller's check of the warehouse."""
+    deleted = 0
+    if producer.pre_delete:
+        window = [lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1)]
+        deleted = loader(wh).delete_dates(spec, window)
+    argv = command_argv(producer, lo, hi, dates)
+    with wh.handoff():
+        run_command(
+            argv,
+            cwd=producer.cwd,
+            env=producer.env,
+            timeout_seconds=producer.timeout_seconds,
+            on_line=on_output,
+            what=f"{spec.name} {lo}..{hi}",
+        )
+    return WriteResult(spec.name, lo, hi, deleted, wh.row_count(spec, lo, hi))
+
+
 def write_limit_name(table: str) -> str:
     """Name of the cross-process limit on concurrent writes to ``table`` (created by setup)."""
     return f"nba-backfill-writes:{table}"
@@ -124,6 +170,8 @@ def run_chunk(
     on_retry: Callable[[RetryEvent], None] | None = None,
     sleep: Callable[[float], None] | None = None,
     write_guard: WriteGuard | None = None,
+    producer: ProducerSettings | None = None,
+    on_output: OnLine | None = None,
 ) -> ChunkResult:
     """Fill ``table`` on the expected ``dates`` (one chunk, sorted, consecutive in the schedule).
 
@@ -132,6 +180,11 @@ def run_chunk(
     retries are exhausted or the error is permanent; rows of the range then stay as they were.
     ``write_guard(table)``, when given, is held around each write attempt only (a limit shared
     by every process writing the table, e.g. a Prefect global concurrency limit).
+
+    ``producer``, when given, fills each range with its external command instead of the SQL
+    model (retried under the same policy, its output lines to ``on_output``); its exit code
+    never says a date is done: the same completeness check below does, and dates it leaves
+    incomplete raise ProducerIncomplete naming them (a failed chunk).
     """
     spec = TABLES[table]
     dates = sorted(dates)
@@ -152,9 +205,12 @@ def run_chunk(
     for lo, hi in _runs(dates, result.dates_blocked):
         what = f"{spec.name} {lo}..{hi}"
         chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
-        write: Callable[[], WriteResult] = partial(
-            wh.replace_range, spec, lo, hi, labels=chunk_labels
-        )
+        write: Callable[[], WriteResult]
+        if producer is not None and producer.external:
+            run_dates = [d for d in dates if lo <= d <= hi]
+            write = partial(_produce, wh, spec, producer, lo, hi, run_dates, on_output or _log_line)
+        else:
+            write = partial(wh.replace_range, spec, lo, hi, labels=chunk_labels)
         if write_guard is not None:
             write = _guarded(write, write_guard, spec.name)
         with write_slot(spec.name, per_table_limit):
@@ -174,14 +230,21 @@ def run_chunk(
     written = [d for d in dates if d not in result.dates_blocked]
     if written:
         prof = reader.date_profile(spec, written[0], written[-1])
+        missing = reader.games_missing_inputs(written[0], written[-1])
+        games = counted_games(spec, schedule, missing)
+        skipped = skipped_games(spec, missing)
+        result.games_skipped = inputs_missing(spec, written, missing)
         for d in written:
-            if is_complete(spec, prof.get(d), schedule[d]):
+            if is_complete(spec, prof.get(d), games[d], skipped.get(d, 0)):
                 result.dates_filled.append(d)
             else:
                 result.dates_incomplete.append(d)
     result.seconds = time.perf_counter() - started
     for fn in list(_listeners):
         fn(result)
+    if producer is not None and producer.external and result.dates_incomplete:
+        # A processor's exit code is no evidence: dates it left incomplete fail the chunk.
+        raise ProducerIncomplete(spec.name, dates[0], dates[-1], result.dates_incomplete)
     return result
 
 

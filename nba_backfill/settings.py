@@ -297,6 +297,57 @@ class FaultSettings(BaseModel):
         return bool(self.permanent or self.transient_rate > 0 or self.delay)
 
 
+class ProducerSettings(BaseModel):
+    """How one table is produced when not by its built-in SQL model: an external processor
+    (the platform's own backfill job) run once per chunk, judged afterwards by the warehouse
+    alone (``nba_backfill/producers.py``, docs/producers.md). Set per table:
+    ``NBA_BACKFILL_PRODUCERS__<TABLE>__COMMAND`` with the table's bare name."""
+
+    command: str | None = Field(
+        None,
+        min_length=1,
+        max_length=4096,
+        description="Command template run per chunk (shell-like words, no shell); "
+        "placeholders {start}, {end} (ISO dates) and {dates} (comma-separated ISO dates); "
+        "unset = the built-in SQL model",
+    )
+    entry_point: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="Instead of a command: a Python callable 'module:function' called with "
+        "the chunk's dates (a list of datetime.date), run in a child Python process like a "
+        "command (cwd, env, timeout); an exception fails the attempt",
+    )
+    cwd: Path | None = Field(None, description="Working directory of the command")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra environment of the command (a JSON object), on top of this process's",
+    )
+    timeout_seconds: float = Field(
+        4 * 3600.0,
+        gt=0,
+        le=48 * 3600,
+        description="Per-chunk timeout: the command's whole process group is stopped "
+        "(SIGTERM, then SIGKILL) and the attempt counts as a timeout",
+    )
+    pre_delete: bool = Field(
+        False,
+        description="Delete the chunk's window (one statement) before the command: exact "
+        "reruns, but the window is empty while the command runs",
+    )
+
+    @model_validator(mode="after")
+    def _one_way(self) -> ProducerSettings:
+        if self.command and self.entry_point:
+            raise ValueError("set command or entry_point, not both")
+        return self
+
+    @property
+    def external(self) -> bool:
+        """Whether the table is produced by a command or entry point (else: its SQL model)."""
+        return bool(self.command or self.entry_point)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NBA_BACKFILL_",
@@ -312,6 +363,10 @@ class Settings(BaseSettings):
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
+    producers: dict[str, ProducerSettings] = Field(
+        default_factory=dict,
+        description="Per table (bare name): an external processor instead of the SQL model",
+    )
     slack_webhook_url: SecretStr | None = Field(
         None, description="Webhook used to create the Slack block at setup; never logged"
     )
@@ -323,6 +378,25 @@ class Settings(BaseSettings):
         if "duckdb_path" not in self.warehouse.model_fields_set:
             self.warehouse.duckdb_path = self.home / "warehouse.duckdb"
         return self
+
+    @field_validator("producers")
+    @classmethod
+    def _producer_tables(cls, v: dict[str, ProducerSettings]) -> dict[str, ProducerSettings]:
+        # Keys are catalog names from here on, whichever spelling the environment used.
+        from nba_backfill.catalog import get_table
+
+        out: dict[str, ProducerSettings] = {}
+        for key, producer in v.items():
+            try:
+                out[get_table(key).name] = producer
+            except UsageError:
+                raise ValueError(f"{key!r} is not a table of the catalog") from None
+        return out
+
+    def producer(self, table: str) -> ProducerSettings | None:
+        """The external producer of ``table`` (catalog name), or None: its SQL model."""
+        p = self.producers.get(table)
+        return p if p is not None and p.external else None
 
     @field_validator("slack_webhook_url")
     @classmethod

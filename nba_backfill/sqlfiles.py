@@ -31,7 +31,7 @@ import sqlglot
 from sqlglot import exp
 
 from nba_backfill import outputs
-from nba_backfill.catalog import SQL_DIR, TABLES, TableSpec
+from nba_backfill.catalog import EXPECTED_DIR, SQL_DIR, TABLES, TableSpec
 from nba_backfill.errors import BackfillError
 
 LOGICAL_DATASETS = (
@@ -116,7 +116,8 @@ def table_slots(table: TableSpec) -> dict[str, Slot]:
     """The slots a table fills in an audit or a shared read, all from its catalog entry:
     ``this_table``, ``date_column``, ``team_column``, ``written_column``, ``key_columns``,
     ``any_key_is_null`` and, for a table counting teams through another one, ``team_from`` /
-    ``team_from_date_column``."""
+    ``team_from_date_column``; for a table with an expected set, ``entity_column``,
+    ``expected_set`` (the set's query) and ``excuse_skipped`` (its ``from_game_results``)."""
     slots: dict[str, Slot] = {
         "this_table": table.name,
         "date_column": table.date_column,
@@ -129,6 +130,10 @@ def table_slots(table: TableSpec) -> dict[str, Slot]:
         source = TABLES[table.team_from]
         slots["team_from"] = source.name
         slots["team_from_date_column"] = source.date_column
+    if table.expected_set is not None:
+        slots["entity_column"] = table.entity_column
+        slots["expected_set"] = load_file(EXPECTED_DIR / f"{table.expected_set}.sql")
+        slots["excuse_skipped"] = exp.true() if table.from_game_results else exp.false()
     return slots
 
 

@@ -53,12 +53,17 @@ class RunSummary:
     # Per table, the plan's dry-run estimate of the bytes its chunks process (None: unknown;
     # absent: not estimated, e.g. DuckDB).
     estimated_bytes: dict[str, int | None] = field(default_factory=dict)
+    # Final games whose box scores or gamebook never arrived (label -> None: each once, in
+    # order): skipped, not rewritten every run; they do not fail the run, they keep its dates
+    # from being complete (the CLI exits 3, docs/operating.md).
+    games_skipped: dict[str, None] = field(default_factory=dict)
 
     def add_plan(self, plan: Plan) -> None:
         for name, tp in plan.tables.items():
-            done = len(tp.complete & set(tp.expected))
+            done = len(tp.complete_dates)
             self.coverage_before.setdefault(name, f"{done}/{len(tp.expected)}")
             self.skipped[name] = len(tp.skipped)
+        self.games_skipped.update(dict.fromkeys(plan.games_skipped))
 
     def add_estimate(self, estimate: PlanEstimate) -> None:
         """Keep a plan's per-table estimate, to show next to what was billed."""
@@ -74,6 +79,7 @@ class RunSummary:
                 self.coverage_after[t.table] = f"{t.all_dates_covered}/{t.all_dates_expected}"
             else:
                 self.coverage_after[t.table] = f"{t.covered}/{t.expected}"
+        self.games_skipped.update(dict.fromkeys(report.games_skipped))
         if not report.ok:
             self.check_problems[report.phase] = report.problems
 
@@ -217,6 +223,7 @@ class RunSummary:
             "reason": self.reason,
             "gate_blocked": self.gate_problems,
             "failed_checks": {str(k): v for k, v in sorted(self.check_problems.items())},
+            "games_skipped": list(self.games_skipped),
             "seconds": None if self.seconds is None else round(self.seconds, 1),
             "cost": self.cost(),
         }

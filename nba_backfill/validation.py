@@ -4,6 +4,7 @@ completeness) and the Phase 4 / ML-readiness checks (SPEC §6)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nba_backfill import audits
@@ -17,8 +18,17 @@ from nba_backfill.catalog import (
     resolve_tables,
 )
 from nba_backfill.planner import check_range
-from nba_backfill.readiness import blocked_by_inputs, expired_through, is_complete, utc_today
-from nba_backfill.warehouse.base import Warehouse
+from nba_backfill.readiness import (
+    INPUTS_MISSING,
+    blocked_by_inputs,
+    counted_games,
+    expired_through,
+    inputs_missing,
+    is_complete,
+    skipped_games,
+    utc_today,
+)
+from nba_backfill.warehouse.base import DateProfile, MissingGame, Warehouse
 from nba_backfill.warehouse.retrying import with_read_retries
 
 
@@ -45,6 +55,14 @@ class TableCheck:
     key_dates: dict[dt.date, tuple[int, int]] = field(default_factory=dict)
     # Every expected date of the range (bootstrap days included) whose rows are not complete.
     short_dates: list[dt.date] = field(default_factory=list)
+    # At the table's grain (catalog ``expected_set``): date -> (expected entities without a
+    # row, rows of entities the inputs do not hold, the first such entity).
+    grain_dates: dict[dt.date, tuple[int, int, str | None]] = field(default_factory=dict)
+    entity: str = ""  # what one row of a date stands for (the key column beside the date)
+    # Dates holding final games whose box scores or gamebook never arrived, the games named:
+    # the rows of every other game count (the gate measures what Phase 4 can read), but the
+    # date is not complete — the report says so (readiness.inputs_missing).
+    games_skipped: dict[dt.date, str] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float:
@@ -95,6 +113,27 @@ class TableCheck:
             rows = "row" if self.duplicate_keys == 1 else "rows"
             where = f" on {_dates(dups)}" if dups else ""
             out.append(f"{self.duplicate_keys} duplicate key {rows}{where}")
+        out.extend(self._grain_problems())
+        return out
+
+    def _grain_problems(self) -> list[str]:
+        """Dates whose rows miss an entity the inputs hold, or hold one they do not (an orphan
+        row: each such date named with its count and an example key). Either makes the date
+        incomplete, so the next run replaces it."""
+        out: list[str] = []
+        short = sorted(d for d, (n, _, _) in self.grain_dates.items() if n)
+        if short:
+            n = sum(self.grain_dates[d][0] for d in short)
+            out.append(f"{n} expected {self.entity} without a row on {_dates(short)}")
+        orphans = sorted(d for d, (_, n, _) in self.grain_dates.items() if n)
+        for d in orphans[:5]:
+            _, n, example = self.grain_dates[d]
+            rows = "row" if n == 1 else "rows"
+            out.append(
+                f"{n} surplus {rows} on {d} (not in its inputs), e.g. {self.entity} {example}"
+            )
+        if len(orphans) > 5:
+            out.append(f"surplus rows on {len(orphans) - 5} more date(s)")
         return out
 
     @property
@@ -116,6 +155,13 @@ class TableCheck:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def skipped_games(self) -> list[str]:
+        """The games skipped because their inputs never arrived (one line per date)."""
+        return [
+            r.removeprefix(f"{INPUTS_MISSING}: ") for _, r in sorted(self.games_skipped.items())
+        ]
+
     def as_dict(self, verbose: bool = False) -> dict[str, object]:
         d: dict[str, object] = {
             "table": self.table,
@@ -131,12 +177,17 @@ class TableCheck:
             "null_keys": self.null_keys,
             "duplicate_keys": self.duplicate_keys,
             "expired_dates": self.expired,
+            "grain_dates": {
+                k.isoformat(): {"missing": m, "surplus": n, "surplus_example": e}
+                for k, (m, n, e) in sorted(self.grain_dates.items())
+            },
             "data_problems": {
                 name: {d.isoformat(): n for d, n in by_date.items()}
                 for name, by_date in self.data_problems.items()
             },
             "problems": self.problems,
             "warnings": self.warnings,
+            "games_skipped": {k.isoformat(): v for k, v in sorted(self.games_skipped.items())},
         }
         if verbose:
             d["key_dates"] = {
@@ -178,6 +229,15 @@ class ValidationReport:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def games_skipped(self) -> list[str]:
+        """Each game skipped because its inputs never arrived, once (whatever tables skip it)."""
+        games: dict[str, None] = {}
+        for t in self.tables:
+            for line in t.skipped_games:
+                games.update(dict.fromkeys(line.split(", ")))
+        return list(games)
+
     def as_dict(self, verbose: bool = False) -> dict[str, object]:
         return {
             "phase": self.phase,
@@ -187,6 +247,7 @@ class ValidationReport:
             "usage_rate_non_null": self.usage_rate_share,
             "tables": [t.as_dict(verbose) for t in self.tables],
             "problems": self.problems,
+            "games_skipped": self.games_skipped,
         }
 
 
@@ -197,6 +258,7 @@ def check_table(
     end: dt.date,
     schedule: dict[dt.date, int],
     openers: Openers,
+    missing_games: Sequence[MissingGame] = (),
 ) -> TableCheck:
     # Dates the table drops on arrival are skipped by the planner: not expected here either.
     gone = expired_through(wh, spec, utc_today())
@@ -204,7 +266,9 @@ def check_table(
     expired = sum(1 for d in schedule if start <= d <= end and gone is not None and d <= gone)
     nonboot = [d for d in in_range if not openers.is_bootstrap(d)]
     prof = wh.date_profile(spec, start, end)
-    complete = {d for d in in_range if is_complete(spec, prof.get(d), schedule[d])}
+    games = counted_games(spec, schedule, missing_games)
+    skipped = skipped_games(spec, missing_games)
+    complete = {d for d in in_range if is_complete(spec, prof.get(d), games[d], skipped.get(d, 0))}
     audit = audits.key_counts(wh, spec, start, end)  # the table's key audits (catalog)
     check = TableCheck(
         table=spec.name,
@@ -223,17 +287,34 @@ def check_table(
         expired=expired,
         data_problems={a: audits.rows_by_date(wh, a, spec, start, end) for a in spec.data_audits},
         short_dates=[d for d in in_range if d not in complete],
+        games_skipped=inputs_missing(spec, in_range, missing_games),
         key_dates={
             d: (p.null_keys, p.duplicate_keys)
             for d, p in prof.items()
             if p.null_keys or p.duplicate_keys
         },
+        grain_dates=_grain_dates(prof, in_range),
+        entity=spec.entity_column if spec.expected_set else "",
     )
     if spec.phase == 4:
         # Its threshold is 0 (catalog.COVERAGE_THRESHOLD): a missing date is explained when
         # its inputs are short, and a problem otherwise.
         check.explained = blocked_by_inputs(wh, spec, check.missing + check.incomplete, schedule)
     return check
+
+
+def _grain_dates(
+    prof: Mapping[dt.date, DateProfile], in_range: Collection[dt.date]
+) -> dict[dt.date, tuple[int, int, str | None]]:
+    """The dates of ``in_range`` whose entities differ from the table's expected set, as
+    (missing, surplus, first surplus entity). A row with a NULL key may be any of the missing
+    entities and the key audit names it already: each counts against one missing entity."""
+    out: dict[dt.date, tuple[int, int, str | None]] = {}
+    for d, p in prof.items():
+        missing = max(0, p.missing_entities - p.null_keys)
+        if d in in_range and (missing or p.surplus_entities):
+            out[d] = (missing, p.surplus_entities, p.surplus_example)
+    return out
 
 
 def validate(
@@ -246,8 +327,12 @@ def validate(
     specs = [s for s in resolve_tables(tables) if s.phase == phase]
     schedule = wh.schedule(start - dt.timedelta(days=LONGEST_LOOKBACK_DAYS), end)
     openers = wh.season_openers()
+    missing = wh.games_missing_inputs(start, end)
     report = ValidationReport(
-        phase, start, end, [check_table(wh, s, start, end, schedule, openers) for s in specs]
+        phase,
+        start,
+        end,
+        [check_table(wh, s, start, end, schedule, openers, missing) for s in specs],
     )
     if phase == 4:
         report.usage_rate_share = usage_rate_share(wh, start, end)

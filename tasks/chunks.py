@@ -111,6 +111,12 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
             ev.wait_seconds,
         )
 
+    def on_output(stream: str, line: str) -> None:
+        # The processor's own lines, one log record each: the Prefect UI keeps them with the
+        # task run (no log files to find later); stderr at warning level.
+        level = logging.INFO if stream == "stdout" else logging.WARNING
+        logger.log(level, "%s | %s", stream, line)
+
     try:
         result = run_chunk(
             common.warehouse(),
@@ -121,6 +127,8 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
             labels={"flow_run_id": flow_run_id},
             on_retry=on_retry,
             write_guard=write_guard(s),
+            producer=s.producer(table),
+            on_output=on_output,
         )
     except Exception as exc:
         kind = "transient, retries exhausted" if is_transient(exc) else "permanent"

@@ -28,7 +28,7 @@ def plan_backfill(
         logger.info(
             "%s: %d/%d dates complete, %d to fill in %d chunks, %d skipped",
             tp.table,
-            len(tp.complete & set(tp.expected)),
+            len(tp.complete_dates),
             len(tp.expected),
             len(tp.to_fill),
             len(tp.chunks),

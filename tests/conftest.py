@@ -25,8 +25,9 @@ from nba_backfill.warehouse import close_shared
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
 # The BigQuery emulator's fixtures (bq_emulator, bq_settings, bq_warehouse) for every test
-# directory: tests/warehouse uses them, and so does the BigQuery flow test in tests/flows.
-pytest_plugins = ["tests.emulator"]
+# directory: tests/warehouse uses them, and so does the BigQuery flow test in tests/flows. The
+# chaos figures' summary is here too: under xdist only the controller prints it.
+pytest_plugins = ["tests.emulator", "tests.chaos.figures"]
 
 # A small slice: the 2021-22 opener through early December (bootstrap + ~5 weeks).
 SLICE_START = dt.date(2021, 10, 19)
@@ -75,3 +76,14 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs ``-n 2``): each
+    module stays on one worker, so its module-scoped fixtures are built once. Session fixtures
+    are built once per worker: each worker has its own Prefect test server and emulator (free
+    ports, temporary databases), and the chaos modules' clean ``fast`` run (~30 s of CPU) is
+    made at most twice rather than keeping all of tests/chaos (~10 min) on one worker."""
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

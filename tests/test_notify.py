@@ -91,6 +91,19 @@ def test_nothing_to_fill_says_so():
     assert "Nothing to fill" in shown(m)
 
 
+def test_a_run_that_skipped_games_never_says_every_date_is_complete():
+    """Issue 12 item 3: games whose inputs never arrived are named; nothing claims the dates
+    complete."""
+    rows = [{**r, "filled": 0} for r in ROWS]
+    game = "0022100320 MIL@ATL 2021-12-02"
+    summary = {**FAILED, "status": "Completed", "tables": rows, "failed_chunks": []}
+    m = backfill_message({**summary, "games_skipped": [game]})
+    valid_block_kit(m)
+    text = shown(m)
+    assert "already complete" not in text
+    assert f"*Skipped, inputs missing* (box scores / gamebook never arrived): {game}" in text
+
+
 def test_failure_names_the_chunk_the_error_class_and_the_retry():
     m = backfill_message(FAILED, deployment="backfill/cloud-run")
     valid_block_kit(m)

@@ -79,15 +79,21 @@ PLAN_END = D(2026, 11, 28)
 @pytest.fixture(scope="module")
 def six_seasons(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A warehouse whose schedule holds the synthetic 2021-22 .. 2026-27 seasons, final
-    through PLAN_END (the 2026-27 season is 40 days old)."""
-    from devtools.synthetic import seed_phase2
+    through PLAN_END (the 2026-27 season is 40 days old). Openers and bootstrap days come from
+    the schedule alone, so only it is loaded: the other Phase 2 tables (1.5 M play-by-play
+    rows) exist but stay empty — loading them made this fixture cost ~90 s."""
+    from devtools.synthetic import generate
+    from nba_backfill.phase2 import RAW_TABLES
     from nba_backfill.settings import load_settings
     from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
     path = tmp_path_factory.mktemp("six") / "w.duckdb"
     wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
     try:
-        seed_phase2(wh, seed=7, final_through=PLAN_END)
+        data = generate(7, PLAN_END)
+        wh.ensure_raw_tables(RAW_TABLES)
+        schedule = next(t for t in RAW_TABLES if t.name == "nba_raw.nbac_schedule")
+        wh.load_raw(schedule, data[schedule.name])
         wh.ensure_tables(list(TABLES.values()))  # as `seed` does: a run writes existing tables
     finally:
         wh.close()

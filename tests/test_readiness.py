@@ -111,3 +111,31 @@ def test_validation_explains_a_missing_date_as_the_planner_skips_it(seeded: Sett
     skipped = {d: why for d, why in planned.skipped.items() if why.startswith("input ")}
     assert skipped and check.explained == skipped
     assert check.problems == []  # threshold 0: short inputs explain every missing date
+
+
+def test_a_game_whose_inputs_never_arrived_is_counted_out_where_it_is_read() -> None:
+    """Issue 12 item 3: a date's completeness counts the games whose results arrived, for the
+    tables that read them; a table written from the schedule alone counts every game."""
+    from nba_backfill.catalog import TDGS, UPTG
+    from nba_backfill.readiness import counted_games, inputs_missing, is_complete, skipped_games
+    from nba_backfill.warehouse.base import DateProfile, MissingGame
+
+    day = D(2021, 12, 2)
+    game = MissingGame("0022100320", day, "MIL", "ATL")
+    togs, uptg, pgs = TABLES[TOGS], TABLES[UPTG], TABLES[PGS]
+    assert counted_games(togs, {day: 5}, [game]) == {day: 4}
+    assert counted_games(uptg, {day: 5}, [game]) == {day: 5}
+    assert skipped_games(togs, [game]) == {day: 1} and skipped_games(uptg, [game]) == {}
+    # the team summaries: the game's two rows may be there (box scores arrived) or not
+    assert is_complete(togs, DateProfile(8, 8), 4, 1)
+    assert is_complete(togs, DateProfile(10, 10), 4, 1)
+    assert not is_complete(togs, DateProfile(6, 6), 4, 1)  # a game whose inputs arrived
+    assert not is_complete(togs, DateProfile(12, 12), 4, 1)  # a surplus team
+    assert not is_complete(togs, DateProfile(10, 10), 4)  # nothing skipped: exact
+    # every game of the date lacks its inputs: nothing to write, nothing re-planned
+    assert is_complete(TABLES[TDGS], None, 0, 1)
+    assert is_complete(pgs, DateProfile(120, 8), 4, 1)
+    assert inputs_missing(pgs, [day], [game]) == {
+        day: "skipped: inputs missing: 0022100320 MIL@ATL 2021-12-02"
+    }
+    assert inputs_missing(uptg, [day], [game]) == {}

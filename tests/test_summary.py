@@ -98,3 +98,27 @@ def test_a_failing_check_fails_the_run_with_or_without_phase4():
     clean = RunSummary(D(2021, 11, 1), D(2021, 11, 2))
     clean.add_validation(ValidationReport(4, D(2021, 11, 1), D(2021, 11, 2), []))
     assert clean.conclude(1.0) == "Completed" and clean.reason is None
+
+
+def test_a_game_skipped_for_missing_inputs_is_named_once_and_does_not_fail_the_run():
+    """Issue 12 item 3: the game is reported once (however many tables and checks skip it)
+    with its id, teams and date; the run completes (the CLI exits 3: not complete, nothing to
+    retry — docs/operating.md)."""
+    from nba_backfill.report import summary_markdown
+    from nba_backfill.validation import TableCheck, ValidationReport
+
+    game = "0022100320 MIL@ATL 2021-12-02"
+    day = D(2021, 12, 2)
+    checks = [
+        TableCheck(t, 3, expected=1, covered=1, threshold=0.95)
+        for t in (TOGS, TDGS)  # two tables skip the same game
+    ]
+    for c in checks:
+        c.games_skipped = {day: f"skipped: inputs missing: {game}"}
+    summary = RunSummary(day, day)
+    summary.add_validation(ValidationReport(3, day, day, checks))
+    summary.add_validation(ValidationReport(3, day, day, checks))  # a second check, same game
+    assert summary.conclude(1.0) == "Completed" and summary.reason is None
+    data = summary.as_dict("Completed")
+    assert data["games_skipped"] == [game]
+    assert f"- {game} (box scores / gamebook never arrived)" in summary_markdown(data)

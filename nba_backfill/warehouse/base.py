@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol, runtime_checkable
@@ -50,6 +51,25 @@ class DateProfile:
     # duplicated keys (readiness counts such a date incomplete).
     null_keys: int = 0
     duplicate_keys: int = 0
+    # At the table's grain (its catalog ``expected_set``): entities the inputs hold that have no
+    # row, rows for entities the inputs do not hold (orphans), and the first orphan's entity.
+    missing_entities: int = 0
+    surplus_entities: int = 0
+    surplus_example: str | None = None
+
+
+@dataclass(frozen=True)
+class MissingGame:
+    """An expected (final) game whose Phase 2 results never arrived."""
+
+    nba_game_id: str
+    game_date: dt.date
+    away: str
+    home: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.nba_game_id} {self.away}@{self.home} {self.game_date}"
 
 
 def _plus(a: int | None, b: int | None) -> int | None:
@@ -170,6 +190,12 @@ class Warehouse(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
+    def handoff(self) -> AbstractContextManager[object]:
+        """A block during which another process may write the warehouse (an external
+        processor, ``nba_backfill/producers.py``): nothing to do where many clients write at
+        once (BigQuery); an embedded file lets go of itself meanwhile (DuckDB)."""
+        return nullcontext()
+
     # --- shared helpers -----------------------------------------------------------------------
     def parse(self, sql: str) -> exp.Expr:
         """Parse BigQuery SQL with logical names (shared pieces spliced in) and map datasets to
@@ -190,6 +216,20 @@ class Warehouse(abc.ABC):
         regular season or playoffs, latest version of each game)."""
         rows = self.fetch(_read("schedule"), {"start_date": start, "end_date": end})
         return {_as_date(r["game_date"]): int(r["games"]) for r in rows}
+
+    def games_missing_inputs(self, start: dt.date, end: dt.date) -> list[MissingGame]:
+        """The expected games on ``[start, end]`` whose box scores or gamebook never arrived
+        (``nba_backfill/views/games_missing_inputs.sql``), by date."""
+        rows = self.fetch(_read("games_missing_inputs"), {"start_date": start, "end_date": end})
+        return [
+            MissingGame(
+                str(r["nba_game_id"]),
+                _as_date(r["game_date"]),
+                str(r["away_team_abbr"]),
+                str(r["home_team_abbr"]),
+            )
+            for r in rows
+        ]
 
     def schedule_bounds(self) -> tuple[dt.date, dt.date] | None:
         """First and last expected game date in the schedule, or None when it is empty or
@@ -212,23 +252,32 @@ class Warehouse(abc.ABC):
     def date_profile(
         self, table: TableSpec, start: dt.date, end: dt.date
     ) -> dict[dt.date, DateProfile]:
-        """Rows, distinct teams and key problems (the key audits, per date) per date of
-        ``table`` on ``[start, end]`` (dates without rows are absent; empty when the table
-        does not exist). Two queries: the profile and the key audits."""
+        """Rows, distinct teams, key problems (the key audits, per date) and, for a table with
+        an expected set, the entities missing from it or surplus to it, per date of ``table``
+        on ``[start, end]`` (dates without rows are absent; empty when the table does not
+        exist). Two queries, three with an expected set: the profile, the key audits, the
+        grain."""
         if not self.table_exists(table.name):
             return {}
         read = "date_profile" if table.team_from is None else "date_profile_team_from"
         rows = self.fetch(_read(read, table), {"start_date": start, "end_date": end})
         keys = audits.key_dates(self, table, start, end)
+        # Only dates with rows are compared at the grain (a date without rows is missing
+        # anyway): an empty range costs no read of the inputs.
+        grain = self.grain_dates(table, start, end) if rows else {}
         out: dict[dt.date, DateProfile] = {}
         for r in rows:
             day = _as_date(r["day"])
             bad = keys.get(day)
+            off = grain.get(day)
             out[day] = DateProfile(
                 int(r["n"]),
                 int(r["teams"]),
                 bad.null_keys if bad else 0,
                 bad.duplicate_keys if bad else 0,
+                int(off["missing"]) if off else 0,
+                int(off["surplus"]) if off else 0,
+                off["surplus_example"] if off else None,
             )
         return out
 
@@ -247,6 +296,17 @@ class Warehouse(abc.ABC):
             if r["first_written"] is not None
         }
 
+    def grain_dates(
+        self, table: TableSpec, start: dt.date, end: dt.date
+    ) -> dict[dt.date, dict[str, Any]]:
+        """The dates of ``[start, end]`` where ``table``'s entities differ from its expected
+        set (``reads/grain_dates.sql``: missing, surplus, surplus_example); empty for a table
+        without one."""
+        if table.expected_set is None:
+            return {}
+        rows = self.fetch(_read("grain_dates", table), {"start_date": start, "end_date": end})
+        return {_as_date(r["day"]): r for r in rows}
+
     def key_audit(self, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
         """Row count, rows with a NULL key column, and surplus rows of duplicated keys: the
         table's key audits (:func:`nba_backfill.audits.key_counts`), one query."""
@@ -259,8 +319,9 @@ class Warehouse(abc.ABC):
 @runtime_checkable
 class Loader(Protocol):
     """Seeding and test fixtures: what they need from a warehouse beyond :class:`Warehouse`
-    (Phase 2 loads, whole-date deletes). Both adapters implement it; a run never loads or
-    deletes, so the wrappers of a run (retries, faults, latency) do not:
+    (Phase 2 loads, whole-date deletes). Both adapters implement it; a run never loads, and
+    deletes only for an external producer's ``pre_delete`` (``runner._produce``), so the
+    wrappers of a run (retries, faults, latency) do not:
     :func:`nba_backfill.warehouse.wrapper.loader` finds the adapter under them."""
 
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:

@@ -15,9 +15,10 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import duckdb
 from sqlglot import exp
@@ -58,6 +59,69 @@ def _translate(exc: duckdb.Error, what: str) -> WarehouseError:
     return WarehouseError(msg)
 
 
+class _Gate:
+    """A readers-writer lock: warehouse calls share it, a hand-off (:meth:`DuckDBWarehouse.
+    handoff`) takes it alone. Re-entrant for readers of one thread (a call inside a call), and
+    a waiting hand-off lets no new reader in, so it cannot starve."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+        self._local = threading.local()
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        depth = getattr(self._local, "depth", 0)
+        if depth == 0:
+            with self._cond:
+                while self._writer or self._writers_waiting:
+                    self._cond.wait()
+                self._readers += 1
+        self._local.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._local.depth = depth
+            if depth == 0:
+                with self._cond:
+                    self._readers -= 1
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _gated(
+    fn: Callable[Concatenate[DuckDBWarehouse, _P], _R],
+) -> Callable[Concatenate[DuckDBWarehouse, _P], _R]:
+    """A call that uses the file: it waits while the file is handed off to another process."""
+
+    @wraps(fn)
+    def call(self: DuckDBWarehouse, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._gate.shared():
+            return fn(self, *args, **kwargs)
+
+    return call
+
+
 class DuckDBWarehouse(Warehouse, Loader):
     dialect = "duckdb"
     name = "duckdb"
@@ -93,9 +157,39 @@ class DuckDBWarehouse(Warehouse, Loader):
                     f"cannot open DuckDB warehouse {self.path}: {str(exc).splitlines()[0]} "
                     "(is another nba-backfill process using it?)"
                 ) from exc
+        self._read_only = read_only
         self._local = threading.local()
+        self._generation = 0  # bumped at each hand-off: thread cursors of the old connection
+        self._gate = _Gate()
         self._sql_cache: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(
+                str(self.path),
+                read_only=self._read_only,
+                config={"threads": self.settings.warehouse.duckdb_threads},
+            )
+        except duckdb.IOException as exc:
+            raise WarehouseUnavailable(
+                f"cannot open DuckDB warehouse {self.path}: {str(exc).splitlines()[0]} "
+                "(is another nba-backfill process using it?)"
+            ) from exc
+
+    @contextlib.contextmanager
+    def handoff(self) -> Iterator[None]:
+        """DuckDB lets one process at a time open the file: close it for the block (an
+        external processor writes it meanwhile), every other call of this process waiting,
+        and open it again after."""
+        with self._gate.exclusive():
+            with contextlib.suppress(duckdb.Error):
+                self._con.close()
+            self._generation += 1
+            try:
+                yield
+            finally:
+                self._con = self._connect()
 
     def _open_snapshot(self, holder: str, config: dict[str, Any]) -> duckdb.DuckDBPyConnection:
         """A read-only connection to a copy of the database file and its WAL, taken while
@@ -138,9 +232,10 @@ class DuckDBWarehouse(Warehouse, Loader):
     # --- plumbing -------------------------------------------------------------------------------
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cur", None)
-        if cur is None:
+        if cur is None or getattr(self._local, "generation", 0) != self._generation:
             cur = self._con.cursor()
             self._local.cur = cur
+            self._local.generation = self._generation
         return cur
 
     def render(self, sql: str | exp.Expr) -> str:
@@ -156,6 +251,7 @@ class DuckDBWarehouse(Warehouse, Loader):
     def _run(self, cur: duckdb.DuckDBPyConnection, sql: str, params: Params | None) -> None:
         cur.execute(sql, _used(sql, params))
 
+    @_gated
     def fetch(
         self,
         sql: str | exp.Expr,
@@ -173,6 +269,7 @@ class DuckDBWarehouse(Warehouse, Loader):
         self.jobs_run += 1
         return out
 
+    @_gated
     def table_exists(self, name: str) -> bool:
         dataset, table = name.split(".")
         rows = (
@@ -194,6 +291,7 @@ class DuckDBWarehouse(Warehouse, Loader):
         self._cursor().execute(f'CREATE SCHEMA IF NOT EXISTS "{self.datasets[dataset]}"')
 
     # --- Phase 2 --------------------------------------------------------------------------------
+    @_gated
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
         for t in tables:
             self._ensure_schema(t.dataset)
@@ -201,6 +299,7 @@ class DuckDBWarehouse(Warehouse, Loader):
             cols = ", ".join(column_ddl(c) for c in t.live_columns)
             self._cursor().execute(f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})")
 
+    @_gated
     def load_raw(
         self, table: RawTable, rows: Iterable[Sequence[Any]], *, replace: bool = True
     ) -> int:
@@ -241,6 +340,7 @@ class DuckDBWarehouse(Warehouse, Loader):
                 self._sql_cache[key] = self.model(table).sql(dialect="duckdb")
         return self._sql_cache[key]
 
+    @_gated
     def ensure_tables(self, tables: Sequence[TableSpec]) -> None:
         """Create the absent tables with production's schema (the contract's live columns,
         types rendered for DuckDB, REQUIRED as NOT NULL)."""
@@ -256,6 +356,7 @@ class DuckDBWarehouse(Warehouse, Loader):
             except duckdb.Error as exc:
                 raise _translate(exc, f"creating {t.name}") from exc
 
+    @_gated
     def replace_range(
         self,
         table: TableSpec,
@@ -292,6 +393,7 @@ class DuckDBWarehouse(Warehouse, Loader):
         self.jobs_run += 1
         return WriteResult(table.name, start, end, int(deleted), int(written))
 
+    @_gated
     def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int:
         if not dates:
             return 0
@@ -308,6 +410,7 @@ class DuckDBWarehouse(Warehouse, Loader):
             return None
         return table.partition_expiration_days
 
+    @_gated
     def live_columns(self, name: str) -> list[tuple[str, str, str]] | None:
         """DuckDB types read back as BigQuery types (sqlglot), NOT NULL as REQUIRED, arrays
         as REPEATED."""

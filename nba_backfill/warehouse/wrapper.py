@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlglot import exp
@@ -62,6 +63,9 @@ class DelegatingWarehouse(Warehouse):
 
     def close(self) -> None:
         self.inner.close()
+
+    def handoff(self) -> AbstractContextManager[object]:
+        return self.inner.handoff()
 
 
 def innermost(wh: Warehouse) -> Warehouse:

@@ -8,14 +8,13 @@
 
 Each scenario's clean run happens once per session on a copy of its starting state. The tests
 record their figures (faults injected, retries, dates failed / filled, duplicates, time to
-recover) in :data:`FIGURES`; they are printed at the end of the session and written to
-``$NBA_BACKFILL_HOME/chaos/figures-<scenario>.json`` (default ``.nba-backfill``).
+recover) in :data:`FIGURES`; tests/chaos/figures.py prints them at the end of the session and
+writes them to ``$NBA_BACKFILL_HOME/chaos/figures-<scenario>.json`` (default ``.nba-backfill``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import shutil
 import time
@@ -32,12 +31,10 @@ from nba_backfill.settings import Settings, load_settings
 from nba_backfill.validation import validate
 from nba_backfill.warehouse import Warehouse, close_shared, shared_warehouse
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+from tests.chaos.figures import FIGURES, FIGURES_DIR  # noqa: F401 (where the figures go)
 from tests.conftest import SLICE_END, SLICE_START
 
 REPO = Path(__file__).resolve().parents[2]
-_HOME = load_settings().home  # NBA_BACKFILL_HOME as the session starts (tests set their own)
-FIGURES_DIR = (_HOME if _HOME.is_absolute() else REPO / _HOME) / "chaos"
-FIGURES: list[dict[str, Any]] = []
 SPECS = [*PHASE3, *PHASE4]
 
 
@@ -230,19 +227,3 @@ def reopen_clean(monkeypatch: pytest.MonkeyPatch) -> Warehouse:
         monkeypatch.delenv(key)
     close_shared()
     return shared_warehouse()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not FIGURES:
-        return
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    for name in sorted({f["scenario"] for f in FIGURES}):
-        rows = [f for f in FIGURES if f["scenario"] == name]
-        (FIGURES_DIR / f"figures-{name}.json").write_text(json.dumps(rows, indent=2, default=str))
-    terminalreporter.section("chaos figures")
-    for f in FIGURES:
-        rest = {k: v for k, v in f.items() if k not in ("scenario", "test")}
-        terminalreporter.write_line(
-            f"{f['scenario']:>4} · {f['test']}: {json.dumps(rest, default=str)}"
-        )
-    terminalreporter.write_line(f"(written to {FIGURES_DIR}/figures-<scenario>.json)")

@@ -37,27 +37,53 @@ def _errors(output: str) -> list[str]:
 
 
 def test_skip_phase4_exits_1_naming_the_failing_gate(seeded: Settings, api: str) -> None:
-    """The opener's second day has no box scores: the team summaries the run fills cannot be
-    complete there; Phase 4 is skipped and the run still exits 1, naming table and date."""
-    import duckdb
-
-    con = duckdb.connect(str(seeded.warehouse.duckdb_path))
-    con.execute("DELETE FROM nba_raw.nbac_team_boxscore WHERE game_date = '2021-10-20'")
-    con.close()
+    """upcoming_player_game_context reads the 30 days of player_game_summary before each
+    date, which the run does not fill: its dates are blocked, the table it fills cannot be
+    complete; Phase 4 is skipped and the run still exits 1, naming table and date. (A day
+    without box scores, this test's earlier recipe, is no failure since issue 12 item 3: its
+    games are skipped for missing inputs, exit 3 — the next test.)"""
     res = runner.invoke(
         app,
         [
             "run",
-            *OPENING,
-            "--tables",
-            "team_offense_game_summary,team_defense_game_summary",
-            "--skip-phase4",
+            *("--start", "2021-11-02", "--end", "2021-11-03"),
+            *("--tables", "upcoming_player_game_context", "--skip-phase4"),
         ],
     )
     assert res.exit_code == 1, res.output
     [line] = _errors(res.output)
-    assert "Phase 3 gate failed" in line and "team_defense_game_summary" in line
-    assert "2021-10-20" in line
+    assert "Phase 3 gate failed" in line and "upcoming_player_game_context" in line
+    assert "2021-11-02" in line
+
+
+def test_a_day_without_box_scores_exits_3_naming_its_games_once(seeded: Settings, api: str) -> None:
+    """Issue 12 item 3: final games whose box scores never arrived are skipped (inputs
+    missing), named once with id, teams and date; the run exits 3 (not complete, nothing to
+    retry); the next run rewrites nothing and says so again."""
+    import duckdb
+
+    con = duckdb.connect(str(seeded.warehouse.duckdb_path))
+    con.execute("DELETE FROM nba_raw.nbac_team_boxscore WHERE game_date = '2021-10-20'")
+    games = con.execute(
+        "SELECT DISTINCT game_id, away_team_tricode, home_team_tricode FROM "
+        "nba_raw.nbac_schedule WHERE game_date = '2021-10-20' AND game_status = 3 "
+        "ORDER BY game_id"
+    ).fetchall()
+    con.close()
+    labels = [f"{g} {a}@{h} 2021-10-20" for g, a, h in games]
+    args = ["run", *OPENING, "--tables", "team_offense_game_summary", "--skip-phase4"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 3, res.output
+    skipped = [x for x in res.output.splitlines() if x.startswith("skipped: inputs missing: ")]
+    assert [x.removeprefix("skipped: inputs missing: ") for x in skipped] == labels
+    assert f"incomplete: {len(labels)} game(s) skipped" in " ".join(res.output.split())
+    plan = json.loads(runner.invoke(app, ["plan", *OPENING, "--json"]).output)
+    assert plan["games_skipped"] == labels
+    assert plan["tables"]["nba_analytics.team_offense_game_summary"]["chunks"] == []
+    assert plan["tables"]["nba_analytics.team_offense_game_summary"]["complete_dates"] == 1
+    res = runner.invoke(app, args)  # nothing rewritten, still named, still 3
+    assert res.exit_code == 3, res.output
+    assert "nothing to do: every game whose inputs arrived is written" in res.output
 
 
 def test_a_duplicated_key_fails_validate_and_the_next_run_repairs_it(

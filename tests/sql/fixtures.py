@@ -69,7 +69,8 @@ def schedule_row(
         season_year=season,
         game_date=day,
         game_status=status,
-        game_status_text={1: "Scheduled", 2: "In Progress", 3: "Final"}[status],
+        # production's determine_game_status_text (4, postponed, is "Unknown" there)
+        game_status_text={1: "Scheduled", 2: "In Progress", 3: "Final"}.get(status, "Unknown"),
         home_team_id=hid,
         home_team_tricode=home,
         home_team_name=hname,

@@ -29,7 +29,7 @@ from sqlglot import exp
 
 from bench.checksum import checksum
 from devtools.synthetic import generate
-from nba_backfill.catalog import PGS, TABLES, TOGS, TableSpec
+from nba_backfill.catalog import EXPECTED_DIR, PGS, TABLES, TOGS, TableSpec
 from nba_backfill.drift import require_writable, table_drift
 from nba_backfill.errors import (
     TransientWarehouseError,
@@ -41,6 +41,7 @@ from nba_backfill.errors import (
 from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import RAW_TABLES, RawTable
 from nba_backfill.settings import load_settings
+from nba_backfill.sqlfiles import render_file
 from nba_backfill.warehouse.base import JobCost, Loader, Warehouse
 from nba_backfill.warehouse.bigquery import (
     BigQueryWarehouse,
@@ -368,6 +369,71 @@ def test_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> N
     assert togs.date_profile(TOGS_SPEC, START, END) == duck.date_profile(TOGS_SPEC, START, END)
     assert togs.key_audit(TOGS_SPEC, START, END) == duck.key_audit(TOGS_SPEC, START, END)
     assert len(togs.schedule(START, END)) == 4
+    # The expected games whose inputs never arrived (no gamebook is loaded here: every game),
+    # the same read on both engines.
+    missing = togs.games_missing_inputs(START, END)
+    assert missing == duck.games_missing_inputs(START, END)
+    assert len(missing) == sum(togs.schedule(START, END).values())
+
+
+def test_grain_reads_equal_duckdb(
+    togs: BigQueryWarehouse,
+    duck: DuckDBWarehouse,
+    phase2_rows: dict[str, list[tuple[Any, ...]]],
+) -> None:
+    """The expected-set read (completeness at the table's grain) gives the same answer on
+    both engines: a team row relabelled to a team without a game is one team missing and one
+    surplus; while the date's games lack their gamebook (skipped: inputs missing) their teams
+    are excused and only the surplus row counts; replacing the date repairs it."""
+    day = START + dt.timedelta(days=1)
+    relabel = (
+        f"UPDATE {TOGS} SET team_abbr = 'ZZZ' WHERE game_date = @d AND team_abbr = "
+        f"(SELECT MIN(team_abbr) FROM {TOGS} WHERE game_date = @d)"
+    )
+    for wh in (togs, duck):
+        assert wh.grain_dates(TOGS_SPEC, START, END) == {}
+        wh.fetch(relabel, {"d": day})
+
+    def profiles() -> dict[dt.date, Any]:
+        ours = togs.date_profile(TOGS_SPEC, START, END)
+        assert ours == duck.date_profile(TOGS_SPEC, START, END)
+        return ours
+
+    ours = profiles()  # no gamebook loaded yet: every game is skipped, its teams excused
+    assert (ours[day].missing_entities, ours[day].surplus_entities) == (0, 1)
+    (gamebook,) = (t for t in RAW_TABLES if t.name == "nba_raw.nbac_gamebook_player_stats")
+    for wh in (togs, duck):
+        wh.load_raw(gamebook, phase2_rows[gamebook.name], replace=True)
+    ours = profiles()
+    assert (ours[day].missing_entities, ours[day].surplus_entities) == (1, 1)
+    assert ours[day].surplus_example == "ZZZ"
+    for wh in (togs, duck):
+        wh.replace_range(TOGS_SPEC, day, day)
+        assert wh.grain_dates(TOGS_SPEC, START, END) == {}
+
+
+@pytest.mark.parametrize("name", ["gamebook_players", "upcoming_players", "teams_playing"])
+def test_expected_sets_equal_duckdb(
+    bq: BigQueryWarehouse,
+    duck: DuckDBWarehouse,
+    phase2_rows: dict[str, list[tuple[Any, ...]]],
+    name: str,
+) -> None:
+    """Each expected set of the raw inputs (the players and teams a date must hold) is the same
+    on both engines."""
+    (gamebook,) = (t for t in RAW_TABLES if t.name == "nba_raw.nbac_gamebook_player_stats")
+    sql = render_file(EXPECTED_DIR / f"{name}.sql")
+
+    def entities(wh: BigQueryWarehouse | DuckDBWarehouse) -> list[tuple[dt.date, str]]:
+        wh.load_raw(gamebook, phase2_rows[gamebook.name], replace=True)
+        return sorted((_day(r["day"]), str(r["entity"])) for r in wh.fetch(sql, WINDOW))
+
+    ours = entities(bq)
+    assert ours == entities(duck) and len({d for d, _ in ours}) == 4
+
+
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def test_togs_rows_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
