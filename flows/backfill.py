@@ -27,6 +27,7 @@ from nba_backfill.report import summary_markdown
 from nba_backfill.rerun import GATE_TAG, failed_dates
 from nba_backfill.summary import RunSummary
 from tasks import common
+from tasks.cost import add_estimate
 from tasks.history import read_failed_runs
 from tasks.planning import plan_backfill
 from tasks.runlock import run_lock
@@ -146,6 +147,7 @@ def plan_phase3(
         params.start, params.end, tables, params.chunk_days, phases=(3,), select=select
     )
     summary.add_plan(plan)
+    add_estimate(summary, plan)
     return plan
 
 

@@ -26,6 +26,7 @@ from nba_backfill.params import RunParams, resolve_params
 from nba_backfill.planner import Chunk, Plan, Planner
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks import common
+from tasks.cost import add_estimate
 from tasks.planning import plan_backfill
 
 TABLE_FLOW = "backfill-table"
@@ -44,6 +45,7 @@ class FanOut:
         p = self.params
         plan = plan_backfill(p.start, p.end, p.phase_tables(4), p.chunk_days, (4,))
         summary.add_plan(plan)
+        add_estimate(summary, plan)
         summary.outcomes += fan_out_tables(p, plan, 4)
 
 

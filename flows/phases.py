@@ -24,6 +24,7 @@ from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.rerun import chunk_tags
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks.chunks import fill_chunk
+from tasks.cost import add_estimate
 from tasks.planning import plan_backfill
 
 
@@ -172,4 +173,5 @@ class InProcess:
                 self.params, group, select=self.select
             )
             summary.add_plan(plan)
+            add_estimate(summary, plan)
             summary.outcomes += outcomes

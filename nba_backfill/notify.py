@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from nba_backfill.report import NO_FIGURE, cost_table_rows
+
 SlackMessage = dict[str, Any]
 
 MAX_LISTED = 8  # chunks / tables / problems listed before "… and N more"
@@ -101,6 +103,25 @@ def coverage_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "```\n" + "\n".join(lines) + "\n```"
 
 
+def cost_table(cost: Mapping[str, Any] | None) -> str:
+    """Per table and in total, the estimated bytes vs those billed and the slot time, as a
+    fixed-width block; one line when nothing is billed per query (DuckDB)."""
+    rows = cost_table_rows(cost or {})
+    total = rows[-1]
+    if all(total[c] == NO_FIGURE for c in ("estimated", "processed", "billed", "slot time")):
+        return f"_cost_: {NO_FIGURE} (nothing billed per query)"
+    cols = ("table", "estimated", "billed", "slot time")
+    width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    lines = ["  ".join(f"{c:<{width[c]}}" if c == "table" else f"{c:>{width[c]}}" for c in cols)]
+    for r in rows:
+        lines.append(
+            "  ".join(
+                f"{r[c]:<{width[c]}}" if c == "table" else f"{r[c]:>{width[c]}}" for c in cols
+            )
+        )
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
 def retry_command(
     summary: Mapping[str, Any],
     deployment: str | None = None,
@@ -178,6 +199,8 @@ def _completed(
                 + ", ".join(_more(list(skipped)))
             )
         )
+    if "cost" in summary:
+        blocks.append(_section(cost_table(summary["cost"])))
     if retries := summary.get("retries"):
         blocks.append(
             _context(
@@ -230,6 +253,8 @@ def _failed(
         blocks.append(_dates_section("Dates not filled", failed_dates))
     if summary.get("tables"):
         blocks.append(_section(coverage_table(summary["tables"])))
+    if "cost" in summary:
+        blocks.append(_section(cost_table(summary["cost"])))
     blocks.append(
         _section(
             f"*Retry*: `{retry}`\nor let the scheduled `{RERUN_FLOW}` run pick the failed dates up."

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from nba_backfill.catalog import USAGE_RATE_THRESHOLD
+from nba_backfill.estimate import format_bytes
 from nba_backfill.validation import ValidationReport
 
 
@@ -59,9 +60,38 @@ def validation_markdown(report: ValidationReport) -> str:
     return "\n".join(out) + "\n"
 
 
+NO_FIGURE = "—"  # a figure the warehouse does not report (DuckDB bills nothing per query)
+
+
+def cost_cells(row: Mapping[str, Any]) -> dict[str, str]:
+    """One row of a run's cost account (``RunSummary.cost``) as text: estimated vs actual."""
+
+    def size(n: int | None) -> str:
+        return NO_FIGURE if n is None else format_bytes(n)
+
+    ms = row.get("slot_ms")
+    return {
+        "table": str(row.get("table", "total")).rsplit(".", 1)[-1],
+        "estimated": size(row.get("estimated_bytes")),
+        "processed": size(row.get("bytes_processed")),
+        "billed": size(row.get("bytes_billed")),
+        "slot time": NO_FIGURE if ms is None else f"{ms / 1000:,.1f} s",
+    }
+
+
+def cost_table_rows(cost: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Per table and for the whole run (last row), estimated bytes vs what was processed and
+    billed, and slot time."""
+    rows = [cost_cells(r) for r in cost.get("tables") or []]
+    return [*rows, cost_cells({**cost.get("total", {}), "table": "total"})]
+
+
 def summary_markdown(summary: Mapping[str, Any]) -> str:
     out = [f"# Backfill {summary['start']}..{summary['end']}: **{summary['status']}**", ""]
     out.append(markdown_table(summary["tables"]))
+    if summary.get("cost"):
+        out.append("\n## Cost: estimated vs actual\n")
+        out.append(markdown_table(cost_table_rows(summary["cost"])))
     if summary.get("failed_chunks"):
         out.append("\n## Failed chunks\n")
         out += [f"- {c['label']}: {c['error']}" for c in summary["failed_chunks"]]

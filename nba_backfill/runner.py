@@ -24,7 +24,7 @@ from nba_backfill.readiness import (
 )
 from nba_backfill.retry import RetryEvent, call_with_retries
 from nba_backfill.settings import ProducerSettings, RetrySettings
-from nba_backfill.warehouse.base import Warehouse, WriteResult
+from nba_backfill.warehouse.base import JobCost, Warehouse, WriteResult
 from nba_backfill.warehouse.retrying import with_read_retries
 from nba_backfill.warehouse.wrapper import loader
 
@@ -61,6 +61,7 @@ class ChunkResult:
     jobs: int = 0
     retries: list[RetryEvent] = field(default_factory=list)
     seconds: float = 0.0
+    cost: JobCost | None = None  # what the writes' jobs cost; None on DuckDB (nothing billed)
 
     @property
     def ok(self) -> bool:
@@ -223,6 +224,7 @@ def run_chunk(
         result.rows_written += res.rows_written
         result.rows_deleted += res.rows_deleted
         result.jobs += res.jobs
+        result.cost = JobCost.total([result.cost, res.cost])
         log.info("%s: replaced %d rows with %d", what, res.rows_deleted, res.rows_written)
 
     written = [d for d in dates if d not in result.dates_blocked]

@@ -98,6 +98,15 @@ class WarehouseSettings(BaseModel):
     job_timeout_seconds: float = Field(
         900.0, gt=0, le=6 * 3600, description="Timeout of one warehouse job"
     )
+    write_strategy: Literal["merge", "transaction"] = Field(
+        "merge",
+        description=(
+            "How a BigQuery chunk replaces its window: 'merge' one MERGE statement (atomic, "
+            "queued by BigQuery behind other DML of the table), 'transaction' a script "
+            "BEGIN TRANSACTION; DELETE; INSERT; COMMIT (a concurrent one on the same table is "
+            "cancelled, not queued). DuckDB always uses a transaction"
+        ),
+    )
     price_per_tib_usd: float = Field(6.25, ge=0, description="On-demand price for estimates")
 
 

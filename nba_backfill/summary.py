@@ -8,8 +8,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from nba_backfill.estimate import PlanEstimate
 from nba_backfill.planner import Chunk, Plan
 from nba_backfill.validation import ValidationReport
+from nba_backfill.warehouse.base import JobCost
 
 
 @dataclass
@@ -48,6 +50,9 @@ class RunSummary:
     # Phase 4 after it ran): phase -> table -> problems. They fail the run too.
     check_problems: dict[int, dict[str, list[str]]] = field(default_factory=dict)
     seconds: float | None = None  # wall time of the run
+    # Per table, the plan's dry-run estimate of the bytes its chunks process (None: unknown;
+    # absent: not estimated, e.g. DuckDB).
+    estimated_bytes: dict[str, int | None] = field(default_factory=dict)
     # Final games whose box scores or gamebook never arrived (label -> None: each once, in
     # order): skipped, not rewritten every run; they do not fail the run, they keep its dates
     # from being complete (the CLI exits 3, docs/operating.md).
@@ -59,6 +64,12 @@ class RunSummary:
             self.coverage_before.setdefault(name, f"{done}/{len(tp.expected)}")
             self.skipped[name] = len(tp.skipped)
         self.games_skipped.update(dict.fromkeys(plan.games_skipped))
+
+    def add_estimate(self, estimate: PlanEstimate) -> None:
+        """Keep a plan's per-table estimate, to show next to what was billed."""
+        if estimate.kind == "dry_run":
+            for name in estimate.bytes_by_table:
+                self.estimated_bytes[name] = estimate.bytes(name)
 
     def add_validation(self, report: ValidationReport) -> None:
         for t in report.tables:
@@ -131,6 +142,45 @@ class RunSummary:
             )
         return rows
 
+    def cost_rows(self) -> list[dict[str, Any]]:
+        """Per table: the estimated bytes and what its chunks' jobs actually cost (bytes
+        processed, bytes billed, slot-ms; None where unknown, all None on DuckDB). A failed
+        chunk reports nothing: its attempts are in BigQuery's job history."""
+        names = list(
+            dict.fromkeys(
+                [
+                    *self.coverage_before,
+                    *self.coverage_after,
+                    *(o.chunk.table for o in self.outcomes),
+                ]
+            )
+        )
+        rows = []
+        for name in names:
+            cost = JobCost.total(
+                _job_cost(o.report) for o in self.outcomes if o.chunk.table == name
+            )
+            rows.append(
+                {"table": name, "estimated_bytes": self.estimated_bytes.get(name), **_figures(cost)}
+            )
+        return rows
+
+    def cost(self) -> dict[str, Any]:
+        """The cost account: ``tables`` (``cost_rows``) and the run's ``total``, whose estimate
+        is None unless every table's is known."""
+        rows = self.cost_rows()
+        estimates = [r["estimated_bytes"] for r in rows]
+        total_estimate = (
+            sum(e for e in estimates if e is not None)
+            if rows and all(e is not None for e in estimates)
+            else None
+        )
+        actual = JobCost.total(
+            JobCost(r["bytes_processed"], r["bytes_billed"], r["slot_ms"]) for r in rows
+        )
+        total = {"estimated_bytes": total_estimate, **_figures(actual)}
+        return {"tables": rows, "total": total}
+
     def conclude(self, seconds: float) -> str:
         """Close the account of a run that took ``seconds`` (wall time): the failed chunks (the
         first 10 by label), the dates completed chunks left unfilled and the failing checks go
@@ -175,7 +225,24 @@ class RunSummary:
             "failed_checks": {str(k): v for k, v in sorted(self.check_problems.items())},
             "games_skipped": list(self.games_skipped),
             "seconds": None if self.seconds is None else round(self.seconds, 1),
+            "cost": self.cost(),
         }
+
+
+def _job_cost(report: dict[str, Any] | None) -> JobCost | None:
+    """The cost a chunk's report (``ChunkResult.as_dict``) carries, if any."""
+    cost = (report or {}).get("cost")
+    return JobCost(**cost) if cost else None
+
+
+def _figures(cost: JobCost | None) -> dict[str, int | None]:
+    if cost is None:
+        return {"bytes_processed": None, "bytes_billed": None, "slot_ms": None}
+    return {
+        "bytes_processed": cost.bytes_processed,
+        "bytes_billed": cost.bytes_billed,
+        "slot_ms": cost.slot_ms,
+    }
 
 
 def _first(dates: list[str], first: int = 3) -> str:

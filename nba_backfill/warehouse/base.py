@@ -72,6 +72,39 @@ class MissingGame:
         return f"{self.nba_game_id} {self.away}@{self.home} {self.game_date}"
 
 
+def _plus(a: int | None, b: int | None) -> int | None:
+    return a if b is None else b if a is None else a + b
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """What jobs actually cost, from their statistics: bytes processed, bytes billed and slot
+    milliseconds. A figure the warehouse did not report is None (the emulator reports 0 bytes
+    processed and nothing else); a sum keeps None only where every part was None."""
+
+    bytes_processed: int | None = None
+    bytes_billed: int | None = None
+    slot_ms: int | None = None
+
+    def __add__(self, other: JobCost) -> JobCost:
+        return JobCost(
+            _plus(self.bytes_processed, other.bytes_processed),
+            _plus(self.bytes_billed, other.bytes_billed),
+            _plus(self.slot_ms, other.slot_ms),
+        )
+
+    @classmethod
+    def total(cls, costs: Iterable[JobCost | None]) -> JobCost | None:
+        """The sum of the known ``costs``; None when none is known (an embedded warehouse)."""
+        known = [c for c in costs if c is not None]
+        if not known:
+            return None
+        out = known[0]
+        for c in known[1:]:
+            out = out + c
+        return out
+
+
 @dataclass(frozen=True)
 class WriteResult:
     table: str
@@ -80,6 +113,7 @@ class WriteResult:
     rows_deleted: int
     rows_written: int
     jobs: int = 1
+    cost: JobCost | None = None  # None: nothing billed per job (DuckDB)
 
 
 @lru_cache(maxsize=32)
@@ -314,4 +348,4 @@ def _as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-__all__ = ["DateProfile", "KeyAudit", "Loader", "Params", "Warehouse", "WriteResult"]
+__all__ = ["DateProfile", "JobCost", "KeyAudit", "Loader", "Params", "Warehouse", "WriteResult"]

@@ -2,7 +2,9 @@
 
 Queries are the catalog's BigQuery SQL with every table reference qualified by the project; values
 are always named query parameters, except where the emulator cannot bind them (see
-:meth:`BigQueryWarehouse.replace_script`). Vendor errors are translated here, once, into
+:meth:`BigQueryWarehouse.replace_script`, the ``transaction`` write strategy). A chunk is written
+by one MERGE statement (:meth:`BigQueryWarehouse.merge_statement`) unless the settings ask for
+the transaction script. Vendor errors are translated here, once, into
 :class:`WarehouseError` / :class:`TransientWarehouseError` whose ``__cause__`` keeps the original
 so :func:`nba_backfill.errors.classify` can tell what is worth retrying.
 
@@ -45,7 +47,7 @@ from nba_backfill.errors import (
 )
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.warehouse.base import Loader, Params, Warehouse, WriteResult
+from nba_backfill.warehouse.base import JobCost, Loader, Params, Warehouse, WriteResult
 
 if TYPE_CHECKING:
     from google.cloud.bigquery.job import QueryJob
@@ -640,6 +642,60 @@ class BigQueryWarehouse(Warehouse, Loader):
             "END;"
         )
 
+    def merge_statement(self, table: TableSpec) -> str:
+        """One MERGE replacing the window ``[@start_date, @end_date]`` of ``table`` with its
+        model's rows (dbt-bigquery's insert_overwrite pattern). ``ON FALSE`` matches nothing,
+        so every target row of the window is "not matched by source" and deleted, and every
+        model row "not matched" and inserted: a single DML statement, atomic by itself, that
+        BigQuery queues behind other DML of the table instead of cancelling it as it does a
+        conflicting transaction. The window dates stay query parameters; the emulator binds
+        them here (it does not inside scripts)."""
+        d = table.date_column
+        cols = self._columns(table)
+        start, end = (
+            exp.Parameter(this=exp.var("start_date")),
+            exp.Parameter(this=exp.var("end_date")),
+        )
+
+        def in_window(alias: str) -> exp.Expr:
+            return exp.column(d, table=alias, quoted=True).between(start.copy(), end.copy())
+
+        # The window filter on the model's output too: a model bug can never write outside it.
+        source = (
+            exp.select(*(exp.column(c, quoted=True) for c in cols))
+            .from_(
+                exp.Subquery(
+                    this=self._model_tree(table), alias=exp.TableAlias(this=exp.to_identifier("m"))
+                )
+            )
+            .where(in_window("m"))
+        )
+        project, dataset, name = self.table_id(table.name).split(".")
+        target = exp.table_(name, db=dataset, catalog=project, quoted=True, alias="T")
+        merge = exp.Merge(
+            this=target,
+            using=exp.Subquery(this=source, alias=exp.TableAlias(this=exp.to_identifier("S"))),
+            on=exp.false(),
+            whens=exp.Whens(
+                expressions=[
+                    exp.When(
+                        matched=False, source=True, condition=in_window("T"), then=exp.var("DELETE")
+                    ),
+                    exp.When(
+                        matched=False,
+                        source=False,
+                        then=exp.Insert(
+                            this=exp.Tuple(expressions=[exp.column(c, quoted=True) for c in cols]),
+                            expression=exp.Tuple(
+                                expressions=[exp.column(c, table="S", quoted=True) for c in cols]
+                            ),
+                        ),
+                    ),
+                ]
+            ),
+        )
+        return _sql(merge)
+
     def replace_range(
         self,
         table: TableSpec,
@@ -648,40 +704,84 @@ class BigQueryWarehouse(Warehouse, Loader):
         *,
         labels: Mapping[str, str] | None = None,
     ) -> WriteResult:
-        """Atomically replace ``[start, end]`` of ``table`` with its SQL's output (one
-        transaction: a failure leaves the old rows, a rerun replaces the same rows)."""
+        """Atomically replace ``[start, end]`` of ``table`` with its SQL's output (one MERGE, or
+        one transaction under ``write_strategy = transaction``: a failure leaves the old rows, a
+        rerun replaces the same rows). The result carries what the jobs cost."""
         if end < start:
             raise UsageError(f"{table.name}: end {end} is before start {start}")
         what = f"replacing {table.name} {start}..{end}"
         params = {"start_date": start, "end_date": end}
         job_labels = {"table": table.name, "chunk": f"{start}_{end}", **(labels or {})}
+        if self.settings.warehouse.write_strategy == "merge":
+            deleted, written, cost = self._merge_range(table, start, end, params, job_labels, what)
+        else:
+            deleted, written, cost = self._script_range(table, start, end, params, job_labels, what)
+        log.info("%s: %d rows deleted, %d written", what, deleted, written)
+        return WriteResult(table.name, start, end, deleted, written, cost=cost)
+
+    def _merge_range(
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        params: Params,
+        labels: Mapping[str, object],
+        what: str,
+    ) -> tuple[int, int, JobCost]:
+        statement = self.merge_statement(table)
+        if self.mid_write is not None:  # the MERGE is one atomic job: pause just before it
+            self.mid_write(table, start, end)
+        job, _ = self._query(statement, params, labels, what=what)
+        cost = job_cost(job)
+        stats = job.dml_stats
+        if stats is not None:  # BigQuery: the MERGE's own inserted / deleted counts
+            return stats.deleted_row_count, stats.inserted_row_count, cost
+        # The emulator reports only the affected total (deleted + inserted); after the MERGE
+        # the window holds exactly the inserted rows, so one count splits it.
+        written, count_cost = self._count(table, start, end)
+        affected = int(job.num_dml_affected_rows or 0)
+        return affected - written, written, cost + count_cost
+
+    def _script_range(
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        params: Params,
+        labels: Mapping[str, object],
+        what: str,
+    ) -> tuple[int, int, JobCost]:
         script = self.replace_script(table, start, end)
         # The counts come from the script's child jobs; the emulator runs scripts without any,
         # and listing them needs bigquery.jobs.list: then count the window before and after.
         count_window = self.emulator or not self._children_listable
-        before = self._count(table, start, end) if count_window else None
+        cost = JobCost()
+        before: int | None = None
+        if count_window:
+            before, cost = self._count(table, start, end)
         if self.mid_write is not None:  # the script is one atomic job: pause just before it
             self.mid_write(table, start, end)
-        job, _ = self._query(script, params, job_labels, what=what)
+        job, _ = self._query(script, params, labels, what=what)
+        cost = cost + job_cost(job)  # a script job's statistics total its child jobs
         counts = None if count_window else self._child_counts(job)
         if counts is None:
-            after = self._count(table, start, end)
+            after, after_cost = self._count(table, start, end)
+            cost = cost + after_cost
             if before is None:
                 log.warning("%s: rows deleted unknown (reported as 0) for this chunk", what)
             counts = (before or 0, after)
-        deleted, written = counts
-        log.info("%s: %d rows deleted, %d written", what, deleted, written)
-        return WriteResult(table.name, start, end, deleted, written)
+        return counts[0], counts[1], cost
 
-    def _count(self, table: TableSpec, start: dt.date, end: dt.date) -> int:
-        rows = self._query(
+    def _count(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, JobCost]:
+        """Rows of ``table`` in ``[start, end]``, and what counting them cost."""
+        job, rows = self._query(
             f"SELECT COUNT(*) AS n FROM {self._quoted(table.name)} "
             f"WHERE `{table.date_column}` BETWEEN @start_date AND @end_date",
             {"start_date": start, "end_date": end},
             {"table": table.name},
             what=f"counting {table.name} {start}..{end}",
-        )[1]
-        return int(rows[0]["n"])
+        )
+        return int(rows[0]["n"]), job_cost(job)
 
     def _child_counts(self, job: QueryJob) -> tuple[int, int] | None:
         """(rows deleted, rows inserted) from a script's child jobs, or None if unavailable."""
@@ -714,11 +814,17 @@ class BigQueryWarehouse(Warehouse, Loader):
         return int(job.num_dml_affected_rows or 0)
 
     def estimate_bytes(self, table: TableSpec, start: dt.date, end: dt.date) -> int | None:
-        """Bytes the replacement of ``[start, end]`` would process (dry runs of its DELETE and
-        INSERT), or None when unknown: the emulator's dry runs always report 0."""
+        """Bytes the replacement of ``[start, end]`` would process (a dry run of its MERGE, or
+        of the transaction's DELETE and INSERT), or None when unknown: the emulator's dry runs
+        always report 0."""
         params = {"start_date": start, "end_date": end}
         total = 0
-        for statement in self._replace_statements(table, start, end):
+        statements: Sequence[str] = (
+            (self.merge_statement(table),)
+            if self.settings.warehouse.write_strategy == "merge"
+            else self._replace_statements(table, start, end)
+        )
+        for statement in statements:
             job, _ = self._query(
                 statement,
                 params,
@@ -765,6 +871,16 @@ def field_type(field: bigquery.SchemaField) -> str:
     elif base in ("NUMERIC", "BIGNUMERIC") and field.precision is not None:
         base = f"{base}({field.precision},{field.scale or 0})"
     return f"ARRAY<{base}>" if field.mode == "REPEATED" else base
+
+
+def job_cost(job: Any) -> JobCost:
+    """What one finished job cost, from its statistics (None where the service reports
+    nothing: the emulator gives 0 bytes processed and no billing or slot figures)."""
+    return JobCost(
+        bytes_processed=job.total_bytes_processed,
+        bytes_billed=job.total_bytes_billed,
+        slot_ms=job.slot_millis,
+    )
 
 
 def dml_counts(children: Iterable[Any]) -> tuple[int, int] | None:

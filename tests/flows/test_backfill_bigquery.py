@@ -7,11 +7,11 @@ The flow is not told which backend it runs on: it reads the settings from the en
 own dataset names), exactly as a deployment does.
 
 Where the emulator differs from BigQuery (SPEC §8) this run takes the adapter's emulator branch:
-each chunk's replace script has literal dates instead of bound parameters and no EXCEPTION
-handler, its row counts come from counting the window before/after (the emulator has no child
-jobs to read them from), and nothing here can show that labels or maximum_bytes_billed are
-honoured (the emulator neither stores nor enforces them; tests/warehouse/test_bigquery.py checks
-them on the job configurations instead).
+each chunk is the production MERGE with bound parameters, but its rows deleted / written are
+split by counting the window after it (the emulator reports no DML stats), its jobs report 0
+bytes processed and no billing (so the summary's cost is that), and nothing here can show that
+labels or maximum_bytes_billed are honoured (the emulator neither stores nor enforces them;
+tests/warehouse/test_bigquery.py checks them on the job configurations instead).
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def _observe(wh: Warehouse, state: Any) -> dict[str, Any]:
         "drift": {s.name: (d.problems, d.extra) for s in specs for d in [table_drift(wh, s)]},
         "required_nulls": {s.name: required_nulls(wh, s) for s in specs},
         "failed_chunks": state.result()["failed_chunks"] if state.is_completed() else None,
+        "cost": state.result()["cost"]["total"] if state.is_completed() else None,
     }
 
 
@@ -184,6 +185,15 @@ def test_bigquery_run_matches_duckdb(
     assert ours["gate"] == theirs["gate"]
     assert ours["phase4"] == theirs["phase4"]
     assert ours["usage_rate_share"] == pytest.approx(theirs["usage_rate_share"], abs=1e-9)
+    # What the jobs cost: the emulator reports 0 bytes processed and nothing else (and its dry
+    # runs no estimate); DuckDB bills nothing per query.
+    assert ours["cost"] == {
+        "estimated_bytes": None,
+        "bytes_processed": 0,
+        "bytes_billed": None,
+        "slot_ms": None,
+    }
+    assert theirs["cost"] == dict.fromkeys(ours["cost"])
     # ... and the same rows per table and per date.
     assert ours["rows"] == theirs["rows"]
     assert ours["profiles"] == theirs["profiles"]

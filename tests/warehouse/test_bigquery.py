@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
 from google.api_core import exceptions as gexc
 from google.api_core.retry import Retry
+from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
+from sqlglot import exp
 
 from bench.checksum import checksum
 from devtools.synthetic import generate
@@ -39,10 +42,11 @@ from nba_backfill.outputs import is_volatile
 from nba_backfill.phase2 import RAW_TABLES, RawTable
 from nba_backfill.settings import load_settings
 from nba_backfill.sqlfiles import render_file
-from nba_backfill.warehouse.base import Loader, Warehouse
+from nba_backfill.warehouse.base import JobCost, Loader, Warehouse
 from nba_backfill.warehouse.bigquery import (
     BigQueryWarehouse,
     dml_counts,
+    job_cost,
     query_parameter,
     sanitize_labels,
     schema_field,
@@ -442,10 +446,48 @@ def test_togs_rows_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) 
         assert not diff, (a["game_date"], a["team_abbr"], diff)
 
 
+def _failing_replace(wh: BigQueryWarehouse, monkeypatch: pytest.MonkeyPatch) -> WarehouseError:
+    """Run a replacement of START..END whose model fails at run time; return the error."""
+    real_model = wh.model
+
+    def failing_model(table: TableSpec) -> Any:
+        inner = real_model(table).sql(dialect="bigquery")
+        return wh.parse(
+            "SELECT * REPLACE (IF(points_scored >= 0, ERROR('boom'), points_scored) "
+            f"AS points_scored) FROM ({inner})"
+        )
+
+    monkeypatch.setattr(wh, "model", failing_model)
+    with pytest.raises(WarehouseError) as caught:
+        wh.replace_range(TOGS_SPEC, START, END)
+    monkeypatch.undo()
+    return caught.value
+
+
+def _assert_failed_cleanly(err: WarehouseError) -> None:
+    assert not isinstance(err, TransientWarehouseError)
+    assert TOGS in str(err) and f"{START}..{END}" in str(err) and "boom" in str(err)
+    assert isinstance(err.__cause__, gexc.BadRequest)
+    assert classify(err) is None
+
+
 def test_failed_replace_keeps_the_old_rows(
     togs: BigQueryWarehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A replacement whose INSERT fails at run time (after its DELETE ran) leaves the old rows.
+    """A MERGE (the default write) whose model fails at run time leaves the old rows: one
+    statement, atomic by itself."""
+    before = checksum(togs, TOGS_SPEC, START, END)
+    _assert_failed_cleanly(_failing_replace(togs, monkeypatch))
+    assert checksum(togs, TOGS_SPEC, START, END) == before
+
+
+def test_failed_transaction_keeps_the_old_rows(
+    togs: BigQueryWarehouse,
+    transaction_shaped: BigQueryWarehouse,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transaction script whose INSERT fails at run time (after its DELETE ran) leaves the
+    old rows.
 
     Nearest path on the emulator: it runs the script form without an EXCEPTION handler
     (BigQuery documents that an unhandled error rolls the transaction back; the emulator does
@@ -453,25 +495,7 @@ def test_failed_replace_keeps_the_old_rows(
     does not parse (SPEC §8). The production form with the handler is checked as text in
     test_production_replace_script_is_one_parameterised_transaction."""
     before = checksum(togs, TOGS_SPEC, START, END)
-    real_model = togs.model
-
-    def failing_model(table: TableSpec) -> Any:
-        inner = real_model(table).sql(dialect="bigquery")
-        return togs.parse(
-            "SELECT * REPLACE (IF(points_scored >= 0, ERROR('boom'), points_scored) "
-            f"AS points_scored) FROM ({inner})"
-        )
-
-    monkeypatch.setattr(togs, "model", failing_model)
-    with pytest.raises(WarehouseError) as caught:
-        togs.replace_range(TOGS_SPEC, START, END)
-    monkeypatch.undo()
-
-    err = caught.value
-    assert not isinstance(err, TransientWarehouseError)
-    assert TOGS in str(err) and f"{START}..{END}" in str(err) and "boom" in str(err)
-    assert isinstance(err.__cause__, gexc.BadRequest)
-    assert classify(err) is None
+    _assert_failed_cleanly(_failing_replace(transaction_shaped, monkeypatch))
     assert checksum(togs, TOGS_SPEC, START, END) == before
 
 
@@ -778,3 +802,168 @@ def test_written_at_moves_only_for_the_rewritten_date(togs: BigQueryWarehouse) -
     assert {d: w for d, w in after.items() if d != day} == {
         d: w for d, w in before.items() if d != day
     }
+
+
+# --- one MERGE per chunk (write_strategy = merge, the default) ----------------------------------
+
+
+def _plant(wh: BigQueryWarehouse, day: dt.date, team: str) -> None:
+    """A row of ``team`` (a key the model never produces) on ``day``, copied from START."""
+    wh._query(
+        f"INSERT INTO {wh._quoted(TOGS)} SELECT * REPLACE (@team AS team_abbr, @day AS game_date) "
+        f"FROM {wh._quoted(TOGS)} WHERE game_date = @start_date LIMIT 1",
+        {"team": team, "day": day, "start_date": START},
+        {"table": TOGS},
+        what="planting a row",
+    )
+
+
+def _teams(wh: BigQueryWarehouse, day: dt.date) -> set[str]:
+    rows = wh.fetch(
+        f"SELECT team_abbr FROM {TOGS} WHERE game_date BETWEEN @start_date AND @end_date",
+        {"start_date": day, "end_date": day},
+    )
+    return {r["team_abbr"] for r in rows}
+
+
+def test_merge_replaces_exactly_its_window(togs: BigQueryWarehouse) -> None:
+    """Rows outside the window stay as they were, an orphan inside it (a key the model no
+    longer produces) is removed, and a rerun leaves the same rows with the same counts."""
+    assert togs.settings.warehouse.write_strategy == "merge"
+    lo, hi = START + dt.timedelta(days=1), START + dt.timedelta(days=2)
+    before, outside = START - dt.timedelta(days=1), END + dt.timedelta(days=1)
+    for day in (before, lo, outside):
+        _plant(togs, day, "ZZZ")
+    try:
+        profile = togs.date_profile(TOGS_SPEC, START, END)
+        in_window = sum(profile[d].rows for d in (lo, hi))
+        untouched = {d: p for d, p in profile.items() if not lo <= d <= hi}
+        outside_sums = checksum(togs, TOGS_SPEC, START, START), checksum(togs, TOGS_SPEC, END, END)
+
+        result = togs.replace_range(TOGS_SPEC, lo, hi)
+        assert result.rows_deleted == in_window  # the orphan included
+        assert result.rows_written == in_window - 1
+        assert "ZZZ" not in _teams(togs, lo)
+        assert _teams(togs, before) == _teams(togs, outside) == {"ZZZ"}  # outside: untouched
+        after = togs.date_profile(TOGS_SPEC, START, END)
+        assert {d: p for d, p in after.items() if not lo <= d <= hi} == untouched
+        assert (checksum(togs, TOGS_SPEC, START, START), checksum(togs, TOGS_SPEC, END, END)) == (
+            outside_sums
+        )
+
+        window_sum = checksum(togs, TOGS_SPEC, lo, hi)
+        again = togs.replace_range(TOGS_SPEC, lo, hi)
+        assert (again.rows_deleted, again.rows_written) == (in_window - 1, in_window - 1)
+        assert checksum(togs, TOGS_SPEC, lo, hi) == window_sum
+        assert togs.key_audit(TOGS_SPEC, START, END).duplicate_keys == 0
+    finally:
+        togs.delete_dates(TOGS_SPEC, [before, outside])
+
+
+def test_merge_of_an_empty_model_window_empties_it(togs: BigQueryWarehouse) -> None:
+    """A window the model has no rows for (the day after the seeded games) loses its orphans:
+    "not matched by source" deletes even when the source is empty."""
+    day = END + dt.timedelta(days=1)
+    _plant(togs, day, "ZZZ")
+    _plant(togs, day, "YYY")
+    result = togs.replace_range(TOGS_SPEC, day, day)
+    assert (result.rows_deleted, result.rows_written) == (2, 0)
+    assert _teams(togs, day) == set()
+
+
+def test_merge_statement_is_one_parameterised_statement(
+    production_shaped: BigQueryWarehouse,
+) -> None:
+    statement = production_shaped.merge_statement(TOGS_SPEC)
+    trees = sqlglot.parse(statement, read="bigquery")
+    assert len(trees) == 1 and isinstance(trees[0], exp.Merge)
+    merge = trees[0]
+    assert merge.args["on"] == exp.false()
+    whens = merge.args["whens"].expressions
+    assert [(w.args.get("matched"), w.args.get("source")) for w in whens] == [
+        (False, True),
+        (False, False),
+    ]
+    assert whens[0].args["then"].name == "DELETE"
+    assert whens[0].args["condition"].sql(dialect="bigquery") == (
+        "`T`.`game_date` BETWEEN @start_date AND @end_date"
+    )
+    assert "DATE '" not in statement and "CAST('" not in statement  # values stay parameters
+    assert "BEGIN" not in statement and "TRANSACTION" not in statement
+    config = production_shaped._job_config(statement, WINDOW)
+    assert {p.name: p.type_ for p in config.query_parameters} == {
+        "start_date": "DATE",
+        "end_date": "DATE",
+    }
+
+
+@pytest.fixture
+def transaction_shaped(togs: BigQueryWarehouse) -> BigQueryWarehouse:
+    """``togs`` under ``write_strategy = transaction`` (the script path), same client."""
+    settings = togs.settings.model_copy(
+        update={
+            "warehouse": togs.settings.warehouse.model_copy(
+                update={"write_strategy": "transaction"}
+            )
+        }
+    )
+    return BigQueryWarehouse(settings, client=togs.client)
+
+
+def test_transaction_strategy_still_replaces_the_window(
+    transaction_shaped: BigQueryWarehouse, togs: BigQueryWarehouse
+) -> None:
+    day = START + dt.timedelta(days=1)
+    rows = togs.date_profile(TOGS_SPEC, day, day)[day].rows
+    before = checksum(togs, TOGS_SPEC, START, END)
+    result = transaction_shaped.replace_range(TOGS_SPEC, day, day)
+    assert (result.rows_deleted, result.rows_written) == (rows, rows)
+    assert checksum(togs, TOGS_SPEC, START, END) == before
+    assert result.cost == JobCost(bytes_processed=0)  # before count, script, after count
+
+
+# --- actual cost ---------------------------------------------------------------------------------
+
+
+def test_a_write_carries_what_the_emulator_reports_of_its_cost(togs: BigQueryWarehouse) -> None:
+    """The emulator reports 0 bytes processed and no bytes billed or slot time; the write's
+    cost carries exactly that (the MERGE and the count that splits its affected rows)."""
+    result = togs.replace_range(TOGS_SPEC, START, START)
+    assert result.cost == JobCost(bytes_processed=0, bytes_billed=None, slot_ms=None)
+
+
+def test_job_cost_and_dml_stats_from_bigquerys_job_resource() -> None:
+    """What BigQuery returns for a finished MERGE (its REST resource, parsed by the client):
+    the cost figures and the DML stats the write reports without any extra query."""
+    client = bigquery.Client(project=PROJECT, credentials=AnonymousCredentials())
+    job = bigquery.QueryJob.from_api_repr(
+        {
+            "jobReference": {"projectId": PROJECT, "jobId": "merge_1", "location": "us-west2"},
+            "configuration": {"query": {"query": "MERGE ..."}},
+            "statistics": {
+                "totalBytesProcessed": "52428800",
+                "totalSlotMs": "1234",
+                "query": {
+                    "statementType": "MERGE",
+                    "totalSlotMs": "1234",
+                    "totalBytesProcessed": "52428800",
+                    "totalBytesBilled": "53477376",
+                    "numDmlAffectedRows": "118",
+                    "dmlStats": {"insertedRowCount": "58", "deletedRowCount": "60"},
+                },
+            },
+        },
+        client,
+    )
+    assert job_cost(job) == JobCost(52_428_800, 53_477_376, 1234)
+    assert job.dml_stats is not None
+    assert (job.dml_stats.deleted_row_count, job.dml_stats.inserted_row_count) == (60, 58)
+
+
+def test_job_costs_add_up_keeping_unknowns() -> None:
+    a = JobCost(100, 10 * 1024**2, 50)
+    b = JobCost(0, None, None)  # the emulator's figures
+    assert a + b == JobCost(100, 10 * 1024**2, 50)
+    assert b + b == JobCost(0, None, None)
+    assert JobCost.total([None, a, None, a]) == JobCost(200, 20 * 1024**2, 100)
+    assert JobCost.total([None, None]) is None  # an embedded warehouse: nothing billed

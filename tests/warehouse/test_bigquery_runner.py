@@ -43,6 +43,7 @@ from nba_backfill.settings import RetrySettings
 from nba_backfill.sqlfiles import LOGICAL_DATASETS
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from nba_backfill.warehouse import close_shared
+from nba_backfill.warehouse.base import JobCost
 from nba_backfill.warehouse.bigquery import BigQueryWarehouse
 from tests.emulator import PROJECT, emulator_settings
 
@@ -133,8 +134,9 @@ class _FailingJob:
 
 
 class ClientFaults:
-    """Replaces ``wh.client.query``: the first ``n`` replace scripts (the quota-bound write
-    job; reads pass through) fail with ``make()``, raised at submit or at result."""
+    """Replaces ``wh.client.query``: the first ``n`` write jobs (a chunk's MERGE, or its script
+    under the transaction strategy: the quota-bound job; reads pass through) fail with
+    ``make()``, raised at submit or at result."""
 
     def __init__(
         self,
@@ -146,14 +148,14 @@ class ClientFaults:
     ) -> None:
         self.real = wh.client.query
         self.make, self.left, self.at = make, n, at
-        self.scripts = 0
+        self.writes = 0
         self.jobs: list[_FailingJob] = []
         monkeypatch.setattr(wh.client, "query", self.query)
 
     def query(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-        if "BEGIN TRANSACTION" not in sql:
+        if not sql.startswith("MERGE") and "BEGIN TRANSACTION" not in sql:
             return self.real(sql, *args, **kwargs)
-        self.scripts += 1
+        self.writes += 1
         if self.left <= 0:
             return self.real(sql, *args, **kwargs)
         self.left -= 1
@@ -253,7 +255,7 @@ def test_client_failures_are_retried_reported_and_the_rows_land(
     result = run_chunk(bq, TOGS, dates, FAST, on_retry=seen.append)
 
     # Two failed attempts, then the third wrote the window.
-    assert faults.scripts == 3
+    assert faults.writes == 3
     assert [(e.attempt, e.reason) for e in result.retries] == [(1, reason), (2, reason)]
     assert seen == result.retries
     assert [e.wait_seconds for e in result.retries] == pytest.approx([0.01, 0.02])
@@ -262,6 +264,8 @@ def test_client_failures_are_retried_reported_and_the_rows_land(
     assert bq.date_profile(SPEC, START, END) == expected
     assert result.rows_written == sum(p.rows for p in expected.values())
     assert bq.key_audit(SPEC, START, END).duplicate_keys == 0
+    # The cost of the attempt that wrote, as the emulator reports it (0 bytes, nothing billed).
+    assert result.cost == JobCost(bytes_processed=0)
     if at == "result" and reason == "timeout":  # a timed-out job is cancelled before a retry
         assert [j.cancelled for j in faults.jobs] == [True, True]
 
@@ -295,7 +299,7 @@ def test_retries_stop_at_max_attempts_and_the_old_rows_stay(
     seen: list[RetryEvent] = []
     with pytest.raises(TransientWarehouseError) as caught:
         run_chunk(bq, TOGS, dates, FAST, on_retry=seen.append)
-    assert faults.scripts == FAST.max_attempts
+    assert faults.writes == FAST.max_attempts
     assert [(e.attempt, e.reason) for e in seen] == [(1, "quota"), (2, "quota"), (3, "quota")]
     # Quota errors back off to their own, longer ceiling: 0.01, 0.02, then 0.04 (not 0.02).
     assert [e.wait_seconds for e in seen] == pytest.approx([0.01, 0.02, 0.04])
@@ -326,7 +330,7 @@ def test_syntax_error_fails_fast_with_one_attempt(
     seen: list[RetryEvent] = []
     with pytest.raises(WarehouseError) as caught:
         run_chunk(bq, TOGS, dates, FAST, on_retry=seen.append)
-    assert faults.scripts == 1  # exactly one attempt
+    assert faults.writes == 1  # exactly one attempt
     assert seen == [] and _retry_logs(caplog) == []
     err = caught.value
     assert not isinstance(err, TransientWarehouseError) and classify(err) is None
