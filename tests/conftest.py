@@ -11,6 +11,11 @@ from pathlib import Path
 
 import pytest
 
+# The CLI's rich consoles fix their width from COLUMNS when they are created (import time);
+# pytest-xdist's workers inherit COLUMNS=80, which would pin every later CliRunner invoke to 80
+# columns. Tests that care set COLUMNS per invoke.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "nba_backfill")

@@ -20,6 +20,7 @@ from nba_backfill.calendar import Openers
 from nba_backfill.catalog import AUDITS_DIR, KEY_AUDITS, PGS, PSZA, TABLES, UPCG, TableSpec
 from nba_backfill.contract import TableContract
 from nba_backfill.errors import BackfillError
+from nba_backfill.phase2 import RAW_TABLES
 from nba_backfill.settings import load_settings
 from nba_backfill.sqlfiles import fill_slots, table_slots
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
@@ -194,6 +195,7 @@ def test_an_audit_the_catalog_does_not_list_counts_nothing(wh: DuckDBWarehouse) 
 
 def test_check_table_reports_the_audits_counts(wh: DuckDBWarehouse) -> None:
     wh.ensure_tables([TABLES[UPCG]])  # where the Phase 4 table's teams and inputs come from
+    wh.ensure_raw_tables(RAW_TABLES)  # empty: which games lack their inputs is read there
     check = validation.check_table(wh, KEYS, D1, D2, {D1: 1, D2: 1}, _no_openers())
     assert (check.rows, check.null_keys, check.duplicate_keys) == (8, 2, 3)
     # Each names its date (issue 12: a gate failure names tables and dates).

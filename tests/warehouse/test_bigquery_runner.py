@@ -49,10 +49,13 @@ from tests.emulator import PROJECT, emulator_settings
 
 START, END = dt.date(2021, 10, 19), dt.date(2021, 10, 22)  # the 2021-22 opener and 3 days
 SPEC = TABLES[TOGS]
+# What team_offense_game_summary reads, and the gamebook: without it every game counts as
+# skipped (inputs missing) and nothing would be planned.
 TOGS_READS = (
     "nba_raw.nbac_schedule",
     "nba_raw.nbac_team_boxscore",
     "nba_raw.nbac_play_by_play",
+    "nba_raw.nbac_gamebook_player_stats",
 )
 WHAT = f"{TOGS} {START}..{END}"
 # The production policy with waits in hundredths of a second: attempt n waits 0.01 * 2^(n-1),
