@@ -394,7 +394,7 @@ def run(
             wh.close()
         _print_plan(the_plan)
         if the_plan.empty and not p.skip_phase4:
-            _print_status(list_games=False)  # the plan above named them
+            _print_status(list_games=False, run=p)  # the plan above named them
             if failing:
                 _fail(f"nothing to fill, yet {failing}", 1)
             _games_skipped_exit(the_plan.games_skipped, the_plan.games_skipped)
@@ -407,7 +407,7 @@ def run(
         ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks))
         close_shared()
         out.print(f"finished in {time.perf_counter() - started:.1f}s")
-        _print_status(list_games=False)  # named above and in the exit line
+        _print_status(list_games=False, run=p)  # named above and in the exit line
         if api:
             ui = api.removesuffix("/api")
             out.print(
@@ -598,14 +598,24 @@ def status(as_json: JsonOpt = False) -> None:
     _print_status(as_json)
 
 
-def _print_status(as_json: bool = False, *, list_games: bool = True) -> None:
+def _print_status(
+    as_json: bool = False, *, list_games: bool = True, run: RunParams | None = None
+) -> None:
     """``status``; ``list_games`` False when the caller names skipped games itself (a run
-    names each once)."""
+    names each once). After a ``run``, the coverage of what it was asked to fill: its range and
+    its tables (Phase 4 only when it went on to it), not the whole default range."""
     with _errors():
-        p = _params(None, None, None, None)
+        p = run or _params(None, None, None, None)
+        phases = {ph: p.phase_tables(ph) if run else None for ph in (3, 4)}
+        if run and not run.to_phase4:
+            phases.pop(4)
         wh = _read_only()
         try:
-            reports = [validate(wh, ph, p.start, p.end) for ph in (3, 4)]
+            reports = [
+                validate(wh, ph, p.start, p.end, tables)
+                for ph, tables in phases.items()
+                if tables is None or tables
+            ]
         finally:
             wh.close()
         if as_json:
@@ -632,11 +642,9 @@ def _print_status(as_json: bool = False, *, list_games: bool = True) -> None:
         games = dict.fromkeys(g for r in reports for g in r.games_skipped) if list_games else {}
         for game in games:
             out.print(f"{INPUTS_MISSING}: {game}", highlight=False)
-        if reports[1].usage_rate_share is not None:
-            out.print(
-                f"ML readiness: usage_rate non-null {reports[1].usage_rate_share:.1%} "
-                "of player-games played"
-            )
+        share = next((r.usage_rate_share for r in reports if r.phase == 4), None)
+        if share is not None:
+            out.print(f"ML readiness: usage_rate non-null {share:.1%} of player-games played")
 
 
 def _status(c: Any, gaps: bool = False) -> str:

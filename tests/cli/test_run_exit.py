@@ -134,3 +134,18 @@ def test_nothing_to_fill_still_exits_1_when_the_checks_fail(seeded: Settings) ->
     [line] = _errors(res.output)
     assert line.startswith("error: nothing to fill, yet the Phase 3 gate fails: ")
     assert "team_defense_game_summary: critical: 0/2" in line and "2021-10-19" in line
+
+
+def test_a_ranged_run_shows_the_coverage_of_what_it_filled(seeded: Settings, api: str) -> None:
+    """A run that exits 0 must not end on a coverage table of the whole default range, red with
+    dates it was never asked to fill: it shows its own range and its own tables (Phase 4 only
+    when it went on to it)."""
+    res = runner.invoke(
+        app, ["run", *OPENING, "--tables", "team_offense_game_summary", "--skip-phase4"]
+    )
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "Coverage 2021-10-19..2021-10-20" in text
+    shown = [line.split()[0] for line in res.output.splitlines() if line.strip()]
+    assert "team_offense_game_summary" in shown
+    assert "team_defense_game_summary" not in shown and "ml_feature_store_v2" not in shown
