@@ -11,6 +11,10 @@ Told what to do by its environment (the producer's ``env`` setting):
 * ``STANDIN_SKIP=TEAM:YYYY-MM-DD,...``: that team's rows on that date are not written;
 * ``STANDIN_SILENT=1``: writes nothing, exit 0 (the platform's jobs do that when dates fail);
 * ``STANDIN_HANG=1`` with ``STANDIN_PIDS=<file>``: starts a child, writes both pids, sleeps.
+
+The warehouse is the one its settings name (``NBA_BACKFILL_WAREHOUSE__*``): DuckDB, or BigQuery
+(the emulator in the tests), where the MERGE is the platform's own statement (its processors'
+``MERGE ... WHEN MATCHED THEN UPDATE SET ... WHEN NOT MATCHED THEN INSERT``).
 """
 
 from __future__ import annotations
@@ -60,7 +64,10 @@ def merge(table: str, dates: list[dt.date], skip: list[tuple[str, dt.date]]) -> 
     from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
     spec = get_table(table)
-    wh = DuckDBWarehouse(load_settings())
+    settings = load_settings()
+    if settings.warehouse.backend == "bigquery":
+        return merge_bigquery(settings, spec, dates, skip)
+    wh = DuckDBWarehouse(settings)
     try:
         model = wh.model_sql(spec)
         d, team = spec.date_column, spec.team_column
@@ -87,6 +94,38 @@ def merge(table: str, dates: list[dt.date], skip: list[tuple[str, dt.date]]) -> 
         cur = wh._cursor()
         res = cur.execute(sql, {k: v for k, v in params.items() if k in used}).fetchall()
         return int(res[0][0]) if res else 0
+    finally:
+        wh.close()
+
+
+def merge_bigquery(settings, spec, dates: list[dt.date], skip: list[tuple[str, dt.date]]) -> int:
+    """The platform's MERGE on BigQuery: the model's rows of ``dates`` matched on the keys,
+    updated when found, inserted when not; rows of the window it does not produce stay."""
+    from nba_backfill.warehouse.bigquery import BigQueryWarehouse, _sql
+
+    wh = BigQueryWarehouse(settings)
+    try:
+        d, team = spec.date_column, spec.team_column
+        cols = spec.contract.column_names
+        days = ", ".join(f"DATE '{day}'" for day in dates)
+        keep = "".join(
+            f" AND NOT (m.`{team}` = '{t}' AND m.`{d}` = DATE '{day}')" for t, day in skip
+        )
+        source = (
+            f"SELECT {', '.join(f'm.`{c}`' for c in cols)} "
+            f"FROM ({_sql(wh._model_tree(spec))}) AS m WHERE m.`{d}` IN ({days}){keep}"
+        )
+        on = " AND ".join(f"T.`{k}` = S.`{k}`" for k in spec.key_columns)
+        update = ", ".join(f"`{c}` = S.`{c}`" for c in cols if c not in spec.key_columns)
+        sql = (
+            f"MERGE `{wh.table_id(spec.name)}` AS T USING ({source}) AS S ON {on} "
+            f"WHEN MATCHED THEN UPDATE SET {update} "
+            f"WHEN NOT MATCHED THEN INSERT ({', '.join(f'`{c}`' for c in cols)}) "
+            f"VALUES ({', '.join(f'S.`{c}`' for c in cols)})"
+        )
+        params = {"start_date": min(dates), "end_date": max(dates)}
+        job, _ = wh._query(sql, params, {"table": spec.name}, what=f"standin {spec.name}")
+        return int(job.num_dml_affected_rows or 0)
     finally:
         wh.close()
 
