@@ -10,6 +10,13 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 ARG UV_IMAGE=ghcr.io/astral-sh/uv:0.13.9
 # uv-image: the binaries of UV_IMAGE (production); uv-pypi: the same version from PyPI.
 ARG UV_SOURCE=uv-image
+# The platform's own code next to nba-backfill, for tables produced by its backfill jobs
+# (docs/producers.md): an image holding the nba-stats-scraper checkout under /app, copied to
+# /opt/platform, e.g. --build-arg PLATFORM_IMAGE=<registry>/nba-processors:<tag>. Default
+# platform-none: an empty /opt/platform. PLATFORM_REQUIREMENTS, a requirements file inside
+# it (e.g. requirements.txt), is installed into a virtualenv of its own, /opt/platform-venv,
+# so the platform's dependencies never change nba-backfill's locked ones.
+ARG PLATFORM_IMAGE=platform-none
 
 FROM ${UV_IMAGE} AS uv-image
 
@@ -22,6 +29,11 @@ RUN python3 -m venv /opt/uv \
 
 # A stage name chosen by argument: COPY --from cannot take one.
 FROM ${UV_SOURCE} AS uv
+
+FROM ${BASE_IMAGE} AS platform-none
+RUN mkdir /app
+
+FROM ${PLATFORM_IMAGE} AS platform
 
 FROM ${BASE_IMAGE}
 
@@ -50,6 +62,14 @@ COPY deployments ./deployments
 COPY cli ./cli
 COPY devtools ./devtools
 COPY prefect.yaml ./
+# 3. The platform's code (empty unless PLATFORM_IMAGE is given) and its own virtualenv.
+COPY --from=platform /app /opt/platform
+ARG PLATFORM_REQUIREMENTS=""
+RUN if [ -n "$PLATFORM_REQUIREMENTS" ]; then \
+        uv venv /opt/platform-venv \
+        && uv pip install --no-cache --python /opt/platform-venv/bin/python \
+            -r "/opt/platform/$PLATFORM_REQUIREMENTS"; \
+    fi
 RUN uv sync --frozen --no-dev \
     && groupadd --gid 10001 nba \
     && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin nba

@@ -102,6 +102,8 @@ echo "building $IMAGE (podman, chroot isolation; log: $WORK/build.log)"
 OLD_ID=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 podman build --isolation chroot --pull=never \
     --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg UV_SOURCE=uv-pypi \
+    ${PLATFORM_IMAGE:+--build-arg PLATFORM_IMAGE="$PLATFORM_IMAGE"} \
+    ${PLATFORM_REQUIREMENTS:+--build-arg PLATFORM_REQUIREMENTS="$PLATFORM_REQUIREMENTS"} \
     -t "$IMAGE" -f Dockerfile . >"$WORK/build.log" 2>&1 \
     || fail "podman build failed: $(grep -m1 -iE 'error' "$WORK/build.log" | cut -c1-120) (log: $WORK/build.log)"
 build_s=$(since "$t0")
