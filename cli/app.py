@@ -346,7 +346,9 @@ def _print_producers(the_plan: Plan) -> None:
         return
     out.print("produced by commands (the other tables by their SQL models):", highlight=False)
     for name, what in rows.items():
-        out.print(f"  {short_name(name)}: {what}"[:80], highlight=False)
+        line = f"  {short_name(name)}: {what}"
+        # The whole command is in `plan --json`; a line cut short says so.
+        out.print(line if len(line) <= 80 else line[:79] + "…", highlight=False, markup=False)
 
 
 def _phase_labels(rows: Iterable[Any]) -> dict[str, str]:

@@ -51,10 +51,15 @@ def describe(settings: Settings, table: str) -> str:
         return f"entry point: {producer.entry_point}"
     assert producer.command is not None
     words = shlex.split(producer.command)
-    # The executable and, for an interpreter's command line, the script it runs.
+    # The executable and, for an interpreter's command line, the script it runs, by their
+    # names; then every other word as configured (placeholders and ``{{…}}`` as written).
     shown = [Path(words[0]).name]
-    if len(words) > 1 and not words[1].startswith("-"):
-        shown.append(Path(words[1]).name)
+    rest = words[1:]
+    if rest and not rest[0].startswith("-"):
+        shown.append(Path(rest.pop(0)).name)
+    shown += [
+        shlex.quote(w) if not w or any(c.isspace() or c in "'\"" for c in w) else w for w in rest
+    ]
     return "command: " + " ".join(shown)
 
 

@@ -37,8 +37,26 @@ def test_plan_shows_each_tables_producer(seeded: Settings, monkeypatch: pytest.M
     assert "team_offense_game_summary: command" not in res.output
     assert max(len(line) for line in res.output.splitlines()) <= 80
     plan = json.loads(runner.invoke(app, ["plan", *WEEK, "--no-estimate", "--json"]).output)
-    assert plan["tables"][PGS]["producer"] == "command: python standin.py"
+    # The whole command line, placeholders as configured (the args were dropped before).
+    assert plan["tables"][PGS]["producer"] == (
+        "command: python standin.py --table player_game_summary --start-date {start} "
+        "--end-date {end} --dates {dates} --no-resume --parallel --workers 2"
+    )
     assert plan["tables"][TOGS]["producer"] == "sql"
+
+
+def test_plan_keeps_the_args_of_a_command_holding_literal_braces(
+    seeded: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    """``{{…}}`` (literal braces) and ``[…]`` (rich markup) are printed as configured."""
+    command = "true --label {{run}} --tags [a,b] {start}"
+    monkeypatch.setenv(PGS_COMMAND, command)
+    close_shared()
+    res = runner.invoke(app, ["plan", *WEEK, "--no-estimate"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert f"  player_game_summary: command: {command}" in res.output
+    plan = json.loads(runner.invoke(app, ["plan", *WEEK, "--no-estimate", "--json"]).output)
+    assert plan["tables"][PGS]["producer"] == f"command: {command}"
 
 
 BAD = [
