@@ -174,6 +174,25 @@ class RunSettings(BaseModel):
     max_concurrency_per_table: int = Field(
         2, ge=1, le=16, description="Concurrent writes to one table"
     )
+    max_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="Run budget in bytes (e.g. 50GB, 1.5TiB): no chunk starts once billed + "
+        "estimate would exceed it; DuckDB counts the estimate (unset: no budget)",
+    )
+
+    @field_validator("max_bytes", mode="before")
+    @classmethod
+    def _size(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip():
+            from nba_backfill.budget import parse_bytes
+
+            try:
+                return parse_bytes(v)
+            except UsageError as exc:
+                raise ValueError(str(exc).removeprefix("max_bytes: ")) from None
+        return v or None
+
     lock_wait_seconds: float = Field(
         0,
         ge=0,

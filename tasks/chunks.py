@@ -12,6 +12,8 @@ from prefect.concurrency.sync import concurrency, rate_limit
 from prefect.context import get_run_context
 from prefect.exceptions import ObjectNotFound
 
+from nba_backfill.budget import OverBudget, active_budget, chunk_estimate
+from nba_backfill.catalog import TABLES
 from nba_backfill.errors import BackfillError, is_transient
 from nba_backfill.limiter import DmlLimiter, shared_limiter
 from nba_backfill.retry import RetryEvent
@@ -129,6 +131,16 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
         level = logging.INFO if stream == "stdout" else logging.WARNING
         logger.log(level, "%s | %s", stream, line)
 
+    budget = active_budget()
+    label = f"{table} {dates[0]}..{dates[-1]}"
+    if budget is not None:
+        estimate = chunk_estimate(common.warehouse(), TABLES[table], dates[0], dates[-1])
+        try:
+            budget.admit(label, estimate)
+        except OverBudget as exc:
+            logger.warning("%s: %s", label, exc)
+            raise
+    billed: int | None = None
     try:
         result = run_chunk(
             common.warehouse(),
@@ -151,6 +163,11 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
         if isinstance(exc, BackfillError):
             raise
         raise BackfillError(f"{table} {dates[0]}..{dates[-1]}: {exc}") from exc
+    else:
+        billed = result.cost.bytes_billed if result.cost is not None else None
+    finally:
+        if budget is not None:
+            budget.settle(label, billed)
     logger.info(
         "%s %s..%s: %d dates filled, %d rows, %d blocked, %d incomplete",
         table,
