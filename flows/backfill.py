@@ -69,6 +69,7 @@ def backfill(
     ``BackfillFailed`` carrying it (the Slack hooks read it from either)."""
     logger = get_run_logger()
     started = time.monotonic()
+    common.label_jobs()  # its BigQuery jobs carry its id: a cancellation finds them
     params = resolve_params(
         common.settings(),
         start,
