@@ -33,6 +33,7 @@ def end_of_run() -> None:
     run) can open it. In-process callers (the CLI, tests) keep their handle."""
     from prefect.runtime import deployment
 
+    set_run_labels({})  # the next run in this process labels its own jobs
     if deployment.id:
         close_shared()
 
