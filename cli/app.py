@@ -23,6 +23,7 @@ from rich.table import Table
 
 from cli import local_server
 from cli.tables import add_grouped_rows, fits, new_table, short_name
+from nba_backfill.budget import parse_bytes
 from nba_backfill.catalog import USAGE_RATE_THRESHOLD
 from nba_backfill.errors import BackfillError, UsageError, WarehouseUnavailable
 from nba_backfill.estimate import PlanEstimate, estimate_plan, format_estimate
@@ -372,12 +373,18 @@ def run(
     downstream: DownstreamOpt = True,
     port: PortOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
+    max_bytes: Annotated[
+        str | None,
+        typer.Option(help="Run budget, e.g. 50GB: no chunk starts past it"),
+    ] = None,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
     with _errors():
         p = _params(
             start, end, tables, chunk_days, max_concurrency, skip_phase4, mode, dates, downstream
         )
+        if max_bytes is not None:
+            parse_bytes(max_bytes)  # a bad size is a usage error before anything starts
         s = _settings()
         wh = open_warehouse(s, read_only=s.warehouse.backend == "duckdb")
         try:
@@ -406,7 +413,7 @@ def run(
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         with out.status("connecting to the local Prefect server"):
             api = local_server.configure(s.home, port)
-        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks))
+        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks), max_bytes)
         close_shared()
         out.print(f"finished in {time.perf_counter() - started:.1f}s")
         _print_status(list_games=False, run=p)  # named above and in the exit line
@@ -441,7 +448,9 @@ def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
     return "; ".join(failing) or None
 
 
-def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str, list[str]]:
+def _run_flow(
+    p: RunParams, total_chunks: int, max_bytes: str | None = None
+) -> tuple[bool, str, list[str]]:
     """Run the flow here: (completed, why not, the games it skipped for missing inputs)."""
     from flows.backfill import backfill  # Prefect is imported here only
     from nba_backfill import runner
@@ -472,6 +481,7 @@ def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str, list[str]]:
                 mode=p.mode,
                 dates=[d.isoformat() for d in p.dates] if p.dates else None,
                 downstream=p.downstream,
+                max_bytes=max_bytes,
                 return_state=True,
             )
         finally:

@@ -39,7 +39,7 @@ from prefect.exceptions import ObjectNotFound
 
 from nba_backfill.catalog import TABLES
 from nba_backfill.errors import BackfillError, UsageError
-from nba_backfill.runner import write_limit_name
+from nba_backfill.runner import dml_rate_limit_name, write_limit_name
 from nba_backfill.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -184,6 +184,32 @@ def ensure_write_limits(client: SyncPrefectClient, settings: Settings) -> Iterat
                 name, GlobalConcurrencyLimitUpdate(limit=limit, active=True)
             )
             yield Change("concurrency limit", name, "updated", f"{limit} slots")
+
+
+def ensure_dml_rate_limits(client: SyncPrefectClient, settings: Settings) -> Iterator[Change]:
+    """Per table, a rate limit of ``dml.rate_statements`` slots decaying over
+    ``dml.rate_window_seconds`` (BigQuery: 25 DML statements per 10 s per table)."""
+    limit = settings.dml.rate_statements
+    decay = round(limit / settings.dml.rate_window_seconds, 6)
+    what = f"{limit} per {settings.dml.rate_window_seconds:g}s"
+    for table in TABLES:
+        name = dml_rate_limit_name(table)
+        try:
+            gcl = client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=name, limit=limit, slot_decay_per_second=decay)
+            )
+            yield Change("rate limit", name, "created", what)
+            continue
+        if gcl.limit == limit and gcl.active and gcl.slot_decay_per_second == decay:
+            yield Change("rate limit", name, "unchanged", what)
+        else:
+            client.update_global_concurrency_limit(
+                name,
+                GlobalConcurrencyLimitUpdate(limit=limit, active=True, slot_decay_per_second=decay),
+            )
+            yield Change("rate limit", name, "updated", what)
 
 
 # --- deployments --------------------------------------------------------------------------------
@@ -332,6 +358,7 @@ def setup(
                 ensure_work_pool(client, pool_name(settings, target), POOL_TYPES[target], template)
             )
         changes += ensure_write_limits(client, settings)
+        changes += ensure_dml_rate_limits(client, settings)
         if deploy_flows:
             names = {n: t for t in targets for n in deployment_names(t)}
             before = {n: deployment_config(client, n) for n in names}
@@ -351,7 +378,13 @@ def setup(
 
 def snapshot(settings: Settings) -> dict[str, Any]:
     """Everything setup manages, as read back from the server (for checking idempotency)."""
-    out: dict[str, Any] = {"pools": {}, "blocks": {}, "limits": {}, "deployments": {}}
+    out: dict[str, Any] = {
+        "pools": {},
+        "blocks": {},
+        "limits": {},
+        "rate_limits": {},
+        "deployments": {},
+    }
     with get_client(sync_client=True) as client:
         targets: tuple[Target, ...] = ("cloud-run", "local")
         for target in targets:
@@ -377,6 +410,14 @@ def snapshot(settings: Settings) -> dict[str, Any]:
             try:
                 gcl = client.read_global_concurrency_limit_by_name(write_limit_name(table))
                 out["limits"][gcl.name] = {"limit": gcl.limit, "active": gcl.active}
+            except ObjectNotFound:
+                pass
+            try:
+                gcl = client.read_global_concurrency_limit_by_name(dml_rate_limit_name(table))
+                out["rate_limits"][gcl.name] = {
+                    "limit": gcl.limit,
+                    "slot_decay_per_second": gcl.slot_decay_per_second,
+                }
             except ObjectNotFound:
                 pass
     return out

@@ -19,6 +19,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from flows import hooks, names
 from flows.fanout import FanOut
 from flows.phases import Execution, InProcess
+from nba_backfill.budget import RunBudget, parse_bytes, start_budget
 from nba_backfill.errors import BackfillFailed, GateFailed, UsageError
 from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, parse_bool, resolve_params
@@ -54,17 +55,21 @@ def backfill(
     mode: str | None = None,
     dates: list[str] | None = None,
     downstream: bool = True,
+    max_bytes: str | int | None = None,
 ) -> dict[str, Any]:
     """Fill every missing or incomplete (table, date) of ``[start, end]``: Phase 3, the gate,
     then the Phase 4 groups in order, then Phase 4 validation and ML readiness.
     ``fan_out`` runs each table as its own ``backfill-table`` deployment run. ``mode``
     (``params.MODES``; ``dates`` for mode dates) picks other dates to write, and with
-    ``downstream`` the dates whose windows read them (docs/operating.md).
+    ``downstream`` the dates whose windows read them (docs/operating.md). ``max_bytes``
+    (e.g. ``50GB``; default the setting ``run.max_bytes``) is the run's byte budget: no chunk
+    starts once billed + its estimate would exceed it (``nba_backfill/budget.py``).
 
     Returns the run summary (``RunSummary.as_dict``); a run that does not complete raises
     ``BackfillFailed`` carrying it (the Slack hooks read it from either)."""
     logger = get_run_logger()
     started = time.monotonic()
+    common.label_jobs()  # its BigQuery jobs carry its id: a cancellation finds them
     params = resolve_params(
         common.settings(),
         start,
@@ -79,6 +84,7 @@ def backfill(
     )
     select = choose_selection(params)
     execution = choose_execution(params, fan_out, select)
+    budget = choose_budget(max_bytes, fan_out)
     # One run at a time per warehouse (tasks/runlock.py): a second one refuses, naming this
     # one, or waits (NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS); a killed holder needs no clean-up.
     with run_lock(common.settings(), f"backfill {params.start}..{params.end}"):
@@ -98,6 +104,7 @@ def backfill(
             summary.reason = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
             raise
         finally:
+            over_budget(budget, summary)
             data = summarise(summary, time.monotonic() - started)
             common.end_of_run()
         if data["status"] != "Completed":
@@ -131,6 +138,28 @@ def choose_execution(
             raise UsageError(f"fan_out runs mode missing only, not mode {params.mode}")
         return FanOut(params)
     return InProcess(params, select)
+
+
+def choose_budget(max_bytes: str | int | None, fan_out: bool | str) -> RunBudget | None:
+    """This run's byte budget: ``max_bytes`` (a size such as ``50GB``), else the setting
+    ``run.max_bytes``, else none. The chunk tasks of this process check it; fan-out children
+    run in their own containers, so a budget with fan_out is refused rather than ignored."""
+    limit = parse_bytes(max_bytes) if max_bytes else common.settings().run.max_bytes
+    if limit and parse_bool(fan_out, "fan_out"):
+        raise UsageError("max_bytes is checked in this process: it cannot bound a fan_out run")
+    return start_budget(limit)
+
+
+def over_budget(budget: RunBudget | None, summary: RunSummary) -> None:
+    """Name, in the run's reason, the chunks the budget did not let start (and why)."""
+    if budget is None or not budget.refused:
+        start_budget(None)
+        return
+    shown = ", ".join(budget.refused[:10])
+    more = f" (+{len(budget.refused) - 10} more)" if len(budget.refused) > 10 else ""
+    why = f"over budget: {len(budget.refused)} chunk(s) not run ({shown}{more}): {budget.stopped}"
+    summary.reason = f"{summary.reason}; {why}" if summary.reason else why
+    start_budget(None)
 
 
 def plan_phase3(

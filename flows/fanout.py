@@ -66,6 +66,7 @@ def backfill_table(
     """Fill one table's missing dates on ``[start, end]`` (what a fanned-out backfill runs in
     each container). Its inputs are complete: the parent runs tables in dependency waves."""
     spec = get_table(table)
+    common.label_jobs()  # its BigQuery jobs carry its id: a cancellation finds them
     params = resolve_params(common.settings(), start, end, [spec.name], chunk_days, max_concurrency)
     try:
         if spec.phase == 3:

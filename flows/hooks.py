@@ -230,7 +230,9 @@ def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -
     (tasks/runlock.py). Never raises: the run's state is already final.
 
     First, the external processors this process still runs (command producers) stop, with
-    their process groups: a cancelled or crashed run leaves no processor writing behind it."""
+    their process groups, and the BigQuery jobs labelled with this run's id still pending or
+    running are cancelled: a cancelled or crashed run leaves nothing writing (or billing)
+    behind it."""
     logger = flow_run_logger(flow_run, flow)
     try:
         stopped = stop_producers()
@@ -239,6 +241,14 @@ def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -
         stopped = []
     if stopped:
         logger.warning("stopped %d processor(s) still running: pids %s", len(stopped), stopped)
+    try:
+        # Its BigQuery jobs go on billing after the process is gone unless cancelled here.
+        jobs = common.cancel_jobs(flow_run.id)
+    except Exception:
+        logger.exception("could not cancel the warehouse jobs of %r", flow_run.name)
+        jobs = []
+    if jobs:
+        logger.warning("cancelled %d warehouse job(s) still running: %s", len(jobs), jobs[:10])
     try:
         closed = common.close_descendants(
             flow_run.id,

@@ -86,9 +86,10 @@ def _outcomes(
             outcomes.append(ChunkOutcome(chunk, phase, "completed", report=fut.result()))
         elif state.is_failed() or state.is_crashed():
             msg = str(state.message or state.name)
-            outcomes.append(
-                ChunkOutcome(chunk, phase, "failed", error=msg, error_class=error_class(state, fut))
-            )
+            klass = error_class(state, fut)
+            # A chunk the run's byte budget did not let start (nba_backfill/budget.py) never ran.
+            status = "not_run" if klass == "OverBudget" else "failed"
+            outcomes.append(ChunkOutcome(chunk, phase, status, error=msg, error_class=klass))
         else:  # an upstream chunk failed, so this one never started
             outcomes.append(
                 ChunkOutcome(chunk, phase, "not_run", error="not run: an upstream chunk failed")

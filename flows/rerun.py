@@ -79,6 +79,7 @@ def rerun_failed_dates(
     Nothing to do → a quick no-op."""
     logger = get_run_logger()
     started = time.monotonic()
+    common.label_jobs()  # its BigQuery jobs carry its id: a cancellation finds them
     s = common.settings()
     given = resolve_rerun_params(s, lookback_days, chunk_days, max_concurrency, since, downstream)
     report = RerunReport(given.lookback_days)

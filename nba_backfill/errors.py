@@ -225,5 +225,25 @@ class ProducerIncomplete(BackfillError):
         self.dates = list(dates)
 
 
+# BigQuery's answers that a table has too many mutations at once: not a fault of the statement,
+# of the quota or of the service, but of the concurrency; the DML limiter (limiter.py) backs off
+# and lowers this process's writers of the table when it sees one.
+_CONFLICT_MESSAGES = ("too many dml statements outstanding", *_SERIALIZATION_MESSAGES)
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) is a DML *conflict*: "too many DML statements
+    outstanding" or "Could not serialize access to table … due to concurrent update". Both are
+    transient (:func:`classify` says "quota" and "serialization")."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if any(m in str(seen).lower() for m in _CONFLICT_MESSAGES) and classify(seen):
+            return True
+        seen = seen.__cause__
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
     return classify(exc) is not None

@@ -14,6 +14,7 @@ from functools import partial
 
 from nba_backfill.catalog import TABLES, TableSpec
 from nba_backfill.errors import ProducerIncomplete
+from nba_backfill.limiter import DmlLimiter, LimiterEvent
 from nba_backfill.producers import OnLine, command_argv, run_command
 from nba_backfill.readiness import (
     blocked_by_inputs,
@@ -120,6 +121,22 @@ def _guarded(
     return call
 
 
+def _limited(
+    fn: Callable[[], WriteResult],
+    limiter: DmlLimiter,
+    table: str,
+    retried: Callable[[RetryEvent], None],
+) -> Callable[[], WriteResult]:
+    """``fn`` under the DML limiter: its conflicts are waited out there, each reported as a
+    retry of its class ("quota" for too many DML statements, "serialization" for a concurrent
+    update); the retry policy sees only what the limiter gives up on."""
+
+    def on_conflict(event: LimiterEvent, attempt: int) -> None:
+        retried(RetryEvent(attempt, event.reason, event.wait_seconds, event.error))
+
+    return lambda: limiter.call(table, fn, on_conflict=on_conflict)
+
+
 def _log_line(stream: str, line: str) -> None:
     log.info("%s", line) if stream == "stdout" else log.warning("%s", line)
 
@@ -159,6 +176,12 @@ def write_limit_name(table: str) -> str:
     return f"nba-backfill-writes:{table}"
 
 
+def dml_rate_limit_name(table: str) -> str:
+    """Name of the cross-process rate limit on DML statements of ``table`` (created by setup
+    with a slot decay: BigQuery's statements per table per 10 s)."""
+    return f"nba-backfill-dml-rate:{table}"
+
+
 def run_chunk(
     wh: Warehouse,
     table: str,
@@ -172,6 +195,7 @@ def run_chunk(
     write_guard: WriteGuard | None = None,
     producer: ProducerSettings | None = None,
     on_output: OnLine | None = None,
+    limiter: DmlLimiter | None = None,
 ) -> ChunkResult:
     """Fill ``table`` on the expected ``dates`` (one chunk, sorted, consecutive in the schedule).
 
@@ -185,6 +209,9 @@ def run_chunk(
     model (retried under the same policy, its output lines to ``on_output``); its exit code
     never says a date is done: the same completeness check below does, and dates it leaves
     incomplete raise ProducerIncomplete naming them (a failed chunk).
+
+    ``limiter``, when given, holds each write attempt to its per-table in-flight and rate
+    bounds and waits out DML conflicts with its adaptive backoff (``nba_backfill/limiter.py``).
     """
     spec = TABLES[table]
     dates = sorted(dates)
@@ -213,6 +240,8 @@ def run_chunk(
             write = partial(wh.replace_range, spec, lo, hi, labels=chunk_labels)
         if write_guard is not None:
             write = _guarded(write, write_guard, spec.name)
+        if limiter is not None:
+            write = _limited(write, limiter, spec.name, retried)
         with write_slot(spec.name, per_table_limit):
             res = call_with_retries(
                 write,
@@ -251,6 +280,7 @@ def run_chunk(
 __all__ = [
     "ChunkResult",
     "add_listener",
+    "dml_rate_limit_name",
     "remove_listener",
     "run_chunk",
     "write_limit_name",

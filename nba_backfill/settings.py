@@ -120,6 +120,42 @@ class RetrySettings(BaseModel):
     jitter_seconds: float = Field(1.0, ge=0, le=60, description="Random jitter added per wait")
 
 
+class DmlSettings(BaseModel):
+    """The per-table DML limiter (``nba_backfill/limiter.py``), shaped on BigQuery's limits:
+    2 mutating statements running per table, 25 DML statements per 10 s per table. When BigQuery
+    answers "too many DML statements outstanding" or a concurrent-update conflict, this process
+    halves its in-flight writes to that table for ``cooldown_seconds`` and waits a growing,
+    jittered delay before trying again (at most ``max_conflict_retries`` times per write)."""
+
+    max_in_flight: int = Field(
+        2, ge=1, le=2, description="Mutating statements per table in flight (BigQuery runs 2)"
+    )
+    rate_statements: int = Field(
+        25, ge=1, le=25, description="DML statements per table per rate window (BigQuery: 25)"
+    )
+    rate_window_seconds: float = Field(
+        10.0, ge=1, le=600, description="The rate window (BigQuery: 10 s)"
+    )
+    conflict_initial_wait_seconds: float = Field(
+        2.0, ge=0, le=300, description="First wait after a DML conflict; doubles per conflict"
+    )
+    conflict_max_wait_seconds: float = Field(
+        60.0, ge=0, le=3600, description="Ceiling of the wait after a DML conflict"
+    )
+    conflict_jitter: float = Field(
+        0.5, ge=0, le=1, description="Random share added to each conflict wait (0.5: up to +50 %)"
+    )
+    cooldown_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="How long a conflict keeps the table's in-flight limit lowered",
+    )
+    max_conflict_retries: int = Field(
+        8, ge=0, le=50, description="Conflicts one write waits out before the retry policy"
+    )
+
+
 class RunSettings(BaseModel):
     start_date: dt.date = Field(dt.date(2021, 10, 19), description="Default backfill start")
     end_date: dt.date = Field(dt.date(2026, 1, 3), description="Default backfill end")
@@ -138,6 +174,25 @@ class RunSettings(BaseModel):
     max_concurrency_per_table: int = Field(
         2, ge=1, le=16, description="Concurrent writes to one table"
     )
+    max_bytes: int | None = Field(
+        None,
+        gt=0,
+        description="Run budget in bytes (e.g. 50GB, 1.5TiB): no chunk starts once billed + "
+        "estimate would exceed it; DuckDB counts the estimate (unset: no budget)",
+    )
+
+    @field_validator("max_bytes", mode="before")
+    @classmethod
+    def _size(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip():
+            from nba_backfill.budget import parse_bytes
+
+            try:
+                return parse_bytes(v)
+            except UsageError as exc:
+                raise ValueError(str(exc).removeprefix("max_bytes: ")) from None
+        return v or None
+
     lock_wait_seconds: float = Field(
         0,
         ge=0,
@@ -360,6 +415,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     run: RunSettings = Field(default_factory=RunSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
+    dml: DmlSettings = Field(default_factory=DmlSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)

@@ -8,13 +8,16 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 
 from prefect import get_client, get_run_logger, task
-from prefect.concurrency.sync import concurrency
+from prefect.concurrency.sync import concurrency, rate_limit
 from prefect.context import get_run_context
 from prefect.exceptions import ObjectNotFound
 
+from nba_backfill.budget import OverBudget, active_budget, chunk_estimate
+from nba_backfill.catalog import TABLES
 from nba_backfill.errors import BackfillError, is_transient
+from nba_backfill.limiter import DmlLimiter, shared_limiter
 from nba_backfill.retry import RetryEvent
-from nba_backfill.runner import WriteGuard, run_chunk, write_limit_name
+from nba_backfill.runner import WriteGuard, dml_rate_limit_name, run_chunk, write_limit_name
 from nba_backfill.settings import Settings
 from tasks import common
 
@@ -41,7 +44,18 @@ def write_guard(settings: Settings) -> WriteGuard | None:
     return _write_limit if settings.warehouse.backend == "bigquery" else None
 
 
+def dml_limiter(settings: Settings) -> DmlLimiter | None:
+    """The process's DML limiter on BigQuery (its per-table limits and conflict backoff are
+    BigQuery's); None on DuckDB, where ``runner.write_slot`` and the retry policy suffice."""
+    return shared_limiter(settings.dml) if settings.warehouse.backend == "bigquery" else None
+
+
 def _write_limit(table: str) -> AbstractContextManager[object]:
+    rate = dml_rate_limit_name(table)
+    if _limit_exists(rate):
+        # BigQuery's 25 DML statements per 10 s per table, across every process: a slot of
+        # the table's rate limit (slots decay, none is given back) before each statement.
+        rate_limit(rate, occupy=1, strict=False)
     names = [n for n in write_limits(table) if _limit_exists(n)]
     if not names:
         return nullcontext()
@@ -117,6 +131,16 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
         level = logging.INFO if stream == "stdout" else logging.WARNING
         logger.log(level, "%s | %s", stream, line)
 
+    budget = active_budget()
+    label = f"{table} {dates[0]}..{dates[-1]}"
+    if budget is not None:
+        estimate = chunk_estimate(common.warehouse(), TABLES[table], dates[0], dates[-1])
+        try:
+            budget.admit(label, estimate)
+        except OverBudget as exc:
+            logger.warning("%s: %s", label, exc)
+            raise
+    billed: int | None = None
     try:
         result = run_chunk(
             common.warehouse(),
@@ -129,6 +153,7 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
             write_guard=write_guard(s),
             producer=s.producer(table),
             on_output=on_output,
+            limiter=dml_limiter(s),
         )
     except Exception as exc:
         kind = "transient, retries exhausted" if is_transient(exc) else "permanent"
@@ -138,6 +163,11 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
         if isinstance(exc, BackfillError):
             raise
         raise BackfillError(f"{table} {dates[0]}..{dates[-1]}: {exc}") from exc
+    else:
+        billed = result.cost.bytes_billed if result.cost is not None else None
+    finally:
+        if budget is not None:
+            budget.settle(label, billed)
     logger.info(
         "%s %s..%s: %d dates filled, %d rows, %d blocked, %d incomplete",
         table,

@@ -6,6 +6,11 @@ from typing import Any
 
 from nba_backfill.settings import Settings, get_settings
 from nba_backfill.warehouse import Warehouse, close_shared, shared_warehouse
+from nba_backfill.warehouse.base import set_run_labels
+
+# The job label naming the flow run whose process started a BigQuery job (the backfill, a
+# fanned-out backfill-table, a rerun): a cancellation or crash of that run cancels its jobs.
+RUN_LABEL = "backfill_run_id"
 
 
 def settings() -> Settings:
@@ -28,8 +33,23 @@ def end_of_run() -> None:
     run) can open it. In-process callers (the CLI, tests) keep their handle."""
     from prefect.runtime import deployment
 
+    set_run_labels({})  # the next run in this process labels its own jobs
     if deployment.id:
         close_shared()
+
+
+def label_jobs() -> None:
+    """From now on, every warehouse job this process starts carries the running flow run's id
+    (:data:`RUN_LABEL`), reads as well as writes."""
+    from prefect.runtime import flow_run
+
+    set_run_labels({RUN_LABEL: str(flow_run.id)} if flow_run.id else {})
+
+
+def cancel_jobs(flow_run_id: Any) -> list[str]:
+    """Cancel the warehouse jobs still pending or running that ``flow_run_id``'s process
+    started (BigQuery; none on DuckDB); their ids."""
+    return warehouse().cancel_jobs({RUN_LABEL: str(flow_run_id)})
 
 
 def close_descendants(flow_run_id: Any, message: str, *, cancelled: bool = False) -> list[str]:

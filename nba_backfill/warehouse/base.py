@@ -177,6 +177,12 @@ class Warehouse(abc.ABC):
         on demand), or None: not applicable, or not known. Only BigQuery answers (a dry run)."""
         return None
 
+    def cancel_jobs(self, labels: Mapping[str, str]) -> list[str]:
+        """Cancel this warehouse's jobs still pending or running that carry all of ``labels``
+        (a cancelled or crashed run's); return their ids. Nothing to cancel where statements
+        run in this process (DuckDB): they end with it."""
+        return []
+
     def partition_expiration_days(self, table: TableSpec) -> float | None:
         """Days after which the warehouse drops a partition of ``table`` (None: never). The
         contract's value here; BigQuery reads the live table's setting instead."""
@@ -314,6 +320,20 @@ class Warehouse(abc.ABC):
 
     def row_count(self, table: TableSpec, start: dt.date, end: dt.date) -> int:
         return self.key_audit(table, start, end).rows
+
+
+_run_labels: dict[str, str] = {}
+
+
+def set_run_labels(labels: Mapping[str, str]) -> None:
+    """Labels every job this process starts carries from now on (the running backfill's flow
+    run id: what a cancellation finds its BigQuery jobs by)."""
+    _run_labels.clear()
+    _run_labels.update(labels)
+
+
+def run_labels() -> dict[str, str]:
+    return dict(_run_labels)
 
 
 @runtime_checkable

@@ -47,7 +47,14 @@ from nba_backfill.errors import (
 )
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.warehouse.base import JobCost, Loader, Params, Warehouse, WriteResult
+from nba_backfill.warehouse.base import (
+    JobCost,
+    Loader,
+    Params,
+    Warehouse,
+    WriteResult,
+    run_labels,
+)
 
 if TYPE_CHECKING:
     from google.cloud.bigquery.job import QueryJob
@@ -334,7 +341,25 @@ class BigQueryWarehouse(Warehouse, Loader):
 
     # --- jobs ---------------------------------------------------------------------------------
     def _labels(self, labels: Mapping[str, object] | None) -> dict[str, str]:
-        return sanitize_labels({"app": "nba-backfill", **(labels or {})})
+        return sanitize_labels({"app": "nba-backfill", **run_labels(), **(labels or {})})
+
+    def cancel_jobs(self, labels: Mapping[str, str]) -> list[str]:
+        """Cancel this project's pending and running jobs (started by these credentials) that
+        carry all of ``labels`` (``jobs.list`` by state + ``jobs.cancel``); their ids."""
+        want = sanitize_labels(labels)
+        cancelled: list[str] = []
+        for state in ("running", "pending"):
+            for job in self.client.list_jobs(state_filter=state, retry=self._api_retry):
+                have = getattr(job, "labels", None) or {}
+                if job.job_id in cancelled or any(have.get(k) != v for k, v in want.items()):
+                    continue
+                self.client.cancel_job(
+                    job.job_id, location=getattr(job, "location", None), retry=self._api_retry
+                )
+                cancelled.append(job.job_id)
+        if cancelled:
+            log.warning("cancelled %d BigQuery job(s) labelled %s", len(cancelled), want)
+        return cancelled
 
     def _job_config(
         self,

@@ -74,6 +74,12 @@ def vendor_error(kind: str, what: str) -> Exception:
             f"Could not serialize access to table {table} due to concurrent update",
             errors=[{"reason": "invalidQuery", "message": "concurrent update"}],
         )
+    if kind == "dml_outstanding":
+        return gexc.BadRequest(
+            f"Resources exceeded during query execution: Too many DML statements outstanding "
+            f"against table {table}, limit is 20.",
+            errors=[{"reason": "invalidQuery", "message": "too many DML statements"}],
+        )
     if kind == "server":
         return gexc.ServiceUnavailable(
             "Error encountered during execution. Retrying may solve the problem.",

@@ -58,6 +58,9 @@ class DelegatingWarehouse(Warehouse):
     def partition_expiration_days(self, table: TableSpec) -> float | None:
         return self.inner.partition_expiration_days(table)
 
+    def cancel_jobs(self, labels: Mapping[str, str]) -> list[str]:
+        return self.inner.cancel_jobs(labels)
+
     def live_columns(self, name: str) -> list[tuple[str, str, str]] | None:
         return self.inner.live_columns(name)
 

@@ -1,0 +1,52 @@
+"""`nba-backfill setup`'s per-table DML rate limits (BigQuery: 25 DML statements per 10 s per
+table) on a real Prefect test server, and the slot a BigQuery write takes of one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+from deployments.setup import ensure_dml_rate_limits
+from nba_backfill.catalog import TABLES, TOGS
+from nba_backfill.runner import dml_rate_limit_name
+from nba_backfill.settings import load_settings
+from tasks import chunks
+
+
+@pytest.fixture
+def rate_limits(prefect_server: None) -> Iterator[None]:
+    chunks.forget_limits()
+    try:
+        yield
+    finally:
+        with get_client(sync_client=True) as client:
+            for table in TABLES:
+                client.delete_global_concurrency_limit_by_name(dml_rate_limit_name(table))
+        chunks.forget_limits()
+
+
+@pytest.mark.timeout(300)
+def test_setup_creates_a_decaying_rate_limit_per_table_once(rate_limits: None) -> None:
+    settings = load_settings()
+    with get_client(sync_client=True) as client:
+        first = list(ensure_dml_rate_limits(client, settings))
+        second = list(ensure_dml_rate_limits(client, settings))
+        gcl = client.read_global_concurrency_limit_by_name(dml_rate_limit_name(TOGS))
+    assert [c.action for c in first] == ["created"] * len(TABLES)
+    assert [c.action for c in second] == ["unchanged"] * len(TABLES)
+    assert (gcl.limit, gcl.slot_decay_per_second, gcl.active) == (25, 2.5, True)
+
+    # A write's guard takes one slot of its table's rate limit (a rate slot decays: it is
+    # not given back at the end of the write). Decay slowed here so the read still sees it.
+    with get_client(sync_client=True) as client:
+        client.update_global_concurrency_limit(
+            dml_rate_limit_name(TOGS), GlobalConcurrencyLimitUpdate(slot_decay_per_second=0.001)
+        )
+    with chunks._write_limit(TOGS):
+        pass
+    with get_client(sync_client=True) as client:
+        after = client.read_global_concurrency_limit_by_name(dml_rate_limit_name(TOGS))
+    assert after.active_slots == 1
