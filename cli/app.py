@@ -55,7 +55,7 @@ ChunkOpt = Annotated[int | None, typer.Option("--chunk-days", help="Days per chu
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 ModeOpt = Annotated[
     str | None,
-    typer.Option("--mode", help="missing (default), failed, all, dates (docs/operating.md)"),
+    typer.Option("--mode", help="missing (default), failed, all, dates, stale (docs/operating.md)"),
 ]
 DatesOpt = Annotated[
     str | None, typer.Option("--dates", help="Comma-separated dates to rewrite (mode dates)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from nba_backfill import fingerprints
 from nba_backfill.calendar import check_order
 from nba_backfill.catalog import TABLES, TableSpec, resolve_tables, with_readers
 from nba_backfill.drift import require_writable
@@ -17,6 +18,7 @@ from nba_backfill.readiness import (
     counted_games,
     expired_through,
     expiry_reason,
+    fingerprint_stale,
     inputs_missing,
     is_complete,
     read_written,
@@ -187,6 +189,9 @@ class Selection:
     dates: tuple[dt.date, ...] = ()
     failed: Mapping[str, Sequence[dt.date]] = field(default_factory=dict)
     downstream: bool = True
+    # mode stale: table -> its dates stale by fingerprint, with the reason (the planner fills
+    # it from the warehouse, ``Planner._fingerprint_stale``)
+    stale: Mapping[str, Mapping[dt.date, str]] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -206,8 +211,14 @@ class Selection:
         """The dates of ``expected`` the run asks ``table`` for (the table is selected)."""
         if self.mode == "all":
             return set(expected)
+        if self.mode == "stale":
+            return set(expected) & set(self.stale.get(table, {}))
         days = self.dates if self.mode == "dates" else self.failed.get(table, ())
         return set(expected) & set(days)
+
+    def why(self, table: str, day: dt.date) -> str:
+        """The reason a date asked of ``table`` is planned (mode stale: what changed)."""
+        return self.stale.get(table, {}).get(day) or self.reason
 
     def tables(self, selected: Sequence[str]) -> set[str]:
         """The tables a plan covers: ``selected`` (of ``failed``: those with failed dates)
@@ -318,6 +329,10 @@ class Planner:
             )
             plans[spec.name].games_skipped = inputs_missing(spec, expected, missing_games)
 
+        if select is not None and select.mode == "stale" and not select.stale:
+            # Every table looked at, the readers too: once an input is rewritten (Phase 3
+            # before a Phase 4 group is planned), its readers' dates are stale on their own.
+            select = replace(select, stale=self._fingerprint_stale(plans, scope, start, end))
         if select is not None:
             _apply_selection(plans, scope, select, [c.name for c in chosen])
         elif only is None:
@@ -346,6 +361,28 @@ class Planner:
         skipping = {d for tp in plans.values() for d in tp.games_skipped}
         plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]
         return plan
+
+    def _fingerprint_stale(
+        self,
+        plans: Mapping[str, TablePlan],
+        specs: Sequence[TableSpec],
+        start: dt.date,
+        end: dt.date,
+    ) -> dict[str, dict[dt.date, str]]:
+        """Per table of ``specs``: its expected dates whose inputs or model changed since they
+        were written (``readiness.fingerprint_stale``): one read of the records per table, one
+        of each input table over the range and its windows."""
+        reader = fingerprints.InputReader(self.warehouse)
+        out: dict[str, dict[dt.date, str]] = {}
+        for spec in specs:
+            tp = plans[spec.name]
+            rec = fingerprints.recorded(self.warehouse, spec, start, end)
+            days = [d for d in tp.expected if d in rec]
+            now = reader.current(spec, days)
+            out[spec.name] = fingerprint_stale(
+                spec, days, rec, now, fingerprints.model_sha(spec.name)
+            )
+        return out
 
     def _block_short_inputs(
         self,
@@ -391,17 +428,19 @@ def _apply_selection(
     selected: Sequence[str],
 ) -> None:
     """Narrow each plan of ``scope`` (catalog order) to what ``select`` asks: the dates asked
-    of a selected table, and with ``downstream`` the dates whose windows read a date planned
-    upstream (complete ones planned as stale, with that input in the reason)."""
+    of a selected table (mode stale: of every table of ``scope``), and with ``downstream``
+    the dates whose windows read a date planned upstream (complete ones planned as stale,
+    with that input in the reason)."""
     changed: dict[str, list[dt.date]] = {}
     for spec in scope:
         tp = plans[spec.name]
-        asked = select.asked(spec.name, tp.expected) if spec.name in selected else set()
+        picked = spec.name in selected or select.mode == "stale"
+        asked = select.asked(spec.name, tp.expected) if picked else set()
         down = refilled_inputs(spec, tp.expected, changed) if select.downstream else {}
         keep = asked | set(down)
         tp.missing = [d for d in tp.missing if d in keep]
         tp.incomplete = [d for d in tp.incomplete if d in keep]
-        tp.requested = {d: select.reason for d in sorted(asked)}
+        tp.requested = {d: select.why(spec.name, d) for d in sorted(asked)}
         tp.stale = {d: r for d, r in down.items() if d in tp.complete and d not in asked}
         changed[spec.name] = sorted(keep)
 
