@@ -332,7 +332,8 @@ class Planner:
         if select is not None and select.mode == "stale" and not select.stale:
             # Every table looked at, the readers too: once an input is rewritten (Phase 3
             # before a Phase 4 group is planned), its readers' dates are stale on their own.
-            select = replace(select, stale=self._fingerprint_stale(plans, scope, start, end))
+            days = {s.name: plans[s.name].expected for s in scope}
+            select = replace(select, stale=stale_by_fingerprint(self.warehouse, scope, days))
         if select is not None:
             _apply_selection(plans, scope, select, [c.name for c in chosen])
         elif only is None:
@@ -361,28 +362,6 @@ class Planner:
         skipping = {d for tp in plans.values() for d in tp.games_skipped}
         plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]
         return plan
-
-    def _fingerprint_stale(
-        self,
-        plans: Mapping[str, TablePlan],
-        specs: Sequence[TableSpec],
-        start: dt.date,
-        end: dt.date,
-    ) -> dict[str, dict[dt.date, str]]:
-        """Per table of ``specs``: its expected dates whose inputs or model changed since they
-        were written (``readiness.fingerprint_stale``): one read of the records per table, one
-        of each input table over the range and its windows."""
-        reader = fingerprints.InputReader(self.warehouse)
-        out: dict[str, dict[dt.date, str]] = {}
-        for spec in specs:
-            tp = plans[spec.name]
-            rec = fingerprints.recorded(self.warehouse, spec, start, end)
-            days = [d for d in tp.expected if d in rec]
-            now = reader.current(spec, days)
-            out[spec.name] = fingerprint_stale(
-                spec, days, rec, now, fingerprints.model_sha(spec.name)
-            )
-        return out
 
     def _block_short_inputs(
         self,
@@ -419,6 +398,27 @@ class Planner:
                 tp.incomplete = [d for d in tp.incomplete if d not in tp.skipped]
                 tp.stale = {d: r for d, r in tp.stale.items() if d not in tp.skipped}
                 tp.requested = {d: r for d, r in tp.requested.items() if d not in tp.skipped}
+
+
+def stale_by_fingerprint(
+    wh: Warehouse, specs: Sequence[TableSpec], dates: Mapping[str, Sequence[dt.date]]
+) -> dict[str, dict[dt.date, str]]:
+    """Per table of ``specs``: its ``dates`` whose inputs or model changed since they were
+    written (``readiness.fingerprint_stale``), each with its reason: one read of the records
+    per table, one of each input table over the dates and their windows."""
+    reader = fingerprints.InputReader(wh)
+    out: dict[str, dict[dt.date, str]] = {}
+    for spec in specs:
+        asked = sorted(dates.get(spec.name, ()))
+        if not asked:
+            out[spec.name] = {}
+            continue
+        rec = fingerprints.recorded(wh, spec, asked[0], asked[-1])
+        days = [d for d in asked if d in rec]
+        now = reader.current(spec, days)
+        model = fingerprints.model_sha(spec.name)
+        out[spec.name] = fingerprint_stale(spec, days, rec, now, model)
+    return out
 
 
 def _apply_selection(
