@@ -189,9 +189,9 @@ class Selection:
     dates: tuple[dt.date, ...] = ()
     failed: Mapping[str, Sequence[dt.date]] = field(default_factory=dict)
     downstream: bool = True
-    # mode stale: table -> its dates stale by fingerprint, with the reason (the planner fills
-    # it from the warehouse, ``Planner._fingerprint_stale``)
-    stale: Mapping[str, Mapping[dt.date, str]] = field(default_factory=dict)
+    # mode stale: table -> its dates stale by fingerprint, with the reason; None: not read yet
+    # (the planner reads them, ``stale_by_fingerprint``; ``fixed`` reads them once for a run)
+    stale: Mapping[str, Mapping[dt.date, str]] | None = None
 
     @classmethod
     def of(
@@ -203,6 +203,19 @@ class Selection:
             return None
         return cls(params.mode, params.dates or (), dict(failed or {}), params.downstream)
 
+    def fixed(self, wh: Warehouse, params: RunParams) -> Selection:
+        """This selection with mode stale's dates read now (``stale_by_fingerprint`` over
+        ``params``' range, of the tables it looks at), so that a run's later plans (the
+        Phase 4 groups, after Phase 3 rewrote their inputs) plan what its first plan saw, as
+        ``plan`` lists it; any other mode as it is."""
+        if self.mode != "stale" or self.stale is not None:
+            return self
+        names = self.tables(params.tables or list(TABLES))
+        days = sorted(wh.schedule(params.start, params.end))
+        specs = [s for s in TABLES.values() if s.name in names]
+        found = stale_by_fingerprint(wh, specs, {s.name: days for s in specs})
+        return replace(self, stale=found)
+
     @property
     def reason(self) -> str:
         return "failed" if self.mode == "failed" else "requested"
@@ -212,13 +225,13 @@ class Selection:
         if self.mode == "all":
             return set(expected)
         if self.mode == "stale":
-            return set(expected) & set(self.stale.get(table, {}))
+            return set(expected) & set((self.stale or {}).get(table, {}))
         days = self.dates if self.mode == "dates" else self.failed.get(table, ())
         return set(expected) & set(days)
 
     def why(self, table: str, day: dt.date) -> str:
         """The reason a date asked of ``table`` is planned (mode stale: what changed)."""
-        return self.stale.get(table, {}).get(day) or self.reason
+        return (self.stale or {}).get(table, {}).get(day) or self.reason
 
     def tables(self, selected: Sequence[str]) -> set[str]:
         """The tables a plan covers: ``selected`` (of ``failed``: those with failed dates)
@@ -329,7 +342,7 @@ class Planner:
             )
             plans[spec.name].games_skipped = inputs_missing(spec, expected, missing_games)
 
-        if select is not None and select.mode == "stale" and not select.stale:
+        if select is not None and select.mode == "stale" and select.stale is None:
             # Every table looked at, the readers too: once an input is rewritten (Phase 3
             # before a Phase 4 group is planned), its readers' dates are stale on their own.
             days = {s.name: plans[s.name].expected for s in scope}
