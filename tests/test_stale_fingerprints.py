@@ -180,3 +180,22 @@ def test_a_rewrite_of_the_same_values_leaves_its_readers_fresh(filled: Warehouse
     # The readers of props on their own date: player_game_summary (prop outcome) and the
     # upcoming player context (the line before the game).
     assert planned(plan) == {PGS: [CORRECTED], UPCG: [CORRECTED]}
+
+
+def test_a_tables_inputs_are_its_windows_and_the_phase2_tables_its_model_reads() -> None:
+    """What a write fingerprints: the catalog's windows (content: data_hash) and each Phase 2
+    table the model reads (shared pieces spliced in), on its own date unless the catalog
+    declares a window over it (a schedule piece's is the schedule's)."""
+    pgs = {i.table: (i.lookback_days, i.same_date, i.catalog) for i in fingerprints.inputs_of(PGS)}
+    assert pgs[TOGS] == (0, True, True)
+    assert pgs["nba_raw.nbac_gamebook_player_stats"] == (0, True, False)
+    assert pgs["nba_raw.odds_api_player_points_props"] == (0, True, False)
+    assert TDGS not in pgs
+    uptg = {i.table: i.lookback_days for i in fingerprints.inputs_of(UPTG)}
+    assert uptg["nba_raw.nbac_gamebook_player_stats"] == 30
+    assert uptg["nba_raw.nbac_schedule"] == 366  # the expected games of a season
+    assert uptg["nba_raw.nbac_injury_report"] == 7
+    # The model's hash changes with its SQL and nothing else: stable across calls.
+    assert (
+        fingerprints.model_sha(PGS) == fingerprints.model_sha(PGS) != fingerprints.model_sha(UPCG)
+    )
