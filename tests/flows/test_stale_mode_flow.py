@@ -48,3 +48,39 @@ def test_a_stale_run_rewrites_the_corrected_date_and_nothing_else(seeded: Settin
     assert checksum(wh, TABLES[PGS], CORRECTED + dt.timedelta(days=1), END) == after
     assert checksum(wh, TABLES[PGS], CORRECTED, CORRECTED) != day
     assert Planner(wh).plan(START, END, [PGS], 31, phases=(3,), select=alone).empty
+
+
+def test_the_rerun_refreshes_stale_dates_when_the_settings_ask(
+    seeded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``NBA_BACKFILL_PREFECT__RERUN_INCLUDE_STALE``: the scheduled rerun, with no failed run
+    to redo, rewrites the dates a corrected gamebook row made stale and the windows reading
+    them; nothing stale is left, the dates before are as they were."""
+    from flows.rerun import rerun_failed_dates
+    from nba_backfill.catalog import PHASE3, PHASE4
+    from tests.conftest import SLICE_END, SLICE_FINAL_THROUGH, SLICE_START
+
+    wh = shared_warehouse()
+    for spec in PHASE3:
+        assert run_chunk(
+            wh, spec.name, sorted(wh.schedule(SLICE_START, SLICE_FINAL_THROUGH)), FAST
+        ).ok
+    week = dt.date(2021, 11, 29)
+    for spec in PHASE4:
+        assert run_chunk(wh, spec.name, sorted(wh.schedule(week, SLICE_END)), FAST).ok
+    correct_points(wh, CORRECTED)
+    earlier = {s.name: checksum(wh, s, SLICE_START, week) for s in (*PHASE3, *PHASE4)}
+    day = checksum(wh, TABLES[PGS], CORRECTED, CORRECTED)
+    close_shared()
+
+    state = rerun_failed_dates(return_state=True)  # the setting off: nothing to do
+    assert state.is_completed(), state.message
+    monkeypatch.setenv("NBA_BACKFILL_PREFECT__RERUN_INCLUDE_STALE", "true")
+    close_shared()
+    state = rerun_failed_dates(return_state=True)
+    assert state.is_completed(), state.message
+    wh = shared_warehouse()
+    assert checksum(wh, TABLES[PGS], CORRECTED, CORRECTED) != day
+    assert {s.name: checksum(wh, s, SLICE_START, week) for s in (*PHASE3, *PHASE4)} == earlier
+    stale = Planner(wh).plan(SLICE_START, SLICE_FINAL_THROUGH, None, 31, select=Selection("stale"))
+    assert stale.empty, {t: tp.reasons() for t, tp in stale.tables.items() if tp.to_fill}
