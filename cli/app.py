@@ -56,7 +56,7 @@ ChunkOpt = Annotated[int | None, typer.Option("--chunk-days", help="Days per chu
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 ModeOpt = Annotated[
     str | None,
-    typer.Option("--mode", help="missing (default), failed, all, dates (docs/operating.md)"),
+    typer.Option("--mode", help="missing (default), failed, all, dates, stale (docs/operating.md)"),
 ]
 DatesOpt = Annotated[
     str | None, typer.Option("--dates", help="Comma-separated dates to rewrite (mode dates)")
@@ -628,6 +628,7 @@ def _print_status(
                 for ph, tables in phases.items()
                 if tables is None or tables
             ]
+            stale = {} if run else _stale_counts(wh, p.start, p.end)
         finally:
             wh.close()
         if as_json:
@@ -657,6 +658,21 @@ def _print_status(
         share = next((r.usage_rate_share for r in reports if r.phase == 4), None)
         if share is not None:
             out.print(f"ML readiness: usage_rate non-null {share:.1%} of player-games played")
+        for table, n in stale.items():
+            out.print(
+                f"stale: {short_name(table)} {n} date(s) (plan --mode stale)", highlight=False
+            )
+
+
+def _stale_counts(wh: Warehouse, start: dt.date, end: dt.date) -> dict[str, int]:
+    """Per table, its dates on ``[start, end]`` stale by their write fingerprints (those with
+    any)."""
+    from nba_backfill.catalog import TABLES
+    from nba_backfill.planner import stale_by_fingerprint
+
+    days = sorted(wh.schedule(start, end))
+    found = stale_by_fingerprint(wh, list(TABLES.values()), {t: days for t in TABLES})
+    return {t: len(d) for t, d in found.items() if d}
 
 
 def _status(c: Any, gaps: bool = False) -> str:

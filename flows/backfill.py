@@ -117,14 +117,16 @@ def backfill(
 # --- the steps, in the flow's order -----------------------------------------------------------
 def choose_selection(params: RunParams) -> Selection | None:
     """The dates a reprocess mode asks for, fixed once at the start (mode failed reads the
-    failed runs of the rerun look-back now: the groups after Phase 3 plan the same dates)."""
+    failed runs of the rerun look-back now, mode stale the write fingerprints: the groups
+    after Phase 3 plan the same dates)."""
     failed = None
     if params.mode == "failed":
         s = common.settings()
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=s.prefect.rerun_lookback_days)
         runs = read_failed_runs(since)
         failed = failed_dates(common.warehouse(), runs, params.start, params.end)
-    return Selection.of(params, failed)
+    select = Selection.of(params, failed)
+    return select.fixed(common.warehouse(), params) if select is not None else None
 
 
 def choose_execution(

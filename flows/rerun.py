@@ -16,11 +16,11 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows import hooks, names
 from flows.phases import phase3, phase4_group, with_runner
-from nba_backfill.catalog import PHASE4_GROUPS
+from nba_backfill.catalog import PHASE4_GROUPS, TABLES
 from nba_backfill.errors import BackfillFailed, GateFailed
 from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, resolve_rerun_params
-from nba_backfill.planner import Selection
+from nba_backfill.planner import Selection, stale_by_fingerprint
 from nba_backfill.report import rerun_markdown
 from nba_backfill.rerun import (
     FailedRun,
@@ -47,6 +47,20 @@ def find_targets(runs: list[FailedRun]) -> dict[str, list[dt.date]]:
     for table, dates in targets.items():
         logger.info("%s: %d date(s) to rerun, %s..%s", table, len(dates), dates[0], dates[-1])
     return targets
+
+
+@task(name="find-stale", task_run_name="find stale dates")
+def find_stale() -> dict[str, list[dt.date]]:
+    """The dates of the settings' range whose inputs or model changed since they were written
+    (their write fingerprints): what the rerun refreshes too when the settings ask for it."""
+    s, wh = common.settings(), common.warehouse()
+    days = sorted(wh.schedule(s.run.start_date, s.run.end_date))
+    found = stale_by_fingerprint(wh, list(TABLES.values()), {t: days for t in TABLES})
+    logger = get_run_logger()
+    for table, stale in found.items():
+        if stale:
+            logger.info("%s: %d stale date(s), first %s", table, len(stale), min(stale))
+    return {t: sorted(d) for t, d in found.items() if d}
 
 
 @task(name="still-missing", task_run_name="check what is still missing")
@@ -90,6 +104,11 @@ def rerun_failed_dates(
         )
         report.runs = [r.name for r in runs]
         report.targets = find_targets(runs)
+        stale = find_stale() if s.prefect.rerun_include_stale else {}
+        for table, days in stale.items():
+            report.targets[table] = sorted({*report.targets.get(table, []), *days})
+        # Stale dates are complete: only a selection rewrites them, with their readers' windows.
+        down = given.downstream or bool(stale)
         if report.nothing_to_do:
             logger.info(
                 "nothing to rerun: %d failed backfill run(s) in the last %d days, none of "
@@ -100,16 +119,16 @@ def rerun_failed_dates(
         else:
             lo, hi = span(report.targets)
             # Downstream, the windows reading the last date reach past it: to the settings' end.
-            reach = max(hi, s.run.end_date) if given.downstream else hi
+            reach = max(hi, s.run.end_date) if down else hi
             params = RunParams(
                 lo,
                 reach,
                 sorted(report.targets),
                 given.chunk_days,
                 given.max_concurrency,
-                mode="failed" if given.downstream else "missing",
+                mode="failed" if down else "missing",
             )
-            select = Selection("failed", failed=report.targets) if given.downstream else None
+            select = Selection("failed", failed=report.targets) if down else None
             # The same run lock as backfill (tasks/runlock.py): never two writers at once.
             with run_lock(s, f"rerun-failed-dates {lo}..{hi}"):
                 outcomes: list[ChunkOutcome] = []

@@ -16,8 +16,9 @@ from nba_backfill.settings import CHUNK_DAYS_BOUNDS, MAX_CONCURRENCY_BOUNDS, Set
 # Reprocess modes: which dates a run writes (docs/operating.md, "Reprocess modes").
 # missing: dates missing or incomplete, and complete dates made stale by a refilled input;
 # failed: the dates failed runs left unfilled; all: every expected date, rewritten;
-# dates: the dates listed (``--dates``).
-MODES = ("missing", "failed", "all", "dates")
+# dates: the dates listed (``--dates``); stale: the dates whose inputs or model changed since
+# they were written (their write fingerprints, readiness.fingerprint_stale).
+MODES = ("missing", "failed", "all", "dates", "stale")
 
 
 def check_chunk_days(days: int) -> int:

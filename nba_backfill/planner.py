@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from nba_backfill import fingerprints
 from nba_backfill.calendar import check_order
 from nba_backfill.catalog import TABLES, TableSpec, resolve_tables, with_readers
 from nba_backfill.drift import require_writable
@@ -17,6 +18,7 @@ from nba_backfill.readiness import (
     counted_games,
     expired_through,
     expiry_reason,
+    fingerprint_stale,
     inputs_missing,
     is_complete,
     read_written,
@@ -187,6 +189,9 @@ class Selection:
     dates: tuple[dt.date, ...] = ()
     failed: Mapping[str, Sequence[dt.date]] = field(default_factory=dict)
     downstream: bool = True
+    # mode stale: table -> its dates stale by fingerprint, with the reason; None: not read yet
+    # (the planner reads them, ``stale_by_fingerprint``; ``fixed`` reads them once for a run)
+    stale: Mapping[str, Mapping[dt.date, str]] | None = None
 
     @classmethod
     def of(
@@ -198,6 +203,19 @@ class Selection:
             return None
         return cls(params.mode, params.dates or (), dict(failed or {}), params.downstream)
 
+    def fixed(self, wh: Warehouse, params: RunParams) -> Selection:
+        """This selection with mode stale's dates read now (``stale_by_fingerprint`` over
+        ``params``' range, of the tables it looks at), so that a run's later plans (the
+        Phase 4 groups, after Phase 3 rewrote their inputs) plan what its first plan saw, as
+        ``plan`` lists it; any other mode as it is."""
+        if self.mode != "stale" or self.stale is not None:
+            return self
+        names = self.tables(params.tables or list(TABLES))
+        days = sorted(wh.schedule(params.start, params.end))
+        specs = [s for s in TABLES.values() if s.name in names]
+        found = stale_by_fingerprint(wh, specs, {s.name: days for s in specs})
+        return replace(self, stale=found)
+
     @property
     def reason(self) -> str:
         return "failed" if self.mode == "failed" else "requested"
@@ -206,8 +224,14 @@ class Selection:
         """The dates of ``expected`` the run asks ``table`` for (the table is selected)."""
         if self.mode == "all":
             return set(expected)
+        if self.mode == "stale":
+            return set(expected) & set((self.stale or {}).get(table, {}))
         days = self.dates if self.mode == "dates" else self.failed.get(table, ())
         return set(expected) & set(days)
+
+    def why(self, table: str, day: dt.date) -> str:
+        """The reason a date asked of ``table`` is planned (mode stale: what changed)."""
+        return (self.stale or {}).get(table, {}).get(day) or self.reason
 
     def tables(self, selected: Sequence[str]) -> set[str]:
         """The tables a plan covers: ``selected`` (of ``failed``: those with failed dates)
@@ -318,6 +342,11 @@ class Planner:
             )
             plans[spec.name].games_skipped = inputs_missing(spec, expected, missing_games)
 
+        if select is not None and select.mode == "stale" and select.stale is None:
+            # Every table looked at, the readers too: once an input is rewritten (Phase 3
+            # before a Phase 4 group is planned), its readers' dates are stale on their own.
+            days = {s.name: plans[s.name].expected for s in scope}
+            select = replace(select, stale=stale_by_fingerprint(self.warehouse, scope, days))
         if select is not None:
             _apply_selection(plans, scope, select, [c.name for c in chosen])
         elif only is None:
@@ -384,6 +413,27 @@ class Planner:
                 tp.requested = {d: r for d, r in tp.requested.items() if d not in tp.skipped}
 
 
+def stale_by_fingerprint(
+    wh: Warehouse, specs: Sequence[TableSpec], dates: Mapping[str, Sequence[dt.date]]
+) -> dict[str, dict[dt.date, str]]:
+    """Per table of ``specs``: its ``dates`` whose inputs or model changed since they were
+    written (``readiness.fingerprint_stale``), each with its reason: one read of the records
+    per table, one of each input table over the dates and their windows."""
+    reader = fingerprints.InputReader(wh)
+    out: dict[str, dict[dt.date, str]] = {}
+    for spec in specs:
+        asked = sorted(dates.get(spec.name, ()))
+        if not asked:
+            out[spec.name] = {}
+            continue
+        rec = fingerprints.recorded(wh, spec, asked[0], asked[-1])
+        days = [d for d in asked if d in rec]
+        now = reader.current(spec, days)
+        model = fingerprints.model_sha(spec.name)
+        out[spec.name] = fingerprint_stale(spec, days, rec, now, model)
+    return out
+
+
 def _apply_selection(
     plans: Mapping[str, TablePlan],
     scope: Sequence[TableSpec],
@@ -391,17 +441,19 @@ def _apply_selection(
     selected: Sequence[str],
 ) -> None:
     """Narrow each plan of ``scope`` (catalog order) to what ``select`` asks: the dates asked
-    of a selected table, and with ``downstream`` the dates whose windows read a date planned
-    upstream (complete ones planned as stale, with that input in the reason)."""
+    of a selected table (mode stale: of every table of ``scope``), and with ``downstream``
+    the dates whose windows read a date planned upstream (complete ones planned as stale,
+    with that input in the reason)."""
     changed: dict[str, list[dt.date]] = {}
     for spec in scope:
         tp = plans[spec.name]
-        asked = select.asked(spec.name, tp.expected) if spec.name in selected else set()
+        picked = spec.name in selected or select.mode == "stale"
+        asked = select.asked(spec.name, tp.expected) if picked else set()
         down = refilled_inputs(spec, tp.expected, changed) if select.downstream else {}
         keep = asked | set(down)
         tp.missing = [d for d in tp.missing if d in keep]
         tp.incomplete = [d for d in tp.incomplete if d in keep]
-        tp.requested = {d: select.reason for d in sorted(asked)}
+        tp.requested = {d: select.why(spec.name, d) for d in sorted(asked)}
         tp.stale = {d: r for d, r in down.items() if d in tp.complete and d not in asked}
         changed[spec.name] = sorted(keep)
 

@@ -13,6 +13,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from nba_backfill.catalog import TABLES, Completeness, Dependency, TableSpec
+from nba_backfill.fingerprints import Recorded, inputs_of
 from nba_backfill.warehouse.base import DateProfile, MissingGame, Warehouse
 
 ONE_DAY = dt.timedelta(days=1)
@@ -302,3 +303,36 @@ def read_written(
     lo = start - dt.timedelta(days=reach)
     names = {s.name for s in specs} | {d.table for s in specs for d in s.input_windows}
     return {n: wh.written_at(TABLES[n], lo, end) for n in TABLES if n in names}
+
+
+# --- stale dates by fingerprint: what a date read, or the model, changed since it was written --
+def fingerprint_stale(
+    spec: TableSpec,
+    dates: Iterable[dt.date],
+    recorded: Mapping[dt.date, Recorded],
+    current: Mapping[dt.date, Mapping[str, str]],
+    model: str,
+) -> dict[dt.date, str]:
+    """The dates of ``dates`` whose write recorded (``recorded``: the latest record per date,
+    ``fingerprints.recorded``) another model than ``model`` or another fingerprint of an
+    input than it has now (``current``: date -> input table -> fingerprint of what the date
+    reads of it, ``fingerprints.InputReader``), each with its reason (``stale: input <table>
+    <dates> changed since written``, ``stale: the model changed since written``): their rows
+    hold values computed from what is no longer there. A date never recorded is not judged
+    here (the time rule, :func:`stale_dates`, still is); an input the record lacks counts as
+    changed. Staleness of the dates reading these is :func:`refilled_inputs`' (the cascade)."""
+    inputs = {i.table: i for i in inputs_of(spec.name)}
+    out: dict[dt.date, str] = {}
+    for day in sorted(dates):
+        rec = recorded.get(day)
+        if rec is None or day not in current:
+            continue
+        if rec.model_sha != model:
+            out[day] = "stale: the model changed since written"
+            continue
+        for table, now in current[day].items():
+            if rec.inputs.get(table) != now:
+                what = inputs[table].describe(day) if table in inputs else str(day)
+                out[day] = f"stale: input {table} {what} changed since written"
+                break
+    return out

@@ -12,6 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
 
+from nba_backfill import fingerprints
 from nba_backfill.catalog import TABLES, TableSpec
 from nba_backfill.errors import ProducerIncomplete
 from nba_backfill.limiter import DmlLimiter, LimiterEvent
@@ -229,6 +230,10 @@ def run_chunk(
         if on_retry is not None:
             on_retry(event)
 
+    # What each date reads, fingerprinted before it is written, recorded after (stale dates).
+    prints = fingerprints.before_write(
+        wh, spec, [d for d in dates if d not in result.dates_blocked]
+    )
     for lo, hi in _runs(dates, result.dates_blocked):
         what = f"{spec.name} {lo}..{hi}"
         chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
@@ -255,6 +260,7 @@ def run_chunk(
         result.jobs += res.jobs
         result.cost = JobCost.total([result.cost, res.cost])
         log.info("%s: replaced %d rows with %d", what, res.rows_deleted, res.rows_written)
+        fingerprints.after_write(wh, spec, {d: p for d, p in prints.items() if lo <= d <= hi})
 
     written = [d for d in dates if d not in result.dates_blocked]
     if written:

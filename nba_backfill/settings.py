@@ -241,6 +241,11 @@ class PrefectSettings(BaseModel):
     rerun_lookback_days: int = Field(
         7, ge=1, le=90, description="How far back rerun-failed-dates reads failed backfill runs"
     )
+    rerun_include_stale: bool = Field(
+        False,
+        description="rerun-failed-dates also refreshes the stale dates of the run range "
+        "(inputs or model changed since written) and the windows reading them",
+    )
 
 
 class DeploySettings(BaseModel):

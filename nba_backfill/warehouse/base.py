@@ -339,8 +339,9 @@ def run_labels() -> dict[str, str]:
 @runtime_checkable
 class Loader(Protocol):
     """Seeding and test fixtures: what they need from a warehouse beyond :class:`Warehouse`
-    (Phase 2 loads, whole-date deletes). Both adapters implement it; a run never loads, and
-    deletes only for an external producer's ``pre_delete`` (``runner._produce``), so the
+    (Phase 2 loads, whole-date deletes). Both adapters implement it; a run loads only its own
+    ledger of write fingerprints (``fingerprints.record``), and deletes only for an external
+    producer's ``pre_delete`` (``runner._produce``), so the
     wrappers of a run (retries, faults, latency) do not:
     :func:`nba_backfill.warehouse.wrapper.loader` finds the adapter under them."""
 
