@@ -297,7 +297,7 @@ def run_command(
         for t in pumps:
             t.join(timeout=5)
     if stopped:
-        raise ProducerFailed(f"{what}: stopped, the run is ending", reason=None)
+        raise ProducerFailed(f"{what}: stopped, the run is ending", reason=None, stopped=True)
     if timed_out:
         raise ProducerFailed(
             f"{what}: stopped after the {timeout_seconds:g}s timeout", reason="timeout"
