@@ -6,6 +6,7 @@ Bad input prints one line and exits 2, before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -368,6 +369,9 @@ def run(
     mode: ModeOpt = None,
     dates: DatesOpt = None,
     downstream: DownstreamOpt = True,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Start no chunk after a permanent failure")
+    ] = False,
     port: PortOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
 ) -> None:
@@ -376,6 +380,7 @@ def run(
         p = _params(
             start, end, tables, chunk_days, max_concurrency, skip_phase4, mode, dates, downstream
         )
+        p = dataclasses.replace(p, fail_fast=fail_fast)
         s = _settings()
         wh = open_warehouse(s, read_only=s.warehouse.backend == "duckdb")
         try:
@@ -470,6 +475,7 @@ def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str, list[str]]:
                 mode=p.mode,
                 dates=[d.isoformat() for d in p.dates] if p.dates else None,
                 downstream=p.downstream,
+                fail_fast=p.fail_fast,
                 return_state=True,
             )
         finally:

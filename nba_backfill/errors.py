@@ -6,6 +6,7 @@ import concurrent.futures
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class BackfillError(Exception):
@@ -304,11 +305,16 @@ class DatesFailed(BackfillError):
     ``dates_failed``). A failed chunk all the same: the run must not end Completed."""
 
     def __init__(
-        self, table: str, start: object, end: object, failed: Sequence[DateError], report: object
+        self,
+        table: str,
+        start: object,
+        end: object,
+        failed: Sequence[DateError],
+        report: Mapping[str, Any],
     ) -> None:
         shown = "; ".join(f"{f.date}: {f.error}" for f in list(failed)[:3])
         more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
         super().__init__(f"{table} {start}..{end}: {len(failed)} date(s) failed: {shown}{more}")
         self.table = table
         self.failed = list(failed)
-        self.report = report
+        self.report = dict(report)

@@ -209,6 +209,27 @@ def _narrow(
     return dict(sorted(failed.items()))
 
 
+_stops: dict[str, str] = {}
+_stops_lock = threading.Lock()
+
+
+def stop_launching(run: str, reason: str) -> None:
+    """Fail fast: no chunk of ``run`` (a run's id) starts after this; the first reason stays."""
+    with _stops_lock:
+        _stops.setdefault(run, reason)
+
+
+def launch_stopped(run: str) -> str | None:
+    """Why ``run``'s chunks must not start any more (the first permanent failure), or None."""
+    with _stops_lock:
+        return _stops.get(run)
+
+
+def forget_stop(run: str) -> None:
+    with _stops_lock:
+        _stops.pop(run, None)
+
+
 def write_limit_name(table: str) -> str:
     """Name of the cross-process limit on concurrent writes to ``table`` (created by setup)."""
     return f"nba-backfill-writes:{table}"
@@ -324,9 +345,12 @@ def run_chunk(
 __all__ = [
     "ChunkResult",
     "add_listener",
+    "forget_stop",
+    "launch_stopped",
     "narrow_budget",
     "remove_listener",
     "run_chunk",
+    "stop_launching",
     "write_limit_name",
     "write_slot",
 ]
