@@ -205,11 +205,15 @@ def classify_text(text: str) -> str | None:
 class ProducerFailed(WarehouseError):
     """An external processor's attempt failed (non-zero exit or timeout); retried when its
     last stderr lines name a transient cause (:func:`classify_text`) or it timed out.
-    ``stopped``: the run stopped it (an interrupt), which says nothing of its dates."""
+    ``stopped``: the run stopped it (an interrupt), which says nothing of its dates;
+    ``stderr``: its last stderr lines, which say what kind of error it met."""
 
-    def __init__(self, message: str, *, reason: str | None, stopped: bool = False) -> None:
+    def __init__(
+        self, message: str, *, reason: str | None, stopped: bool = False, stderr: str = ""
+    ) -> None:
         super().__init__(message, transient=reason is not None, reason=reason or "error")
         self.stopped = stopped
+        self.stderr = stderr
 
 
 class ProducerIncomplete(BackfillError):
@@ -262,7 +266,7 @@ def is_data_error(exc: BaseException) -> bool:
     if is_transient(exc) or isinstance(exc, WarehouseUnavailable):
         return False
     if isinstance(exc, ProducerFailed):
-        return not exc.stopped and _names_data_error(str(exc))
+        return not exc.stopped and _names_data_error(exc.stderr or str(exc))
     if isinstance(exc, WarehouseError):
         cause = exc.__cause__
         return cause is not None and is_data_error(cause)

@@ -305,7 +305,9 @@ def run_command(
     if code != 0:
         last = "\n".join(tail)
         shown = tail[-1] if tail else "no stderr"
-        raise ProducerFailed(f"{what}: exit code {code}: {shown}", reason=classify_text(last))
+        raise ProducerFailed(
+            f"{what}: exit code {code}: {shown}", reason=classify_text(last), stderr=last
+        )
 
 
 def _load(entry_point: str) -> Callable[[list[dt.date]], object]:

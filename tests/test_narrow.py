@@ -207,3 +207,27 @@ def test_the_rerun_of_a_narrowed_chunk_is_its_bad_date(seeded: Settings):
         "id", "run", dates[0], dates[-1], None, unfinished=[ChunkRef(3, PGS, dates[0], dates[-1])]
     )
     assert rerun_targets(wh, rerun_scope([run])) == {PGS: [bad]}
+
+
+def test_a_processor_failing_on_a_bad_value_is_narrowed_too(seeded: Settings):
+    """The same data fault met by an external processor (the stand-in computes its rows with
+    the model's SQL): its exit 1 with DuckDB's cast error as the last stderr line is a data
+    error, so its chunk is narrowed like the SQL model's, each half its own command run."""
+    from tests.producers.conftest import standin
+
+    wh = shared_warehouse()
+    dates = thirty(wh)[:7]
+    run_chunk(wh, TOGS, dates, FAST)
+    bad = dates[4]
+    corrupt_minutes(wh, bad)
+    with pytest.raises(DatesFailed) as exc:
+        run_chunk(wh, PGS, dates, FAST, producer=standin("player_game_summary"))
+    report = exc.value.report
+    assert list(report["dates_failed"]) == [bad.isoformat()]
+    # The error of the bad date's own run (its stderr said "Could not cast ...").
+    assert report["dates_failed"][bad.isoformat()].startswith(
+        f"ProducerFailed: {PGS} {bad}..{bad}: exit code 1"
+    )
+    assert report["dates_filled"] == [d.isoformat() for d in dates if d != bad]
+    assert report["writes"] <= 1 + 2 * math.ceil(math.log2(7))
+    assert complete_dates(wh, PGS, dates) == set(dates) - {bad}
