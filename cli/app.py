@@ -6,6 +6,7 @@ Bad input prints one line and exits 2, before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -371,6 +372,9 @@ def run(
     mode: ModeOpt = None,
     dates: DatesOpt = None,
     downstream: DownstreamOpt = True,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Start no chunk after a permanent failure")
+    ] = False,
     port: PortOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
     max_bytes: Annotated[
@@ -385,6 +389,7 @@ def run(
         )
         if max_bytes is not None:
             parse_bytes(max_bytes)  # a bad size is a usage error before anything starts
+        p = dataclasses.replace(p, fail_fast=fail_fast)
         s = _settings()
         wh = open_warehouse(s, read_only=s.warehouse.backend == "duckdb")
         try:
@@ -482,6 +487,7 @@ def _run_flow(
                 dates=[d.isoformat() for d in p.dates] if p.dates else None,
                 downstream=p.downstream,
                 max_bytes=max_bytes,
+                fail_fast=p.fail_fast,
                 return_state=True,
             )
         finally:

@@ -15,6 +15,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
 
 from flows import hooks, names
 from flows.fanout import FanOut
@@ -26,6 +27,7 @@ from nba_backfill.params import RunParams, parse_bool, resolve_params
 from nba_backfill.planner import Plan, Selection
 from nba_backfill.report import summary_markdown
 from nba_backfill.rerun import GATE_TAG, failed_dates
+from nba_backfill.runner import forget_stop, launch_stopped
 from nba_backfill.summary import RunSummary
 from tasks import common
 from tasks.cost import add_estimate
@@ -56,10 +58,12 @@ def backfill(
     dates: list[str] | None = None,
     downstream: bool = True,
     max_bytes: str | int | None = None,
+    fail_fast: bool = False,
 ) -> dict[str, Any]:
     """Fill every missing or incomplete (table, date) of ``[start, end]``: Phase 3, the gate,
     then the Phase 4 groups in order, then Phase 4 validation and ML readiness.
-    ``fan_out`` runs each table as its own ``backfill-table`` deployment run. ``mode``
+    ``fan_out`` runs each table as its own ``backfill-table`` deployment run. ``fail_fast``
+    stops launching chunks at the first permanent chunk failure and fails the run. ``mode``
     (``params.MODES``; ``dates`` for mode dates) picks other dates to write, and with
     ``downstream`` the dates whose windows read them (docs/operating.md). ``max_bytes``
     (e.g. ``50GB``; default the setting ``run.max_bytes``) is the run's byte budget: no chunk
@@ -81,6 +85,7 @@ def backfill(
         mode,
         dates,
         downstream,
+        fail_fast,
     )
     select = choose_selection(params)
     execution = choose_execution(params, fan_out, select)
@@ -93,10 +98,12 @@ def backfill(
             plan = plan_phase3(params, summary, select)
             if plan is not None:  # no Phase 3 table asked for
                 execution.phase3(plan, summary)
-            gate_phase3(params, summary)
-            if params.to_phase4:
-                execution.phase4(summary)
-                validate_phase4(params, summary)
+            if not stopped_fast(params, summary):
+                gate_phase3(params, summary)
+                if params.to_phase4:
+                    execution.phase4(summary)
+                    if not stopped_fast(params, summary):
+                        validate_phase4(params, summary)
         except GateFailed as exc:
             summary.gate_problems = {t: list(p) for t, p in exc.problems.items()}
             summary.reason = f"{exc} — Phase 4 not started"
@@ -105,6 +112,7 @@ def backfill(
             raise
         finally:
             over_budget(budget, summary)
+            forget_stop(str(flow_run.root_flow_run_id))
             data = summarise(summary, time.monotonic() - started)
             common.end_of_run()
         if data["status"] != "Completed":
@@ -115,6 +123,15 @@ def backfill(
 
 
 # --- the steps, in the flow's order -----------------------------------------------------------
+def stopped_fast(params: RunParams, summary: RunSummary) -> bool:
+    """With ``fail_fast``, whether a permanent chunk failure stopped the run: then nothing
+    more starts (no gate, no Phase 4) and the summary's reason names the failure."""
+    why = launch_stopped(str(flow_run.root_flow_run_id)) if params.fail_fast else None
+    if why is not None:
+        summary.reason = f"{why}: no chunk started after it"
+    return why is not None
+
+
 def choose_selection(params: RunParams) -> Selection | None:
     """The dates a reprocess mode asks for, fixed once at the start (mode failed reads the
     failed runs of the rerun look-back now, mode stale the write fingerprints: the groups

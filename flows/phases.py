@@ -14,14 +14,17 @@ from typing import Any, Protocol
 from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
+from prefect.runtime import flow_run
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from nba_backfill.catalog import PHASE4_GROUPS
+from nba_backfill.errors import DatesFailed
 from nba_backfill.params import RunParams
 from nba_backfill.planner import Chunk, Plan, Selection
 from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.rerun import chunk_tags
+from nba_backfill.runner import launch_stopped
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks.chunks import fill_chunk
 from tasks.cost import add_estimate
@@ -38,14 +41,25 @@ def error_class(state: State[Any], fut: PrefectFuture[Any]) -> str | None:
     return type(exc).__name__ if isinstance(exc, BaseException) else state.name
 
 
+def narrowed_report(fut: PrefectFuture[Any]) -> dict[str, Any] | None:
+    """The chunk report of a chunk narrowed to its bad dates (``DatesFailed``): its good
+    dates were filled and count as such. None for a chunk that failed whole."""
+    try:
+        exc = fut.result(raise_on_failure=False)
+    except Exception:
+        return None
+    return dict(exc.report) if isinstance(exc, DatesFailed) else None
+
+
 def run_chunks(
-    plan: Plan, chunks: list[Chunk], phase: int, progress_key: str
+    plan: Plan, chunks: list[Chunk], phase: int, progress_key: str, fail_fast: bool = False
 ) -> list[ChunkOutcome]:
     """Submit every chunk (upstream chunks first via ``wait_for``), let them run concurrently
     under the flow's task runner, and resolve every future: a failed chunk never stops the
     others, and nothing is left unresolved. Each chunk task run is tagged with its table, phase
     and dates (``nba_backfill.rerun.chunk_tags``): that is how a rerun finds it; its display
-    name is for people."""
+    name is for people. ``fail_fast``: the first permanent failure stops the chunks not yet
+    started (``tasks.chunks.fill_chunk``)."""
     futures: dict[str, PrefectFuture[Any]] = {}
     by_future: dict[Any, Chunk] = {}
     for chunk in chunks:  # planner order = dependency order
@@ -53,7 +67,9 @@ def run_chunks(
         fut = fill_chunk.with_options(
             task_run_name=f"phase{phase} · {chunk.label}",
             tags=chunk_tags(phase, chunk.table, chunk.start, chunk.end),
-        ).submit(chunk.table, list(chunk.dates), wait_for=ups)  # type: ignore[call-overload]
+        ).submit(  # type: ignore[call-overload]
+            chunk.table, list(chunk.dates), fail_fast=fail_fast, wait_for=ups
+        )
         futures[chunk.id] = fut
         by_future[fut.task_run_id] = chunk
     progress_id = create_progress_artifact(
@@ -89,7 +105,18 @@ def _outcomes(
             klass = error_class(state, fut)
             # A chunk the run's byte budget did not let start (nba_backfill/budget.py) never ran.
             status = "not_run" if klass == "OverBudget" else "failed"
-            outcomes.append(ChunkOutcome(chunk, phase, status, error=msg, error_class=klass))
+            outcomes.append(
+                ChunkOutcome(
+                    chunk,
+                    phase,
+                    status,
+                    report=narrowed_report(fut) if status == "failed" else None,
+                    error=msg,
+                    error_class=klass,
+                )
+            )
+        elif state.is_cancelled() and str(state.message or "").startswith("not run:"):
+            outcomes.append(ChunkOutcome(chunk, phase, "not_run", error=state.message))
         else:  # an upstream chunk failed, so this one never started
             outcomes.append(
                 ChunkOutcome(chunk, phase, "not_run", error="not run: an upstream chunk failed")
@@ -102,7 +129,7 @@ def _outcomes(
 @flow(name="phase3", flow_run_name="phase3 · {params.start}..{params.end}")
 def phase3(params: RunParams, plan: Plan) -> list[ChunkOutcome]:
     """Phase 3: per-table × per-chunk tasks, concurrent, dependency-ordered."""
-    return run_chunks(plan, plan.phase_chunks(3), 3, "phase3-progress")
+    return run_chunks(plan, plan.phase_chunks(3), 3, "phase3-progress", params.fail_fast)
 
 
 @flow(name="phase4-group", flow_run_name="phase4 · g{group} · {params.start}..{params.end}")
@@ -137,7 +164,8 @@ def phase4_group(
         plan = plan_backfill(
             params.start, params.end, names, params.chunk_days, phases=(4,), only=only
         )
-    return plan, run_chunks(plan, plan.phase_chunks(4), 4, f"phase4-g{group}-progress")
+    chunks = plan.phase_chunks(4)
+    return plan, run_chunks(plan, chunks, 4, f"phase4-g{group}-progress", params.fail_fast)
 
 
 def with_runner(fn: Any, params: RunParams) -> Any:
@@ -170,6 +198,8 @@ class InProcess:
 
     def phase4(self, summary: RunSummary) -> None:
         for group in range(1, len(PHASE4_GROUPS) + 1):
+            if self.params.fail_fast and launch_stopped(str(flow_run.root_flow_run_id)):
+                return  # fail fast: no group starts after a permanent failure
             plan, outcomes = with_runner(phase4_group, self.params)(
                 self.params, group, select=self.select
             )

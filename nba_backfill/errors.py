@@ -6,6 +6,7 @@ import concurrent.futures
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class BackfillError(Exception):
@@ -203,10 +204,16 @@ def classify_text(text: str) -> str | None:
 
 class ProducerFailed(WarehouseError):
     """An external processor's attempt failed (non-zero exit or timeout); retried when its
-    last stderr lines name a transient cause (:func:`classify_text`) or it timed out."""
+    last stderr lines name a transient cause (:func:`classify_text`) or it timed out.
+    ``stopped``: the run stopped it (an interrupt), which says nothing of its dates;
+    ``stderr``: its last stderr lines, which say what kind of error it met."""
 
-    def __init__(self, message: str, *, reason: str | None) -> None:
+    def __init__(
+        self, message: str, *, reason: str | None, stopped: bool = False, stderr: str = ""
+    ) -> None:
         super().__init__(message, transient=reason is not None, reason=reason or "error")
+        self.stopped = stopped
+        self.stderr = stderr
 
 
 class ProducerIncomplete(BackfillError):
@@ -247,3 +254,91 @@ def is_conflict(exc: BaseException) -> bool:
 
 def is_transient(exc: BaseException) -> bool:
     return classify(exc) is not None
+
+
+# What a write fails with when a value of the data it reads is bad (a cast, an overflow, a
+# division, a scalar subquery or a MERGE with more than one row): BigQuery reports these as
+# invalidQuery like a syntax error, so the text tells them apart.
+_DATA_MESSAGES = (
+    "bad bool value",
+    "bad double value",
+    "bad int64 value",
+    "bad numeric value",
+    "could not cast",
+    "invalid numeric value",
+    "invalid date",
+    "invalid timestamp",
+    "numeric overflow",
+    "out of range",
+    "overflow",
+    "division by zero",
+    "produced more than one element",
+    "must match at most one source row",
+)
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a permanent error that the data of some dates may cause, so that a
+    write of fewer dates may succeed (``runner`` narrows a failing chunk on these only). Never
+    a transient error (the retry policy handles those), an injected fault or a syntax, access
+    or not-found error (every date fails alike), a warehouse that cannot be opened, or an
+    external processor's timeout or stop (a hang is not a date's doing)."""
+    if is_transient(exc) or isinstance(exc, WarehouseUnavailable):
+        return False
+    if isinstance(exc, ProducerFailed):
+        return not exc.stopped and _names_data_error(exc.stderr or str(exc))
+    if isinstance(exc, WarehouseError):
+        cause = exc.__cause__
+        return cause is not None and is_data_error(cause)
+    try:
+        import duckdb
+
+        if isinstance(exc, duckdb.DataError):  # conversion, out of range, ...
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from google.api_core import exceptions as gexc
+    except ImportError:  # pragma: no cover
+        return False
+    if isinstance(exc, gexc.BadRequest):
+        reasons = {str(e.get("reason", "")) for e in (exc.errors or []) if isinstance(e, dict)}
+        return not reasons & (_NEVER_RETRY_REASONS - {"invalid", "invalidQuery"}) and (
+            _names_data_error(str(exc))
+        )
+    return False
+
+
+def _names_data_error(text: str) -> bool:
+    lowered = text.lower()
+    return "syntax error" not in lowered and any(m in lowered for m in _DATA_MESSAGES)
+
+
+@dataclass(frozen=True)
+class DateError:
+    """One date a narrowed chunk could not write, and why (the error's class and first line)."""
+
+    date: object
+    error_class: str
+    error: str
+
+
+class DatesFailed(BackfillError):
+    """A chunk whose write failed with a data error on some dates: narrowed down to them, the
+    other dates were written (``report``: the chunk's report, ``ChunkResult.as_dict``, with
+    ``dates_failed``). A failed chunk all the same: the run must not end Completed."""
+
+    def __init__(
+        self,
+        table: str,
+        start: object,
+        end: object,
+        failed: Sequence[DateError],
+        report: Mapping[str, Any],
+    ) -> None:
+        shown = "; ".join(f"{f.date}: {f.error}" for f in list(failed)[:3])
+        more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
+        super().__init__(f"{table} {start}..{end}: {len(failed)} date(s) failed: {shown}{more}")
+        self.table = table
+        self.failed = list(failed)
+        self.report = dict(report)

@@ -59,6 +59,7 @@ class RunParams:
     mode: str = "missing"  # one of MODES
     dates: tuple[dt.date, ...] | None = None  # mode "dates": the dates asked for, sorted
     downstream: bool = True  # modes other than missing: also the windows reading them
+    fail_fast: bool = False  # stop launching chunks at the first permanent chunk failure
 
     def __post_init__(self) -> None:
         check_order(self.start, self.end)
@@ -200,6 +201,7 @@ def resolve_params(
     mode: str | None = None,
     dates: list[str] | list[dt.date] | str | None = None,
     downstream: bool | str = True,
+    fail_fast: bool | str = False,
 ) -> RunParams:
     """Validate run parameters as they come — typed from the CLI, or as JSON values (strings
     for dates) from a deployment run or a flow call — and fill in the settings' defaults.
@@ -223,6 +225,7 @@ def resolve_params(
         mode=how,
         dates=days,
         downstream=down,
+        fail_fast=parse_bool(fail_fast, "fail_fast"),
     )
     # An external producer that cannot start is bad input like a bad date: one line, before
     # anything is read or written (run, plan and the flows all come through here).

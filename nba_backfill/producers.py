@@ -302,7 +302,7 @@ def run_command(
         for t in pumps:
             t.join(timeout=5)
     if stopped:
-        raise ProducerFailed(f"{what}: stopped, the run is ending", reason=None)
+        raise ProducerFailed(f"{what}: stopped, the run is ending", reason=None, stopped=True)
     if timed_out:
         raise ProducerFailed(
             f"{what}: stopped after the {timeout_seconds:g}s timeout", reason="timeout"
@@ -310,7 +310,9 @@ def run_command(
     if code != 0:
         last = "\n".join(tail)
         shown = tail[-1] if tail else "no stderr"
-        raise ProducerFailed(f"{what}: exit code {code}: {shown}", reason=classify_text(last))
+        raise ProducerFailed(
+            f"{what}: exit code {code}: {shown}", reason=classify_text(last), stderr=last
+        )
 
 
 def _load(entry_point: str) -> Callable[[list[dt.date]], object]:

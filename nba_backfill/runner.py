@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -14,7 +16,7 @@ from functools import partial
 
 from nba_backfill import fingerprints
 from nba_backfill.catalog import TABLES, TableSpec
-from nba_backfill.errors import ProducerIncomplete
+from nba_backfill.errors import DateError, DatesFailed, ProducerIncomplete, is_data_error
 from nba_backfill.limiter import DmlLimiter, LimiterEvent
 from nba_backfill.producers import OnLine, command_argv, run_command
 from nba_backfill.readiness import (
@@ -58,16 +60,20 @@ class ChunkResult:
     dates_incomplete: list[dt.date] = field(default_factory=list)
     # Dates written without games whose box scores or gamebook never arrived (named).
     games_skipped: dict[dt.date, str] = field(default_factory=dict)
+    # Dates whose write failed with a data error, narrowed down to them (date -> error); the
+    # chunk's other dates were written.
+    dates_failed: dict[dt.date, str] = field(default_factory=dict)
     rows_written: int = 0
     rows_deleted: int = 0
     jobs: int = 0
     retries: list[RetryEvent] = field(default_factory=list)
+    writes: int = 0  # range writes made (each under the retry policy): 1 per run unless narrowed
     seconds: float = 0.0
     cost: JobCost | None = None  # what the writes' jobs cost; None on DuckDB (nothing billed)
 
     @property
     def ok(self) -> bool:
-        return not self.dates_blocked and not self.dates_incomplete
+        return not self.dates_blocked and not self.dates_incomplete and not self.dates_failed
 
     def as_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -76,6 +82,7 @@ class ChunkResult:
         d["dates_incomplete"] = [x.isoformat() for x in self.dates_incomplete]
         d["dates_blocked"] = {k.isoformat(): v for k, v in self.dates_blocked.items()}
         d["games_skipped"] = {k.isoformat(): v for k, v in self.games_skipped.items()}
+        d["dates_failed"] = {k.isoformat(): v for k, v in self.dates_failed.items()}
         return d
 
 
@@ -172,6 +179,75 @@ def _produce(
     return WriteResult(spec.name, lo, hi, deleted, wh.row_count(spec, lo, hi))
 
 
+def narrow_budget(n: int) -> int:
+    """The range writes narrowing a failed write of ``n`` dates may make beyond the first:
+    two per halving level (the two halves) for up to two bad dates, 4 x ceil(log2 n). Past it
+    the ranges still failing are reported failed whole: an error every date raises costs
+    O(log n) writes, not 2n."""
+    return 4 * math.ceil(math.log2(n)) if n > 1 else 0
+
+
+def _first(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+
+
+def _narrow(
+    write: Callable[[Sequence[dt.date]], None],
+    dates: Sequence[dt.date],
+    error: BaseException,
+) -> dict[dt.date, str]:
+    """``dates``' write failed with the data error ``error``: write each half as its own
+    atomic replace, and split the halves that fail again, down to single dates (breadth
+    first, within :func:`narrow_budget`). Good halves stay committed. Returns the dates left
+    failed -> their error. An error that is not a data error stops the narrowing: its range,
+    and every range still pending, fail whole with their errors."""
+    budget = narrow_budget(len(dates))
+    failed: dict[dt.date, str] = {}
+    pending: deque[tuple[list[dt.date], BaseException]] = deque([(list(dates), error)])
+    stop = False
+    while pending:
+        ds, err = pending.popleft()
+        if len(ds) == 1 or stop or budget < 2:
+            failed.update(dict.fromkeys(ds, _first(err)))
+            continue
+        mid = (len(ds) + 1) // 2
+        for half in (ds[:mid], ds[mid:]):
+            if stop:
+                failed.update(dict.fromkeys(half, _first(err)))
+                continue
+            budget -= 1
+            try:
+                write(half)
+            except Exception as exc:
+                if is_data_error(exc):
+                    pending.append((half, exc))
+                else:
+                    stop = True
+                    failed.update(dict.fromkeys(half, _first(exc)))
+    return dict(sorted(failed.items()))
+
+
+_stops: dict[str, str] = {}
+_stops_lock = threading.Lock()
+
+
+def stop_launching(run: str, reason: str) -> None:
+    """Fail fast: no chunk of ``run`` (a run's id) starts after this; the first reason stays."""
+    with _stops_lock:
+        _stops.setdefault(run, reason)
+
+
+def launch_stopped(run: str) -> str | None:
+    """Why ``run``'s chunks must not start any more (the first permanent failure), or None."""
+    with _stops_lock:
+        return _stops.get(run)
+
+
+def forget_stop(run: str) -> None:
+    with _stops_lock:
+        _stops.pop(run, None)
+
+
 def write_limit_name(table: str) -> str:
     """Name of the cross-process limit on concurrent writes to ``table`` (created by setup)."""
     return f"nba-backfill-writes:{table}"
@@ -234,12 +310,14 @@ def run_chunk(
     prints = fingerprints.before_write(
         wh, spec, [d for d in dates if d not in result.dates_blocked]
     )
-    for lo, hi in _runs(dates, result.dates_blocked):
+
+    def write_range(run_dates: Sequence[dt.date]) -> None:
+        """One atomic replace of ``[run_dates[0], run_dates[-1]]``, under the retry policy."""
+        lo, hi = run_dates[0], run_dates[-1]
         what = f"{spec.name} {lo}..{hi}"
         chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
         write: Callable[[], WriteResult]
         if producer is not None and producer.external:
-            run_dates = [d for d in dates if lo <= d <= hi]
             write = partial(_produce, wh, spec, producer, lo, hi, run_dates, on_output or _log_line)
         else:
             write = partial(wh.replace_range, spec, lo, hi, labels=chunk_labels)
@@ -247,6 +325,7 @@ def run_chunk(
             write = _guarded(write, write_guard, spec.name)
         if limiter is not None:
             write = _limited(write, limiter, spec.name, retried)
+        result.writes += 1
         with write_slot(spec.name, per_table_limit):
             res = call_with_retries(
                 write,
@@ -262,7 +341,19 @@ def run_chunk(
         log.info("%s: replaced %d rows with %d", what, res.rows_deleted, res.rows_written)
         fingerprints.after_write(wh, spec, {d: p for d, p in prints.items() if lo <= d <= hi})
 
-    written = [d for d in dates if d not in result.dates_blocked]
+    for lo, hi in _runs(dates, result.dates_blocked):
+        run_dates = [d for d in dates if lo <= d <= hi]
+        try:
+            write_range(run_dates)
+        except Exception as exc:
+            if not is_data_error(exc):
+                raise  # not a date's doing (or transient, retries spent): the chunk fails
+            log.warning(
+                "%s %s..%s: %s; narrowing to the failing dates", spec.name, lo, hi, _first(exc)
+            )
+            result.dates_failed.update(_narrow(write_range, run_dates, exc))
+
+    written = [d for d in dates if d not in result.dates_blocked and d not in result.dates_failed]
     if written:
         prof = reader.date_profile(spec, written[0], written[-1])
         missing = reader.games_missing_inputs(written[0], written[-1])
@@ -277,6 +368,10 @@ def run_chunk(
     result.seconds = time.perf_counter() - started
     for fn in list(_listeners):
         fn(result)
+    if result.dates_failed:
+        # The good dates are written; the chunk fails all the same, naming its bad dates.
+        failed = [DateError(d, *e.split(": ", 1)) for d, e in result.dates_failed.items()]
+        raise DatesFailed(spec.name, dates[0], dates[-1], failed, result.as_dict())
     if producer is not None and producer.external and result.dates_incomplete:
         # A processor's exit code is no evidence: dates it left incomplete fail the chunk.
         raise ProducerIncomplete(spec.name, dates[0], dates[-1], result.dates_incomplete)
@@ -287,8 +382,12 @@ __all__ = [
     "ChunkResult",
     "add_listener",
     "dml_rate_limit_name",
+    "forget_stop",
+    "launch_stopped",
+    "narrow_budget",
     "remove_listener",
     "run_chunk",
+    "stop_launching",
     "write_limit_name",
     "write_slot",
 ]

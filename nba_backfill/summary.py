@@ -28,12 +28,35 @@ class ChunkOutcome:
         return f"phase{self.phase} · {self.chunk.label}"
 
     def failure(self) -> dict[str, Any]:
-        """What a report says of a chunk that did not complete."""
-        return {
+        """What a report says of a chunk that did not complete; a chunk narrowed to its bad
+        dates (its report has ``dates_failed``) names them, each with its error."""
+        out: dict[str, Any] = {
             "label": self.label,
             "error": self.error or self.status,
             "error_class": self.error_class,
         }
+        if self.narrowed:
+            out["dates_failed"] = dict((self.report or {})["dates_failed"])
+        return out
+
+    @property
+    def narrowed(self) -> bool:
+        """A failed chunk whose write was narrowed to its bad dates: the others were filled."""
+        return self.status == "failed" and bool((self.report or {}).get("dates_failed"))
+
+    def unfilled(self) -> list[str]:
+        """The chunk's dates that were to be filled and were not: every date of a chunk that
+        failed whole; a completed or narrowed chunk's failed, incomplete and blocked dates."""
+        if self.status != "completed" and not self.narrowed:
+            return [d.isoformat() for d in self.chunk.dates]
+        rep = self.report or {}
+        return sorted(
+            [
+                *rep.get("dates_failed", {}),
+                *rep.get("dates_incomplete", []),
+                *rep.get("dates_blocked", {}),
+            ]
+        )
 
 
 @dataclass
@@ -111,11 +134,7 @@ class RunSummary:
         """Table -> dates that were to be filled and were not (failed or blocked chunks)."""
         out: dict[str, list[str]] = {}
         for o in self.outcomes:
-            if o.status != "completed":
-                dates = [d.isoformat() for d in o.chunk.dates]
-            else:
-                rep = o.report or {}
-                dates = list(rep.get("dates_incomplete", [])) + list(rep.get("dates_blocked", {}))
+            dates = o.unfilled()
             if dates:
                 out.setdefault(o.chunk.table, []).extend(dates)
         return out
@@ -191,7 +210,7 @@ class RunSummary:
         if self.failed:
             parts.append(
                 f"{len(self.failed)} chunk(s) failed: "
-                + ", ".join(o.label for o in self.failed[:10])
+                + ", ".join(o.label + _narrowed_to(o) for o in self.failed[:10])
             )
         unfilled = self.unfilled_dates()
         if unfilled:
@@ -243,6 +262,11 @@ def _figures(cost: JobCost | None) -> dict[str, int | None]:
         "bytes_billed": cost.bytes_billed,
         "slot_ms": cost.slot_ms,
     }
+
+
+def _narrowed_to(o: ChunkOutcome) -> str:
+    """`` (only on <dates>)`` for a chunk narrowed to its bad dates, else nothing."""
+    return f" (only on {_first(list((o.report or {})['dates_failed']))})" if o.narrowed else ""
 
 
 def _first(dates: list[str], first: int = 3) -> str:

@@ -11,13 +11,22 @@ from prefect import get_client, get_run_logger, task
 from prefect.concurrency.sync import concurrency, rate_limit
 from prefect.context import get_run_context
 from prefect.exceptions import ObjectNotFound
+from prefect.runtime import flow_run
+from prefect.states import Cancelled, State
 
 from nba_backfill.budget import OverBudget, active_budget, chunk_estimate
 from nba_backfill.catalog import TABLES
 from nba_backfill.errors import BackfillError, is_transient
 from nba_backfill.limiter import DmlLimiter, shared_limiter
 from nba_backfill.retry import RetryEvent
-from nba_backfill.runner import WriteGuard, dml_rate_limit_name, run_chunk, write_limit_name
+from nba_backfill.runner import (
+    WriteGuard,
+    dml_rate_limit_name,
+    launch_stopped,
+    run_chunk,
+    stop_launching,
+    write_limit_name,
+)
 from nba_backfill.settings import Settings
 from tasks import common
 
@@ -106,10 +115,17 @@ def forget_limits() -> None:
 
 
 @task(name="fill-chunk", retries=0)
-def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
+def fill_chunk(
+    table: str, dates: list[dt.date], fail_fast: bool = False
+) -> dict[str, object] | State[None]:
     """Replace ``table`` on the chunk's dates; return the chunk report (dates filled / blocked /
-    incomplete, rows, retries). Retries happen inside, under the shared tenacity policy."""
+    incomplete, rows, retries). Retries happen inside, under the shared tenacity policy.
+    ``fail_fast``: a permanent failure stops the run's chunks not yet started, which end
+    Cancelled (not run) with its reason; those running finish."""
     logger = get_run_logger()
+    run = str(flow_run.root_flow_run_id)
+    if fail_fast and (why := launch_stopped(run)):
+        return Cancelled(message=f"not run: {why}")
     s = common.settings()
     ctx = get_run_context()
     flow_run_id = str(getattr(getattr(ctx, "task_run", None), "flow_run_id", "") or "")
@@ -160,6 +176,8 @@ def fill_chunk(table: str, dates: list[dt.date]) -> dict[str, object]:
         logger.error(
             "%s %s..%s failed (%s): %s", table, dates[0], dates[-1], kind, str(exc).splitlines()[0]
         )
+        if fail_fast and kind == "permanent":  # before this thread takes the next chunk
+            stop_launching(run, f"--fail-fast after {table} {dates[0]}..{dates[-1]} failed")
         if isinstance(exc, BackfillError):
             raise
         raise BackfillError(f"{table} {dates[0]}..{dates[-1]}: {exc}") from exc

@@ -132,3 +132,15 @@ def test_the_checks_that_decide_a_run_cover_what_it_fills(
     assert p.to_phase4 is to_phase4
     expected = [t.name for t in PHASE3] if gate == "all phase 3" else gate
     assert p.gate_tables() == expected
+
+
+@pytest.mark.parametrize(("value", "fast"), [(True, True), ("true", True), ("0", False)])
+def test_fail_fast_comes_as_a_bool_or_its_spelling(value: object, fast: bool) -> None:
+    p = resolve_params(load_settings(), "2021-11-01", "2021-11-07", fail_fast=value)  # type: ignore[arg-type]
+    assert p.fail_fast is fast
+    assert resolve_params(load_settings(), "2021-11-01", "2021-11-07").fail_fast is False
+
+
+def test_a_bad_fail_fast_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="fail_fast"):
+        resolve_params(load_settings(), "2021-11-01", "2021-11-07", fail_fast="maybe")

@@ -122,3 +122,34 @@ def test_a_game_skipped_for_missing_inputs_is_named_once_and_does_not_fail_the_r
     data = summary.as_dict("Completed")
     assert data["games_skipped"] == [game]
     assert f"- {game} (box scores / gamebook never arrived)" in summary_markdown(data)
+
+
+def test_a_narrowed_chunk_counts_its_good_dates_and_names_its_bad_ones():
+    """A chunk narrowed to its bad dates (DatesFailed's report) fails, yet its good dates are
+    filled; the summary, its failed chunk and the run's line name the bad dates only, while a
+    chunk that failed whole still names all of its dates."""
+    days = tuple(D(2021, 11, d) for d in range(1, 5))
+    report = {
+        "dates_filled": ["2021-11-01", "2021-11-02", "2021-11-04"],
+        "dates_failed": {"2021-11-03": "WarehouseError: Could not cast value 99999"},
+        "dates_incomplete": [],
+        "dates_blocked": {},
+        "retries": [],
+    }
+    narrowed = ChunkOutcome(Chunk(TDGS, days[0], days[-1], days), 3, "failed", report=report)
+    whole = ChunkOutcome(Chunk(TOGS, days[0], days[-1], days), 3, "failed", error="boom")
+    s = RunSummary(days[0], days[-1], outcomes=[narrowed, whole])
+    assert s.failed_dates() == {
+        TDGS: ["2021-11-03"],
+        TOGS: ["2021-11-01", "2021-11-02", "2021-11-03", "2021-11-04"],
+    }
+    assert narrowed.failure()["dates_failed"] == report["dates_failed"]
+    assert "dates_failed" not in whole.failure()
+    assert s.conclude(1.0) == "Failed"
+    assert s.reason == (
+        "2 chunk(s) failed: phase3 · team_defense_game_summary · 2021-11-01..2021-11-04 "
+        "(only on 2021-11-03), phase3 · team_offense_game_summary · 2021-11-01..2021-11-04"
+    )
+    out = s.as_dict("Failed")
+    assert out["failed_dates"] == s.failed_dates()
+    assert [c.get("dates_failed") for c in out["failed_chunks"]] == [report["dates_failed"], None]
