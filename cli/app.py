@@ -370,6 +370,10 @@ def run(
     downstream: DownstreamOpt = True,
     port: PortOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
+    require_signoff: Annotated[
+        bool | None,
+        typer.Option(help="Pause after the gate for a sign-off in the Prefect UI"),
+    ] = None,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
     with _errors():
@@ -404,7 +408,7 @@ def run(
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         with out.status("connecting to the local Prefect server"):
             api = local_server.configure(s.home, port)
-        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks))
+        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks), require_signoff)
         close_shared()
         out.print(f"finished in {time.perf_counter() - started:.1f}s")
         _print_status(list_games=False, run=p)  # named above and in the exit line
@@ -439,7 +443,9 @@ def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
     return "; ".join(failing) or None
 
 
-def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str, list[str]]:
+def _run_flow(
+    p: RunParams, total_chunks: int, require_signoff: bool | None = None
+) -> tuple[bool, str, list[str]]:
     """Run the flow here: (completed, why not, the games it skipped for missing inputs)."""
     from flows.backfill import backfill  # Prefect is imported here only
     from nba_backfill import runner
@@ -470,6 +476,7 @@ def _run_flow(p: RunParams, total_chunks: int) -> tuple[bool, str, list[str]]:
                 mode=p.mode,
                 dates=[d.isoformat() for d in p.dates] if p.dates else None,
                 downstream=p.downstream,
+                require_signoff=require_signoff,
                 return_state=True,
             )
         finally:

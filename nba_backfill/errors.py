@@ -6,6 +6,7 @@ import concurrent.futures
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class BackfillError(Exception):
@@ -69,6 +70,9 @@ class GateFailed(BackfillError):
 
     phase: int
     problems: Mapping[str, list[str]] = field(default_factory=dict)
+    # The validation report behind the verdict (nba_backfill.validation.ValidationReport):
+    # the per-date gate goes on from it.
+    report: Any = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         parts = [f"{t}: {'; '.join(p)}" for t, p in self.problems.items()]
