@@ -66,8 +66,8 @@ def backfill(
     (``params.MODES``; ``dates`` for mode dates) picks other dates to write, and with
     ``downstream`` the dates whose windows read them (docs/operating.md). ``require_signoff``
     (None: ``NBA_BACKFILL_GATE__REQUIRE_SIGNOFF``) pauses after the gate until a person
-    signs the Phase 3 checklist off (``flows/signoff.py``); a refusal or no answer in time
-    ends the run Cancelled, Phase 4 not started.
+    signs the Phase 3 checklist off (``flows/signoff.py``); a refusal ends the run Cancelled,
+    no answer in time Failed (Prefect's pause timeout), Phase 4 not started either way.
 
     Returns the run summary (``RunSummary.as_dict``); a run that does not complete raises
     ``BackfillFailed`` carrying it (the Slack hooks read it from either)."""

@@ -48,7 +48,8 @@ def _run_url() -> tuple[str | None, str | None]:
 
 def sign_off(summary: RunSummary, timeout_seconds: int) -> dict[str, Any]:
     """Ask for the sign-off and wait for it (at most ``timeout_seconds``); record the answer
-    in ``summary.signoff`` and return it. A timeout is recorded as not approved, by nobody."""
+    in ``summary.signoff`` and return it. Should the wait end in this process (Prefect's server
+    usually fails a timed-out pause itself), it is recorded as not approved, by nobody."""
     logger = get_run_logger()
     url, name = _run_url()
     send_slack(
