@@ -381,6 +381,10 @@ def run(
         str | None,
         typer.Option(help="Run budget, e.g. 50GB: no chunk starts past it"),
     ] = None,
+    require_signoff: Annotated[
+        bool | None,
+        typer.Option(help="Pause after the gate for a sign-off in the Prefect UI"),
+    ] = None,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
     with _errors():
@@ -418,7 +422,7 @@ def run(
             os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
         with out.status("connecting to the local Prefect server"):
             api = local_server.configure(s.home, port)
-        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks), max_bytes)
+        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks), max_bytes, require_signoff)
         close_shared()
         out.print(f"finished in {time.perf_counter() - started:.1f}s")
         _print_status(list_games=False, run=p)  # named above and in the exit line
@@ -454,7 +458,10 @@ def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
 
 
 def _run_flow(
-    p: RunParams, total_chunks: int, max_bytes: str | None = None
+    p: RunParams,
+    total_chunks: int,
+    max_bytes: str | None = None,
+    require_signoff: bool | None = None,
 ) -> tuple[bool, str, list[str]]:
     """Run the flow here: (completed, why not, the games it skipped for missing inputs)."""
     from flows.backfill import backfill  # Prefect is imported here only
@@ -488,6 +495,7 @@ def _run_flow(
                 downstream=p.downstream,
                 max_bytes=max_bytes,
                 fail_fast=p.fail_fast,
+                require_signoff=require_signoff,
                 return_state=True,
             )
         finally:

@@ -13,18 +13,22 @@ import datetime as dt
 import time
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.runtime import flow_run
+from prefect.states import Cancelled, State
 
 from flows import hooks, names
 from flows.fanout import FanOut
 from flows.phases import Execution, InProcess
+from flows.signoff import sign_off
 from nba_backfill.budget import RunBudget, parse_bytes, start_budget
+from nba_backfill.catalog import PHASE4
 from nba_backfill.errors import BackfillFailed, GateFailed, UsageError
 from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, parse_bool, resolve_params
 from nba_backfill.planner import Plan, Selection
+from nba_backfill.readiness import held_back
 from nba_backfill.report import summary_markdown
 from nba_backfill.rerun import GATE_TAG, failed_dates
 from nba_backfill.runner import forget_stop, launch_stopped
@@ -59,7 +63,8 @@ def backfill(
     downstream: bool = True,
     max_bytes: str | int | None = None,
     fail_fast: bool = False,
-) -> dict[str, Any]:
+    require_signoff: bool | None = None,
+) -> dict[str, Any] | State[Any]:
     """Fill every missing or incomplete (table, date) of ``[start, end]``: Phase 3, the gate,
     then the Phase 4 groups in order, then Phase 4 validation and ML readiness.
     ``fan_out`` runs each table as its own ``backfill-table`` deployment run. ``fail_fast``
@@ -68,6 +73,10 @@ def backfill(
     ``downstream`` the dates whose windows read them (docs/operating.md). ``max_bytes``
     (e.g. ``50GB``; default the setting ``run.max_bytes``) is the run's byte budget: no chunk
     starts once billed + its estimate would exceed it (``nba_backfill/budget.py``).
+    ``require_signoff`` (None: ``NBA_BACKFILL_GATE__REQUIRE_SIGNOFF``) pauses after the gate
+    until a person signs the Phase 3 checklist off (``flows/signoff.py``); a refusal ends the
+    run Cancelled, no answer in time Failed (Prefect's pause timeout), Phase 4 not started
+    either way.
 
     Returns the run summary (``RunSummary.as_dict``); a run that does not complete raises
     ``BackfillFailed`` carrying it (the Slack hooks read it from either)."""
@@ -99,9 +108,10 @@ def backfill(
             if plan is not None:  # no Phase 3 table asked for
                 execution.phase3(plan, summary)
             if not stopped_fast(params, summary):
-                gate_phase3(params, summary)
-                if params.to_phase4:
-                    execution.phase4(summary)
+                failing = gate_phase3(params, summary, per_date(execution))
+                if params.to_phase4 and signed_off(require_signoff, summary):
+                    execution.phase4(summary, hold_for(params, failing))
+                    record_held_back(summary)
                     if not stopped_fast(params, summary):
                         validate_phase4(params, summary)
         except GateFailed as exc:
@@ -115,6 +125,9 @@ def backfill(
             forget_stop(str(flow_run.root_flow_run_id))
             data = summarise(summary, time.monotonic() - started)
             common.end_of_run()
+        if data["status"] == "Cancelled":  # the sign-off refused: not a failure to rerun
+            logger.warning(summary.reason)
+            return Cancelled(message=summary.reason)
         if data["status"] != "Completed":
             logger.error(summary.reason)
             raise BackfillFailed(summary.reason or "backfill failed", summary=data)
@@ -199,19 +212,83 @@ def plan_phase3(
     return plan
 
 
-def gate_phase3(params: RunParams, summary: RunSummary) -> None:
+def per_date(execution: Execution) -> bool:
+    """Whether the gate holds back Phase 4 date by date (``NBA_BACKFILL_GATE__MODE=date``, the
+    default) rather than stopping it whole (``table``). A fan-out run's children plan their
+    own tables without the held dates: it gates by table."""
+    return common.settings().gate.mode == "date" and isinstance(execution, InProcess)
+
+
+def gate_phase3(
+    params: RunParams, summary: RunSummary, by_date: bool = False
+) -> dict[str, list[dt.date]]:
     """Validate Phase 3 over the run's range. When the run goes on to Phase 4, every Phase 3
     table is checked (Phase 4 reads them) and a table below its threshold raises GateFailed
     (naming what is missing): Phase 4 never starts. A run without Phase 4 (``skip_phase4``,
     or only Phase 3 tables asked for) checks the Phase 3 tables it filled and does not raise
     (a rerun reads from the task run, tagged ``gate:phase3``, whether Phase 4 was blocked,
     and it was not: it was not asked for); a failing check still fails the run
-    (``RunSummary.conclude``)."""
+    (``RunSummary.conclude``).
+
+    ``by_date`` (the per-date gate): the 95 % rule stays the verdict — the gate task still
+    fails, tagged, so the scheduled rerun puts the run's Phase 4 in scope, and the run fails
+    at its end — but Phase 4 goes on. Returns the Phase 3 dates the gate found not complete
+    (table -> dates): Phase 4 holds back only the dates whose windows read one of them."""
     tables = params.gate_tables()
     if tables == []:  # no Phase 3 table and no Phase 4: nothing of Phase 3 to check
-        return
+        return {}
     gate = validate_phase.with_options(tags=[GATE_TAG])
-    summary.add_validation(gate(3, params.start, params.end, tables, gate=params.to_phase4))
+    try:
+        report = gate(3, params.start, params.end, tables, gate=params.to_phase4)
+    except GateFailed as exc:
+        if not by_date or exc.report is None:
+            raise
+        report = exc.report
+    summary.add_validation(report)
+    return {t.table: list(t.short_dates) for t in report.tables if t.short_dates}
+
+
+def signed_off(require_signoff: bool | None, summary: RunSummary) -> bool:
+    """Whether Phase 4 may start: no sign-off asked for (the parameter, else the setting), or
+    a person approved it. A refusal or a timeout sets the run's reason, with the note."""
+    gate = common.settings().gate
+    if not (
+        gate.require_signoff
+        if require_signoff is None
+        else parse_bool(require_signoff, "require_signoff")
+    ):
+        return True
+    answer = sign_off(summary, gate.signoff_timeout_seconds)
+    if answer["approved"]:
+        return True
+    who = answer["approver"] or "nobody"
+    summary.reason = f"sign-off refused by {who}: {answer['note']} — Phase 4 not started"
+    return False
+
+
+def hold_for(params: RunParams, failing: dict[str, list[dt.date]]) -> dict[str, dict[dt.date, str]]:
+    """The Phase 4 dates of the run's range to hold back, with their reasons
+    (``readiness.held_back``): the dates whose windows read a ``failing`` Phase 3 date."""
+    if not failing:
+        return {}
+    span = (params.end - params.start).days + 1
+    return held_back(PHASE4, [params.start + dt.timedelta(days=n) for n in range(span)], failing)
+
+
+def record_held_back(summary: RunSummary) -> None:
+    """Leave a failed task run tagged ``gate:phase3`` when Phase 4 dates were held back under
+    a passing verdict (a few short Phase 3 dates): the scheduled rerun reads that tag and
+    refills the run's Phase 4 dates still missing, held-back ones included."""
+    if summary.held_back and not summary.check_problems.get(3):
+        n = sum(map(len, summary.held_back.values()))
+        hold = held_back_task.with_options(tags=[GATE_TAG])
+        hold(f"{n} Phase 4 date(s) held back", return_state=True)
+
+
+@task(name="held-back", task_run_name="phase 4 dates held back by the Phase 3 gate")
+def held_back_task(message: str) -> None:
+    """A record for the rerun (see :func:`record_held_back`): always fails, naming the count."""
+    raise GateFailed(3, {"held back": [message]})
 
 
 def validate_phase4(params: RunParams, summary: RunSummary) -> None:

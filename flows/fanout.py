@@ -41,7 +41,10 @@ class FanOut:
     def phase3(self, plan: Plan, summary: RunSummary) -> None:
         summary.outcomes += fan_out_tables(self.params, plan, 3)
 
-    def phase4(self, summary: RunSummary) -> None:
+    def phase4(
+        self, summary: RunSummary, hold: dict[str, dict[dt.date, str]] | None = None
+    ) -> None:
+        # ``hold`` stays empty: a fan-out run gates by table (flows/backfill.per_date).
         p = self.params
         plan = plan_backfill(p.start, p.end, p.phase_tables(4), p.chunk_days, (4,))
         summary.add_plan(plan)

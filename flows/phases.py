@@ -21,7 +21,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from nba_backfill.catalog import PHASE4_GROUPS
 from nba_backfill.errors import DatesFailed
 from nba_backfill.params import RunParams
-from nba_backfill.planner import Chunk, Plan, Selection
+from nba_backfill.planner import Chunk, Plan, Selection, hold_back
 from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.rerun import chunk_tags
 from nba_backfill.runner import launch_stopped
@@ -138,10 +138,13 @@ def phase4_group(
     group: int,
     only: dict[str, list[dt.date]] | None = None,
     select: Selection | None = None,
+    hold: dict[str, dict[dt.date, str]] | None = None,
 ) -> tuple[Plan, list[ChunkOutcome]]:
     """One Phase 4 dependency group, planned when it starts (its inputs were just written).
     ``only`` (table -> dates) narrows it to those dates: a rerun of failed dates. ``select``
-    (a reprocess mode) plans the run's selection, of this group's tables."""
+    (a reprocess mode) plans the run's selection, of this group's tables. ``hold`` (table ->
+    date -> reason, the per-date gate's) takes those dates out of the plan
+    (``planner.hold_back``): they stay skipped with their reason."""
     run_tables = params.phase_tables(4)
     names = [
         t.name
@@ -164,8 +167,21 @@ def phase4_group(
         plan = plan_backfill(
             params.start, params.end, names, params.chunk_days, phases=(4,), only=only
         )
+    if hold:
+        hold_back(plan, hold)
     chunks = plan.phase_chunks(4)
     return plan, run_chunks(plan, chunks, 4, f"phase4-g{group}-progress", params.fail_fast)
+
+
+def held_dates(plan: Plan, hold: dict[str, dict[dt.date, str]]) -> dict[str, dict[dt.date, str]]:
+    """The dates of ``hold`` that ``plan`` skips for that reason: those held back."""
+    out: dict[str, dict[dt.date, str]] = {}
+    for name, tp in plan.tables.items():
+        mine = hold.get(name, {})
+        held = {d: r for d, r in tp.skipped.items() if mine.get(d) == r}
+        if held:
+            out[name] = held
+    return out
 
 
 def with_runner(fn: Any, params: RunParams) -> Any:
@@ -181,8 +197,11 @@ class Execution(Protocol):
         """Fill ``plan``'s Phase 3 chunks."""
         ...
 
-    def phase4(self, summary: RunSummary) -> None:
-        """Plan and fill Phase 4, group after group (the Phase 3 gate has passed)."""
+    def phase4(
+        self, summary: RunSummary, hold: dict[str, dict[dt.date, str]] | None = None
+    ) -> None:
+        """Plan and fill Phase 4, group after group (the Phase 3 gate has passed, or holds
+        back the dates of ``hold``)."""
         ...
 
 
@@ -196,13 +215,16 @@ class InProcess:
     def phase3(self, plan: Plan, summary: RunSummary) -> None:
         summary.outcomes += with_runner(phase3, self.params)(self.params, plan)
 
-    def phase4(self, summary: RunSummary) -> None:
+    def phase4(
+        self, summary: RunSummary, hold: dict[str, dict[dt.date, str]] | None = None
+    ) -> None:
         for group in range(1, len(PHASE4_GROUPS) + 1):
             if self.params.fail_fast and launch_stopped(str(flow_run.root_flow_run_id)):
                 return  # fail fast: no group starts after a permanent failure
             plan, outcomes = with_runner(phase4_group, self.params)(
-                self.params, group, select=self.select
+                self.params, group, select=self.select, hold=hold or None
             )
+            summary.add_held_back(held_dates(plan, hold or {}))
             summary.add_plan(plan)
             add_estimate(summary, plan)
             summary.outcomes += outcomes

@@ -70,6 +70,9 @@ class GateFailed(BackfillError):
 
     phase: int
     problems: Mapping[str, list[str]] = field(default_factory=dict)
+    # The validation report behind the verdict (nba_backfill.validation.ValidationReport):
+    # the per-date gate goes on from it.
+    report: Any = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         parts = [f"{t}: {'; '.join(p)}" for t, p in self.problems.items()]

@@ -249,6 +249,8 @@ def _failed(
     if gate:
         lines = [f"• `{short(t)}`: {'; '.join(p)}" for t, p in gate.items()]
         blocks.append(_section("*Phase 3 gate failed*\n" + "\n".join(_more(lines))))
+    if held := summary.get("held_back"):
+        blocks.append(held_back_section(held))
     if failed_dates:
         blocks.append(_dates_section("Dates not filled", failed_dates))
     if summary.get("tables"):
@@ -268,6 +270,39 @@ def _failed(
         else one_line(summary.get("reason"), 300)
     )
     return {"text": text, "blocks": blocks}
+
+
+def held_back_section(held: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
+    """The Phase 4 dates the per-date gate held back: per table how many, and the first
+    date's reason (the Phase 3 date its windows read)."""
+    lines = [
+        f"• `{short(t)}`: {len(ds)} date(s), {date_span(list(ds))} — {next(iter(ds.values()))}"
+        for t, ds in held.items()
+        if ds
+    ]
+    return _section("*Held back by the Phase 3 gate*\n" + "\n".join(_more(lines)))
+
+
+def signoff_message(
+    summary: Mapping[str, Any],
+    timeout_seconds: int,
+    *,
+    run_url: str | None = None,
+    run_name: str | None = None,
+) -> SlackMessage:
+    """The run is paused after a passing Phase 3 gate: the coverage so far, and where to sign
+    the checklist off (the run's page in Prefect) before Phase 4 starts."""
+    title = f"Phase 3 passed for {summary['start']} → {summary['end']}: sign-off needed"
+    hours = timeout_seconds / 3600
+    ask = (
+        f"*Sign the Phase 3 checklist off* in the run's page (approver, approved, note) "
+        f"within {hours:g} h, or the run is cancelled and Phase 4 does not start."
+    )
+    blocks = [_header(f"✋ {title}"), _section(ask)]
+    if summary.get("tables"):
+        blocks.append(_section(coverage_table(summary["tables"])))
+    blocks.append(_footer(run_name, None, run_url))
+    return {"text": title + (f": {run_url}" if run_url else ""), "blocks": blocks}
 
 
 def gate_message(

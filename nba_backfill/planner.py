@@ -473,3 +473,35 @@ def _chunk_edges(plan: Plan, specs: Sequence[TableSpec]) -> dict[str, list[str]]
                 ups += [c.id for c in up.chunks if c.start <= hi and c.end >= lo]
             edges[chunk.id] = ups
     return edges
+
+
+def hold_back(
+    plan: Plan, held: Mapping[str, Mapping[dt.date, str]]
+) -> dict[str, dict[dt.date, str]]:
+    """Take the ``held`` dates (table -> date -> reason, ``readiness.held_back``) out of
+    ``plan``: an expected date not complete now (or planned again) is skipped with its
+    held-back reason (also one the planner had skipped for a short required input: the
+    held-back reason names the Phase 3 date behind it), and the chunks are cut again. Returns
+    table -> the dates held back, for the run's summary."""
+    out: dict[str, dict[dt.date, str]] = {}
+    for name, tp in plan.tables.items():
+        hold = held.get(name, {})
+        fill = set(tp.to_fill)
+        mine = {
+            d: r
+            for d, r in hold.items()
+            if d in tp.expected and (d not in tp.complete or d in fill)
+        }
+        if not mine:
+            continue
+        out[name] = dict(sorted(mine.items()))
+        tp.skipped.update(mine)
+        tp.missing = [d for d in tp.missing if d not in mine]
+        tp.incomplete = [d for d in tp.incomplete if d not in mine]
+        tp.stale = {d: r for d, r in tp.stale.items() if d not in mine}
+        tp.requested = {d: r for d, r in tp.requested.items() if d not in mine}
+        tp.chunks = chunk_dates(name, tp.to_fill, tp.expected, plan.chunk_days)
+    if out:
+        specs = [TABLES[n] for n in plan.tables]
+        plan.upstream = _chunk_edges(plan, specs)
+    return out

@@ -336,3 +336,38 @@ def fingerprint_stale(
                 out[day] = f"stale: input {table} {what} changed since written"
                 break
     return out
+
+
+# --- the per-date gate: Phase 4 dates whose windows read a failing Phase 3 date ----------------
+HELD_BACK = "held back"
+
+
+def held_back(
+    specs: Iterable[TableSpec],
+    dates: Iterable[dt.date],
+    failing: Mapping[str, Iterable[dt.date]],
+) -> dict[str, dict[dt.date, str]]:
+    """Table -> the dates of ``dates`` whose windows (``TableSpec.input_windows``, required
+    or not) read a ``failing`` date (input table -> dates the gate found not complete), each
+    with its reason (``held back: reads team_defense_game_summary 2021-12-01 (incomplete)``).
+    ``specs`` are taken in catalog (dependency) order and a held-back date fails in turn for
+    the tables reading it (``(held back)``): the per-date gate writes no date from an input
+    date it knows is short, where the planner only refuses short *required* inputs."""
+    days = sorted(set(dates))
+    bad: dict[str, list[dt.date]] = {t: sorted(set(ds)) for t, ds in failing.items()}
+    out: dict[str, dict[dt.date, str]] = {}
+    order = {name: n for n, name in enumerate(TABLES)}
+    for spec in sorted(specs, key=lambda s: order[s.name]):
+        held: dict[dt.date, str] = {}
+        for day in days:
+            for dep in spec.input_windows:
+                hit = _dates_in(bad.get(dep.table, []), *window_of(day, dep))
+                if hit:
+                    what = HELD_BACK if dep.table in out else "incomplete"
+                    more = f" (+{len(hit) - 1} more)" if len(hit) > 1 else ""
+                    name = dep.table.split(".")[1]
+                    held[day] = f"{HELD_BACK}: reads {name} {hit[0]} ({what}){more}"
+                    break
+        out[spec.name] = held
+        bad[spec.name] = sorted(set(bad.get(spec.name, [])) | set(held))
+    return out

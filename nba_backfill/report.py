@@ -95,12 +95,40 @@ def summary_markdown(summary: Mapping[str, Any]) -> str:
     if summary.get("failed_chunks"):
         out.append("\n## Failed chunks\n")
         out += [f"- {c['label']}: {c['error']}" for c in summary["failed_chunks"]]
+    out += held_back_lines(summary.get("held_back") or {})
+    if summary.get("signoff"):
+        out.append("\n## Sign-off\n")
+        out.append(signoff_line(summary["signoff"]))
     if summary.get("games_skipped"):
         out.append("\n## Skipped: inputs missing\n")
         out += [f"- {g} (box scores / gamebook never arrived)" for g in summary["games_skipped"]]
     if summary.get("reason"):
         out.append(f"\n{summary['reason']}\n")
     return "\n".join(out) + "\n"
+
+
+def held_back_lines(held: Mapping[str, Mapping[str, str]], first: int = 20) -> list[str]:
+    """The per-date gate's held-back Phase 4 dates: a count per table, then each date with its
+    reason (the first ``first`` of a table)."""
+    if not held:
+        return []
+    out = ["\n## Held back by the Phase 3 gate\n"]
+    out += [f"- `{t}`: {len(d)} date(s)" for t, d in held.items()]
+    out.append("")
+    for table, dates in held.items():
+        name = table.rsplit(".", 1)[-1]
+        out += [f"- {name} {d}: {r}" for d, r in list(dates.items())[:first]]
+        if len(dates) > first:
+            out.append(f"- {name}: {len(dates) - first} more")
+    return out
+
+
+def signoff_line(signoff: Mapping[str, Any]) -> str:
+    """Who signed the Phase 3 checklist off (or refused it), when, and their note."""
+    verdict = "approved" if signoff.get("approved") else "rejected"
+    who = signoff.get("approver") or "nobody"
+    note = f": {signoff['note']}" if signoff.get("note") else ""
+    return f"{verdict} by {who} at {signoff.get('at', '?')}{note}"
 
 
 def rerun_markdown(report: Mapping[str, Any]) -> str:

@@ -220,6 +220,20 @@ class RunSettings(BaseModel):
 _BLOCK_NAME = r"^[a-z0-9][a-z0-9-]{0,62}$"  # Prefect block document names: lowercase slugs
 
 
+class GateSettings(BaseModel):
+    mode: Literal["date", "table"] = Field(
+        "date",
+        description="Phase 3 gate: date = Phase 4 holds back only the dates whose windows "
+        "read a failing Phase 3 date; table = a table below its threshold stops Phase 4",
+    )
+    require_signoff: bool = Field(
+        False, description="After a passing gate, pause for a person's sign-off before Phase 4"
+    )
+    signoff_timeout_seconds: int = Field(
+        86400, ge=1, le=7 * 86400, description="How long a paused run waits for its sign-off"
+    )
+
+
 class PrefectSettings(BaseModel):
     slack_block: str | None = Field(
         None,
@@ -422,6 +436,7 @@ class Settings(BaseSettings):
     retry: RetrySettings = Field(default_factory=RetrySettings)
     dml: DmlSettings = Field(default_factory=DmlSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    gate: GateSettings = Field(default_factory=GateSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
     producers: dict[str, ProducerSettings] = Field(

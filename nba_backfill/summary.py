@@ -80,6 +80,17 @@ class RunSummary:
     # order): skipped, not rewritten every run; they do not fail the run, they keep its dates
     # from being complete (the CLI exits 3, docs/operating.md).
     games_skipped: dict[str, None] = field(default_factory=dict)
+    # The per-date gate: table -> Phase 4 date (ISO) -> why it was held back (its windows read
+    # a Phase 3 date the gate found not complete; readiness.held_back). Fails the run.
+    held_back: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The sign-off that let Phase 4 start (approver, approved, note, at), or the one that
+    # ended the run; None when none was asked for.
+    signoff: dict[str, Any] | None = None
+
+    def add_held_back(self, held: dict[str, dict[dt.date, str]]) -> None:
+        for table, dates in held.items():
+            mine = self.held_back.setdefault(table, {})
+            mine.update({d.isoformat(): r for d, r in sorted(dates.items())})
 
     def add_plan(self, plan: Plan) -> None:
         for name, tp in plan.tables.items():
@@ -205,7 +216,8 @@ class RunSummary:
         first 10 by label), the dates completed chunks left unfilled and the failing checks go
         ahead of any ``reason`` already set. Returns the run's status: ``Failed`` when there is
         a reason (a failed chunk, a date not filled, a failing check, a gate, an error), else
-        ``Completed`` — a run whose own summary says something failed never completes."""
+        ``Completed`` — a run whose own summary says something failed never completes;
+        ``Cancelled`` when the sign-off was refused or never came."""
         parts: list[str] = []
         if self.failed:
             parts.append(
@@ -218,6 +230,13 @@ class RunSummary:
                 f"{sum(map(len, unfilled.values()))} date(s) not filled: "
                 + ", ".join(f"{t.split('.')[-1]} {_first(d)}" for t, d in unfilled.items())
             )
+        if self.held_back:
+            parts.append(
+                f"{sum(map(len, self.held_back.values()))} Phase 4 date(s) held back: "
+                + ", ".join(
+                    f"{t.split('.')[-1]} {_first(list(d))}" for t, d in self.held_back.items()
+                )
+            )
         for phase, problems in sorted(self.check_problems.items()):
             check = "Phase 3 gate" if phase == 3 else f"Phase {phase} validation"
             parts.append(
@@ -228,6 +247,8 @@ class RunSummary:
             parts.append(self.reason)
         self.reason = "; ".join(parts) or None
         self.seconds = seconds
+        if self.signoff is not None and not self.signoff.get("approved"):
+            return "Cancelled"  # a person said no (or nobody answered): Phase 4 not started
         return "Failed" if self.reason else "Completed"
 
     def as_dict(self, status: str) -> dict[str, Any]:
@@ -243,6 +264,9 @@ class RunSummary:
             "gate_blocked": self.gate_problems,
             "failed_checks": {str(k): v for k, v in sorted(self.check_problems.items())},
             "games_skipped": list(self.games_skipped),
+            "held_back": self.held_back,
+            "held_back_counts": {t: len(d) for t, d in self.held_back.items()},
+            "signoff": self.signoff,
             "seconds": None if self.seconds is None else round(self.seconds, 1),
             "cost": self.cost(),
         }

@@ -12,6 +12,8 @@ from nba_backfill.calendar import Openers
 from nba_backfill.catalog import (
     LONGEST_LOOKBACK_DAYS,
     PGS,
+    PHASE3,
+    PHASE4,
     TABLES,
     USAGE_RATE_THRESHOLD,
     TableSpec,
@@ -21,8 +23,10 @@ from nba_backfill.planner import check_range
 from nba_backfill.readiness import (
     INPUTS_MISSING,
     blocked_by_inputs,
+    complete_dates,
     counted_games,
     expired_through,
+    held_back,
     inputs_missing,
     is_complete,
     skipped_games,
@@ -335,8 +339,33 @@ def validate(
         [check_table(wh, s, start, end, schedule, openers, missing) for s in specs],
     )
     if phase == 4:
+        explain_held_back(wh, report, schedule, missing)
         report.usage_rate_share = usage_rate_share(wh, start, end)
     return report
+
+
+def explain_held_back(
+    wh: Warehouse,
+    report: ValidationReport,
+    schedule: Mapping[dt.date, int],
+    missing: Sequence[MissingGame],
+) -> None:
+    """A Phase 4 date the per-date gate held back (its windows read a Phase 3 date of the
+    range that is not complete: ``readiness.held_back``) is missing for that reason, not
+    unexplained: the date waits for its input, the run that held it back failed naming it."""
+    short = [d for t in report.tables for d in t.missing + t.incomplete if d not in t.explained]
+    if not short:
+        return
+    days = sorted(d for d in schedule if report.start <= d <= report.end)
+    failing = {
+        s.name: set(days) - complete_dates(wh, s, schedule, report.start, report.end, missing)
+        for s in PHASE3
+    }
+    held = held_back(PHASE4, days, failing)
+    for t in report.tables:
+        for d in t.missing + t.incomplete:
+            if d not in t.explained and d in held.get(t.table, {}):
+                t.explained[d] = held[t.table][d]
 
 
 def usage_rate_share(wh: Warehouse, start: dt.date, end: dt.date) -> float | None:

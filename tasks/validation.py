@@ -37,5 +37,5 @@ def validate_phase(
         for table, problems in report.problems.items():
             logger.error("Phase %d: %s: %s", phase, table, "; ".join(problems))
         if gate:
-            raise GateFailed(phase, report.problems)
+            raise GateFailed(phase, report.problems, report)
     return report

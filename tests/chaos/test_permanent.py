@@ -53,6 +53,9 @@ def test_permanent_faults_fail_by_name_and_fill_everything_else(
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__PERMANENT", ",".join(f"{t}:{d}" for t, d in faults))
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__TRANSIENT_RATE", "0.1")
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__SEED", "11")
+    # The table-level gate, whose all-or-nothing block the slice asserts below (the per-date
+    # gate, the default since issue 18 item 3, is tests/flows/test_gate_flow.py's).
+    monkeypatch.setenv("NBA_BACKFILL_GATE__MODE", "table")
     close_shared()
 
     state = backfill(**scenario.args(), return_state=True)

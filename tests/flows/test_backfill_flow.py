@@ -66,8 +66,14 @@ def test_backfill_fills_phase3_then_phase4(seeded: Settings):
     assert after == before
 
 
-def test_gate_failure_keeps_phase4_from_starting(seeded: Settings):
+def test_gate_failure_keeps_phase4_from_starting(seeded: Settings, monkeypatch: pytest.MonkeyPatch):
+    """The table-level gate (issue 18 item 3 made the per-date one the default: see
+    tests/flows/test_gate_flow.py): a table below its threshold stops Phase 4 whole."""
     from flows.backfill import backfill
+    from nba_backfill.settings import get_settings
+
+    monkeypatch.setenv("NBA_BACKFILL_GATE__MODE", "table")
+    get_settings.cache_clear()
 
     phase3 = backfill(SLICE_START, SLICE_END, skip_phase4=True, return_state=True)
     assert phase3.is_completed(), phase3.message

@@ -55,6 +55,9 @@ def test_failed_chunk_is_reported_and_rerun_fills_exactly_its_dates(
     from tasks.history import read_failed_runs
 
     since = dt.datetime.now(dt.UTC)
+    # The table-level gate (the per-date one, the default since issue 18 item 3, fills the
+    # Phase 4 dates the fault does not reach: tests/flows/test_gate_flow.py).
+    monkeypatch.setenv("NBA_BACKFILL_GATE__MODE", "table")
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__PERMANENT", f"team_defense_game_summary:{FAULT_DAY}")
     close_shared()
     state = backfill(SLICE_START, END, [TDGS], chunk_days=7, skip_phase4=True, return_state=True)
@@ -187,6 +190,9 @@ def test_rerun_after_a_gate_block_fills_phase3_then_the_blocked_phase4(
     from tasks.history import read_failed_runs
 
     since = dt.datetime.now(dt.UTC)
+    # The table-level gate (the per-date one, the default since issue 18 item 3, fills the
+    # Phase 4 dates the fault does not reach: tests/flows/test_gate_flow.py).
+    monkeypatch.setenv("NBA_BACKFILL_GATE__MODE", "table")
     monkeypatch.setenv("NBA_BACKFILL_FAULTS__PERMANENT", f"team_defense_game_summary:{FAULT_DAY}")
     close_shared()
     state = backfill(SLICE_START, END, chunk_days=10, return_state=True)
