@@ -28,7 +28,7 @@ from nba_backfill.rerun import GATE_TAG, failed_dates
 from nba_backfill.summary import RunSummary
 from tasks import common
 from tasks.cost import add_estimate
-from tasks.history import read_failed_runs
+from tasks.history import read_failed_runs, read_resume_plan
 from tasks.planning import plan_backfill
 from tasks.runlock import run_lock
 from tasks.validation import validate_phase
@@ -54,12 +54,15 @@ def backfill(
     mode: str | None = None,
     dates: list[str] | None = None,
     downstream: bool = True,
+    resume_from: str | None = None,
 ) -> dict[str, Any]:
     """Fill every missing or incomplete (table, date) of ``[start, end]``: Phase 3, the gate,
     then the Phase 4 groups in order, then Phase 4 validation and ML readiness.
     ``fan_out`` runs each table as its own ``backfill-table`` deployment run. ``mode``
     (``params.MODES``; ``dates`` for mode dates) picks other dates to write, and with
-    ``downstream`` the dates whose windows read them (docs/operating.md).
+    ``downstream`` the dates whose windows read them (docs/operating.md). ``resume_from``
+    (a flow run's id or name) runs that run's parameters instead, on what it left unfilled
+    (``nba_backfill/resume.py``).
 
     Returns the run summary (``RunSummary.as_dict``); a run that does not complete raises
     ``BackfillFailed`` carrying it (the Slack hooks read it from either)."""
@@ -77,7 +80,10 @@ def backfill(
         dates,
         downstream,
     )
-    select = choose_selection(params)
+    if resume_from:  # that run's parameters, and what it left unfilled
+        params, select = read_resume_plan(resume_from)
+    else:
+        select = choose_selection(params)
     execution = choose_execution(params, fan_out, select)
     # One run at a time per warehouse (tasks/runlock.py): a second one refuses, naming this
     # one, or waits (NBA_BACKFILL_RUN__LOCK_WAIT_SECONDS); a killed holder needs no clean-up.
