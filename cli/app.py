@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import time
@@ -82,7 +83,11 @@ ESTIMATE_COLUMN = "est. bytes / $"
 def _error_line(message: str) -> None:
     """One line on stderr; the message is text, never markup (a pattern like ``[a-z]`` or a
     table name a person typed must come out as written)."""
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    line = f"[bold red]error:[/] {escape(message)}"
+    if err.is_terminal:  # for a person: wrapped at 80 columns (or the terminal's width)
+        err.print(line, highlight=False, width=min(err.width, 80))
+    else:  # piped or logged: one line, whole, for grep and scripts
+        err.print(line, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int) -> None:
@@ -171,12 +176,14 @@ def _selection(p: RunParams, wh: Warehouse, port: int | None = None) -> Selectio
     failed = None
     if p.mode == "failed":
         from nba_backfill.rerun import failed_dates
-        from tasks.history import read_failed_runs
 
         s = _settings()
+        # Before Prefect is imported: it reads its API URL once, at import.
         local_server.configure(s.home, port)
+        from tasks.history import failed_runs  # the client query, not the flows' task
+
         since = dt.datetime.now(dt.UTC) - dt.timedelta(days=s.prefect.rerun_lookback_days)
-        failed = failed_dates(wh, read_failed_runs(since), p.start, p.end)
+        failed = failed_dates(wh, failed_runs(since), p.start, p.end)
     return Selection.of(p, failed)
 
 
@@ -387,6 +394,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the backfill flow (Phase 3 → gate → Phase 4) against a local Prefect server."""
+    _quiet(verbose)
     with _errors():
         p = _params(
             start, end, tables, chunk_days, max_concurrency, skip_phase4, mode, dates, downstream
@@ -410,31 +418,120 @@ def run(
             failing = _failing_checks(wh, p) if the_plan.empty and not p.skip_phase4 else None
         finally:
             wh.close()
-        _print_plan(the_plan)
-        if the_plan.empty and not p.skip_phase4:
-            _print_status(list_games=False, run=p)  # the plan above named them
-            if failing:
-                _fail(f"nothing to fill, yet {failing}", 1)
-            _games_skipped_exit(the_plan.games_skipped, the_plan.games_skipped)
-            return
-        started = time.perf_counter()
-        if not verbose:  # logs still reach the Prefect server; the console shows the bar
-            os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+        _launch(p, the_plan, failing, port, max_bytes=max_bytes, require_signoff=require_signoff)
+
+
+_quiet_console = False  # set by _quiet: the console shows warnings, never errors or tracebacks
+
+
+def _quiet(verbose: bool) -> None:
+    """Without ``--verbose`` the console shows the progress bar, warnings, the summary and one
+    error line; Prefect's logs (errors and tracebacks included) still reach its server. Set
+    before Prefect is imported: it reads its logging settings then."""
+    global _quiet_console
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+        _quiet_console = True
+
+
+class _NoErrorReports(logging.Filter):
+    """On Prefect's console handlers: drop error records and any record carrying a traceback
+    (a failed run printed ~120 lines before its one-line error). The records still reach the
+    other handlers — Prefect's API, so the run's logs in the UI keep them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.ERROR and not record.exc_info
+
+
+def _quiet_prefect_console() -> None:
+    """Put :class:`_NoErrorReports` on Prefect's console handlers (configured when Prefect's
+    flow API is imported), once."""
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            if isinstance(handler, PrefectConsoleHandler) and not any(
+                isinstance(f, _NoErrorReports) for f in handler.filters
+            ):
+                handler.addFilter(_NoErrorReports())
+
+
+def _launch(
+    p: RunParams,
+    the_plan: Plan,
+    failing: str | None,
+    port: int | None,
+    resume_from: str | None = None,
+    max_bytes: str | None = None,
+    require_signoff: bool | None = None,
+) -> None:
+    """Print ``the_plan``, run the flow on it (``resume_from``: as a resume of that run), print
+    the coverage after; the exit code says how it went. An empty plan starts no flow run
+    unless the gate is still to run (``skip_phase4``): the checks decide the exit code."""
+    s = _settings()
+    _print_plan(the_plan)
+    if the_plan.empty and not p.skip_phase4:
+        _print_status(list_games=False, run=p)  # the plan above named them
+        if failing:
+            _fail(f"nothing to fill, yet {failing}", 1)
+        _games_skipped_exit(the_plan.games_skipped, the_plan.games_skipped)
+        return
+    started = time.perf_counter()
+    with out.status("connecting to the local Prefect server"):
+        api = local_server.configure(s.home, port)
+    ok, reason, skipped_games = _run_flow(
+        p, len(the_plan.chunks), max_bytes, require_signoff, resume_from
+    )
+    close_shared()
+    out.print(f"finished in {time.perf_counter() - started:.1f}s")
+    _print_status(list_games=False, run=p)  # named above and in the exit line
+    if api:
+        ui = api.removesuffix("/api")
+        out.print(
+            f"run history: {ui}/runs  (Prefect UI; `nba-backfill server start` reopens it later)"
+        )
+    if not ok:
+        _fail(reason, 1)
+    _games_skipped_exit(skipped_games, the_plan.games_skipped)
+
+
+# --- resume -------------------------------------------------------------------------------------
+@app.command()
+def resume(
+    flow_run: Annotated[str, typer.Argument(help="The backfill run's id or name")],
+    port: PortOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show task logs")] = False,
+) -> None:
+    """Fill what a backfill run that did not finish (killed, crashed, failed) left unfilled,
+    with that run's parameters. A run that completed, or an unknown one, exits 2."""
+    _quiet(verbose)
+    with _errors():
+        s = _settings()
         with out.status("connecting to the local Prefect server"):
-            api = local_server.configure(s.home, port)
-        ok, reason, skipped_games = _run_flow(p, len(the_plan.chunks), max_bytes, require_signoff)
-        close_shared()
-        out.print(f"finished in {time.perf_counter() - started:.1f}s")
-        _print_status(list_games=False, run=p)  # named above and in the exit line
-        if api:
-            ui = api.removesuffix("/api")
+            local_server.configure(s.home, port)  # before Prefect is imported (it reads it once)
+        from tasks.history import resume_plan  # the client queries, not the flows' task
+
+        wh = open_warehouse(s, read_only=s.warehouse.backend == "duckdb")
+        try:
+            record, p, select = resume_plan(flow_run, wh)
             out.print(
-                f"run history: {ui}/runs  (Prefect UI; `nba-backfill server start` "
-                "reopens it later)"
+                f"resuming {record.name} ({record.id}): {record.finished_note}; "
+                f"{len(record.done)} chunk(s) it completed are not redone",
+                highlight=False,
             )
-        if not ok:
-            _fail(reason, 1)
-        _games_skipped_exit(skipped_games, the_plan.games_skipped)
+            the_plan = Planner(wh).plan(
+                p.start,
+                p.end,
+                p.tables,
+                p.chunk_days,
+                phases=(3, 4) if p.to_phase4 else (3,),
+                select=select,
+            )
+            failing = _failing_checks(wh, p) if the_plan.empty and not p.skip_phase4 else None
+        finally:
+            wh.close()
+        _launch(p, the_plan, failing, port, resume_from=record.id)
 
 
 def _failing_checks(wh: Warehouse, p: RunParams) -> str | None:
@@ -462,10 +559,14 @@ def _run_flow(
     total_chunks: int,
     max_bytes: str | None = None,
     require_signoff: bool | None = None,
+    resume_from: str | None = None,
 ) -> tuple[bool, str, list[str]]:
     """Run the flow here: (completed, why not, the games it skipped for missing inputs)."""
     from flows.backfill import backfill  # Prefect is imported here only
     from nba_backfill import runner
+
+    if _quiet_console:
+        _quiet_prefect_console()
 
     columns = (
         TextColumn("{task.description}"),
@@ -496,6 +597,7 @@ def _run_flow(
                 max_bytes=max_bytes,
                 fail_fast=p.fail_fast,
                 require_signoff=require_signoff,
+                resume_from=resume_from,
                 return_state=True,
             )
         finally:
@@ -505,6 +607,14 @@ def _run_flow(
         data = state.result()
         games = data.get("games_skipped", []) if isinstance(data, dict) else []
         return True, "", list(games)
+    # The flow's own one-line reason (BackfillFailed, a UsageError, ...), not Prefect's
+    # "Flow run encountered an exception: <class>: ..." wrapping of it.
+    try:
+        exc = state.result(raise_on_failure=False)
+    except Exception:  # a crash may leave no result to read
+        exc = None
+    if isinstance(exc, BackfillError) and str(exc):
+        return False, str(exc), []
     return False, str(state.message or "backfill failed"), []
 
 

@@ -35,7 +35,7 @@ from nba_backfill.runner import forget_stop, launch_stopped
 from nba_backfill.summary import RunSummary
 from tasks import common
 from tasks.cost import add_estimate
-from tasks.history import read_failed_runs
+from tasks.history import read_failed_runs, read_resume_plan
 from tasks.planning import plan_backfill
 from tasks.runlock import run_lock
 from tasks.validation import validate_phase
@@ -64,6 +64,7 @@ def backfill(
     max_bytes: str | int | None = None,
     fail_fast: bool = False,
     require_signoff: bool | None = None,
+    resume_from: str | None = None,
 ) -> dict[str, Any] | State[Any]:
     """Fill every missing or incomplete (table, date) of ``[start, end]``: Phase 3, the gate,
     then the Phase 4 groups in order, then Phase 4 validation and ML readiness.
@@ -77,6 +78,9 @@ def backfill(
     until a person signs the Phase 3 checklist off (``flows/signoff.py``); a refusal ends the
     run Cancelled, no answer in time Failed (Prefect's pause timeout), Phase 4 not started
     either way.
+    ``resume_from``
+    (a flow run's id or name) runs that run's parameters instead, on what it left unfilled
+    (``nba_backfill/resume.py``).
 
     Returns the run summary (``RunSummary.as_dict``); a run that does not complete raises
     ``BackfillFailed`` carrying it (the Slack hooks read it from either)."""
@@ -96,7 +100,10 @@ def backfill(
         downstream,
         fail_fast,
     )
-    select = choose_selection(params)
+    if resume_from:  # that run's parameters, and what it left unfilled
+        params, select = read_resume_plan(resume_from)
+    else:
+        select = choose_selection(params)
     execution = choose_execution(params, fan_out, select)
     budget = choose_budget(max_bytes, fan_out)
     # One run at a time per warehouse (tasks/runlock.py): a second one refuses, naming this

@@ -181,9 +181,11 @@ def check_range(start: dt.date, end: dt.date, bounds: tuple[dt.date, dt.date] | 
 class Selection:
     """The dates a run rewrites whatever their state: the reprocess modes other than
     ``missing`` (``params.MODES``). ``all``: every expected date of the tables; ``dates``:
-    ``dates`` of every table; ``failed``: ``failed`` (table -> dates) of those tables.
-    With ``downstream``, the tables reading them are planned too, on the dates whose windows
-    read a date planned upstream (``readiness.refilled_inputs``, the same-run stale rule)."""
+    ``dates`` of every table; ``failed``: ``failed`` (table -> dates) of those tables;
+    ``resume``: ``failed`` (table -> dates) of whichever tables it names (a resume's own plan,
+    downstream tables included: ``nba_backfill/resume.py``). With ``downstream``, the tables
+    reading them are planned too, on the dates whose windows read a date planned upstream
+    (``readiness.refilled_inputs``, the same-run stale rule)."""
 
     mode: str
     dates: tuple[dt.date, ...] = ()
@@ -218,7 +220,7 @@ class Selection:
 
     @property
     def reason(self) -> str:
-        return "failed" if self.mode == "failed" else "requested"
+        return self.mode if self.mode in ("failed", "resume") else "requested"
 
     def asked(self, table: str, expected: Iterable[dt.date]) -> set[dt.date]:
         """The dates of ``expected`` the run asks ``table`` for (the table is selected)."""
@@ -236,6 +238,8 @@ class Selection:
     def tables(self, selected: Sequence[str]) -> set[str]:
         """The tables a plan covers: ``selected`` (of ``failed``: those with failed dates)
         and, with ``downstream``, every catalog table reading one of them, transitively."""
+        if self.mode == "resume":
+            return {t for t, days in self.failed.items() if days}
         names = {t for t in selected if self.mode != "failed" or self.failed.get(t)}
         return set(with_readers(names)) if self.downstream else names
 
@@ -447,7 +451,7 @@ def _apply_selection(
     changed: dict[str, list[dt.date]] = {}
     for spec in scope:
         tp = plans[spec.name]
-        picked = spec.name in selected or select.mode == "stale"
+        picked = spec.name in selected or select.mode in ("stale", "resume")
         asked = select.asked(spec.name, tp.expected) if picked else set()
         down = refilled_inputs(spec, tp.expected, changed) if select.downstream else {}
         keep = asked | set(down)
