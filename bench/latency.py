@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlglot import exp
 
@@ -45,6 +45,15 @@ class LatencyModel:
     * a write job: ``job_start_seconds + commit_seconds`` plus
       ``per_date_seconds[table] × per_date_multiplier`` for every game date it writes;
     * a metadata call (does the table exist?): ``metadata_seconds``.
+
+    How BigQuery admits writes to one table (``write_strategy``, the setting
+    ``warehouse.write_strategy``): ``merge`` — single DML statements, ``max_writes_per_table``
+    running and ``max_queued_per_table`` queued behind them (one more is rejected: "too many
+    DML statements outstanding", retried after a backoff), at most ``dml_per_window`` started
+    per ``dml_window_seconds``; ``transaction`` — a multi-statement transaction holds the table
+    alone, and one that meets another on the same table is cancelled after
+    ``job_start_seconds`` (the conflict shows on its first mutation) and retried after the
+    runner's backoff (``retry_*``, the settings' defaults), at most ``max_attempts`` times.
     """
 
     time_factor: float = 0.0  # wall seconds per modelled second; 0 = count only, charge nothing
@@ -57,6 +66,14 @@ class LatencyModel:
     max_writes_per_table: int | None = 2  # BigQuery runs 2 mutating DML per table at once
     max_concurrent_jobs: int | None = 100  # concurrent query jobs in the project
     execute_writes: bool = True  # False: charge the write, skip it (schedules fixed up front)
+    write_strategy: Literal["merge", "transaction"] = "merge"
+    max_queued_per_table: int = 20  # mutating DML queued per table behind the running ones
+    dml_per_window: int = 25  # DML statements started per table per window
+    dml_window_seconds: float = 10.0
+    retry_initial_seconds: float = 2.0  # RetrySettings: first backoff, doubling
+    retry_max_seconds: float = 120.0  # RetrySettings: backoff ceiling
+    retry_jitter_seconds: float = 1.0  # RetrySettings: uniform jitter (its mean is charged)
+    max_attempts: int = 6  # RetrySettings: attempts per write, first included
 
     def __post_init__(self) -> None:
         if self.time_factor < 0 or self.per_date_multiplier < 0:
@@ -64,6 +81,10 @@ class LatencyModel:
         for cap in (self.max_writes_per_table, self.max_concurrent_jobs):
             if cap is not None and cap < 1:
                 raise ValueError("concurrency caps must be >= 1 (or None for no cap)")
+        if self.write_strategy not in ("merge", "transaction"):
+            raise ValueError("write_strategy is 'merge' or 'transaction'")
+        if self.max_queued_per_table < 0 or self.dml_per_window < 1 or self.max_attempts < 1:
+            raise ValueError("queue >= 0, dml_per_window >= 1, max_attempts >= 1")
 
     @property
     def charging(self) -> bool:
@@ -80,8 +101,25 @@ class LatencyModel:
             + per_date * self.per_date_multiplier * dates
         )
 
+    @property
+    def running_per_table(self) -> int | None:
+        """Writes BigQuery runs on one table at once under the strategy."""
+        if self.write_strategy == "transaction":
+            return 1
+        return self.max_writes_per_table
+
+    def backoff_seconds(self, attempt: int) -> float:
+        """The runner's mean wait after failed ``attempt`` (1-based): nba_backfill.retry."""
+        base = self.retry_initial_seconds * 2 ** (attempt - 1)
+        return min(self.retry_max_seconds, base) + self.retry_jitter_seconds / 2
+
     def as_dict(self) -> dict[str, Any]:
         return {
+            "write_strategy": self.write_strategy,
+            "max_queued_per_table": self.max_queued_per_table,
+            "dml_per_window": self.dml_per_window,
+            "dml_window_seconds": self.dml_window_seconds,
+            "max_attempts": self.max_attempts,
             "time_factor": self.time_factor,
             "job_start_seconds": self.job_start_seconds,
             "commit_seconds": self.commit_seconds,
@@ -120,6 +158,7 @@ class CallStats:
     busy_seconds: float = 0.0  # wall time with at least one call in flight (union)
     overruns: int = 0  # calls whose real work outlasted modelled seconds × time factor
     overrun_seconds: float = 0.0  # wall seconds by which they did
+    cancelled: int = 0  # transactions cancelled by a concurrent one on their table, retried
     tables: dict[str, TableWrites] = field(default_factory=dict)
 
     @property
@@ -138,6 +177,7 @@ class CallStats:
             "busy_seconds": round(self.busy_seconds, 4),
             "overruns": self.overruns,
             "overrun_seconds": round(self.overrun_seconds, 4),
+            "cancelled": self.cancelled,
             "tables": {
                 name: {
                     "jobs": t.jobs,
@@ -234,7 +274,7 @@ class LatencyWarehouse(DelegatingWarehouse):
         return bisect.bisect_right(self._dates, end) - bisect.bisect_left(self._dates, start)
 
     def _table_sem(self, table: str) -> threading.BoundedSemaphore | None:
-        cap = self.latency.max_writes_per_table
+        cap = self.latency.running_per_table
         if not self.latency.charging or not cap:
             return None
         with self._lock:
@@ -255,6 +295,20 @@ class LatencyWarehouse(DelegatingWarehouse):
         time.sleep(want)
         self._debt.seconds = time.perf_counter() - started - want
 
+    def _take_conflicting(self, sem: threading.BoundedSemaphore) -> None:
+        """A transaction's way onto its table: while another holds it, this one starts, is
+        cancelled at its first mutation (a job start's time) and backs off, as the runner's
+        retry policy would; the attempts it wasted are counted."""
+        model = self.latency
+        attempt = 1
+        while not sem.acquire(blocking=False):
+            self._wait(
+                (model.job_start_seconds + model.backoff_seconds(attempt)) * model.time_factor
+            )
+            with self._lock:
+                self._stats.cancelled += 1
+            attempt += 1
+
     @contextlib.contextmanager
     def _call(self, kind: str, table: str | None = None, dates: int = 0) -> Iterator[None]:
         """One call: take the caps, run it for real, then wait out the rest of its modelled
@@ -270,7 +324,11 @@ class LatencyWarehouse(DelegatingWarehouse):
             if kind == "write" and table is not None:
                 sem = self._table_sem(table)
                 if sem is not None:
-                    caps.enter_context(sem)
+                    if model.write_strategy == "transaction":
+                        self._take_conflicting(sem)
+                        caps.callback(sem.release)
+                    else:  # merge: queued behind the running statements
+                        caps.enter_context(sem)
             if kind != "metadata" and self._jobs_sem is not None:
                 caps.enter_context(self._jobs_sem)
             with self._lock:

@@ -19,6 +19,9 @@ from bench.latency import LatencyModel
 from bench.strategies import WorkList, runbook_stages
 from nba_backfill.catalog import PCF, PHASE4_GROUPS, TABLES
 from nba_backfill.planner import Plan
+from nba_backfill.settings import RetrySettings
+
+_RETRY = RetrySettings()
 
 # --- BigQuery costs (production seconds) ----------------------------------------------------------
 JOB_START_SECONDS = 1.5  # submit → running → done for a small query job (typically 1–2 s)
@@ -26,6 +29,9 @@ COMMIT_SECONDS = 1.5  # a DML / BEGIN…COMMIT script commits in ~1–2 s more
 METADATA_SECONDS = 0.2  # tables.get: an API call, not a job
 MAX_WRITES_PER_TABLE = 2  # BigQuery runs 2 mutating DML per table at once, queues the rest
 MAX_CONCURRENT_JOBS = 100  # interactive query jobs at once per project (never reached here)
+MAX_QUEUED_PER_TABLE = 20  # mutating DML statements queued per table; one more is rejected
+DML_PER_WINDOW, DML_WINDOW_SECONDS = 25, 10.0  # DML statements per table per 10 s
+WRITE_STRATEGIES = ("merge", "transaction")  # settings.warehouse.write_strategy
 
 # --- the runbook's measured times (SPEC §7, issue 6), for the seeds state's work --------------
 RUNBOOK_PHASE3_HOURS = 4.5  # "Phase 3 4–6 h": the three gap tables side by side
@@ -43,6 +49,14 @@ def base_model(**overrides: Any) -> LatencyModel:
         "metadata_seconds": METADATA_SECONDS,
         "max_writes_per_table": MAX_WRITES_PER_TABLE,
         "max_concurrent_jobs": MAX_CONCURRENT_JOBS,
+        "max_queued_per_table": MAX_QUEUED_PER_TABLE,
+        "dml_per_window": DML_PER_WINDOW,
+        "dml_window_seconds": DML_WINDOW_SECONDS,
+        # the runner's backoff between attempts: the retry settings' defaults
+        "retry_initial_seconds": _RETRY.initial_wait_seconds,
+        "retry_max_seconds": _RETRY.max_wait_seconds,
+        "retry_jitter_seconds": _RETRY.jitter_seconds,
+        "max_attempts": _RETRY.max_attempts,
     }
     values.update(overrides)
     return LatencyModel(**values)
@@ -158,13 +172,44 @@ class SimResult:
     seconds: float
     phases: dict[str, float]
     jobs: int
+    retries: int = 0  # writes BigQuery cancelled (transaction) or rejected (queue full)
+    failed: int = 0  # chunks whose write ran out of attempts
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "seconds": round(self.seconds, 1),
             "phases": {k: round(v, 1) for k, v in self.phases.items()},
             "jobs": self.jobs,
+            "retries": self.retries,
+            "failed": self.failed,
         }
+
+
+@dataclass
+class PoolResult:
+    seconds: float
+    retries: int = 0
+    failed: int = 0
+
+
+class _TableAdmission:
+    """BigQuery's side of one table's writes (see :class:`LatencyModel`): which write runs,
+    which waits in its queue, which is sent back (cancelled or rejected) to retry."""
+
+    def __init__(self, model: LatencyModel) -> None:
+        self.model = model
+        self.running = 0
+        self.queue: deque[tuple[SimChunk, int]] = deque()
+        self.starts: deque[float] = deque()  # start times inside the DML rate window
+
+    def rate_delay(self, at: float) -> float:
+        """How long a statement starting at ``at`` waits for the per-table DML rate."""
+        m = self.model
+        while self.starts and self.starts[0] <= at - m.dml_window_seconds:
+            self.starts.popleft()
+        if len(self.starts) < m.dml_per_window:
+            return 0.0
+        return self.starts[-m.dml_per_window] + m.dml_window_seconds - at
 
 
 def simulate_pool(
@@ -174,26 +219,76 @@ def simulate_pool(
     per_table_limit: int,
     task_overhead: float = TASK_OVERHEAD_SECONDS,
 ) -> float:
-    """Makespan of one pool: Prefect's ThreadPoolTaskRunner takes tasks in submission order;
-    a task waiting for upstream chunks holds its worker thread; each write takes a per-table
-    slot (min of the runner's limit and BigQuery's) for its whole duration."""
-    slots = min(per_table_limit, model.max_writes_per_table or per_table_limit)
+    """Makespan of one pool (:func:`simulate_pool_detail`)."""
+    return simulate_pool_detail(
+        chunks, model, max_concurrency, per_table_limit, task_overhead
+    ).seconds
+
+
+def simulate_pool_detail(
+    chunks: Sequence[SimChunk],
+    model: LatencyModel,
+    max_concurrency: int,
+    per_table_limit: int,
+    task_overhead: float = TASK_OVERHEAD_SECONDS,
+) -> PoolResult:
+    """One pool: Prefect's ThreadPoolTaskRunner takes tasks in submission order; a task
+    waiting for upstream chunks holds its worker thread; the runner lets ``per_table_limit``
+    writes of a table go at once (a retry keeps its runner slot through its backoff), and
+    BigQuery admits them by the model's write strategy: ``merge`` runs 2, queues 20, rejects
+    the rest, bounded by the per-table DML rate; ``transaction`` runs 1 and cancels any other
+    that starts meanwhile. Different tables never wait for each other."""
     read = model.read_seconds()
+    running_cap = model.running_per_table or per_table_limit
     seq = itertools.count()
-    events: list[tuple[float, int, str, SimChunk]] = []
+    events: list[tuple[float, int, str, SimChunk, int]] = []
     queue = deque(chunks)
     free_threads = max_concurrency
     done: dict[str, float] = {}
     waiting: dict[str, list[SimChunk]] = {}  # upstream id -> tasks holding a thread for it
-    table_free = {c.table: slots for c in chunks}
-    table_queue: dict[str, deque[SimChunk]] = {c.table: deque() for c in chunks}
+    runner_free = {c.table: per_table_limit for c in chunks}
+    runner_queue: dict[str, deque[SimChunk]] = {c.table: deque() for c in chunks}
+    bq = {c.table: _TableAdmission(model) for c in chunks}
+    result = PoolResult(0.0)
     now = 0.0
 
-    def push(at: float, what: str, c: SimChunk) -> None:
-        heapq.heappush(events, (at, next(seq), what, c))
+    def push(at: float, what: str, c: SimChunk, attempt: int = 1) -> None:
+        heapq.heappush(events, (at, next(seq), what, c, attempt))
 
     def begin(c: SimChunk, at: float) -> None:
         push(at + task_overhead + c.reads_before * read, "want_write", c)
+
+    def run(c: SimChunk, attempt: int, at: float) -> None:
+        t = bq[c.table]
+        delay = t.rate_delay(at)
+        t.running += 1
+        t.starts.append(at + delay)
+        push(at + delay + model.write_seconds(c.table, c.dates), "wrote", c, attempt)
+
+    def submit(c: SimChunk, attempt: int, at: float) -> None:
+        """The write reaches BigQuery (its runner slot held)."""
+        t = bq[c.table]
+        if t.running < running_cap:
+            run(c, attempt, at)
+            return
+        if model.write_strategy == "merge" and len(t.queue) < model.max_queued_per_table:
+            t.queue.append((c, attempt))
+            return
+        # cancelled (a concurrent transaction) or rejected (the queue is full): the job's
+        # start is spent, then the runner backs off and tries again, or gives up
+        result.retries += 1
+        if attempt >= model.max_attempts:
+            result.failed += 1
+            push(at + model.job_start_seconds, "gave_up", c, attempt)
+        else:
+            back = model.job_start_seconds + model.backoff_seconds(attempt)
+            push(at + back, "retry", c, attempt + 1)
+
+    def release_runner(c: SimChunk, at: float) -> None:
+        if runner_queue[c.table]:
+            submit(runner_queue[c.table].popleft(), 1, at)
+        else:
+            runner_free[c.table] += 1
 
     def start_next(at: float) -> None:
         nonlocal free_threads
@@ -206,33 +301,43 @@ def simulate_pool(
             else:
                 begin(c, at)
 
+    def finish(c: SimChunk, at: float) -> None:
+        nonlocal free_threads
+        done[c.id] = at
+        free_threads += 1
+        for w in waiting.pop(c.id, []):
+            pending = [u for u in w.upstream if u not in done]
+            if pending:
+                waiting.setdefault(pending[0], []).append(w)
+            else:
+                begin(w, at)
+        start_next(at)
+
     start_next(0.0)
     while events:
-        now, _, what, c = heapq.heappop(events)
+        now, _, what, c, attempt = heapq.heappop(events)
         if what == "want_write":
-            if table_free[c.table]:
-                table_free[c.table] -= 1
-                push(now + model.write_seconds(c.table, c.dates), "wrote", c)
+            if runner_free[c.table]:
+                runner_free[c.table] -= 1
+                submit(c, 1, now)
             else:
-                table_queue[c.table].append(c)
+                runner_queue[c.table].append(c)
+        elif what == "retry":
+            submit(c, attempt, now)
         elif what == "wrote":
-            if table_queue[c.table]:
-                nxt = table_queue[c.table].popleft()
-                push(now + model.write_seconds(nxt.table, nxt.dates), "wrote", nxt)
-            else:
-                table_free[c.table] += 1
+            t = bq[c.table]
+            t.running -= 1
+            if t.queue:
+                run(*t.queue.popleft(), now)
+            release_runner(c, now)
             push(now + c.reads_after * read, "finished", c)
+        elif what == "gave_up":  # the chunk fails (counted: such a run is not a full one)
+            release_runner(c, now)
+            finish(c, now)
         else:  # finished
-            done[c.id] = now
-            free_threads += 1
-            for w in waiting.pop(c.id, []):
-                pending = [u for u in w.upstream if u not in done]
-                if pending:
-                    waiting.setdefault(pending[0], []).append(w)
-                else:
-                    begin(w, now)
-            start_next(now)
-    return now
+            finish(c, now)
+    result.seconds = now
+    return result
 
 
 @dataclass(frozen=True)
@@ -274,8 +379,14 @@ def simulate_flow(
     pools = flow_pools(plan)
     read = model.read_seconds()
 
+    retries = failed = 0
+
     def pool(chunks: Sequence[SimChunk]) -> float:
-        return simulate_pool(chunks, model, max_concurrency, per_table_limit, task_overhead)
+        nonlocal retries, failed
+        r = simulate_pool_detail(chunks, model, max_concurrency, per_table_limit, task_overhead)
+        retries += r.retries
+        failed += r.failed
+        return r.seconds
 
     p3 = reads.plan3 * read + pool(pools[0])
     p4 = reads.gate * read + sum(
@@ -283,7 +394,8 @@ def simulate_flow(
     )
     other = reads.validate4 * read + fixed_overhead
     jobs = reads.total + sum(c.reads_before + 1 + c.reads_after for p in pools for c in p)
-    return SimResult(p3 + p4 + other, {"phase3": p3, "phase4": p4, "other": other}, jobs)
+    phases = {"phase3": p3, "phase4": p4, "other": other}
+    return SimResult(p3 + p4 + other, phases, jobs + retries, retries, failed)
 
 
 def simulate_runbook(work: WorkList, model: LatencyModel) -> SimResult:

@@ -17,6 +17,7 @@ from nba_backfill.outputs import is_volatile
 TARGETS = {
     "speedup_vs_runbook": 50.0,
     "vs_lower_bound": 1.5,
+    "model_vs_lower_bound": 3.0,  # projected production ÷ set-based lower bound, same model
     "projected_minutes": 20.0,
     "overhead_share": 0.10,
     "rerun_seconds": 5.0,
@@ -325,7 +326,8 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "orchestration ÷ projected time",
                     )
                 )
-        for key, sim in lat.get("simulated", {}).items():
+        sims = lat.get("simulated", {})
+        for key, sim in sims.items():
             if key.startswith(NBA_BACKFILL):
                 out.append(
                     _check(
@@ -336,6 +338,19 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                         "",
                     )
                 )
+                mult = key.split()[1]  # "1x", "3x", "10x"
+                bound = sims.get(f"{LOWER_BOUND} {mult}")
+                if bound and bound["seconds"]:
+                    out.append(
+                        _check(
+                            f"{state}: projected ÷ lower bound, {key}, simulated (×)",
+                            round(sim["seconds"] / bound["seconds"], 2),
+                            TARGETS["model_vs_lower_bound"],
+                            "<=",
+                            f"same model; {sim.get('retries', 0)} writes cancelled or "
+                            "rejected and retried",
+                        )
+                    )
     bench = results.get("timings", {}).get("bench_seconds")
     if bench is not None:
         out.append(
@@ -461,9 +476,14 @@ def markdown(results: Mapping[str, Any]) -> str:
             "",
             f"Assumptions: every query job {model['job_start_seconds']} s to start and return; "
             f"a write adds {model['commit_seconds']} s to commit plus its per-date work; "
-            f"metadata calls {model['metadata_seconds']} s; at most "
-            f"{model['max_writes_per_table']} concurrent writes per table (BigQuery's mutating "
-            f"DML concurrency, the rest queue) and {model['max_concurrent_jobs']} jobs overall; "
+            f"metadata calls {model['metadata_seconds']} s; per table, write strategy "
+            f"`merge`: {model['max_writes_per_table']} mutating statements running, "
+            f"{model.get('max_queued_per_table', '—')} queued (one more rejected and retried), "
+            f"{model.get('dml_per_window', '—')} per {model.get('dml_window_seconds', '—')} s; "
+            "`transaction`: one at a time, a concurrent one cancelled at its start and retried "
+            f"after the runner's backoff; {model['max_concurrent_jobs']} jobs overall; "
+            f"settings' strategy `{model.get('write_strategy', 'merge')}` (the unsuffixed rows "
+            "and the scaled runs); "
             f"Prefect {model['task_overhead_seconds']} s per task in the simulation. Runbook "
             f"calibrated on the `seeds` state to Phase 3 {cal['phase3_hours']} h + Phase 4 "
             f"{cal['phase4_hours']} h: {cal['note']}. Set-based chunk writes: the embedded "
@@ -557,10 +577,10 @@ def same_rows_text(same: Mapping[str, Any]) -> str:
 
 
 def best_configs(sweep: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    best: dict[tuple[str, float], dict[str, Any]] = {}
+    best: dict[tuple[str, str, float], dict[str, Any]] = {}
     for r in sweep:
-        k = (r["state"], r["multiplier"])
-        if k not in best or r["seconds"] < best[k]["seconds"]:
+        k = (r["state"], r.get("write_strategy", "merge"), r["multiplier"])
+        if k not in best or _rank(r) < _rank(best[k]):
             best[k] = r
     return list(best.values())
 
@@ -569,43 +589,61 @@ def _sweep_tables(sweep: list[dict[str, Any]], defaults: Mapping[str, int]) -> l
     lines = [
         "## Sweep (simulated flow under the latency model, minutes)",
         "",
-        f"Per-table limit {defaults.get('max_concurrency_per_table')} (BigQuery caps it at 2 "
-        "anyway); rows: chunk_days, columns: max_concurrency.",
+        "Rows: chunk_days, columns: max_concurrency; each cell the best per-table limit "
+        "(in brackets) of "
+        + ", ".join(str(p) for p in sorted({r["per_table"] for r in sweep}))
+        + f" (the settings' is {defaults.get('max_concurrency_per_table')}); † some chunk "
+        "ran out of attempts.",
         "",
     ]
+    strategies = list(dict.fromkeys(r.get("write_strategy", "merge") for r in sweep))
     for state in dict.fromkeys(r["state"] for r in sweep):
         for mult in dict.fromkeys(r["multiplier"] for r in sweep):
-            rows = [
-                r
-                for r in sweep
-                if r["state"] == state
-                and r["multiplier"] == mult
-                and r["per_table"] == defaults.get("max_concurrency_per_table")
-            ]
-            concs = sorted({r["max_concurrency"] for r in rows})
-            lines += [
-                f"`{state}`, per-date cost × {mult:g}:",
-                "",
-                "| chunk_days | chunks | " + " | ".join(f"conc {c}" for c in concs) + " |",
-                "|---:|---:|" + "---:|" * len(concs),
-            ]
-            for cd in sorted({r["chunk_days"] for r in rows}):
-                cells = {r["max_concurrency"]: r for r in rows if r["chunk_days"] == cd}
-                lines.append(
-                    f"| {cd} | {next(iter(cells.values()))['chunks']} | "
-                    + " | ".join(f"{cells[c]['seconds'] / 60:.1f}" for c in concs)
-                    + " |"
-                )
-            lines.append("")
-    lines += ["Best per state and multiplier (any per-table limit):", ""]
+            for ws in strategies:
+                rows = [
+                    r
+                    for r in sweep
+                    if r["state"] == state
+                    and r["multiplier"] == mult
+                    and r.get("write_strategy", "merge") == ws
+                ]
+                concs = sorted({r["max_concurrency"] for r in rows})
+                lines += [
+                    f"`{state}`, write strategy `{ws}`, per-date cost × {mult:g}:",
+                    "",
+                    "| chunk_days | chunks | " + " | ".join(f"conc {c}" for c in concs) + " |",
+                    "|---:|---:|" + "---:|" * len(concs),
+                ]
+                for cd in sorted({r["chunk_days"] for r in rows}):
+                    best: dict[int, dict[str, Any]] = {}
+                    for r in rows:
+                        c = r["max_concurrency"]
+                        if r["chunk_days"] == cd and (c not in best or _rank(r) < _rank(best[c])):
+                            best[c] = r
+                    lines.append(
+                        f"| {cd} | {next(iter(best.values()))['chunks']} | "
+                        + " | ".join(
+                            f"{best[c]['seconds'] / 60:.1f} ({best[c]['per_table']})"
+                            + ("†" if best[c].get("failed") else "")
+                            for c in concs
+                        )
+                        + " |"
+                    )
+                lines.append("")
+    lines += ["Best per state, write strategy and multiplier:", ""]
     for r in best_configs(sweep):
         lines.append(
-            f"- `{r['state']}` × {r['multiplier']:g}: chunk_days {r['chunk_days']}, "
-            f"max_concurrency {r['max_concurrency']}, per-table {r['per_table']} → "
-            f"{r['seconds'] / 60:.1f} min"
+            f"- `{r['state']}` `{r.get('write_strategy', 'merge')}` × {r['multiplier']:g}: "
+            f"chunk_days {r['chunk_days']}, max_concurrency {r['max_concurrency']}, per-table "
+            f"{r['per_table']} → {r['seconds'] / 60:.1f} min"
         )
     lines.append("")
     return lines
+
+
+def _rank(r: Mapping[str, Any]) -> tuple[bool, float]:
+    """Complete runs first, then the fastest."""
+    return (bool(r.get("failed")), r["seconds"])
 
 
 def chart(results: Mapping[str, Any], path: Path) -> Path | None:
@@ -663,6 +701,8 @@ def chart(results: Mapping[str, Any], path: Path) -> Path | None:
             for r in results.get("sweep", [])
             if r["state"] == state
             and r["multiplier"] == 1.0
+            and r.get("write_strategy", "merge")
+            == results.get("model", {}).get("write_strategy", "merge")
             and r["per_table"] == results.get("defaults", {}).get("max_concurrency_per_table")
         ]
         for conc in sorted({r["max_concurrency"] for r in sweep}):

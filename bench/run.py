@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -41,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 RUNBOOK_TIME_FACTOR = 1 / 8000  # the runbook's modelled ~15–40 h in ~7–20 s
 FLOW_TIME_FACTOR = 1 / 20  # nba-backfill's modelled minutes in a few tens of seconds
-SWEEP_CHUNK_DAYS = (14, 31, 62, 92, 183)
-SWEEP_CONCURRENCY = (2, 4, 8, 16)
+SWEEP_CHUNK_DAYS = (14, 31, 62, 92, 183, 366)
+SWEEP_CONCURRENCY = (2, 4, 8, 16, 32)
 SWEEP_PER_TABLE = (1, 2, 4)
 MULTIPLIERS = (1.0, 3.0, 10.0)
 
@@ -63,6 +64,7 @@ class Options:
     keep: bool = False
     label: str = "full"
     defaults: dict[str, int] = field(default_factory=dict)
+    write_strategy: str = "merge"  # the settings' warehouse.write_strategy
 
 
 def _say(msg: str) -> None:
@@ -416,20 +418,31 @@ def latency_state(
             "reads": planned["flow_reads"].as_dict(),
             "fixed_overhead_seconds": fixed,
         }
-        for mult in MULTIPLIERS:
-            m = bm.base_model(per_date_seconds=per_date, per_date_multiplier=mult)
-            sim = bm.simulate_flow(
-                planned["plans"][opts.defaults["chunk_days"]],
-                m,
-                max_concurrency=opts.defaults["max_concurrency"],
-                per_table_limit=opts.defaults["max_concurrency_per_table"],
-                reads=planned["flow_reads"],
-                fixed_overhead=fixed,
-            )
-            out["simulated"][f"{NBA_BACKFILL} {mult:g}x"] = sim.as_dict()
+        # Both write strategies at the defaults, side by side ("nba-backfill 1x" is the
+        # settings' strategy, as the scaled runs use it).
+        for ws in bm.WRITE_STRATEGIES:
+            for mult in MULTIPLIERS:
+                m = bm.base_model(
+                    per_date_seconds=per_date, per_date_multiplier=mult, write_strategy=ws
+                )
+                sim = bm.simulate_flow(
+                    planned["plans"][opts.defaults["chunk_days"]],
+                    m,
+                    max_concurrency=opts.defaults["max_concurrency"],
+                    per_table_limit=opts.defaults["max_concurrency_per_table"],
+                    reads=planned["flow_reads"],
+                    fixed_overhead=fixed,
+                )
+                key = f"{NBA_BACKFILL} {mult:g}x"
+                out["simulated"][key if ws == opts.write_strategy else f"{key} {ws}"] = (
+                    sim.as_dict()
+                )
         for mult in opts.real_multipliers:
             m = bm.base_model(
-                time_factor=FLOW_TIME_FACTOR, per_date_seconds=per_date, per_date_multiplier=mult
+                time_factor=FLOW_TIME_FACTOR,
+                per_date_seconds=per_date,
+                per_date_multiplier=mult,
+                write_strategy=opts.write_strategy,
             )
             copy = copy_db(db, work, f"{state}-latency-nba-{mult:g}")
             res = run_worker(
@@ -448,7 +461,11 @@ def latency_state(
             copy.unlink()
         for chunk_days, conc in opts.scaled_configs if state == "seeds" else ():
             key = f"{NBA_BACKFILL} 1x, chunk_days {chunk_days}, max_concurrency {conc}"
-            m = bm.base_model(time_factor=FLOW_TIME_FACTOR, per_date_seconds=per_date)
+            m = bm.base_model(
+                time_factor=FLOW_TIME_FACTOR,
+                per_date_seconds=per_date,
+                write_strategy=opts.write_strategy,
+            )
             copy = copy_db(db, work, f"{state}-latency-nba-{chunk_days}x{conc}")
             res = run_worker(
                 {
@@ -469,7 +486,7 @@ def latency_state(
             if plan is not None:
                 out["simulated"][key] = bm.simulate_flow(
                     plan,
-                    bm.base_model(per_date_seconds=per_date),
+                    bm.base_model(per_date_seconds=per_date, write_strategy=opts.write_strategy),
                     max_concurrency=conc,
                     per_table_limit=opts.defaults["max_concurrency_per_table"],
                     reads=planned["flow_reads"],
@@ -502,8 +519,10 @@ def sweep(
         if nb is None:
             continue
         fixed = fixed_overhead(nb)
-        for mult in MULTIPLIERS:
-            m = bm.base_model(per_date_seconds=per_date, per_date_multiplier=mult)
+        for ws, mult in itertools.product(bm.WRITE_STRATEGIES, MULTIPLIERS):
+            m = bm.base_model(
+                per_date_seconds=per_date, per_date_multiplier=mult, write_strategy=ws
+            )
             for cd, plan in sorted(p["plans"].items()):
                 for conc in SWEEP_CONCURRENCY:
                     for per_table in SWEEP_PER_TABLE:
@@ -518,6 +537,7 @@ def sweep(
                         rows.append(
                             {
                                 "state": state,
+                                "write_strategy": ws,
                                 "multiplier": mult,
                                 "chunk_days": cd,
                                 "max_concurrency": conc,
@@ -525,6 +545,8 @@ def sweep(
                                 "chunks": len(plan.chunks),
                                 "seconds": round(sim.seconds, 1),
                                 "jobs": sim.jobs,
+                                "retries": sim.retries,
+                                "failed": sim.failed,
                             }
                         )
     return rows
@@ -539,6 +561,10 @@ def model_assumptions(
         "metadata_seconds": bm.METADATA_SECONDS,
         "max_writes_per_table": bm.MAX_WRITES_PER_TABLE,
         "max_concurrent_jobs": bm.MAX_CONCURRENT_JOBS,
+        "max_queued_per_table": bm.MAX_QUEUED_PER_TABLE,
+        "dml_per_window": bm.DML_PER_WINDOW,
+        "dml_window_seconds": bm.DML_WINDOW_SECONDS,
+        "write_strategy": opts.write_strategy,
         "task_overhead_seconds": bm.TASK_OVERHEAD_SECONDS,
         "runbook_time_factor": opts.runbook_time_factor,
         "flow_time_factor": FLOW_TIME_FACTOR,
@@ -612,7 +638,9 @@ def parse(argv: Sequence[str] | None) -> Options:
     bad = set(opts.strategies) - set(STRATEGIES) or set(opts.states) - {"seeds", "empty"}
     if bad:
         p.error(f"unknown: {', '.join(sorted(bad))}")
-    run = load_settings().run
+    loaded = load_settings()
+    run = loaded.run
+    opts.write_strategy = loaded.warehouse.write_strategy
     opts.defaults = {
         "chunk_days": run.chunk_days,
         "max_concurrency": run.max_concurrency,

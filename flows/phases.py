@@ -15,6 +15,7 @@ from prefect import flow
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -121,9 +122,20 @@ def _outcomes(
             outcomes.append(
                 ChunkOutcome(chunk, phase, "not_run", error="not run: an upstream chunk failed")
             )
-        if progress_id is not None:
+        if progress_id is not None and progress_due(n, len(futures)):
             update_progress_artifact(progress_id, 100.0 * n / max(1, len(futures)))
     return outcomes
+
+
+PROGRESS_STEPS = 10
+
+
+def progress_due(finished: int, total: int) -> bool:
+    """Whether the progress artifact is updated after the ``finished``-th of ``total`` chunks:
+    at each tenth and at the end, not after every chunk — each update is an API call on the
+    thread collecting outcomes, and a run of ~150 chunks made ~150 of them."""
+    step = max(1, total // PROGRESS_STEPS)
+    return finished == total or finished % step == 0
 
 
 @flow(name="phase3", flow_run_name="phase3 · {params.start}..{params.end}")
@@ -185,8 +197,17 @@ def held_dates(plan: Plan, hold: dict[str, dict[dt.date, str]]) -> dict[str, dic
 
 
 def with_runner(fn: Any, params: RunParams) -> Any:
-    """``fn`` (a phase subflow) with its chunks on ``params.max_concurrency`` threads."""
-    return fn.with_options(task_runner=ThreadPoolTaskRunner(max_workers=params.max_concurrency))
+    """``fn`` (a phase subflow) with its chunks on ``params.max_concurrency`` threads, and no
+    flow-run heartbeat of its own: a subflow runs in its parent's process, whose heartbeat
+    already tells whether that process lives, and Prefect joins a flow run's heartbeat thread
+    when the run ends — up to 1 s per subflow, 4 per backfill (docs/benchmarks.md)."""
+    sub = fn.with_options(task_runner=ThreadPoolTaskRunner(max_workers=params.max_concurrency))
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+            return sub(*args, **kwargs)
+
+    return run
 
 
 class Execution(Protocol):
@@ -213,6 +234,8 @@ class InProcess:
     select: Selection | None = None  # a reprocess mode other than missing
 
     def phase3(self, plan: Plan, summary: RunSummary) -> None:
+        if not plan.phase_chunks(3):  # nothing to fill: no subflow run (Prefect's fixed cost)
+            return
         summary.outcomes += with_runner(phase3, self.params)(self.params, plan)
 
     def phase4(

@@ -8,6 +8,7 @@ import threading
 from contextlib import AbstractContextManager, nullcontext
 
 from prefect import get_client, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.concurrency.sync import concurrency, rate_limit
 from prefect.context import get_run_context
 from prefect.exceptions import ObjectNotFound
@@ -114,7 +115,9 @@ def forget_limits() -> None:
         _limits_seen.clear()
 
 
-@task(name="fill-chunk", retries=0)
+# NO_CACHE: a write is never skipped for a cached result, and Prefect need not hash the
+# task's inputs and source nor look its key up in the result store on every chunk.
+@task(name="fill-chunk", retries=0, cache_policy=NO_CACHE)
 def fill_chunk(
     table: str, dates: list[dt.date], fail_fast: bool = False
 ) -> dict[str, object] | State[None]:

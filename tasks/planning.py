@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 
 from nba_backfill.planner import Plan, Planner, Selection
 from tasks import common
 
 
-@task(name="plan", task_run_name="plan · phase {phases} · {start}..{end}")
+# NO_CACHE: a plan reads the warehouse as it is now; Prefect need not hash the inputs.
+@task(
+    name="plan",
+    task_run_name="plan · phase {phases} · {start}..{end}",
+    cache_policy=NO_CACHE,
+)
 def plan_backfill(
     start: dt.date,
     end: dt.date,
