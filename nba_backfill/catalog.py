@@ -340,6 +340,9 @@ _TABLES: tuple[TableSpec, ...] = (
         ),
         team_from=UPCG,
         expected_set="context_players",
+        # Production's completeness checker counts DNPs in the gamebook: the last 30 days (game
+        # windows) or 14 + up to 29 break days (day windows).
+        windows=(Window("nba_raw.nbac_gamebook_player_stats", 43),),
         description="One row per player with a game on the date: rolling form before the date.",
     ),
     TableSpec(
