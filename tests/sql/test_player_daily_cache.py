@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from nba_backfill.catalog import PDC, PGS, TABLES, TOGS, UPCG
+from nba_backfill.catalog import PDC, PGS, PSZA, TABLES, TOGS, UPCG
 from nba_backfill.phase2 import GAMEBOOK, SCHEDULE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
@@ -91,6 +91,15 @@ UPCG_ROWS = [
     for d in (D2, D)
     for p in ("p1", "p2", "p3")
 ]
+PSZA_ROWS = [
+    {
+        "analysis_date": D,
+        "player_lookup": "p1",
+        "primary_scoring_zone": "paint",
+        "paint_rate_last_10": 52.5,
+        "three_pt_rate_last_10": 20.0,
+    }
+]
 GAMEBOOK_ROWS = [
     ("p1", dt.date(2024, 12, 1), "active", "30:00"),
     ("p1", dt.date(2024, 12, 2), "active", "25:00"),
@@ -122,7 +131,8 @@ def _insert(w: DuckDBWarehouse, name: str, rows: list[dict[str, Any]]) -> None:
 def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[tuple, dict[str, Any]]]:
     path = tmp_path_factory.mktemp("pdc") / "w.duckdb"
     w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
-    w.ensure_tables([TABLES[t] for t in (PGS, TOGS, UPCG, PDC)])
+    w.ensure_tables([TABLES[t] for t in (PGS, TOGS, UPCG, PSZA, PDC)])
+    _insert(w, PSZA, PSZA_ROWS)
     _insert(w, PGS, PGS_ROWS)
     _insert(w, UPCG, UPCG_ROWS)
     w.ensure_raw_tables([SCHEDULE, GAMEBOOK])
@@ -239,3 +249,14 @@ def test_circuit_breaker_and_bootstrap(cache: dict) -> None:
     assert p1["season_boundary_detected"] is False and p1["backfill_bootstrap_mode"] is False
     nov = cache[(D2, "p1")]
     assert nov["season_boundary_detected"] is True and nov["backfill_bootstrap_mode"] is False
+
+
+def test_shot_zones_copied_from_the_dates_analysis(cache: dict) -> None:
+    p1 = cache[(D, "p1")]
+    assert p1["primary_scoring_zone"] == "paint" and p1["shot_zone_data_available"] is True
+    assert (float(p1["paint_rate_last_10"]), float(p1["three_pt_rate_last_10"])) == (52.5, 20.0)
+    # no shot-zone row (p2 on the date, p1 on 11-12): NULLs, and the flag says so
+    for key in ((D, "p2"), (D2, "p1")):
+        row = cache[key]
+        assert row["shot_zone_data_available"] is False and row["primary_scoring_zone"] is None
+        assert row["paint_rate_last_10"] is None

@@ -34,6 +34,9 @@
 --     NULL or '00:00' (his last N gamebook rows of the 30 days, or those of the W days).
 --     pct = actual / (expected - DNPs) * 100 rounded to 1 (100 when nothing is expected);
 --     production-ready at 70 %
+--   primary_scoring_zone, paint_rate_last_10, three_pt_rate_last_10: copied from the date's
+--     player_shot_zone_analysis row, shot_zone_data_available = that row exists
+--     (aggregators/shot_zone_aggregator.py; NULLs without it, as the processor's placeholder)
 --   circuit breaker and bootstrap (reprocess_attempt_count 0, circuit_breaker_active and
 --     manual_override_required FALSE, last attempt / until NULL, processing_decision_reason
 --     'processed_successfully': a first, successful processing), season_boundary_detected
@@ -352,8 +355,15 @@ SELECT
   CAST(c.pct14 >= 70 AS BOOL) AS l14d_is_complete,
   CAST(c.pct5 >= 70 AND c.pct10 >= 70 AND c.pct7 >= 70 AND c.pct14 >= 70 AS BOOL)
     AS all_windows_complete,
-  CAST('v1' AS STRING) AS cache_version
+  CAST('v1' AS STRING) AS cache_version,
+  CAST(sz.primary_scoring_zone AS STRING) AS primary_scoring_zone,
+  CAST(sz.paint_rate_last_10 AS FLOAT64) AS paint_rate_last_10,
+  CAST(sz.three_pt_rate_last_10 AS FLOAT64) AS three_pt_rate_last_10,
+  CAST(sz.player_lookup IS NOT NULL AS BOOL) AS shot_zone_data_available
 FROM players AS p
+LEFT JOIN nba_precompute.player_shot_zone_analysis AS sz
+  ON sz.analysis_date = p.cache_date AND sz.player_lookup = p.player_lookup
+  AND sz.analysis_date BETWEEN @start_date AND @end_date
 LEFT JOIN player_form AS f
   ON f.cache_date = p.cache_date AND f.player_lookup = p.player_lookup
 JOIN completeness AS c
