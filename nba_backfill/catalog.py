@@ -331,15 +331,21 @@ _TABLES: tuple[TableSpec, ...] = (
         ("cache_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
-        group=1,
+        # After the shot zones: production's processor copies the date's player_shot_zone_analysis
+        # row (its dependency check calls it critical), so G2 beside the composite factors.
+        group=2,
         skip_bootstrap=True,
         depends_on=(
             Dependency(PGS, lookback_days=180, same_date=False, required=False),
             Dependency(TOGS, lookback_days=30, same_date=False, required=False),
             Dependency(UPCG),
+            Dependency(PSZA, required=False),
         ),
         team_from=UPCG,
         expected_set="context_players",
+        # Production's completeness checker counts DNPs in the gamebook: the last 30 days (game
+        # windows) or 14 + up to 29 break days (day windows).
+        windows=(Window("nba_raw.nbac_gamebook_player_stats", 43),),
         description="One row per player with a game on the date: rolling form before the date.",
     ),
     TableSpec(

@@ -60,6 +60,14 @@ class WarehouseSettings(BaseModel):
         description="DuckDB database file; unset = warehouse.duckdb under NBA_BACKFILL_HOME",
     )
     duckdb_threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads")
+    duckdb_memory_limit: str = Field(
+        "512MB",
+        pattern=r"^[0-9]+(\.[0-9]+)? ?([KMGT]i?B)$",
+        description=(
+            "DuckDB's buffer pool cap (its default is 80 % of the machine's RAM); larger "
+            "queries spill to <duckdb_path>.tmp. Keeps a whole local run under 1 GiB RSS"
+        ),
+    )
     duckdb_partition_expiration: Literal["contract", "none"] = Field(
         "contract",
         description=(

@@ -28,8 +28,8 @@ def test_every_table_has_a_sql_file_and_every_file_a_table():
 def test_ten_tables_in_phases_and_groups():
     assert len(PHASE3) == 5 and len(PHASE4) == 5
     assert [[t.table for t in g] for g in PHASE4_GROUPS] == [
-        ["team_defense_zone_analysis", "player_shot_zone_analysis", "player_daily_cache"],
-        ["player_composite_factors"],
+        ["team_defense_zone_analysis", "player_shot_zone_analysis"],
+        ["player_daily_cache", "player_composite_factors"],
         ["ml_feature_store_v2"],
     ]
     assert get_table("ml_feature_store_v2").dataset == "nba_predictions"

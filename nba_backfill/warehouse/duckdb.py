@@ -122,6 +122,15 @@ def _gated(
     return call
 
 
+def _config(settings: Settings) -> dict[str, Any]:
+    """Every connection's config, in one place: threads and the buffer pool's cap (DuckDB
+    would otherwise size it at 80 % of the machine's RAM and keep what it filled)."""
+    return {
+        "threads": settings.warehouse.duckdb_threads,
+        "memory_limit": settings.warehouse.duckdb_memory_limit,
+    }
+
+
 class DuckDBWarehouse(Warehouse, Loader):
     dialect = "duckdb"
     name = "duckdb"
@@ -143,7 +152,7 @@ class DuckDBWarehouse(Warehouse, Loader):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Set when a read-only open found another process writing: the copy read instead.
         self.snapshot: Path | None = None
-        config: dict[str, Any] = {"threads": settings.warehouse.duckdb_threads}
+        config = _config(settings)
         try:
             self._con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
@@ -169,7 +178,7 @@ class DuckDBWarehouse(Warehouse, Loader):
             return duckdb.connect(
                 str(self.path),
                 read_only=self._read_only,
-                config={"threads": self.settings.warehouse.duckdb_threads},
+                config=_config(self.settings),
             )
         except duckdb.IOException as exc:
             raise WarehouseUnavailable(

@@ -24,7 +24,7 @@ import pytest
 
 from nba_backfill.catalog import MLFS, PCF, PDC, PHASE4, PSZA, TABLES, TDZA, TableSpec
 from nba_backfill.outputs import is_volatile
-from nba_backfill.phase2 import SCHEDULE
+from nba_backfill.phase2 import GAMEBOOK, SCHEDULE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
@@ -315,7 +315,8 @@ def load_world(w: DuckDBWarehouse, world: World) -> None:
             f"VALUES ({', '.join('?' for _ in names)})",
             [[r.get(c, fill.get(c)) for c in names] for r in table_rows],
         )
-    w.ensure_raw_tables([SCHEDULE])
+    # player_daily_cache's completeness reads the gamebook's DNPs (none in this world).
+    w.ensure_raw_tables([SCHEDULE, GAMEBOOK])
     w.load_raw(
         SCHEDULE,
         [
