@@ -79,7 +79,7 @@ def seeded(local_settings: Settings, phase2_template: Path) -> Settings:
 def prefect_server() -> Iterator[None]:
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=600):
         yield
 
 
