@@ -319,25 +319,29 @@ injury_counts AS (
 -- The completeness checker's day windows (header): expected = the team's final games, actual =
 -- its home dates in the schedule, both on [date - N, date].
 window_days AS (
-  SELECT team_abbr, game_date, home_team_tricode = team_abbr AS home, game_status = 3 AS final
-  FROM nba_backfill_views.schedule_latest,
-    UNNEST([home_team_tricode, away_team_tricode]) AS team_abbr
-  WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 14 DAY) AND @end_date
+  -- Within the schedule's 366-day window the view already reads (catalog: EXPECTED_GAMES).
+  SELECT
+    team_abbr,
+    s.game_date,
+    s.home_team_tricode = team_abbr AS home,
+    s.game_status = 3 AS final
+  FROM nba_backfill_views.schedule_latest AS s,
+    UNNEST([s.home_team_tricode, s.away_team_tricode]) AS team_abbr
 ),
 windows AS (
   SELECT
     q.team_abbr,
     q.game_date,
-    COUNT(DISTINCT IF(w.final AND w.game_date >= DATE_SUB(q.game_date, INTERVAL 7 DAY),
+    COUNT(DISTINCT IF(w.final AND DATE_DIFF(q.game_date, w.game_date, DAY) <= 7,
       w.game_date, NULL)) AS e7,
-    COUNT(DISTINCT IF(w.home AND w.game_date >= DATE_SUB(q.game_date, INTERVAL 7 DAY),
+    COUNT(DISTINCT IF(w.home AND DATE_DIFF(q.game_date, w.game_date, DAY) <= 7,
       w.game_date, NULL)) AS a7,
     COUNT(DISTINCT IF(w.final, w.game_date, NULL)) AS e14,
     COUNT(DISTINCT IF(w.home, w.game_date, NULL)) AS a14
   FROM timeline AS q
   JOIN window_days AS w
     ON w.team_abbr = q.team_abbr
-    AND w.game_date BETWEEN DATE_SUB(q.game_date, INTERVAL 14 DAY) AND q.game_date
+    AND DATE_DIFF(q.game_date, w.game_date, DAY) BETWEEN 0 AND 14
   WHERE q.game_date BETWEEN @start_date AND @end_date
   GROUP BY q.team_abbr, q.game_date
 ),
