@@ -97,8 +97,8 @@ windows AS (
     SUM(paint_made) AS paint_made_20,
     SUM(mid_att) AS mid_att_20,
     SUM(three_att) AS three_att_20,
-    LOGICAL_OR(rn <= 10 AND has_paint) AND LOGICAL_OR(rn <= 10 AND has_mid)
-      AND LOGICAL_OR(rn <= 10 AND has_three) AS zones_complete_10,
+    COUNTIF(rn <= 10 AND has_paint) > 0 AND COUNTIF(rn <= 10 AND has_mid) > 0
+      AND COUNTIF(rn <= 10 AND has_three) > 0 AS zones_complete_10,
     SUM(IF(rn <= 10, fg_made, 0)) AS fg_made_10,
     SUM(IF(rn <= 10, assisted_made, 0)) AS assisted_made_10,
     SUM(IF(rn <= 10, unassisted_made, 0)) AS unassisted_made_10
