@@ -25,6 +25,29 @@
 --   player who averaged more than 20 minutes (PGS's starter_flag rule) over the games he
 --   played for the team in the gamebook in the 30 days before the date. Players out for more
 --   than 30 days are therefore not counted: the team has already adjusted to their absence.
+-- Per column group, the processor path it follows:
+--   game_spread_source / game_total_source: the bookmaker of the line used;
+--     betting_lines_updated_at: the spread's snapshot time, else the total's;
+--     spread_movement / total_movement: NULL, as production writes them (a TODO there)
+--     (calculators/betting_context.py; the line picked is the shared views' latest snapshot,
+--     where production prefers draftkings, then fanduel)
+--   completeness (l7d / l14d pct and is_complete, all_windows_complete; expected / actual /
+--     missing / completeness_percentage are L14d's): the processor's two day windows over
+--     shared/utils/completeness_checker.py, per row at its game date d: expected = distinct
+--     dates of the team's final games (home or away) on [d - N, d]; actual = distinct dates
+--     the team is the home team in the schedule on [d - N, d] (the checker's upstream field is
+--     home_team_tricode, so away games never count); pct = actual / expected * 100 rounded to
+--     1 (100 when nothing is expected); complete when actual >= expected; production-ready
+--     (both windows) at 70 %
+--   quality_tier / quality_score (L14d pct >= 95 gold 95, >= 75 silver 75, >= 50 bronze 50,
+--     else poor 25), quality_issues = data_quality_issues ('l7d_incomplete:<pct, 0 decimals,
+--     half to even>%', 'l14d_incomplete:…', 'season_boundary', 'bootstrap_mode'),
+--     data_sources ['nbac_schedule']: _calculate_team_context with
+--     shared/processors/patterns/quality_columns.py
+--   circuit breaker (0 attempts, inactive, NULL times, no override, 'processed_successfully'),
+--     season_boundary_detected (October, November, April), backfill_bootstrap_mode (fewer
+--     than 30 days after October 1 of the season); early_season_flag /
+--     insufficient_data_reason: NULL, the processor never writes them into a row
 WITH schedule AS (
   -- Production's gate over the latest version of each schedule game (nba_backfill/views/).
   SELECT
@@ -291,6 +314,75 @@ injury_counts AS (
     AND so.team_abbr = i.team_abbr
     AND so.player_lookup = i.player_lookup
   GROUP BY i.game_date, i.team_abbr
+),
+
+-- The completeness checker's day windows (header): expected = the team's final games, actual =
+-- its home dates in the schedule, both on [date - N, date].
+window_days AS (
+  -- Within the schedule's 366-day window the view already reads (catalog: EXPECTED_GAMES).
+  SELECT
+    team_abbr,
+    s.game_date,
+    s.home_team_tricode = team_abbr AS home,
+    s.game_status = 3 AS final
+  FROM nba_backfill_views.schedule_latest AS s,
+    UNNEST([s.home_team_tricode, s.away_team_tricode]) AS team_abbr
+),
+windows AS (
+  SELECT
+    q.team_abbr,
+    q.game_date,
+    COUNT(DISTINCT IF(w.final AND DATE_DIFF(q.game_date, w.game_date, DAY) <= 7,
+      w.game_date, NULL)) AS e7,
+    COUNT(DISTINCT IF(w.home AND DATE_DIFF(q.game_date, w.game_date, DAY) <= 7,
+      w.game_date, NULL)) AS a7,
+    COUNT(DISTINCT IF(w.final, w.game_date, NULL)) AS e14,
+    COUNT(DISTINCT IF(w.home, w.game_date, NULL)) AS a14
+  FROM timeline AS q
+  JOIN window_days AS w
+    ON w.team_abbr = q.team_abbr
+    AND DATE_DIFF(q.game_date, w.game_date, DAY) BETWEEN 0 AND 14
+  WHERE q.game_date BETWEEN @start_date AND @end_date
+  GROUP BY q.team_abbr, q.game_date
+),
+completeness AS (
+  SELECT
+    *,
+    IF(e7 > 0, ROUND(CAST(a7 AS NUMERIC) * 100 / e7, 1), 100) AS pct7,
+    IF(e14 > 0, ROUND(CAST(a14 AS NUMERIC) * 100 / e14, 1), 100) AS pct14
+  FROM windows
+),
+quality AS (
+  SELECT
+    c.*,
+    EXTRACT(MONTH FROM c.game_date) IN (10, 11, 4) AS season_boundary,
+    DATE_DIFF(
+      c.game_date,
+      DATE(IF(EXTRACT(MONTH FROM c.game_date) >= 10, EXTRACT(YEAR FROM c.game_date),
+        EXTRACT(YEAR FROM c.game_date) - 1), 10, 1),
+      DAY
+    ) < 30 AS bootstrap,
+    -- Python's f'{pct:.0f}': half to even on the 1-decimal pct
+    IF(
+      c.pct7 - FLOOR(c.pct7) = 0.5 AND MOD(CAST(FLOOR(c.pct7) AS INT64), 2) = 0,
+      CAST(FLOOR(c.pct7) AS INT64), CAST(ROUND(c.pct7) AS INT64)
+    ) AS pct7_text,
+    IF(
+      c.pct14 - FLOOR(c.pct14) = 0.5 AND MOD(CAST(FLOOR(c.pct14) AS INT64), 2) = 0,
+      CAST(FLOOR(c.pct14) AS INT64), CAST(ROUND(c.pct14) AS INT64)
+    ) AS pct14_text
+  FROM completeness AS c
+),
+issues AS (
+  SELECT
+    *,
+    ARRAY_CONCAT(
+      IF(a7 >= e7, [], [CONCAT('l7d_incomplete:', CAST(pct7_text AS STRING), '%')]),
+      IF(a14 >= e14, [], [CONCAT('l14d_incomplete:', CAST(pct14_text AS STRING), '%')]),
+      IF(season_boundary, ['season_boundary'], []),
+      IF(bootstrap, ['bootstrap_mode'], [])
+    ) AS issues
+  FROM quality
 )
 
 SELECT
@@ -325,7 +417,53 @@ SELECT
   -- A tricode without a known arena leaves travel unknown: the row fails (REQUIRED) loudly.
   CAST(ROUND(tr.miles) AS INT64) AS travel_miles,
   CAST(COALESCE(ic.starters_out_count, 0) AS INT64) AS starters_out_count,
-  CAST(COALESCE(ic.questionable_players_count, 0) AS INT64) AS questionable_players_count
+  CAST(COALESCE(ic.questionable_players_count, 0) AS INT64) AS questionable_players_count,
+  CAST(s.bookmaker AS STRING) AS game_spread_source,
+  CAST(t.bookmaker AS STRING) AS game_total_source,
+  CAST(COALESCE(s.snapshot_timestamp, t.snapshot_timestamp) AS TIMESTAMP)
+    AS betting_lines_updated_at,
+  CAST(NULL AS FLOAT64) AS spread_movement,
+  CAST(NULL AS FLOAT64) AS total_movement,
+  -- completeness (L14d the primary window) and quality (header)
+  CAST(cq.e14 AS INT64) AS expected_games_count,
+  CAST(cq.a14 AS INT64) AS actual_games_count,
+  CAST(cq.pct14 AS FLOAT64) AS completeness_percentage,
+  CAST(GREATEST(cq.e14 - cq.a14, 0) AS INT64) AS missing_games_count,
+  CAST(cq.pct7 >= 70 AND cq.pct14 >= 70 AS BOOL) AS is_production_ready,
+  CAST(cq.issues AS ARRAY<STRING>) AS data_quality_issues,
+  CAST(cq.pct7 AS FLOAT64) AS l7d_completeness_pct,
+  CAST(cq.a7 >= cq.e7 AS BOOL) AS l7d_is_complete,
+  CAST(cq.pct14 AS FLOAT64) AS l14d_completeness_pct,
+  CAST(cq.a14 >= cq.e14 AS BOOL) AS l14d_is_complete,
+  CAST(cq.a7 >= cq.e7 AND cq.a14 >= cq.e14 AS BOOL) AS all_windows_complete,
+  CAST(
+    CASE
+      WHEN cq.pct14 >= 95 THEN 'gold'
+      WHEN cq.pct14 >= 75 THEN 'silver'
+      WHEN cq.pct14 >= 50 THEN 'bronze'
+      ELSE 'poor'
+    END AS STRING
+  ) AS quality_tier,
+  CAST(
+    CASE
+      WHEN cq.pct14 >= 95 THEN 95.0
+      WHEN cq.pct14 >= 75 THEN 75.0
+      WHEN cq.pct14 >= 50 THEN 50.0
+      ELSE 25.0
+    END AS FLOAT64
+  ) AS quality_score,
+  CAST(cq.issues AS ARRAY<STRING>) AS quality_issues,
+  CAST(['nbac_schedule'] AS ARRAY<STRING>) AS data_sources,
+  CAST(NULL AS TIMESTAMP) AS last_reprocess_attempt_at,
+  CAST(0 AS INT64) AS reprocess_attempt_count,
+  CAST(FALSE AS BOOL) AS circuit_breaker_active,
+  CAST(NULL AS TIMESTAMP) AS circuit_breaker_until,
+  CAST(FALSE AS BOOL) AS manual_override_required,
+  CAST(cq.season_boundary AS BOOL) AS season_boundary_detected,
+  CAST(cq.bootstrap AS BOOL) AS backfill_bootstrap_mode,
+  CAST('processed_successfully' AS STRING) AS processing_decision_reason,
+  CAST(NULL AS BOOL) AS early_season_flag,
+  CAST(NULL AS STRING) AS insufficient_data_reason
 FROM timeline AS q
 LEFT JOIN nba_backfill_views.game_spreads AS s
   ON s.game_id = q.game_id
@@ -339,4 +477,7 @@ LEFT JOIN injury_counts AS ic
 LEFT JOIN travel AS tr
   ON tr.game_date = q.game_date
   AND tr.team_abbr = q.team_abbr
+LEFT JOIN issues AS cq
+  ON cq.game_date = q.game_date
+  AND cq.team_abbr = q.team_abbr
 WHERE q.game_date BETWEEN @start_date AND @end_date

@@ -9,17 +9,44 @@
 -- first non-bootstrap day (day 14) to 10 three weeks later (LEAST(10, 3 + (day - 14) DIV 3)).
 -- Counting from the opener instead would ask ~8 games on days 15-16, which many teams have not
 -- played yet: those dates would have no rows at all and stay unfillable.
+-- Per column group, the processor path it follows (player_shot_zone_analysis_processor.py):
+--   zone rates / pcts / attempts per game, primary zone: _calculate_zone_metrics_static
+--   assisted_rate_last_10 / unassisted_rate_last_10: Σ assisted (unassisted) FGM / Σ FGM of the
+--     last 10 × 100, NULL unless every zone has data in the sample (a non-NULL attempts count
+--     in some game), he took a shot and made one: _calculate_zone_metrics_static
+--   sample_quality_10 / _20: excellent at the window (10 / 20 games), good >= 70 % of it, limited
+--     >= 50 %, else insufficient: _determine_sample_quality_static
+--   data_quality_tier: high at production's minimum games (LEAST(3 + day DIV 3, 9) on days
+--     0..21 of the season, then 10), medium >= 7, else low (_determine_quality_tier_static with
+--     _get_dynamic_min_games); early_season_flag: that minimum below 10, i.e. day <= 21;
+--     player_position, calculation_notes, insufficient_data_reason: NULL, as the processor
+--     writes them (_process_single_player_worker)
+--   completeness and circuit breaker: the processor in backfill mode (its backfill jobs), which
+--     skips the checker: expected = actual = his games loaded (the last 20), 100 %, none
+--     missing, production-ready, no issues; no circuit breaker (0 attempts, inactive, NULL
+--     times), not bootstrap, no season boundary, 'processed_successfully'
+--     (calculate_precompute)
 WITH analysis_days AS (
   -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
   SELECT
     game_date AS analysis_date,
     season_year,
     -- FLOOR, not DIV: sqlglot drops the parentheses of DIV(a - b, c) when writing DuckDB.
-    LEAST(10, 3 + CAST(FLOOR((days_since_opener - 14) / 3) AS INT64)) AS min_games
+    LEAST(10, 3 + CAST(FLOOR((days_since_opener - 14) / 3) AS INT64)) AS min_games,
+    -- production's own minimum (_get_dynamic_min_games), for the quality tier and flag
+    IF(
+      days_since_opener <= 21, LEAST(3 + CAST(FLOOR(days_since_opener / 3) AS INT64), 9), 10
+    ) AS production_min_games
   FROM nba_backfill_views.analysis_days
 ),
 players AS (
-  SELECT u.game_date AS analysis_date, u.player_lookup, u.team_abbr, d.season_year, d.min_games
+  SELECT
+    u.game_date AS analysis_date,
+    u.player_lookup,
+    u.team_abbr,
+    d.season_year,
+    d.min_games,
+    d.production_min_games
   FROM nba_analytics.upcoming_player_game_context AS u
   JOIN analysis_days AS d ON d.analysis_date = u.game_date
   WHERE u.game_date BETWEEN @start_date AND @end_date
@@ -34,6 +61,13 @@ history AS (
     COALESCE(g.mid_range_makes, 0) AS mid_made,
     COALESCE(g.three_attempts_pbp, 0) AS three_att,
     COALESCE(g.three_makes_pbp, 0) AS three_made,
+    -- a zone has data in a game when its attempts count is there (production's notna)
+    g.paint_attempts IS NOT NULL AS has_paint,
+    g.mid_range_attempts IS NOT NULL AS has_mid,
+    g.three_attempts_pbp IS NOT NULL AS has_three,
+    COALESCE(g.fg_makes, 0) AS fg_made,
+    COALESCE(g.assisted_fg_makes, 0) AS assisted_made,
+    COALESCE(g.unassisted_fg_makes, 0) AS unassisted_made,
     ROW_NUMBER() OVER (
       PARTITION BY p.analysis_date, p.player_lookup ORDER BY g.game_date DESC
     ) AS rn
@@ -62,7 +96,12 @@ windows AS (
     SUM(paint_att) AS paint_att_20,
     SUM(paint_made) AS paint_made_20,
     SUM(mid_att) AS mid_att_20,
-    SUM(three_att) AS three_att_20
+    SUM(three_att) AS three_att_20,
+    COUNTIF(rn <= 10 AND has_paint) > 0 AND COUNTIF(rn <= 10 AND has_mid) > 0
+      AND COUNTIF(rn <= 10 AND has_three) > 0 AS zones_complete_10,
+    SUM(IF(rn <= 10, fg_made, 0)) AS fg_made_10,
+    SUM(IF(rn <= 10, assisted_made, 0)) AS assisted_made_10,
+    SUM(IF(rn <= 10, unassisted_made, 0)) AS unassisted_made_10
   FROM history
   WHERE rn <= 20
   GROUP BY analysis_date, player_lookup
@@ -84,7 +123,18 @@ rates AS (
     SAFE_DIVIDE(w.paint_made_20, w.paint_att_20) AS paint_pct_20,
     SAFE_DIVIDE(w.paint_att_10, w.games_10) AS paint_apg_10,
     SAFE_DIVIDE(w.mid_att_10, w.games_10) AS mid_apg_10,
-    SAFE_DIVIDE(w.three_att_10, w.games_10) AS three_apg_10
+    SAFE_DIVIDE(w.three_att_10, w.games_10) AS three_apg_10,
+    IF(
+      w.zones_complete_10 AND w.paint_att_10 + w.mid_att_10 + w.three_att_10 > 0,
+      SAFE_DIVIDE(100 * w.assisted_made_10, w.fg_made_10),
+      NULL
+    ) AS assisted_rate_10,
+    IF(
+      w.zones_complete_10 AND w.paint_att_10 + w.mid_att_10 + w.three_att_10 > 0,
+      SAFE_DIVIDE(100 * w.unassisted_made_10, w.fg_made_10),
+      NULL
+    ) AS unassisted_rate_10,
+    p.production_min_games
   FROM players AS p
   JOIN windows AS w ON w.analysis_date = p.analysis_date AND w.player_lookup = p.player_lookup
   WHERE w.games_10 >= p.min_games
@@ -116,5 +166,49 @@ SELECT
       WHEN mid_rate_10 >= three_rate_10 THEN 'mid_range'
       ELSE 'three'
     END AS STRING
-  ) AS primary_scoring_zone
+  ) AS primary_scoring_zone,
+  CAST(assisted_rate_10 AS FLOAT64) AS assisted_rate_last_10,
+  CAST(unassisted_rate_10 AS FLOAT64) AS unassisted_rate_last_10,
+  CAST(
+    CASE
+      WHEN games_10 >= 10 THEN 'excellent'
+      WHEN games_10 >= 7 THEN 'good'
+      WHEN games_10 >= 5 THEN 'limited'
+      ELSE 'insufficient'
+    END AS STRING
+  ) AS sample_quality_10,
+  CAST(
+    CASE
+      WHEN games_20 >= 20 THEN 'excellent'
+      WHEN games_20 >= 14 THEN 'good'
+      WHEN games_20 >= 10 THEN 'limited'
+      ELSE 'insufficient'
+    END AS STRING
+  ) AS sample_quality_20,
+  CAST(
+    CASE
+      WHEN games_10 >= production_min_games THEN 'high'
+      WHEN games_10 >= 7 THEN 'medium'
+      ELSE 'low'
+    END AS STRING
+  ) AS data_quality_tier,
+  CAST(production_min_games < 10 AS BOOL) AS early_season_flag,
+  CAST(NULL AS STRING) AS player_position,
+  CAST(NULL AS STRING) AS calculation_notes,
+  CAST(NULL AS STRING) AS insufficient_data_reason,
+  -- backfill mode's completeness stub and circuit breaker (header)
+  CAST(games_20 AS INT64) AS expected_games_count,
+  CAST(games_20 AS INT64) AS actual_games_count,
+  CAST(100.0 AS FLOAT64) AS completeness_percentage,
+  CAST(0 AS INT64) AS missing_games_count,
+  CAST(TRUE AS BOOL) AS is_production_ready,
+  CAST([] AS ARRAY<STRING>) AS data_quality_issues,
+  CAST(NULL AS TIMESTAMP) AS last_reprocess_attempt_at,
+  CAST(0 AS INT64) AS reprocess_attempt_count,
+  CAST(FALSE AS BOOL) AS circuit_breaker_active,
+  CAST(NULL AS TIMESTAMP) AS circuit_breaker_until,
+  CAST(FALSE AS BOOL) AS manual_override_required,
+  CAST(FALSE AS BOOL) AS season_boundary_detected,
+  CAST(FALSE AS BOOL) AS backfill_bootstrap_mode,
+  CAST('processed_successfully' AS STRING) AS processing_decision_reason
 FROM rates

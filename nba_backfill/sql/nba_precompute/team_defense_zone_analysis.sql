@@ -7,6 +7,22 @@
 -- team_defense_zone_analysis_processor.py of the platform (units, columns).
 -- Teams without a prior game this season get no row. Nothing is written on bootstrap days
 -- (opener + 0..13, opener = the season's first game date in the schedule).
+-- Per column group, the processor path it follows (team_defense_zone_analysis_processor.py):
+--   zone pcts / attempts / vs league, defensive rating, pace, strongest / weakest:
+--     _calculate_zone_defense, _identify_strengths_weaknesses
+--   opponent_points_per_game (Σ points_allowed / games), *_blocks_per_game (Σ blocks_<zone> /
+--     games; a game without play-by-play adds 0, as pandas' sum skips NULL): _calculate_zone_defense
+--   data_quality_tier (high >= 15 games, medium >= 10, low), calculation_notes ('No paint
+--     attempts; No mid-range attempts; No three-point attempts' for the zones without an
+--     attempt, NULL when none): _determine_quality_tier, _calculate_zone_defense
+--   early_season_flag / insufficient_data_reason: NULL, as the processor's regular rows leave
+--     them (it sets them only on its early-season placeholder rows, written on bootstrap days,
+--     where nothing is written here)
+--   completeness and circuit breaker: the processor in backfill mode (its backfill jobs), which
+--     skips the checker: expected = actual = 15 (min_games_required), 100 %, none missing,
+--     production-ready, no issues; no circuit breaker (0 attempts, inactive, NULL times), not
+--     bootstrap, no season boundary, 'processed_successfully' (calculate_precompute,
+--     _process_single_team)
 WITH analysis_days AS (
   -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
   SELECT game_date AS analysis_date, season_year
@@ -26,6 +42,10 @@ history AS (
     t.opp_three_pt_makes,
     t.defensive_rating,
     t.opponent_pace,
+    t.points_allowed,
+    t.blocks_paint,
+    t.blocks_mid_range,
+    t.blocks_three_pt,
     ROW_NUMBER() OVER (
       PARTITION BY d.analysis_date, t.defending_team_abbr ORDER BY t.game_date DESC
     ) AS rn
@@ -53,7 +73,11 @@ team_window AS (
     COUNT(opp_three_pt_attempts) AS three_games,
     AVG(CAST(defensive_rating AS NUMERIC(38, 9))) AS defensive_rating,
     SUM(CAST(opponent_pace AS NUMERIC(38, 9))) AS pace_sum,
-    COUNT(opponent_pace) AS pace_games
+    COUNT(opponent_pace) AS pace_games,
+    COALESCE(SUM(points_allowed), 0) AS points_allowed,
+    COALESCE(SUM(blocks_paint), 0) AS paint_blocks,
+    COALESCE(SUM(blocks_mid_range), 0) AS mid_blocks,
+    COALESCE(SUM(blocks_three_pt), 0) AS three_blocks
   FROM history
   WHERE rn <= 15
   GROUP BY analysis_date, team_abbr
@@ -70,7 +94,23 @@ team_rates AS (
     SAFE_DIVIDE(paint_att, paint_games) AS paint_apg,
     SAFE_DIVIDE(mid_att, mid_games) AS mid_apg,
     SAFE_DIVIDE(three_att, three_games) AS three_apg,
-    SAFE_DIVIDE(pace_sum, pace_games) AS pace
+    SAFE_DIVIDE(pace_sum, pace_games) AS pace,
+    SAFE_DIVIDE(points_allowed, games) AS points_pg,
+    SAFE_DIVIDE(paint_blocks, games) AS paint_blocks_pg,
+    SAFE_DIVIDE(mid_blocks, games) AS mid_blocks_pg,
+    SAFE_DIVIDE(three_blocks, games) AS three_blocks_pg,
+    -- the processor's notes: zones without an attempt in the sample
+    NULLIF(
+      ARRAY_TO_STRING(
+        [
+          IF(COALESCE(paint_att, 0) = 0, 'No paint attempts', NULL),
+          IF(COALESCE(mid_att, 0) = 0, 'No mid-range attempts', NULL),
+          IF(COALESCE(three_att, 0) = 0, 'No three-point attempts', NULL)
+        ],
+        '; '
+      ),
+      ''
+    ) AS notes
   FROM team_window
 ),
 league AS (
@@ -106,6 +146,11 @@ compared AS (
     r.paint_apg,
     r.mid_apg,
     r.three_apg,
+    r.points_pg,
+    r.paint_blocks_pg,
+    r.mid_blocks_pg,
+    r.three_blocks_pg,
+    r.notes,
     r.paint_pct - l.paint_pct AS paint_vs,
     r.mid_pct - l.mid_pct AS mid_vs,
     r.three_pct - l.three_pct AS three_vs
@@ -149,5 +194,29 @@ SELECT
       WHEN COALESCE(mid_vs, -99) >= COALESCE(three_vs, -99) THEN 'mid_range'
       ELSE 'three'
     END AS STRING
-  ) AS weakest_zone
+  ) AS weakest_zone,
+  CAST(points_pg AS FLOAT64) AS opponent_points_per_game,
+  CAST(paint_blocks_pg AS FLOAT64) AS paint_blocks_per_game,
+  CAST(mid_blocks_pg AS FLOAT64) AS mid_range_blocks_per_game,
+  CAST(three_blocks_pg AS FLOAT64) AS three_pt_blocks_per_game,
+  CAST(CASE WHEN games >= 15 THEN 'high' WHEN games >= 10 THEN 'medium' ELSE 'low' END AS STRING)
+    AS data_quality_tier,
+  CAST(notes AS STRING) AS calculation_notes,
+  CAST(NULL AS BOOL) AS early_season_flag,
+  CAST(NULL AS STRING) AS insufficient_data_reason,
+  -- backfill mode's completeness stub and circuit breaker (header)
+  CAST(15 AS INT64) AS expected_games_count,
+  CAST(15 AS INT64) AS actual_games_count,
+  CAST(100.0 AS FLOAT64) AS completeness_percentage,
+  CAST(0 AS INT64) AS missing_games_count,
+  CAST(TRUE AS BOOL) AS is_production_ready,
+  CAST([] AS ARRAY<STRING>) AS data_quality_issues,
+  CAST(NULL AS TIMESTAMP) AS last_reprocess_attempt_at,
+  CAST(0 AS INT64) AS reprocess_attempt_count,
+  CAST(FALSE AS BOOL) AS circuit_breaker_active,
+  CAST(NULL AS TIMESTAMP) AS circuit_breaker_until,
+  CAST(FALSE AS BOOL) AS manual_override_required,
+  CAST(FALSE AS BOOL) AS season_boundary_detected,
+  CAST(FALSE AS BOOL) AS backfill_bootstrap_mode,
+  CAST('processed_successfully' AS STRING) AS processing_decision_reason
 FROM compared
