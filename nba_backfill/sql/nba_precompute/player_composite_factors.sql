@@ -1,7 +1,9 @@
 -- nba_precompute.player_composite_factors
 -- One row = one player with a game on game_date (every upcoming_player_game_context row of a
 -- non-bootstrap date): adjustment factors known before tip-off. Follows
--- data_processors/precompute/player_composite_factors/ of the platform (columns, ranges).
+-- data_processors/precompute/player_composite_factors/ of the platform (columns, ranges). The
+-- four active scores below are this model's formulas from the inputs it has; production's
+-- factors/*.py weigh other context columns (player_age, projected usage, pace differential).
 --   fatigue_score 0..100 (100 = fully rested), stored rounded to an integer as production does:
 --     100 - 20 on a back-to-back (days_rest = 1) - 5 after one day off (days_rest = 2)
 --         - 5 per game beyond 2 in the last 7 days - 2 per game beyond 5 in the last 14 days
