@@ -51,7 +51,7 @@ def _context(p: str, team: str, opp: str, **values: Any) -> dict[str, Any]:
 
 
 UPCG_ROWS = [
-    _context("p1", "AAA", "BBB"),
+    _context("p1", "AAA", "BBB", universal_player_id="p1_001"),
     _context(
         "p2",
         "AAA",
@@ -215,3 +215,9 @@ def test_circuit_breaker_of_a_first_processing(pcf: dict) -> None:
         assert r["circuit_breaker_active"] is False and r["manual_override_required"] is False
         assert r["circuit_breaker_until"] is None and r["last_reprocess_attempt_at"] is None
         assert r["processing_decision_reason"] == "processed_successfully"
+
+
+def test_universal_player_id_from_the_context(pcf: dict) -> None:
+    # _calculate_player_composite copies the context row's registry id, NULL when it has none
+    assert pcf["p1"]["universal_player_id"] == "p1_001"
+    assert pcf["p2"]["universal_player_id"] is None

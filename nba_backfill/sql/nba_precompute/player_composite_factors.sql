@@ -20,6 +20,8 @@
 --     factors' 0.0).
 -- Every score is clamped to its range.
 -- Per column group, the platform processor path it follows (player_composite_factors/):
+--   universal_player_id: copied from the date's upcoming_player_game_context row
+--     (_calculate_player_composite), NULL where that model does not fill it
 --   referee_favorability / look_ahead_pressure / travel_impact / opponent_strength scores: 0.0,
 --     production's deferred factors (factors/deferred_factors.py, calculation_version
 --     'v1_4factors'); early_season_flag FALSE and insufficient_data_reason NULL: the processor's
@@ -55,6 +57,7 @@ players AS (
   SELECT
     u.game_date,
     u.player_lookup,
+    u.universal_player_id,
     u.team_abbr,
     u.game_id,
     COALESCE(u.opponent_team_abbr, tc.opponent_team_abbr) AS opponent_team_abbr,
@@ -126,6 +129,7 @@ raw_factors AS (
   SELECT
     p.game_date,
     p.player_lookup,
+    p.universal_player_id,
     p.team_abbr,
     p.game_id,
     p.opponent_team_abbr,
@@ -216,6 +220,8 @@ SELECT
   CAST(game_date AS DATE) AS game_date,
   CAST(game_date AS DATE) AS analysis_date,  -- a backfill analyses each date as of itself
   CAST(player_lookup AS STRING) AS player_lookup,
+  -- the context row's registry id, as _calculate_player_composite copies it
+  CAST(universal_player_id AS STRING) AS universal_player_id,
   CAST(game_id AS STRING) AS game_id,
   -- Production stores an integer score; the total uses the unrounded one.
   CAST(ROUND(fatigue_score) AS INT64) AS fatigue_score,
