@@ -1,7 +1,9 @@
 -- nba_precompute.player_composite_factors
 -- One row = one player with a game on game_date (every upcoming_player_game_context row of a
 -- non-bootstrap date): adjustment factors known before tip-off. Follows
--- data_processors/precompute/player_composite_factors/ of the platform (columns, ranges).
+-- data_processors/precompute/player_composite_factors/ of the platform (columns, ranges). The
+-- four active scores below are this model's formulas from the inputs it has; production's
+-- factors/*.py weigh other context columns (player_age, projected usage, pace differential).
 --   fatigue_score 0..100 (100 = fully rested), stored rounded to an integer as production does:
 --     100 - 20 on a back-to-back (days_rest = 1) - 5 after one day off (days_rest = 2)
 --         - 5 per game beyond 2 in the last 7 days - 2 per game beyond 5 in the last 14 days
@@ -14,9 +16,32 @@
 --     date's team_defense_zone_analysis rows) / 2.
 --   usage_spike_score -3..3: 0.3 x (mean usage of his last 3 games - mean of his last 10), games
 --     in the 30 days before the date with a usage rate; 0 with fewer than 5 such games.
---   total_composite_adjustment = fatigue part + mismatch + pace + usage spike.
---   missing_data_fields lists the inputs a score fell back to 0 for; has_warnings when any.
--- Every score is clamped to its range. Inputs: same-date rows of both upcoming tables,
+--   total_composite_adjustment = fatigue part + mismatch + pace + usage spike (+ the deferred
+--     factors' 0.0).
+-- Every score is clamped to its range.
+-- Per column group, the platform processor path it follows (player_composite_factors/):
+--   universal_player_id: copied from the date's upcoming_player_game_context row
+--     (_calculate_player_composite), NULL where that model does not fill it
+--   referee_favorability / look_ahead_pressure / travel_impact / opponent_strength scores: 0.0,
+--     production's deferred factors (factors/deferred_factors.py, calculation_version
+--     'v1_4factors'); early_season_flag FALSE and insufficient_data_reason NULL: the processor's
+--     early-season path (_is_early_season) is never called, the bootstrap dates have no rows
+--   data_completeness_pct, missing_data_fields: _calculate_completeness: 5 checks (days_rest,
+--     projected_usage_rate, pace_differential of the upcoming context row, the date's shot-zone
+--     row, the opponent's zone-defense row), passed / 5 x 100 rounded to 1; the failed ones
+--     joined with ', ', NULL when none
+--   has_warnings, warning_details: _check_warnings: fatigue_score < 50, |mismatch| > 8,
+--     |total| > 12, messages joined with '; ', NULL (has_warnings FALSE) when none
+--   expected / actual / missing games, completeness_percentage, is_production_ready,
+--     data_quality_issues, upstream_*_ready, all_upstreams_ready, season_boundary_detected,
+--     backfill_bootstrap_mode: the processor in backfill mode (calculate_precompute and
+--     _query_upstream_completeness under is_backfill_mode skip the checks: one game expected
+--     and found (its shot-zone rows per player, one per date, else 1), 100 %, ready, every
+--     upstream ready, no issues, no bootstrap or season boundary)
+--   circuit breaker (_batch_check_circuit_breakers with no earlier attempt: count 0, inactive,
+--     until / last attempt NULL), manual_override_required FALSE, processing_decision_reason
+--     'processed_successfully': _calculate_player_composite's record
+-- Inputs: same-date rows of both upcoming tables,
 -- team_defense_zone_analysis and player_shot_zone_analysis; player_game_summary strictly before.
 WITH analysis_days AS (
   -- Dates past the season's bootstrap (nba_backfill/views/analysis_days.sql).
@@ -32,10 +57,13 @@ players AS (
   SELECT
     u.game_date,
     u.player_lookup,
+    u.universal_player_id,
     u.team_abbr,
     u.game_id,
     COALESCE(u.opponent_team_abbr, tc.opponent_team_abbr) AS opponent_team_abbr,
     u.days_rest,
+    u.projected_usage_rate,
+    u.pace_differential,
     COALESCE(u.back_to_back, u.days_rest = 1, FALSE) AS back_to_back,
     COALESCE(u.games_in_last_7_days, 0) AS games_7,
     COALESCE(u.games_in_last_14_days, 0) AS games_14,
@@ -101,11 +129,14 @@ raw_factors AS (
   SELECT
     p.game_date,
     p.player_lookup,
+    p.universal_player_id,
     p.team_abbr,
     p.game_id,
     p.opponent_team_abbr,
     p.days_rest,
     p.back_to_back,
+    p.projected_usage_rate,
+    p.pace_differential,
     -- In tenths of a point, all integers (minutes are whole in upcoming_player_game_context):
     -- exact in every engine, so the integer score rounds the same everywhere.
     1000
@@ -147,36 +178,89 @@ factors AS (
       0.0
     ) AS usage_spike_score
   FROM raw_factors
+),
+checked AS (
+  SELECT
+    *,
+    (fatigue_score - 100.0) / 20.0 + mismatch_score + pace_score + usage_spike_score AS total,
+    -- production's _calculate_completeness: the checks that failed, in its order
+    ARRAY_CONCAT(
+      IF(days_rest IS NULL, ARRAY<STRING>['days_rest'], ARRAY<STRING>[]),
+      IF(projected_usage_rate IS NULL, ARRAY<STRING>['projected_usage_rate'], ARRAY<STRING>[]),
+      IF(pace_differential IS NULL, ARRAY<STRING>['pace_differential'], ARRAY<STRING>[]),
+      IF(has_shot_zone_data, ARRAY<STRING>[], ARRAY<STRING>['player_shot_zone']),
+      IF(has_opponent_defense_data, ARRAY<STRING>[], ARRAY<STRING>['team_defense_zone'])
+    ) AS missing_checks
+  FROM factors
+),
+warned AS (
+  SELECT
+    *,
+    -- production's _check_warnings, on the stored (integer) fatigue score
+    ARRAY_CONCAT(
+      IF(
+        ROUND(fatigue_score) < 50,
+        ARRAY<STRING>['EXTREME_FATIGUE: Player showing severe fatigue'],
+        ARRAY<STRING>[]
+      ),
+      IF(
+        ABS(mismatch_score) > 8.0,
+        ARRAY<STRING>['EXTREME_MATCHUP: Unusual zone mismatch'],
+        ARRAY<STRING>[]
+      ),
+      IF(
+        ABS(total) > 12.0,
+        ARRAY<STRING>['EXTREME_ADJUSTMENT: Very large composite adjustment'],
+        ARRAY<STRING>[]
+      )
+    ) AS warnings
+  FROM checked
 )
 SELECT
   CAST(game_date AS DATE) AS game_date,
   CAST(game_date AS DATE) AS analysis_date,  -- a backfill analyses each date as of itself
   CAST(player_lookup AS STRING) AS player_lookup,
+  -- the context row's registry id, as _calculate_player_composite copies it
+  CAST(universal_player_id AS STRING) AS universal_player_id,
   CAST(game_id AS STRING) AS game_id,
   -- Production stores an integer score; the total uses the unrounded one.
   CAST(ROUND(fatigue_score) AS INT64) AS fatigue_score,
   CAST(mismatch_score AS FLOAT64) AS shot_zone_mismatch_score,
   CAST(pace_score AS FLOAT64) AS pace_score,
   CAST(usage_spike_score AS FLOAT64) AS usage_spike_score,
-  CAST(
-    (fatigue_score - 100.0) / 20.0 + mismatch_score + pace_score + usage_spike_score
-    AS FLOAT64
-  ) AS total_composite_adjustment,
-  -- Inputs a score fell back to its default for (production's missing_data_fields): no
-  -- shot-zone row, no opponent zone-defense row, fewer than 5 games with a usage rate.
-  CAST(
-    NULLIF(
-      ARRAY_TO_STRING(
-        ARRAY_CONCAT(
-          IF(has_shot_zone_data, ARRAY<STRING>[], ARRAY<STRING>['shot_zone']),
-          IF(has_opponent_defense_data, ARRAY<STRING>[], ARRAY<STRING>['opponent_defense']),
-          IF(usage_games >= 5, ARRAY<STRING>[], ARRAY<STRING>['usage_history'])
-        ),
-        ','
-      ),
-      ''
-    ) AS STRING
-  ) AS missing_data_fields,
-  CAST(NOT (has_shot_zone_data AND has_opponent_defense_data AND usage_games >= 5) AS BOOL)
-    AS has_warnings
-FROM factors
+  -- production's deferred factors (v1_4factors): 0.0, and 0 in the total
+  CAST(0.0 AS FLOAT64) AS referee_favorability_score,
+  CAST(0.0 AS FLOAT64) AS look_ahead_pressure_score,
+  CAST(0.0 AS FLOAT64) AS travel_impact_score,
+  CAST(0.0 AS FLOAT64) AS opponent_strength_score,
+  CAST(total AS FLOAT64) AS total_composite_adjustment,
+  CAST('v1_4factors' AS STRING) AS calculation_version,
+  CAST(FALSE AS BOOL) AS early_season_flag,
+  CAST(NULL AS STRING) AS insufficient_data_reason,
+  -- (5 - failed checks) / 5 x 100: a multiple of 20, exact
+  CAST((5 - ARRAY_LENGTH(missing_checks)) * 20 AS FLOAT64) AS data_completeness_pct,
+  CAST(NULLIF(ARRAY_TO_STRING(missing_checks, ', '), '') AS STRING) AS missing_data_fields,
+  CAST(ARRAY_LENGTH(warnings) > 0 AS BOOL) AS has_warnings,
+  CAST(NULLIF(ARRAY_TO_STRING(warnings, '; '), '') AS STRING) AS warning_details,
+  -- the processor in backfill mode: checks skipped, stamped complete and ready
+  CAST(1 AS INT64) AS expected_games_count,
+  CAST(1 AS INT64) AS actual_games_count,
+  CAST(100.0 AS FLOAT64) AS completeness_percentage,
+  CAST(0 AS INT64) AS missing_games_count,
+  CAST(TRUE AS BOOL) AS is_production_ready,
+  CAST([] AS ARRAY<STRING>) AS data_quality_issues,
+  CAST(TRUE AS BOOL) AS upstream_player_shot_ready,
+  CAST(TRUE AS BOOL) AS upstream_team_defense_ready,
+  CAST(TRUE AS BOOL) AS upstream_player_context_ready,
+  CAST(TRUE AS BOOL) AS upstream_team_context_ready,
+  CAST(TRUE AS BOOL) AS all_upstreams_ready,
+  -- a first, successful processing: no earlier attempt in the circuit breaker's history
+  CAST(NULL AS TIMESTAMP) AS last_reprocess_attempt_at,
+  CAST(0 AS INT64) AS reprocess_attempt_count,
+  CAST(FALSE AS BOOL) AS circuit_breaker_active,
+  CAST(NULL AS TIMESTAMP) AS circuit_breaker_until,
+  CAST(FALSE AS BOOL) AS manual_override_required,
+  CAST(FALSE AS BOOL) AS season_boundary_detected,
+  CAST(FALSE AS BOOL) AS backfill_bootstrap_mode,
+  CAST('processed_successfully' AS STRING) AS processing_decision_reason
+FROM warned
