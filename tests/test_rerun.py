@@ -149,11 +149,10 @@ def test_dependency_waves():
         [
             "nba_analytics.upcoming_player_game_context",
         ],
-        [
-            "nba_precompute.player_shot_zone_analysis",
-            "nba_precompute.player_daily_cache",
-        ],
-        ["nba_precompute.player_composite_factors"],
+        ["nba_precompute.player_shot_zone_analysis"],
+        # player_daily_cache reads the date's shot zones (production's processor does), so it
+        # waits for them, beside player_composite_factors
+        ["nba_precompute.player_daily_cache", "nba_precompute.player_composite_factors"],
         ["nba_predictions.ml_feature_store_v2"],
     ]
     assert dependency_waves([PCF, TDGS]) == [[TDGS], [PCF]]  # through TDZA
