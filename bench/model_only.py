@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import model as bm
-from bench.run import Options, plans_for
+from bench.run import parse, plans_for
 from bench.worker import seed_states
 from nba_backfill.catalog import TABLES
 
@@ -59,12 +59,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.model_only", description=__doc__)
     p.add_argument("--per-date-ms", type=float, default=10.0, help="set-based cost per date")
     p.add_argument("--fixed-overhead", type=float, default=6.0, help="Prefect's seconds a run")
+    p.add_argument(
+        "--seeded", type=Path, default=None, help="a directory holding seeds/empty.duckdb already"
+    )
     a = p.parse_args(argv)
-    opts = Options()
+    opts = parse([])  # the standard range and the settings' defaults
     per_date = {t: a.per_date_ms / 1000 for t in TABLES}
-    work = Path(tempfile.mkdtemp(prefix="bench-model-"))
+    work = a.seeded or Path(tempfile.mkdtemp(prefix="bench-model-"))
     try:
-        dbs = seed_states(work, list(opts.states), opts.final_through)
+        dbs = (
+            {s: str(work / f"{s}.duckdb") for s in opts.states}
+            if a.seeded
+            else seed_states(work, list(opts.states), opts.final_through)
+        )
         days = sorted({cd for cd, _, _ in SETTINGS})
         print(HEADER)
         for state in opts.states:
@@ -72,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for row in rows(state, planned, per_date, a.fixed_overhead):
                 print(row, flush=True)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if a.seeded is None:
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
