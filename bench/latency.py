@@ -378,11 +378,13 @@ class LatencyWarehouse(DelegatingWarehouse):
         end: dt.date,
         *,
         labels: Mapping[str, str] | None = None,
+        dates: Sequence[dt.date] | None = None,
     ) -> WriteResult:
-        with self._call("write", table.name, self.dates_in(start, end)):
+        n = len(set(dates)) if dates is not None else self.dates_in(start, end)
+        with self._call("write", table.name, n):
             if not self.latency.execute_writes:
                 return WriteResult(table.name, start, end, 0, 0)
-            result = self.inner.replace_range(table, start, end, labels=labels)
+            result = self.inner.replace_range(table, start, end, labels=labels, dates=dates)
         self.jobs_run += result.jobs
         return result
 

@@ -34,7 +34,8 @@ from nba_backfill.warehouse.retrying import with_read_retries
 
 @dataclass(frozen=True)
 class Chunk:
-    """One task's work: replace ``table`` on ``[start, end]`` (expected dates ``dates``)."""
+    """One task's work: replace ``table``'s ``dates`` (expected dates, within ``[start,
+    end]``; the expected dates between them not planned keep their rows)."""
 
     table: str
     start: dt.date
@@ -148,20 +149,20 @@ class Plan:
 def chunk_dates(
     table: str, to_fill: Iterable[dt.date], expected: Sequence[dt.date], chunk_days: int
 ) -> list[Chunk]:
-    """Group ``to_fill`` into runs of consecutive *expected* dates (off days do not break a run,
-    a complete date in between does), each spanning at most ``chunk_days`` calendar days
-    (UsageError outside the bounds of ``params.check_chunk_days``)."""
+    """Group the *expected* dates of ``to_fill`` into windows of at most ``chunk_days``
+    calendar days, each starting at its first date: every planned date of a window is one
+    chunk, scattered or not (complete dates between them stay out of it and are never
+    rewritten; the write replaces just the chunk's dates, in one job). UsageError outside the
+    bounds of ``params.check_chunk_days``."""
     check_chunk_days(chunk_days)
     fill = set(to_fill)
     chunks: list[Chunk] = []
     run: list[dt.date] = []
-    for day in sorted(expected):
-        if day in fill and run and (day - run[0]).days < chunk_days:
-            run.append(day)
-            continue
-        if run:
+    for day in sorted(d for d in set(expected) if d in fill):
+        if run and (day - run[0]).days >= chunk_days:
             chunks.append(Chunk(table, run[0], run[-1], tuple(run)))
-        run = [day] if day in fill else []
+            run = []
+        run.append(day)
     if run:
         chunks.append(Chunk(table, run[0], run[-1], tuple(run)))
     return chunks

@@ -3,13 +3,14 @@ verify what landed. Used by the Prefect tasks, the benchmarks and the tests alik
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import logging
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -100,19 +101,19 @@ def remove_listener(fn: Listener) -> None:
         _listeners.remove(fn)
 
 
-def _runs(dates: Sequence[dt.date], skip: Mapping[dt.date, str]) -> list[tuple[dt.date, dt.date]]:
-    """Contiguous runs of ``dates`` (in order) that avoid the dates in ``skip``."""
-    runs: list[tuple[dt.date, dt.date]] = []
-    current: list[dt.date] = []
-    for d in dates:
-        if d in skip:
-            if current:
-                runs.append((current[0], current[-1]))
-            current = []
+def _runs(
+    dates: Sequence[dt.date], skip: Mapping[dt.date, str], schedule: Collection[dt.date]
+) -> list[list[dt.date]]:
+    """Runs of ``dates`` (sorted) avoiding the dates in ``skip``, each consecutive in
+    ``schedule``: a schedule date between two of them that is not written breaks the run."""
+    keep = [d for d in dates if d not in skip]
+    between = sorted(set(schedule) - set(keep))
+    runs: list[list[dt.date]] = []
+    for d in keep:
+        if runs and bisect.bisect_right(between, runs[-1][-1]) == bisect.bisect_left(between, d):
+            runs[-1].append(d)
         else:
-            current.append(d)
-    if current:
-        runs.append((current[0], current[-1]))
+            runs.append([d])
     return runs
 
 
@@ -274,10 +275,12 @@ def run_chunk(
     on_output: OnLine | None = None,
     limiter: DmlLimiter | None = None,
 ) -> ChunkResult:
-    """Fill ``table`` on the expected ``dates`` (one chunk, sorted, consecutive in the schedule).
+    """Fill ``table`` on the expected ``dates`` (one chunk; maybe scattered, with complete
+    dates between them that are never rewritten).
 
     Dates whose required inputs are incomplete are not written (reported as blocked); the
-    rest is replaced in as few atomic range writes as possible. Raises the warehouse error when
+    rest is replaced in one atomic write of that date set (an external processor: one per
+    run of consecutive schedule dates). Raises the warehouse error when
     retries are exhausted or the error is permanent; rows of the range then stay as they were.
     ``write_guard(table)``, when given, is held around each write attempt only (a limit shared
     by every process writing the table, e.g. a Prefect global concurrency limit).
@@ -312,15 +315,20 @@ def run_chunk(
     )
 
     def write_range(run_dates: Sequence[dt.date]) -> None:
-        """One atomic replace of ``[run_dates[0], run_dates[-1]]``, under the retry policy."""
+        """One atomic replace of ``run_dates`` (spanning ``[run_dates[0], run_dates[-1]]``,
+        maybe with complete dates between, left untouched), under the retry policy."""
         lo, hi = run_dates[0], run_dates[-1]
+        # Every schedule date of the span written: a plain range write; else just these dates.
+        day_set = set(run_dates)
+        whole = all(d in day_set for d in schedule if lo <= d <= hi)
+        only = None if whole else list(run_dates)
         what = f"{spec.name} {lo}..{hi}"
         chunk_labels = {**(labels or {}), "table": spec.table, "chunk": f"{lo}_{hi}"}
         write: Callable[[], WriteResult]
         if producer is not None and producer.external:
             write = partial(_produce, wh, spec, producer, lo, hi, run_dates, on_output or _log_line)
         else:
-            write = partial(wh.replace_range, spec, lo, hi, labels=chunk_labels)
+            write = partial(wh.replace_range, spec, lo, hi, labels=chunk_labels, dates=only)
         if write_guard is not None:
             write = _guarded(write, write_guard, spec.name)
         if limiter is not None:
@@ -339,10 +347,15 @@ def run_chunk(
         result.jobs += res.jobs
         result.cost = JobCost.total([result.cost, res.cost])
         log.info("%s: replaced %d rows with %d", what, res.rows_deleted, res.rows_written)
-        fingerprints.after_write(wh, spec, {d: p for d, p in prints.items() if lo <= d <= hi})
+        done = set(run_dates)
+        fingerprints.after_write(wh, spec, {d: p for d, p in prints.items() if d in done})
 
-    for lo, hi in _runs(dates, result.dates_blocked):
-        run_dates = [d for d in dates if lo <= d <= hi]
+    # One write of every date not blocked (the SQL model replaces a date set in one job); an
+    # external processor takes a range, so its writes stay consecutive in the schedule.
+    external = producer is not None and producer.external
+    runs = _runs(dates, result.dates_blocked, schedule if external else ())
+    for run_dates in runs:
+        lo, hi = run_dates[0], run_dates[-1]
         try:
             write_range(run_dates)
         except Exception as exc:

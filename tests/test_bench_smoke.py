@@ -91,7 +91,7 @@ class _Recorder(Warehouse):
 
     def ensure_tables(self, tables): ...
 
-    def replace_range(self, table, start, end, *, labels=None):
+    def replace_range(self, table, start, end, *, labels=None, dates=None):
         with self.lock:
             self.active += 1
             self.most = max(self.most, self.active)

@@ -26,6 +26,7 @@ from nba_backfill import audits
 from nba_backfill.audits import KeyAudit
 from nba_backfill.calendar import Openers
 from nba_backfill.catalog import SCHEDULE, TableSpec
+from nba_backfill.errors import UsageError
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
 from nba_backfill.sqlfiles import (
@@ -165,9 +166,13 @@ class Warehouse(abc.ABC):
         end: dt.date,
         *,
         labels: Mapping[str, str] | None = None,
+        dates: Sequence[dt.date] | None = None,
     ) -> WriteResult:
         """Atomically replace ``table``'s rows on ``[start, end]`` with its SQL's output:
-        a rerun never duplicates, a failure leaves the old rows."""
+        a rerun never duplicates, a failure leaves the old rows. With ``dates`` (within
+        ``[start, end]``), only those dates are replaced, in the same one write: the model
+        still computes over ``[start, end]``, the dates between keep their rows untouched
+        (complete dates, maybe production's own: scattered gaps cost one job, not one each)."""
 
     @abc.abstractmethod
     def table_exists(self, name: str) -> bool: ...
@@ -361,6 +366,21 @@ class Loader(Protocol):
         ...
 
 
+def write_dates(
+    start: dt.date, end: dt.date, dates: Sequence[dt.date] | None
+) -> list[dt.date] | None:
+    """The sorted distinct ``dates`` a write replaces, or None for every day of ``[start,
+    end]``; UsageError when one falls outside it (a write never reaches past its window)."""
+    if dates is None:
+        return None
+    days = sorted(set(dates))
+    if not days:
+        raise UsageError(f"no dates to write within {start}..{end}")
+    if days[0] < start or days[-1] > end:
+        raise UsageError(f"write dates {days[0]}..{days[-1]} not within {start}..{end}")
+    return days
+
+
 def _as_date(value: Any) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
@@ -369,4 +389,13 @@ def _as_date(value: Any) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-__all__ = ["DateProfile", "JobCost", "KeyAudit", "Loader", "Params", "Warehouse", "WriteResult"]
+__all__ = [
+    "DateProfile",
+    "JobCost",
+    "KeyAudit",
+    "Loader",
+    "Params",
+    "Warehouse",
+    "WriteResult",
+    "write_dates",
+]

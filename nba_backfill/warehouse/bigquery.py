@@ -54,6 +54,7 @@ from nba_backfill.warehouse.base import (
     Warehouse,
     WriteResult,
     run_labels,
+    write_dates,
 )
 
 if TYPE_CHECKING:
@@ -623,7 +624,11 @@ class BigQueryWarehouse(Warehouse, Loader):
         return table.contract.column_names
 
     def _replace_statements(
-        self, table: TableSpec, start: dt.date, end: dt.date
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        dates: Sequence[dt.date] | None = None,
     ) -> tuple[str, str]:
         """The DELETE and INSERT of one window replacement. On the emulator the window is
         rendered as DATE literals: it binds no query parameters inside multi-statement scripts
@@ -634,21 +639,32 @@ class BigQueryWarehouse(Warehouse, Loader):
         col_list = ", ".join(f"`{c}`" for c in cols)
         if self.emulator:
             lo, hi = _sql_date(start), _sql_date(end)
+            days = f"[{', '.join(_sql_date(x) for x in dates)}]" if dates else ""
             model = _sql(self._model_tree(table, (start, end)))
         else:
-            lo, hi = "@start_date", "@end_date"
+            lo, hi, days = "@start_date", "@end_date", "@dates" if dates else ""
             model = _sql(self._model_tree(table))
-        delete = f"DELETE FROM {target} WHERE `{d}` BETWEEN {lo} AND {hi}"
+        # Only the write's dates (when given): the complete dates between are not rewritten.
+        only = f" AND `{d}` IN UNNEST({days})" if days else ""
+        delete = f"DELETE FROM {target} WHERE `{d}` BETWEEN {lo} AND {hi}{only}"
         # The window filter again on the output: a model bug can never write outside its range.
         insert = (
             f"INSERT INTO {target} ({col_list})\n"
             f"SELECT {col_list} FROM (\n{model}\n) AS m WHERE m.`{d}` BETWEEN {lo} AND {hi}"
+            + only.replace(f"`{d}`", f"m.`{d}`")
         )
         return delete, insert
 
-    def replace_script(self, table: TableSpec, start: dt.date, end: dt.date) -> str:
-        """One multi-statement query replacing ``[start, end]`` of ``table`` atomically."""
-        delete, insert = self._replace_statements(table, start, end)
+    def replace_script(
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        dates: Sequence[dt.date] | None = None,
+    ) -> str:
+        """One multi-statement query replacing ``[start, end]`` of ``table`` atomically (of it,
+        just ``dates`` when given)."""
+        delete, insert = self._replace_statements(table, start, end, dates)
         if self.emulator:
             # No EXCEPTION handler here: the emulator drops its transaction snapshot when a
             # handler catches an error (so ROLLBACK there restores nothing) and cannot parse
@@ -667,14 +683,16 @@ class BigQueryWarehouse(Warehouse, Loader):
             "END;"
         )
 
-    def merge_statement(self, table: TableSpec) -> str:
+    def merge_statement(self, table: TableSpec, sparse: bool = False) -> str:
         """One MERGE replacing the window ``[@start_date, @end_date]`` of ``table`` with its
         model's rows (dbt-bigquery's insert_overwrite pattern). ``ON FALSE`` matches nothing,
         so every target row of the window is "not matched by source" and deleted, and every
         model row "not matched" and inserted: a single DML statement, atomic by itself, that
         BigQuery queues behind other DML of the table instead of cancelling it as it does a
         conflicting transaction. The window dates stay query parameters; the emulator binds
-        them here (it does not inside scripts)."""
+        them here (it does not inside scripts). ``sparse``: the window is the dates of
+        ``@dates`` (ARRAY<DATE>) within it, for the delete and the output alike; the model
+        still reads ``[@start_date, @end_date]``, the dates between are not even rewritten."""
         d = table.date_column
         cols = self._columns(table)
         start, end = (
@@ -683,7 +701,12 @@ class BigQueryWarehouse(Warehouse, Loader):
         )
 
         def in_window(alias: str) -> exp.Expr:
-            return exp.column(d, table=alias, quoted=True).between(start.copy(), end.copy())
+            col = exp.column(d, table=alias, quoted=True)
+            window = col.between(start.copy(), end.copy())
+            if not sparse:
+                return window
+            days = exp.Unnest(expressions=[exp.Parameter(this=exp.var("dates"))])
+            return exp.and_(window, exp.In(this=col.copy(), unnest=days))
 
         # The window filter on the model's output too: a model bug can never write outside it.
         source = (
@@ -728,19 +751,30 @@ class BigQueryWarehouse(Warehouse, Loader):
         end: dt.date,
         *,
         labels: Mapping[str, str] | None = None,
+        dates: Sequence[dt.date] | None = None,
     ) -> WriteResult:
-        """Atomically replace ``[start, end]`` of ``table`` with its SQL's output (one MERGE, or
-        one transaction under ``write_strategy = transaction``: a failure leaves the old rows, a
-        rerun replaces the same rows). The result carries what the jobs cost."""
+        """Atomically replace ``[start, end]`` of ``table`` (of it, just ``dates`` when given)
+        with its SQL's output (one MERGE, or one transaction under ``write_strategy =
+        transaction``: a failure leaves the old rows, a rerun replaces the same rows). The
+        result carries what the jobs cost."""
         if end < start:
             raise UsageError(f"{table.name}: end {end} is before start {start}")
+        days = write_dates(start, end, dates)
         what = f"replacing {table.name} {start}..{end}"
-        params = {"start_date": start, "end_date": end}
+        if days is not None:
+            what += f" ({len(days)} dates)"
+        params: dict[str, Any] = {"start_date": start, "end_date": end}
+        if days is not None:
+            params["dates"] = bigquery.ArrayQueryParameter("dates", "DATE", days)
         job_labels = {"table": table.name, "chunk": f"{start}_{end}", **(labels or {})}
         if self.settings.warehouse.write_strategy == "merge":
-            deleted, written, cost = self._merge_range(table, start, end, params, job_labels, what)
+            deleted, written, cost = self._merge_range(
+                table, start, end, params, job_labels, what, days
+            )
         else:
-            deleted, written, cost = self._script_range(table, start, end, params, job_labels, what)
+            deleted, written, cost = self._script_range(
+                table, start, end, params, job_labels, what, days
+            )
         log.info("%s: %d rows deleted, %d written", what, deleted, written)
         return WriteResult(table.name, start, end, deleted, written, cost=cost)
 
@@ -752,8 +786,9 @@ class BigQueryWarehouse(Warehouse, Loader):
         params: Params,
         labels: Mapping[str, object],
         what: str,
+        days: Sequence[dt.date] | None = None,
     ) -> tuple[int, int, JobCost]:
-        statement = self.merge_statement(table)
+        statement = self.merge_statement(table, sparse=days is not None)
         if self.mid_write is not None:  # the MERGE is one atomic job: pause just before it
             self.mid_write(table, start, end)
         job, _ = self._query(statement, params, labels, what=what)
@@ -763,7 +798,7 @@ class BigQueryWarehouse(Warehouse, Loader):
             return stats.deleted_row_count, stats.inserted_row_count, cost
         # The emulator reports only the affected total (deleted + inserted); after the MERGE
         # the window holds exactly the inserted rows, so one count splits it.
-        written, count_cost = self._count(table, start, end)
+        written, count_cost = self._count(table, start, end, days)
         affected = int(job.num_dml_affected_rows or 0)
         return affected - written, written, cost + count_cost
 
@@ -775,34 +810,47 @@ class BigQueryWarehouse(Warehouse, Loader):
         params: Params,
         labels: Mapping[str, object],
         what: str,
+        days: Sequence[dt.date] | None = None,
     ) -> tuple[int, int, JobCost]:
-        script = self.replace_script(table, start, end)
+        script = self.replace_script(table, start, end, days)
         # The counts come from the script's child jobs; the emulator runs scripts without any,
         # and listing them needs bigquery.jobs.list: then count the window before and after.
         count_window = self.emulator or not self._children_listable
         cost = JobCost()
         before: int | None = None
         if count_window:
-            before, cost = self._count(table, start, end)
+            before, cost = self._count(table, start, end, days)
         if self.mid_write is not None:  # the script is one atomic job: pause just before it
             self.mid_write(table, start, end)
         job, _ = self._query(script, params, labels, what=what)
         cost = cost + job_cost(job)  # a script job's statistics total its child jobs
         counts = None if count_window else self._child_counts(job)
         if counts is None:
-            after, after_cost = self._count(table, start, end)
+            after, after_cost = self._count(table, start, end, days)
             cost = cost + after_cost
             if before is None:
                 log.warning("%s: rows deleted unknown (reported as 0) for this chunk", what)
             counts = (before or 0, after)
         return counts[0], counts[1], cost
 
-    def _count(self, table: TableSpec, start: dt.date, end: dt.date) -> tuple[int, JobCost]:
-        """Rows of ``table`` in ``[start, end]``, and what counting them cost."""
+    def _count(
+        self,
+        table: TableSpec,
+        start: dt.date,
+        end: dt.date,
+        days: Sequence[dt.date] | None = None,
+    ) -> tuple[int, JobCost]:
+        """Rows of ``table`` in ``[start, end]`` (of it, on ``days`` when given), and what
+        counting them cost."""
+        params: dict[str, Any] = {"start_date": start, "end_date": end}
+        only = ""
+        if days is not None:
+            params["dates"] = bigquery.ArrayQueryParameter("dates", "DATE", list(days))
+            only = f" AND `{table.date_column}` IN UNNEST(@dates)"
         job, rows = self._query(
             f"SELECT COUNT(*) AS n FROM {self._quoted(table.name)} "
-            f"WHERE `{table.date_column}` BETWEEN @start_date AND @end_date",
-            {"start_date": start, "end_date": end},
+            f"WHERE `{table.date_column}` BETWEEN @start_date AND @end_date{only}",
+            params,
             {"table": table.name},
             what=f"counting {table.name} {start}..{end}",
         )

@@ -28,7 +28,7 @@ from nba_backfill.contract import Column, normalise_type
 from nba_backfill.errors import TransientWarehouseError, WarehouseError, WarehouseUnavailable
 from nba_backfill.phase2 import RawTable
 from nba_backfill.settings import Settings
-from nba_backfill.warehouse.base import Loader, Params, Warehouse, WriteResult
+from nba_backfill.warehouse.base import Loader, Params, Warehouse, WriteResult, write_dates
 
 
 def column_type(column: Column) -> str:
@@ -373,16 +373,26 @@ class DuckDBWarehouse(Warehouse, Loader):
         end: dt.date,
         *,
         labels: Mapping[str, str] | None = None,
+        dates: Sequence[dt.date] | None = None,
     ) -> WriteResult:
         target = self._qualified(table.name)
-        d = table.date_column
-        params = {"start_date": start, "end_date": end}
+        col = f'"{table.date_column}"'
+        days = write_dates(start, end, dates)
+        params: dict[str, object] = {"start_date": start, "end_date": end}
+        if days is not None:
+            params["dates"] = days
+
+        def window(c: str) -> str:
+            where = f"{c} BETWEEN $start_date AND $end_date"
+            # Only these dates: the complete ones between keep their rows untouched.
+            return where if days is None else f"{where} AND {c} IN (SELECT UNNEST($dates::DATE[]))"
+
         cur = self._cursor()
         try:
             cur.begin()
             try:
                 deleted = cur.execute(
-                    f'DELETE FROM {target} WHERE "{d}" BETWEEN $start_date AND $end_date', params
+                    f"DELETE FROM {target} WHERE {window(col)}", params
                 ).fetchall()[0][0]
                 if self.mid_write is not None:
                     self.mid_write(table, start, end)
@@ -390,7 +400,7 @@ class DuckDBWarehouse(Warehouse, Loader):
                 sql = self.model_sql(table)
                 written = cur.execute(
                     f"INSERT INTO {target} BY NAME SELECT * FROM ({sql}) AS m "
-                    f'WHERE m."{d}" BETWEEN $start_date AND $end_date',
+                    f"WHERE {window('m.' + col)}",
                     _used(sql, params) | params,
                 ).fetchall()[0][0]
                 cur.commit()

@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from google.api_core import exceptions as gexc
@@ -208,9 +208,15 @@ class FaultyWarehouse(DelegatingWarehouse):
         end: dt.date,
         *,
         labels: Mapping[str, str] | None = None,
+        dates: Sequence[dt.date] | None = None,
     ) -> WriteResult:
         what = f"{table.name} {start}..{end}"
-        hit = sorted(d for d in self.permanent.get(table.name, ()) if start <= d <= end)
+        written = set(dates) if dates is not None else None
+        hit = sorted(
+            d
+            for d in self.permanent.get(table.name, ())
+            if start <= d <= end and (written is None or d in written)
+        )
         if hit:
             with self._lock:
                 self.injected["permanent"] += 1
@@ -222,7 +228,7 @@ class FaultyWarehouse(DelegatingWarehouse):
         fault = self._transient(f"write|{what}", what, write=True)
         if fault is not None and not fault[1]:
             self._raise(fault[0], what)
-        result = super().replace_range(table, start, end, labels=labels)
+        result = super().replace_range(table, start, end, labels=labels, dates=dates)
         if fault is not None:
             self._raise(fault[0], what, after=True)
         return result

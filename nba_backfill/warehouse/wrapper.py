@@ -44,8 +44,9 @@ class DelegatingWarehouse(Warehouse):
         end: dt.date,
         *,
         labels: Mapping[str, str] | None = None,
+        dates: Sequence[dt.date] | None = None,
     ) -> WriteResult:
-        result = self.inner.replace_range(table, start, end, labels=labels)
+        result = self.inner.replace_range(table, start, end, labels=labels, dates=dates)
         self.jobs_run += result.jobs
         return result
 
