@@ -13,6 +13,8 @@ The world, 2024-01-10:
 - CCC at DDD, no box scores and no play-by-play: r1 (20:00).
 Registry: p1 as p1_001 (2023-24) and p1_002 (another season's row), hi, q1, r1; not p2.
 Lines for p1: draftkings 20.5 then 22.5 (10:00, 12:00), fanduel 21.5 (10:00).
+Production's fallbacks, tracked (source_bdl_*, source_bp_*): Ball Don't Lie has p1's and hi's
+lines of BBB at AAA (loaded 09:00 and 09:30), not CCC at DDD; BettingPros has p1's over and under.
 """
 
 from __future__ import annotations
@@ -105,6 +107,50 @@ def build_world() -> Phase2:
     p2.prop(D, "BBB", "AAA", "p1", "draftkings", 20.5, ts(D, 10))
     p2.prop(D, "BBB", "AAA", "p1", "fanduel", 21.5, ts(D, 10))
     p2.prop(D, "BBB", "AAA", "p1", "draftkings", 22.5, ts(D, 12))
+    for lookup, minute in (("p1", 0), ("hi", 30)):
+        p2.add(
+            phase2.BDL_BOXSCORES,
+            game_id="20240110_BBB_AAA",
+            game_date=D,
+            season_year=2023,
+            is_postseason=False,
+            home_team_abbr="AAA",
+            away_team_abbr="BBB",
+            team_abbr="AAA",
+            player_full_name=lookup.title(),
+            player_lookup=lookup,
+            source_file_path="fixture",
+            created_at=ts(D, 9, minute),
+            processed_at=ts(D, 9, minute),
+        )
+    for side in ("over", "under"):
+        p2.add(
+            phase2.BETTINGPROS_PROPS,
+            game_date=D,
+            market_type="points",
+            market_id=156,
+            bp_event_id=1,
+            offer_id=f"1:{side}",
+            bet_side=side,
+            bp_player_id=7,
+            player_name="P1",
+            player_lookup="p1",
+            player_team="AAA",
+            team_source="roster",
+            has_team_issues=False,
+            validation_confidence=1.0,
+            validation_method="roster_match",
+            book_id=12,
+            bookmaker="DraftKings",
+            points_line=22.5,
+            odds_american=-110,
+            is_active=True,
+            is_best_line=False,
+            bookmaker_last_update=ts(D, 12),
+            source_file_path="fixture",
+            created_at=ts(D, 12),
+            processed_at=ts(D, 12),
+        )
     return p2
 
 
@@ -206,3 +252,16 @@ def test_dedup_key_version_and_final_game_flags(pgs: dict) -> None:
     assert p1["dedup_key"] == "20240110_BBB_AAA|p1"
     assert (p1["record_version"], p1["is_partial_game_data"]) == (1, False)
     assert p1["game_status_at_processing"] == "final"
+
+
+def test_fallback_sources_tracked(pgs: dict) -> None:
+    # Same-date tracking of production's fallbacks: Ball Don't Lie covers 1 of the date's 2
+    # games (its game_id); BettingPros, keyed by date only, covers the date.
+    for row in pgs.values():
+        bdl = [row[f"source_bdl_{f}"] for f in ("rows_found", "completeness_pct", "last_updated")]
+        assert bdl == [2, Decimal("50.00"), ts(D, 9, 30)]
+        assert (row["source_bp_rows_found"], row["source_bp_completeness_pct"]) == (
+            2,
+            Decimal("100.00"),
+        )
+        assert len(row["source_bp_hash"]) == 16
