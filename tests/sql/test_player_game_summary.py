@@ -7,8 +7,9 @@ _categorize_dnp_reason) and production's schema for the columns no processor wri
 The world, 2024-01-10:
 - BBB at AAA, with play-by-play. AAA: p1 (30:00; 10 FGA, 4 FTA, 2 TOV; blocks two BBB misses,
   a paint one and a three, and has one and-one free throw), hi (5:00, 10 FGA: usage over 50),
-  p2 (in no registry), and four DNPs (no plus_minus) whose gamebook reasons are an injury, rest,
-  personal reasons and a G League assignment. BBB: q1 (the shots p1 blocked; a 2-of-2 pair).
+  p2 (in no registry), zero (active at 00:00), and four DNPs (no plus_minus) whose gamebook
+  reasons are an injury, rest, personal reasons and a G League assignment. BBB: q1 (the shots
+  p1 blocked; a 2-of-2 pair).
   AAA's box: 88 FGA, 20 FTA, 13 TOV (team possessions used 88 + 8.8 + 13 = 109.8).
 - CCC at DDD, no box scores and no play-by-play: r1 (20:00).
 Registry: p1 as p1_001 (2023-24) and p1_002 (another season's row), hi, q1, r1; not p2.
@@ -71,6 +72,7 @@ def build_world() -> Phase2:
         Player("p1", minutes="30:00", fga=10, fgm=4, tpa=2, tpm=1, fta=4, ftm=3, tov=2),
         Player("hi", minutes="05:00", fga=10, fgm=2, tpa=0, tpm=0, fta=0, ftm=0, tov=0),
         Player("p2"),
+        Player("zero", minutes="00:00", points=0, fgm=0, fga=0, tpm=0, tpa=0, ftm=0, fta=0),
     ]
     p2.game(
         D,
@@ -265,3 +267,11 @@ def test_fallback_sources_tracked(pgs: dict) -> None:
             Decimal("100.00"),
         )
         assert len(row["source_bp_hash"]) == 16
+
+
+def test_is_dnp_also_for_an_active_player_at_zero_minutes(pgs: dict) -> None:
+    # The processor: status dnp / inactive, or active with 0 minutes.
+    got = {p: (pgs[p]["is_active"], pgs[p]["is_dnp"]) for p in ("p1", "zero", "d_rest")}
+    assert got == {"p1": (True, False), "zero": (True, True), "d_rest": (False, True)}
+    assert pgs["zero"]["minutes_played"] == Decimal("0.0")
+    assert pgs["zero"]["dnp_reason"] is None  # production keeps reasons of non-active rows

@@ -18,7 +18,8 @@
 --   margin = points - line; both NULL without a line, and NULL for players who did not
 --   play (minutes_played = 0): sportsbooks void those bets, so they are not outcomes.
 -- Zone columns come from the play-by-play: NULL when the game has none (partial history).
--- win_flag: the team's gamebook points beat the opponent's. is_active / is_dnp from the status.
+-- win_flag: the team's gamebook points beat the opponent's. is_active from the status; is_dnp
+-- also for an active player with 0 minutes (production's processor).
 -- Follows data_processors/analytics/player_game_summary/player_game_summary_processor.py of
 -- the platform (formulas, columns; margin = points - line as production names it). Per column
 -- group, the processor path it follows (paths under data_processors/analytics/
@@ -283,7 +284,10 @@ SELECT
   CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
   CAST(player_status AS STRING) AS player_status,
   CAST(player_status = 'active' AS BOOL) AS is_active,
-  CAST(player_status = 'dnp' AS BOOL) AS is_dnp,
+  -- An active player at 0:00 did not play either (the processor's is_dnp).
+  CAST(
+    player_status = 'dnp' OR (player_status = 'active' AND COALESCE(minutes = 0, FALSE)) AS BOOL
+  ) AS is_dnp,
   CAST(COALESCE(win_flag, FALSE) AS BOOL) AS win_flag,
   CAST(minutes AS NUMERIC(5, 1)) AS minutes_played,
   CAST(points AS INT64) AS points,
