@@ -3,7 +3,9 @@
 Seasons 2021-22 to 2026-27 of a 30-team league, written as production's raw tables
 (``nba_raw.nbac_schedule``, ``nbac_gamebook_player_stats``, ``nbac_team_boxscore``,
 ``nbac_play_by_play``, ``odds_api_player_points_props``, ``odds_api_game_lines``,
-``nbac_injury_report`` and ``nba_reference.nba_players_registry``): the contract's columns, every
+``nbac_injury_report``, ``nba_reference.nba_players_registry`` and production's fallbacks
+``bdl_player_boxscores`` / ``bettingpros_player_points_props``, copies of the gamebook's lines and
+of the odds feed's points lines): the contract's columns, every
 REQUIRED column filled, and production's conventions — the schedule keyed by NBA.com ids
 (``0022400123``) with tricodes, ``game_code`` ``YYYYMMDD/AWYHOM`` and appended versions (each
 final game also has its earlier "Scheduled" row), the All-Star game flagged ``is_all_star``;
@@ -41,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 from nba_backfill.contract import TableContract
 from nba_backfill.phase2 import (
+    BDL_BOXSCORES,
+    BETTINGPROS_PROPS,
     GAME_LINES,
     GAMEBOOK,
     INJURY_REPORT,
@@ -132,6 +136,11 @@ def team_full_name(abbr: str) -> str:
 def season_label(season: int) -> str:
     """NBA format of a season: 2023 -> "2023-24"."""
     return f"{season}-{(season + 1) % 100:02d}"
+
+
+def season_of_date(day: dt.date) -> int:
+    """The season year of a game date (the league plays no games from July to September)."""
+    return day.year if day.month >= 8 else day.year - 1
 
 
 class Shape:
@@ -708,6 +717,8 @@ _PROPS = Shape(PLAYER_PROPS)
 _LINES = Shape(GAME_LINES)
 _INJ = Shape(INJURY_REPORT)
 _REG = Shape(PLAYERS_REGISTRY)
+_BDL = Shape(BDL_BOXSCORES)
+_BP = Shape(BETTINGPROS_PROPS)
 # The gamebook's box column names in line order; the team box score names some differently.
 _LINE_NAMES = _words(
     "points field_goals_made field_goals_attempted three_pointers_made three_pointers_attempted "
@@ -1040,6 +1051,8 @@ class _SeasonSim:
         if dates[-1] <= self.final_through:
             self.postseason(dates[-1])
         self.registry()
+        self.bdl_boxscores()
+        self.bettingpros_props()
 
     def game(
         self,
@@ -1340,6 +1353,114 @@ class _SeasonSim:
                     processed_at=loaded,
                 )
             )
+
+    def bdl_boxscores(self) -> None:
+        """nba_raw.bdl_player_boxscores for the season: Ball Don't Lie's line of every player
+        who played a final game (production's fallback box score), the gamebook's numbers."""
+        g, b = _GB.index, _BOX.index
+        scores: dict[tuple[str, str], int] = {}
+        postseason: dict[str, bool] = {}
+        for r in self.out[TEAM_BOXSCORE.name]:
+            if r[b["season_year"]] == self.season:
+                scores[(r[b["game_id"]], r[b["team_abbr"]])] = r[b["points"]]
+                postseason[r[b["game_id"]]] = not str(r[b["nba_game_id"]]).startswith("002")
+        stats = (
+            "points", "assists", "offensive_rebounds", "defensive_rebounds", "steals", "blocks",
+            "turnovers", "personal_fouls", "field_goals_made", "field_goals_attempted",
+            "three_pointers_made", "three_pointers_attempted", "free_throws_made",
+            "free_throws_attempted",
+        )  # fmt: skip
+        for r in self.out[GAMEBOOK.name]:
+            if r[g["season_year"]] != self.season or r[g["player_status"]] != "active":
+                continue
+            gid, day = r[g["game_id"]], r[g["game_date"]]
+            if gid not in postseason:  # the All-Star game has no team box score
+                continue
+            home, away = r[g["home_team_abbr"]], r[g["away_team_abbr"]]
+            line = {k: r[g[k]] for k in stats}
+            self.out[BDL_BOXSCORES.name].append(
+                _BDL.row(
+                    game_id=gid,
+                    game_date=day,
+                    season_year=self.season,
+                    game_status="Final",
+                    period=4,
+                    is_postseason=postseason[gid],
+                    home_team_abbr=home,
+                    away_team_abbr=away,
+                    home_team_score=scores.get((gid, home)),
+                    away_team_score=scores.get((gid, away)),
+                    team_abbr=r[g["team_abbr"]],
+                    player_full_name=r[g["player_name"]],
+                    player_lookup=r[g["player_lookup"]],
+                    bdl_player_id=int(_hex_id(f"bdl:{r[g['player_lookup']]}")[:7], 16),
+                    minutes=r[g["minutes"]],
+                    rebounds=line["offensive_rebounds"] + line["defensive_rebounds"],
+                    field_goal_pct=_pct(line["field_goals_made"], line["field_goals_attempted"]),
+                    three_point_pct=_pct(
+                        line["three_pointers_made"], line["three_pointers_attempted"]
+                    ),
+                    free_throw_pct=_pct(line["free_throws_made"], line["free_throws_attempted"]),
+                    source_file_path=f"ball-dont-lie/boxscores/{day}/{gid}.json",
+                    created_at=r[g["processed_at"]],
+                    processed_at=r[g["processed_at"]],
+                    **line,
+                )
+            )
+
+    def bettingpros_props(self) -> None:
+        """nba_raw.bettingpros_player_points_props for the season: BettingPros' offers (over and
+        under) of each bookmaker's points line the odds feed carries, as of its last snapshot,
+        with the first snapshot as the opening line (production's fallback props)."""
+        pi = _PROPS.index
+        team_of = {s.p.lookup: t.abbr for t in self.teams.values() for s in t.slots}
+        books = {book: n for n, book in enumerate(_BOOKS, 12)}
+        offers: dict[tuple[Any, str, str], list[Row]] = {}
+        for r in self.out[PLAYER_PROPS.name]:
+            day = r[pi["game_date"]]
+            if season_of_date(day) != self.season:
+                continue
+            key = (day, r[pi["player_lookup"]], r[pi["bookmaker"]])
+            offers.setdefault(key, []).append(r)
+        for (day, lookup, book), snaps in sorted(offers.items()):
+            snaps.sort(key=lambda r: r[pi["snapshot_timestamp"]])
+            first, last = snaps[0], snaps[-1]
+            event = int(_hex_id(f"bp-event:{last[pi['odds_api_event_id']]}")[:7], 16)
+            player = int(_hex_id(f"bp-player:{lookup}")[:7], 16)
+            t = last[pi["snapshot_timestamp"]]
+            for side in ("over", "under"):
+                self.out[BETTINGPROS_PROPS.name].append(
+                    _BP.row(
+                        game_date=day,
+                        market_type="points",
+                        market_id=156,
+                        bp_event_id=event,
+                        offer_id=f"{event}:{player}:{side}",
+                        bet_side=side,
+                        bp_player_id=player,
+                        player_name=last[pi["player_name"]],
+                        player_lookup=lookup,
+                        player_team=team_of.get(lookup, "UNK"),
+                        team_source="roster",
+                        has_team_issues=lookup not in team_of,
+                        validation_confidence=1.0,
+                        validation_method="roster_match",
+                        book_id=books[book],
+                        bookmaker=_BOOK_TITLES[book],
+                        points_line=last[pi["points_line"]],
+                        odds_american=last[pi[f"{side}_price_american"]],
+                        is_active=True,
+                        is_best_line=False,
+                        bookmaker_last_update=t,
+                        opening_line=first[pi["points_line"]],
+                        opening_odds=first[pi[f"{side}_price_american"]],
+                        opening_book_id=books[book],
+                        opening_timestamp=first[pi["snapshot_timestamp"]],
+                        source_file_path=f"bettingpros/player-props/points/{day}/props.json",
+                        created_at=t,
+                        processed_at=t,
+                    )
+                )
 
     # --- postseason ------------------------------------------------------------------------
     def postseason(self, last_regular: dt.date) -> None:

@@ -19,6 +19,9 @@ PLAYER_PROPS = contract.table("nba_raw.odds_api_player_points_props")
 GAME_LINES = contract.table("nba_raw.odds_api_game_lines")
 INJURY_REPORT = contract.table("nba_raw.nbac_injury_report")
 PLAYERS_REGISTRY = contract.table("nba_reference.nba_players_registry")
+# Production's fallbacks behind player_game_summary's source_bdl_* / source_bp_* tracking.
+BDL_BOXSCORES = contract.table("nba_raw.bdl_player_boxscores")
+BETTINGPROS_PROPS = contract.table("nba_raw.bettingpros_player_points_props")
 
 RAW_TABLES: tuple[TableContract, ...] = (
     SCHEDULE,
@@ -29,5 +32,7 @@ RAW_TABLES: tuple[TableContract, ...] = (
     GAME_LINES,
     INJURY_REPORT,
     PLAYERS_REGISTRY,
+    BDL_BOXSCORES,
+    BETTINGPROS_PROPS,
 )
 RAW_BY_NAME = {t.name: t for t in RAW_TABLES}

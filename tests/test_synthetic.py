@@ -592,3 +592,41 @@ def test_seed_phase2_into_duckdb_is_idempotent(tmp_path: Any) -> None:
         assert ts.tzinfo is not None and ts.date() >= dt.date(2021, 10, 19)
     finally:
         wh.close()
+
+
+def test_fallback_feeds_copy_the_gamebook_and_the_odds_feed(
+    data: dict[str, list[tuple[Any, ...]]], gamebook: Rows
+) -> None:
+    """Ball Don't Lie: one line per player who played a final game (the All-Star game has no
+    box score), the gamebook's numbers; BettingPros: an over and an under offer per bookmaker's
+    points line of the odds feed, at its last snapshot, opening at its first."""
+    from nba_backfill.phase2 import BDL_BOXSCORES, BETTINGPROS_PROPS
+
+    box_games = {r[0] for r in data[TEAM_BOXSCORE.name]}
+    played = {
+        (r["game_id"], r["player_lookup"]): r
+        for r in gamebook
+        if r["player_status"] == "active" and r["game_id"] in box_games
+    }
+    bdl = {(r["game_id"], r["player_lookup"]): r for r in _dicts(data, BDL_BOXSCORES)}
+    assert bdl.keys() == played.keys()
+    for key, r in itertools.islice(bdl.items(), 2000):
+        g = played[key]
+        assert (r["points"], r["minutes"], r["team_abbr"]) == (
+            g["points"],
+            g["minutes"],
+            g["team_abbr"],
+        )
+        assert r["rebounds"] == g["offensive_rebounds"] + g["defensive_rebounds"]
+    snaps: dict[tuple[Any, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for p in _dicts(data, PLAYER_PROPS):
+        snaps[(p["game_date"], p["player_lookup"], p["bookmaker"].lower())].append(p)
+    offers = Counter()
+    for r in _dicts(data, BETTINGPROS_PROPS):
+        v = sorted(
+            snaps[(r["game_date"], r["player_lookup"], r["bookmaker"].lower())],
+            key=lambda p: p["snapshot_timestamp"],
+        )
+        assert (r["points_line"], r["opening_line"]) == (v[-1]["points_line"], v[0]["points_line"])
+        offers[(r["game_date"], r["player_lookup"], r["bookmaker"].lower())] += 1
+    assert offers.keys() == snaps.keys() and set(offers.values()) == {2}

@@ -4,7 +4,7 @@
 -- (game_id, event_id) wins, so a play-by-play loaded twice counts once. Zones as production's
 -- shot-zone analyzer classifies them: 3PT = three, 2PT within 8 ft = paint, farther =
 -- mid_range. player_1 is the shooter; player_2 the assister of a made shot and player_3 the
--- blocker of a missed one (NBA.com's play-by-play convention).
+-- blocker of a missed one (NBA.com's play-by-play convention): blocker_lookup.
 SELECT
   game_id,
   player_1_team_abbr AS team_abbr,
@@ -16,7 +16,8 @@ SELECT
   END AS shot_zone,
   COALESCE(shot_made, FALSE) AS shot_made,
   COALESCE(shot_made AND player_2_lookup IS NOT NULL, FALSE) AS assisted,
-  COALESCE(NOT shot_made AND player_3_lookup IS NOT NULL, FALSE) AS blocked
+  COALESCE(NOT shot_made AND player_3_lookup IS NOT NULL, FALSE) AS blocked,
+  IF(NOT shot_made, player_3_lookup, NULL) AS blocker_lookup
 FROM nba_raw.nbac_play_by_play
 WHERE game_date BETWEEN @start_date AND @end_date
   AND shot_type IN ('2PT', '3PT')

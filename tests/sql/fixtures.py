@@ -296,9 +296,11 @@ class Phase2:
         made: bool,
         assisted: bool = False,
         blocked: bool = False,
+        blocker: str = "someblocker",
     ) -> None:
-        """A field-goal event of the play-by-play: player_2 assists a make, player_3 blocks a
-        miss; the zone is written as production has it (shot_type and distance)."""
+        """A field-goal event of the play-by-play: player_2 assists a make, player_3
+        (``blocker``) blocks a miss; the zone is written as production has it (shot_type and
+        distance)."""
         n = len(self.rows[phase2.PLAY_BY_PLAY.name])
         opp = home if team == away else away
         self.add(
@@ -318,7 +320,7 @@ class Phase2:
             player_1_team_abbr=team,
             player_2_lookup="someassister" if assisted else None,
             player_2_team_abbr=team if assisted else None,
-            player_3_lookup="someblocker" if blocked else None,
+            player_3_lookup=blocker if blocked else None,
             player_3_team_abbr=opp if blocked else None,
             shot_made=made,
             shot_type="3PT" if zone == "three" else "2PT",

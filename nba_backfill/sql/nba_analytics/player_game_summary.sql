@@ -18,9 +18,40 @@
 --   margin = points - line; both NULL without a line, and NULL for players who did not
 --   play (minutes_played = 0): sportsbooks void those bets, so they are not outcomes.
 -- Zone columns come from the play-by-play: NULL when the game has none (partial history).
--- win_flag: the team's gamebook points beat the opponent's. is_active / is_dnp from the status.
+-- win_flag: the team's gamebook points beat the opponent's. is_active from the status; is_dnp
+-- also for an active player with 0 minutes (production's processor).
 -- Follows data_processors/analytics/player_game_summary/player_game_summary_processor.py of
--- the platform (formulas, columns; margin = points - line as production names it).
+-- the platform (formulas, columns; margin = points - line as production names it). Per column
+-- group, the processor path it follows (paths under data_processors/analytics/
+-- player_game_summary/):
+--   universal_player_id: sources/player_registry.py (shared/utils/player_registry/reader.py,
+--     get_universal_ids_batch: the registry's id of the player_lookup, any season; the
+--     smallest id when a lookup has several). Production skips a player the registry lacks;
+--     the row is kept here with a NULL id (the expected set is the gamebook's players).
+--   paint_blocks / mid_range_blocks / three_pt_blocks (the blocker's blocked shots by the
+--     shot's zone), and1_count (his 'Free Throw 1 of 1' events, the and-one free throw):
+--     sources/shot_zone_analyzer.py (_extract_from_bigdataball's block_aggregates and
+--     and1_events, read from the NBA.com play-by-play like the zones); 0 for a player without
+--     such events in a game with play-by-play, NULL when the game has none, as the zones.
+--   points_line_source (the current line's bookmaker), opening_line (the same bookmaker's
+--     earliest snapshot of the date), opening_line_source, line_movement (closing - opening):
+--     sources/prop_calculator.py (production's schema defines opening_line / line_movement;
+--     its processor leaves them NULL as a "Pass 3 enhancement")
+--   dnp_reason (the gamebook's reason of a player who did not play) and dnp_reason_category
+--     (its keywords: injury, rest, personal, coach_decision, else other; first match wins):
+--     the processor's _categorize_dnp_reason
+--   quality: data_quality_tier / quality_tier 'gold', data_sources / primary_source_used
+--     'nbac_gamebook' (the gamebook is the only primary source read), quality_score 100 less
+--     5 without a gamebook plus_minus and 5 when the game has no play-by-play (with the
+--     issues 'missing_plus_minus', 'missing_shot_zones'), quality_used_fallback /
+--     quality_reconstructed / processed_with_issues FALSE, quality_metadata
+--     {"early_season": false, "sources_used": ["nbac_gamebook"]}: calculators/quality_scorer.py
+--   usage_rate_raw (uncapped), usage_rate_capped (at 50), usage_rate_valid and
+--     usage_rate_anomaly_reason ('partial_team_data' without the team's row, 'exceeds_max'
+--     over 50; NULL for a player without minutes); dedup_key game_id|player_lookup,
+--     record_version 1 (a first write), is_partial_game_data FALSE and
+--     game_status_at_processing 'final' (final games only): production's schema
+--     (schemas/bigquery/analytics/player_game_summary_tables.sql), which defines them
 WITH gamebook AS (
   SELECT
     *,
@@ -49,6 +80,8 @@ players AS (
     IF(p.team_abbr = g.home_team_abbr, g.away_team_abbr, g.home_team_abbr) AS opponent_team_abbr,
     p.team_abbr = g.home_team_abbr AS home_game,
     p.status AS player_status,
+    IF(p.status = 'active', NULL, NULLIF(p.dnp_reason, '')) AS dnp_reason,
+    p.plus_minus IS NOT NULL AS has_plus_minus,
     -- Tenths of a minute from whole seconds: the .5 cases are exact, so rounding (half away
     -- from zero) agrees across engines.
     -- "MM:SS" with seconds 0..59, or a plain number of minutes; anything else is NULL.
@@ -110,6 +143,57 @@ pbp_games AS (
   FROM nba_backfill_views.shots AS pbp
 ),
 
+-- The registry's id of each player (any season: production's batch lookup has no season).
+registry AS (
+  SELECT player_lookup, MIN(universal_player_id) AS universal_player_id
+  FROM nba_reference.nba_players_registry
+  WHERE universal_player_id IS NOT NULL
+  GROUP BY player_lookup
+),
+
+-- Shots each player blocked, by the zone of the shot (the blocker's side).
+blocks AS (
+  SELECT
+    game_id,
+    blocker_lookup AS player_lookup,
+    COUNTIF(shot_zone = 'paint') AS paint_blocks,
+    COUNTIF(shot_zone = 'mid_range') AS mid_range_blocks,
+    COUNTIF(shot_zone = 'three') AS three_pt_blocks
+  FROM nba_backfill_views.shots AS pbp
+  WHERE blocker_lookup IS NOT NULL
+  GROUP BY game_id, blocker_lookup
+),
+
+-- And-ones: the single free throw after a made shot (a play-by-play loaded twice counts once).
+and1s AS (
+  SELECT game_id, player_lookup, COUNT(*) AS and1_count
+  FROM (
+    SELECT game_id, player_1_lookup AS player_lookup
+    FROM nba_raw.nbac_play_by_play
+    WHERE game_date BETWEEN @start_date AND @end_date
+      AND event_type = 'freethrow'
+      AND event_action_type = 'Free Throw 1 of 1'
+      AND player_1_lookup IS NOT NULL
+    QUALIFY ROW_NUMBER() OVER (PARTITION BY game_id, event_id ORDER BY processed_at DESC) = 1
+  )
+  GROUP BY game_id, player_lookup
+),
+
+-- The current line's bookmaker's first line of the date: the opening line.
+opening_lines AS (
+  SELECT o.game_date, o.player_lookup, o.points_line AS opening_line
+  FROM nba_backfill_views.player_points_props AS o
+  INNER JOIN nba_backfill_views.current_points_lines AS c
+    ON c.game_date = o.game_date
+    AND c.player_lookup = o.player_lookup
+    AND c.bookmaker = o.bookmaker
+  WHERE TRUE
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY o.game_date, o.player_lookup
+    ORDER BY o.snapshot_timestamp, o.points_line
+  ) = 1
+),
+
 zones AS (
   SELECT
     game_id,
@@ -133,6 +217,14 @@ joined AS (
       100 * (p.fg_attempts + 0.44 * p.ft_attempts + p.turnovers) * 48,
       p.minutes * (t.fg_attempts + 0.44 * t.ft_attempts + t.turnovers)
     ) AS raw_usage_rate,
+    t.team_abbr IS NOT NULL AS has_team_stats,
+    r.universal_player_id,
+    b.paint_blocks,
+    b.mid_range_blocks,
+    b.three_pt_blocks,
+    a.and1_count,
+    l.bookmaker AS points_line_source,
+    ol.opening_line,
     pg.game_id IS NOT NULL AS has_pbp,
     z.paint_attempts,
     z.paint_makes,
@@ -157,6 +249,17 @@ joined AS (
   LEFT JOIN nba_backfill_views.current_points_lines AS l
     ON l.game_date = p.game_date
     AND l.player_lookup = p.player_lookup
+  LEFT JOIN opening_lines AS ol
+    ON ol.game_date = p.game_date
+    AND ol.player_lookup = p.player_lookup
+  LEFT JOIN registry AS r
+    ON r.player_lookup = p.player_lookup
+  LEFT JOIN blocks AS b
+    ON b.game_id = p.game_id
+    AND b.player_lookup = p.player_lookup
+  LEFT JOIN and1s AS a
+    ON a.game_id = p.game_id
+    AND a.player_lookup = p.player_lookup
   LEFT JOIN team_points AS tp
     ON tp.game_id = p.game_id
     AND tp.team_abbr = p.team_abbr
@@ -181,7 +284,10 @@ SELECT
   CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
   CAST(player_status AS STRING) AS player_status,
   CAST(player_status = 'active' AS BOOL) AS is_active,
-  CAST(player_status = 'dnp' AS BOOL) AS is_dnp,
+  -- An active player at 0:00 did not play either (the processor's is_dnp).
+  CAST(
+    player_status = 'dnp' OR (player_status = 'active' AND COALESCE(minutes = 0, FALSE)) AS BOOL
+  ) AS is_dnp,
   CAST(COALESCE(win_flag, FALSE) AS BOOL) AS win_flag,
   CAST(minutes AS NUMERIC(5, 1)) AS minutes_played,
   CAST(points AS INT64) AS points,
@@ -215,5 +321,68 @@ SELECT
   CAST(points_line AS FLOAT64) AS points_line,
   CAST(IF(graded, IF(points >= points_line, 'OVER', 'UNDER'), NULL) AS STRING)
     AS over_under_result,
-  CAST(IF(graded, points - points_line, NULL) AS FLOAT64) AS margin
-FROM joined
+  CAST(IF(graded, points - points_line, NULL) AS FLOAT64) AS margin,
+  CAST(universal_player_id AS STRING) AS universal_player_id,
+  CAST(IF(has_pbp, COALESCE(paint_blocks, 0), NULL) AS INT64) AS paint_blocks,
+  CAST(IF(has_pbp, COALESCE(mid_range_blocks, 0), NULL) AS INT64) AS mid_range_blocks,
+  CAST(IF(has_pbp, COALESCE(three_pt_blocks, 0), NULL) AS INT64) AS three_pt_blocks,
+  CAST(IF(has_pbp, COALESCE(and1_count, 0), NULL) AS INT64) AS and1_count,
+  CAST(points_line_source AS STRING) AS points_line_source,
+  CAST(opening_line AS FLOAT64) AS opening_line,
+  CAST(IF(opening_line IS NULL, NULL, points_line_source) AS STRING) AS opening_line_source,
+  CAST(points_line - opening_line AS FLOAT64) AS line_movement,
+  CAST(dnp_reason AS STRING) AS dnp_reason,
+  CAST(
+    CASE
+      WHEN dnp_reason IS NULL THEN NULL
+      WHEN REGEXP_CONTAINS(
+        LOWER(dnp_reason),
+        r'injury|injured|illness|sprain|strain|sore|pain|surgery|concussion|knee|ankle|back|hamstring|shoulder|hip|foot|calf|quad|groin|wrist|elbow'
+      ) THEN 'injury'
+      WHEN REGEXP_CONTAINS(
+        LOWER(dnp_reason), r'rest|load management|recovery|maintenance|precautionary'
+      ) THEN 'rest'
+      WHEN REGEXP_CONTAINS(LOWER(dnp_reason), r'personal|family|birth|funeral|bereavement')
+        THEN 'personal'
+      WHEN REGEXP_CONTAINS(
+        LOWER(dnp_reason), r'coach|decision|not with team|suspension|disciplinary'
+      ) THEN 'coach_decision'
+      ELSE 'other'
+    END AS STRING
+  ) AS dnp_reason_category,
+  CAST('gold' AS STRING) AS data_quality_tier,
+  CAST('nbac_gamebook' AS STRING) AS primary_source_used,
+  CAST(FALSE AS BOOL) AS processed_with_issues,
+  CAST('gold' AS STRING) AS quality_tier,
+  CAST(100 - IF(has_plus_minus, 0, 5) - IF(has_pbp, 0, 5) AS FLOAT64) AS quality_score,
+  ARRAY_CONCAT(
+    IF(has_plus_minus, [], ['missing_plus_minus']), IF(has_pbp, [], ['missing_shot_zones'])
+  ) AS quality_issues,
+  ['nbac_gamebook'] AS data_sources,
+  CAST(FALSE AS BOOL) AS quality_used_fallback,
+  CAST(FALSE AS BOOL) AS quality_reconstructed,
+  PARSE_JSON('{"early_season": false, "sources_used": ["nbac_gamebook"]}') AS quality_metadata,
+  CAST(IF(usage_rate_raw < 10000, usage_rate_raw, NULL) AS FLOAT64) AS usage_rate_raw,
+  CAST(LEAST(usage_rate_raw, 50) AS FLOAT64) AS usage_rate_capped,
+  CAST(
+    CASE
+      WHEN NOT COALESCE(minutes > 0, FALSE) THEN NULL
+      WHEN NOT has_team_stats OR usage_rate_raw IS NULL THEN FALSE
+      ELSE usage_rate_raw <= 50
+    END AS BOOL
+  ) AS usage_rate_valid,
+  CAST(
+    CASE
+      WHEN NOT COALESCE(minutes > 0, FALSE) THEN NULL
+      WHEN NOT has_team_stats OR usage_rate_raw IS NULL THEN 'partial_team_data'
+      WHEN usage_rate_raw > 50 THEN 'exceeds_max'
+    END AS STRING
+  ) AS usage_rate_anomaly_reason,
+  CAST(CONCAT(game_id, '|', player_lookup) AS STRING) AS dedup_key,
+  CAST(1 AS INT64) AS record_version,
+  CAST(FALSE AS BOOL) AS is_partial_game_data,
+  CAST('final' AS STRING) AS game_status_at_processing
+FROM (
+  -- usage_rate_raw: the usage rate before production's > 100 rule.
+  SELECT *, raw_usage_rate AS usage_rate_raw FROM joined
+)
