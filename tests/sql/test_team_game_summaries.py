@@ -209,6 +209,15 @@ def test_tdgs_tracks_the_gamebook_it_reads(wh: DuckDBWarehouse) -> None:
         assert len(r["source_gamebook_players_hash"]) == 16
 
 
+def test_quality_is_assessed_when_the_row_is_written(wh: DuckDBWarehouse) -> None:
+    for name in (TOGS, TDGS):
+        written = wh.fetch(f"SELECT * FROM {name} WHERE game_date = @d", {"d": JAN15})
+        assert written
+        for r in written:
+            assert r["quality_calculated_at"] is not None
+            assert r["quality_calculated_at"] == r["processed_at"]
+
+
 def test_rerun_is_bit_identical(wh: DuckDBWarehouse) -> None:
     before = {n: rows(wh, n, JAN15, JAN16) for n in (TOGS, TDGS)}
     for n in (TOGS, TDGS):
