@@ -122,7 +122,7 @@ def test_a_corrected_phase2_row_makes_its_date_and_exactly_its_windows_stale(
     text = " ".join(res.output.split())
     assert "stale: player_game_summary 1 date(s) (plan --mode stale)" in text
     assert "stale: upcoming_team_game_context 5 date(s)" in text
-    assert "stale: team_offense_game_summary" not in text
+    assert "stale: team_offense_game_summary 1 date(s) (plan --mode stale)" in text
     res = CliRunner().invoke(app, ["plan", "--mode", "stale", "--json"])
     tables = json.loads(res.output)["tables"]
     assert tables[PGS]["reasons"] == {
