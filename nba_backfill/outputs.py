@@ -5,8 +5,10 @@ Every live column of a production output table (``nba_backfill/contract``) is ex
 
 * **computed** — the table's SQL model selects it, under production's name;
 * **tracked** — production's processing metadata, filled from what the model read:
-  ``processed_at`` / ``created_at`` (the write's time), ``data_hash`` (a fingerprint of the
-  row's computed values, as production's processors hash their analytic fields), and the
+  ``processed_at`` / ``created_at`` (the write's time; ``quality_calculated_at`` too where a
+  table's model computes the quality columns and ``derivation.yaml`` tracks it),
+  ``data_hash`` (a fingerprint of the row's computed values, as production's processors hash
+  their analytic fields), and the
   constants production stamps on every row (the feature store's ``feature_count`` /
   ``feature_version``); a model may also compute a tracked column itself (its ``source_*``
   columns), it is still reported as tracked;
@@ -55,7 +57,16 @@ PER_FEATURE_ARRAYS = {
 }
 # Tracked columns whose value is the write's time (or an input's): two runs that read the same
 # values differ only here. data_hash covers the computed values and is stable.
-VOLATILE_PATTERNS = ("processed_at", "created_at", "source_*_last_updated", "source_*_hash")
+VOLATILE_PATTERNS = (
+    "processed_at",
+    "created_at",
+    "quality_calculated_at",
+    "source_*_last_updated",
+    "source_*_hash",
+)
+# Tracked columns filled with the write's time. quality_calculated_at (when the row's quality
+# columns were assessed) is tracked only by tables whose model computes those columns.
+WRITE_TIME_COLUMNS = ("processed_at", "created_at", "quality_calculated_at")
 # source_<prefix>_<field>: per-input tracking, production's dependency framework.
 SOURCE_FIELD = re.compile(r"source_(\w+?)_(last_updated|rows_found|completeness_pct|hash)")
 
@@ -211,7 +222,7 @@ def _generic_tracked(
 ) -> exp.Expr | None:
     """The expression filling a tracked column the model does not compute, or None."""
     tc = contract.table(table)
-    if column.name in ("processed_at", "created_at"):
+    if column.name in WRITE_TIME_COLUMNS:
         return exp.func("CURRENT_TIMESTAMP")
     tracked_source = _source_of(table, column.name)
     if tracked_source is not None:

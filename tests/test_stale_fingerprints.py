@@ -84,9 +84,11 @@ def test_a_corrected_phase2_row_makes_its_date_and_exactly_its_windows_stale(
     # The Phase 3 tables reading the gamebook: player_game_summary on that date; the upcoming
     # player context on it (its own date's gamebook) and on the dates whose 30 days before it
     # hold it (through player_game_summary); the team context's 30-day starters window.
-    # Phase 4: each reads an upcoming context of its own date. The team summaries (team box
-    # scores) are left alone.
+    # Phase 4: each reads an upcoming context of its own date. The team summaries read the
+    # gamebook of their date (players_inactive, the defense's gamebook actions).
     assert planned(plan) == {
+        TOGS: [CORRECTED],
+        TDGS: [CORRECTED],
         PGS: [CORRECTED],
         UPCG: week,
         UPTG: week,
@@ -120,7 +122,7 @@ def test_a_corrected_phase2_row_makes_its_date_and_exactly_its_windows_stale(
     text = " ".join(res.output.split())
     assert "stale: player_game_summary 1 date(s) (plan --mode stale)" in text
     assert "stale: upcoming_team_game_context 5 date(s)" in text
-    assert "stale: team_offense_game_summary" not in text
+    assert "stale: team_offense_game_summary 1 date(s) (plan --mode stale)" in text
     res = CliRunner().invoke(app, ["plan", "--mode", "stale", "--json"])
     tables = json.loads(res.output)["tables"]
     assert tables[PGS]["reasons"] == {

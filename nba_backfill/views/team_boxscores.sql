@@ -5,6 +5,7 @@
 -- read as whole minutes; columns renamed to the analytics tables' terms.
 SELECT
   game_id,
+  nba_game_id,
   game_date,
   team_abbr,
   points,

@@ -5,6 +5,7 @@
 -- defense its opponent's; production's team summaries need both (win_flag, margin).
 SELECT
   g.game_id,
+  b.nba_game_id,
   g.game_date,
   g.season_year,
   b.team_abbr,

@@ -12,6 +12,24 @@
 -- are the defending team's result. blocks_<zone> count the opponent's blocked shots
 -- by zone in the play-by-play, and opp_<zone>_* its attempts / makes there: NULL when the game
 -- has no play-by-play (history is partial), 0 when it has some but none in that zone.
+-- Column groups beyond the box score, each following
+-- data_processors/analytics/team_defense_game_summary/team_defense_game_summary_processor.py
+-- (_process_single_team_defense, _extract_shot_zone_stats, _try_gamebook_defensive_actions):
+--   points_in_paint_allowed / mid_range_points_allowed  2 points per made opponent field goal
+--            in the zone (play-by-play; NULL / 0 as the zone counts);
+--   three_pt_points_allowed  3 x the opponent's boxscore three-point makes.
+--   quality (quality_tier, quality_score, data_quality_tier, data_sources, quality_issues,
+--            primary_source_used, processed_with_issues)
+--            build_quality_columns_with_legacy over the 'team_boxscores' fallback chain's
+--            primary source (shared/config/data_sources/fallback_config.yaml:
+--            nbac_team_boxscore, tier gold, score 100, no issues). primary_source_used adds
+--            '+nbac_gamebook' where the gamebook gives the defending team's defensive actions
+--            (at least 5 active players); missing actions are filled with 0, so
+--            'missing_defensive_actions' never fires: no row issue, processed_with_issues FALSE.
+--   quality_used_fallback / quality_reconstructed (schemas/bigquery/analytics/
+--            source_coverage_quality_columns.sql): FALSE, the model reads the primary sources.
+--   players_inactive  the team's gamebook players with status 'inactive' (latest load per
+--            player), NULL when the gamebook has no line for the team.
 WITH pbp_games AS (
   SELECT DISTINCT game_id
   FROM nba_backfill_views.shots AS pbp
@@ -30,6 +48,25 @@ zones AS (
     COUNTIF(shot_zone = 'mid_range' AND blocked) AS blocked_mid_range,
     COUNTIF(shot_zone = 'three' AND blocked) AS blocked_three
   FROM nba_backfill_views.shots AS pbp
+  GROUP BY game_id, team_abbr
+),
+
+-- The gamebook's latest line per player (a scraper that ran twice counts once).
+gamebook AS (
+  SELECT
+    game_id,
+    team_abbr,
+    COUNTIF(status = 'inactive') AS players_inactive,
+    COUNTIF(status = 'active') AS active_players
+  FROM (
+    SELECT game_id, team_abbr, LOWER(player_status) AS status
+    FROM nba_raw.nbac_gamebook_player_stats
+    WHERE game_date BETWEEN @start_date AND @end_date
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY game_id, player_lookup
+      ORDER BY processed_at DESC, team_abbr, player_status
+    ) = 1
+  )
   GROUP BY game_id, team_abbr
 ),
 
@@ -66,13 +103,18 @@ defense AS (
     z.mid_range_makes,
     z.blocked_paint,
     z.blocked_mid_range,
-    z.blocked_three
+    z.blocked_three,
+    gb.players_inactive,
+    COALESCE(gb.active_players >= 5, FALSE) AS gamebook_actions
   FROM nba_backfill_views.team_games AS t
   LEFT JOIN pbp_games AS pg
     ON pg.game_id = t.game_id
   LEFT JOIN zones AS z
     ON z.game_id = t.game_id
     AND z.shooting_team_abbr = t.opponent_team_abbr
+  LEFT JOIN gamebook AS gb
+    ON gb.game_id = t.game_id
+    AND gb.team_abbr = t.team_abbr
   WHERE TRUE
   -- One row per key even if a source holds duplicates (deterministic: lowest game_id wins).
   QUALIFY ROW_NUMBER() OVER (
@@ -115,5 +157,20 @@ SELECT
   CAST(SAFE_DIVIDE(100 * points_allowed, opp_possessions) AS FLOAT64) AS defensive_rating,
   CAST(opp_possessions AS FLOAT64) AS opponent_pace,
   CAST(SAFE_DIVIDE(points_allowed, 2 * (opp_fg_attempts + 0.44 * opp_ft_attempts)) AS FLOAT64)
-    AS opponent_ts_pct
+    AS opponent_ts_pct,
+  CAST(IF(has_pbp, 2 * COALESCE(paint_makes, 0), NULL) AS INT64) AS points_in_paint_allowed,
+  CAST(IF(has_pbp, 2 * COALESCE(mid_range_makes, 0), NULL) AS INT64) AS mid_range_points_allowed,
+  CAST(3 * opp_three_pt_makes AS INT64) AS three_pt_points_allowed,
+  CAST(players_inactive AS INT64) AS players_inactive,
+  CAST('gold' AS STRING) AS quality_tier,
+  CAST('gold' AS STRING) AS data_quality_tier,
+  CAST(100 AS FLOAT64) AS quality_score,
+  CAST([] AS ARRAY<STRING>) AS quality_issues,
+  CAST(['nbac_team_boxscore'] AS ARRAY<STRING>) AS data_sources,
+  CAST(
+    IF(gamebook_actions, 'nbac_team_boxscore+nbac_gamebook', 'nbac_team_boxscore') AS STRING
+  ) AS primary_source_used,
+  CAST(FALSE AS BOOL) AS processed_with_issues,
+  CAST(FALSE AS BOOL) AS quality_used_fallback,
+  CAST(FALSE AS BOOL) AS quality_reconstructed
 FROM defense

@@ -12,6 +12,28 @@
 -- whose opponent has no boxscore row is not written (win_flag is REQUIRED). Zone columns count
 -- the team's field-goal attempts in the play-by-play: NULL when the game has no play-by-play at all (history is partial), 0 when the
 -- game has some but none in that zone for the team.
+-- Column groups beyond the box score, each following
+-- data_processors/analytics/team_offense_game_summary/team_offense_game_summary_processor.py
+-- (calculate_analytics, _extract_shot_zones):
+--   nba_game_id            the team boxscore's NBA.com id (_extract_from_nbac_team_boxscore).
+--   points_in_paint_scored 2 points per made paint field goal of the play-by-play (its
+--                          points_value sum), NULL / 0 as the zone counts.
+--   quality (quality_tier, quality_score, data_quality_tier, data_sources, quality_issues,
+--            primary_source_used, processed_with_issues, shot_zones_source)
+--                          build_quality_columns_with_legacy over the 'team_boxscores' fallback
+--                          chain's primary source (shared/config/data_sources/
+--                          fallback_config.yaml: nbac_team_boxscore, tier gold, score 100, no
+--                          issues); a team with no field goal in the play-by-play adds the row
+--                          issue 'shot_zones_unavailable' (= processed_with_issues);
+--                          shot_zones_source 'nbac_pbp' where the game has play-by-play.
+--   quality_used_fallback / quality_reconstructed (schemas/bigquery/analytics/
+--            source_coverage_quality_columns.sql: a fallback source / reconstructed data was
+--            used): FALSE, the model reads the primary boxscore only.
+--   is_partial_game_data / game_status_at_processing / game_completeness_pct (the table's
+--            schema: partial-game detection): a backfill writes final games with both teams'
+--            boxscores only -> FALSE (the schema's default), 'final', 100.
+--   players_inactive       the team's gamebook players with status 'inactive' (latest load
+--                          per player), NULL when the gamebook has no line for the team.
 WITH pbp_games AS (
   SELECT DISTINCT game_id
   FROM nba_backfill_views.shots AS pbp
@@ -31,9 +53,28 @@ zones AS (
   GROUP BY game_id, team_abbr
 ),
 
+-- The gamebook's latest line per player (a scraper that ran twice counts once).
+gamebook AS (
+  SELECT
+    game_id,
+    team_abbr,
+    COUNTIF(status = 'inactive') AS players_inactive
+  FROM (
+    SELECT game_id, team_abbr, LOWER(player_status) AS status
+    FROM nba_raw.nbac_gamebook_player_stats
+    WHERE game_date BETWEEN @start_date AND @end_date
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY game_id, player_lookup
+      ORDER BY processed_at DESC, team_abbr, player_status
+    ) = 1
+  )
+  GROUP BY game_id, team_abbr
+),
+
 offense AS (
   SELECT
     t.game_id,
+    t.nba_game_id,
     t.game_date,
     t.season_year,
     t.team_abbr,
@@ -61,13 +102,18 @@ offense AS (
     z.mid_range_attempts,
     z.mid_range_makes,
     z.three_zone_attempts,
-    z.three_zone_makes
+    z.three_zone_makes,
+    z.game_id IS NOT NULL AS has_team_shots,
+    gb.players_inactive
   FROM nba_backfill_views.team_games AS t
   LEFT JOIN pbp_games AS pg
     ON pg.game_id = t.game_id
   LEFT JOIN zones AS z
     ON z.game_id = t.game_id
     AND z.team_abbr = t.team_abbr
+  LEFT JOIN gamebook AS gb
+    ON gb.game_id = t.game_id
+    AND gb.team_abbr = t.team_abbr
   -- win_flag is REQUIRED: a team row is not written when its or its opponent's points are unknown
   -- (the date stays incomplete and is planned again).
   WHERE t.points IS NOT NULL AND t.opp_points IS NOT NULL
@@ -80,6 +126,7 @@ offense AS (
 
 SELECT
   CAST(game_id AS STRING) AS game_id,
+  CAST(nba_game_id AS STRING) AS nba_game_id,
   CAST(game_date AS DATE) AS game_date,
   CAST(season_year AS INT64) AS season_year,
   CAST(team_abbr AS STRING) AS team_abbr,
@@ -110,5 +157,20 @@ SELECT
   CAST(IF(has_pbp, COALESCE(paint_makes, 0), NULL) AS INT64) AS team_paint_makes,
   CAST(IF(has_pbp, COALESCE(mid_range_attempts, 0), NULL) AS INT64) AS team_mid_range_attempts,
   CAST(IF(has_pbp, COALESCE(mid_range_makes, 0), NULL) AS INT64) AS team_mid_range_makes,
-  CAST(has_pbp AS BOOL) AS shot_zones_available
+  CAST(IF(has_pbp, 2 * COALESCE(paint_makes, 0), NULL) AS INT64) AS points_in_paint_scored,
+  CAST(has_pbp AS BOOL) AS shot_zones_available,
+  CAST(IF(has_pbp, 'nbac_pbp', NULL) AS STRING) AS shot_zones_source,
+  CAST(players_inactive AS INT64) AS players_inactive,
+  CAST('gold' AS STRING) AS quality_tier,
+  CAST('gold' AS STRING) AS data_quality_tier,
+  CAST(100 AS FLOAT64) AS quality_score,
+  CAST(IF(has_team_shots, [], ['shot_zones_unavailable']) AS ARRAY<STRING>) AS quality_issues,
+  CAST(['nbac_team_boxscore'] AS ARRAY<STRING>) AS data_sources,
+  CAST('nbac_team_boxscore' AS STRING) AS primary_source_used,
+  CAST(NOT has_team_shots AS BOOL) AS processed_with_issues,
+  CAST(FALSE AS BOOL) AS quality_used_fallback,
+  CAST(FALSE AS BOOL) AS quality_reconstructed,
+  CAST(FALSE AS BOOL) AS is_partial_game_data,
+  CAST('final' AS STRING) AS game_status_at_processing,
+  CAST(100 AS FLOAT64) AS game_completeness_pct
 FROM offense
