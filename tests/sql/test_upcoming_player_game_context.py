@@ -23,11 +23,11 @@ from typing import Any
 import pytest
 
 from nba_backfill.catalog import PGS, TABLES, UPCG
-from nba_backfill.phase2 import GAMEBOOK
+from nba_backfill.phase2 import GAMEBOOK, INJURY_REPORT, PLAYERS_REGISTRY
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
-from .fixtures import Phase2, Player, game_id
+from .fixtures import LOADED, Phase2, Player, game_id
 
 D = dt.date(2024, 12, 10)
 _NEUTRAL = {"BOOL": False, "INT64": 0, "STRING": "", "FLOAT64": 0.0}
@@ -127,6 +127,40 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
     raw.game_line(D, "BOS", "LAL", "betmgm", -5.0, None, _at(18))
     raw.game_line(D, "NYK", "MIA", "fanduel", 0.0, None, _at(10))
     raw.game_line(D, "NYK", "MIA", "fanduel", -2.0, None, _at(18))
+    # p3: Questionable on the 12-09 report, Out on the 12-10 one (the latest report wins)
+    raw.injury(dt.date(2024, 12, 9), D, "LAL", "p3", "Questionable")
+    raw.injury(D, D, "LAL", "p3", "Out")
+    # p2: no reason given, only its category
+    raw.add(
+        INJURY_REPORT,
+        report_date=D,
+        report_hour=17,
+        game_date=D,
+        game_id=game_id(D, "BOS", "LAL"),
+        team="LAL",
+        player_lookup="p2",
+        injury_status="Probable",
+        reason="Unknown",
+        reason_category="injury",
+        processed_at=dt.datetime(2024, 12, 10, 18, tzinfo=dt.UTC),
+    )
+    # p1 registered with two teams (two ids): the lowest; p4 not registered
+    for uid, lookup, team in (
+        ("p1_002", "p1", "NYK"),
+        ("p1_001", "p1", "BOS"),
+        ("p2_001", "p2", "LAL"),
+    ):
+        raw.add(
+            PLAYERS_REGISTRY,
+            universal_player_id=uid,
+            player_name=lookup.title(),
+            player_lookup=lookup,
+            team_abbr=team,
+            season="2024-25",
+            created_by="fixture",
+            created_at=LOADED,
+            processed_at=LOADED,
+        )
     raw.load(w)
     w.replace_range(TABLES[UPCG], D, D)
     got = w.fetch(f"SELECT * FROM {UPCG}")
@@ -248,3 +282,20 @@ def test_builder_constants(context: dict) -> None:
         p1["processing_decision_reason"],
         p1["context_version"],
     ) == (0, False, None, None, False, "processed_successfully", 1)
+
+
+def test_injury_status_and_report(context: dict) -> None:
+    p3, p2 = context["p3"], context["p2"]
+    assert (p3["player_status"], p3["injury_report"]) == (
+        "Out",
+        "Injury/Illness - Left Ankle; Sprain",
+    )
+    assert (p2["player_status"], p2["injury_report"]) == ("Probable", "injury")
+    assert (context["p1"]["player_status"], context["p1"]["injury_report"]) == (None, None)
+    assert context["p1"]["questionable_teammates"] is None  # the builder never writes it
+
+
+def test_universal_player_id_from_the_registry(context: dict) -> None:
+    assert context["p1"]["universal_player_id"] == "p1_001"
+    assert context["p2"]["universal_player_id"] == "p2_001"
+    assert context["p4"]["universal_player_id"] is None

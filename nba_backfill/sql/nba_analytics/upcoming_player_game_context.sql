@@ -46,6 +46,12 @@
 --   missing_game_total, thin_sample:N/3 under 3 games), data_sources / primary_source_used
 --   'player_game_summary', processed_with_issues = any issue: calculators/quality_flags.py
 --   over shared/processors/patterns/quality_columns.py
+--   player_status / injury_report: his latest injury-report entry for the date (latest report
+--   date, then latest load), the report the reason unless empty or 'unknown', else the reason
+--   category: loaders/game_data_loaders.py _extract_injuries; questionable_teammates NULL:
+--   the builder writes no such key (it writes questionable_star_teammates, not a column)
+--   universal_player_id: the registry's id of the lookup (any season; the lowest id if several,
+--   where production keeps whichever row comes last): shared/utils/player_registry/reader.py
 WITH gamebook AS (
   SELECT game_id, game_date, player_lookup, team_abbr, player_status
   FROM nba_raw.nbac_gamebook_player_stats
@@ -141,6 +147,32 @@ form AS (
       AS avg_usage_rate_last_7_games
   FROM recent
   GROUP BY game_date, player_lookup
+),
+
+injuries AS (
+  SELECT
+    game_date,
+    player_lookup,
+    injury_status,
+    CASE
+      WHEN reason IS NOT NULL AND LOWER(reason) NOT IN ('unknown', 'nan', 'none', '') THEN reason
+      WHEN reason_category IS NOT NULL
+        AND LOWER(reason_category) NOT IN ('unknown', 'nan', 'none', '') THEN reason_category
+    END AS report
+  FROM nba_raw.nbac_injury_report
+  WHERE game_date BETWEEN @start_date AND @end_date
+    AND player_lookup IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_date, player_lookup
+    ORDER BY report_date DESC, processed_at DESC, report_hour DESC, injury_status, reason
+  ) = 1
+),
+
+registry AS (
+  SELECT player_lookup, MIN(universal_player_id) AS universal_player_id
+  FROM nba_reference.nba_players_registry
+  WHERE player_lookup IS NOT NULL
+  GROUP BY player_lookup
 ),
 
 opening_lines AS (
@@ -265,6 +297,10 @@ SELECT
   CAST(r.game_id AS STRING) AS game_id,
   CAST(r.game_date AS DATE) AS game_date,
   CAST(r.player_lookup AS STRING) AS player_lookup,
+  CAST(reg.universal_player_id AS STRING) AS universal_player_id,
+  CAST(inj.injury_status AS STRING) AS player_status,
+  CAST(inj.report AS STRING) AS injury_report,
+  CAST(NULL AS INT64) AS questionable_teammates,
   CAST(r.team_abbr AS STRING) AS team_abbr,
   CAST(r.opponent_team_abbr AS STRING) AS opponent_team_abbr,
   CAST(r.home_game AS BOOL) AS home_game,
@@ -385,6 +421,11 @@ LEFT JOIN nba_backfill_views.current_points_lines AS cl
 LEFT JOIN lines AS ln
   ON ln.game_date = r.game_date
   AND ln.player_lookup = r.player_lookup
+LEFT JOIN injuries AS inj
+  ON inj.game_date = r.game_date
+  AND inj.player_lookup = r.player_lookup
+LEFT JOIN registry AS reg
+  ON reg.player_lookup = r.player_lookup
 LEFT JOIN streaks AS st
   ON st.game_date = r.game_date
   AND st.player_lookup = r.player_lookup
