@@ -8,7 +8,7 @@ The world, on 2024-12-10 (D): BOS at LAL and NYK at MIA.
   18:00;
 - p2 (LAL) played 12-05, 12-07, 12-08 (30, 12, 10); one prop, betmgm 20.0;
 - p3 (LAL, DNP on D) and p4 (MIA) have no history and no props;
-- p5 (MIA) was loaded active, then reloaded inactive.
+- p5 (MIA) was loaded active, then reloaded inactive; p6 (MIA) plays NYK on 2024-10-25 (OCT).
 BOS at LAL lines (LAL's spread): fanduel -3.5 / 220.5 and draftkings -4.0 / 221.0 at 10:00,
 draftkings -5.5 / 224.0 and betmgm -5.0 (no total) at 18:00. NYK at MIA: fanduel's spread only,
 0.0 at 10:00 and -2.0 at 18:00.
@@ -30,6 +30,7 @@ from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 from .fixtures import LOADED, Phase2, Player, game_id
 
 D = dt.date(2024, 12, 10)
+OCT = dt.date(2024, 10, 25)  # p6's game: 24 days into the season
 _NEUTRAL = {"BOOL": False, "INT64": 0, "STRING": "", "FLOAT64": 0.0}
 
 HISTORY = {
@@ -142,6 +143,7 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
         },
     )
     raw.game(D, "NYK", "MIA", players={"MIA": [Player("p4"), Player("p5")]})
+    raw.game(OCT, "NYK", "MIA", players={"MIA": [Player("p6")]})
     # p5's later load marks him inactive: the status filter comes first, so the active load
     # is the latest one kept and he stays on the roster.
     raw.add(
@@ -201,15 +203,15 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
             processed_at=LOADED,
         )
     raw.load(w)
-    w.replace_range(TABLES[UPCG], D, D)
+    w.replace_range(TABLES[UPCG], OCT, D)
     got = w.fetch(f"SELECT * FROM {UPCG}")
-    grain = w.grain_dates(TABLES[UPCG], D, D)
+    grain = w.grain_dates(TABLES[UPCG], OCT, D)
     yield {r["player_lookup"]: r | {"_grain": grain} for r in got}
     w.close()
 
 
 def test_roster_filters_status_before_the_latest_load(context: dict) -> None:
-    assert sorted(context) == ["p1", "p2", "p3", "p4", "p5"]
+    assert sorted(context) == ["p1", "p2", "p3", "p4", "p5", "p6"]
     assert context["p5"]["team_abbr"] == "MIA"
     # the expected set (reads/expected/upcoming_players.sql) selects the same players
     assert context["p1"]["_grain"] == {}
@@ -321,6 +323,16 @@ def test_builder_constants(context: dict) -> None:
         p1["processing_decision_reason"],
         p1["context_version"],
     ) == (0, False, None, None, False, "processed_successfully", 1)
+    assert (p1["travel_miles"], p1["time_zone_changes"]) == (None, None)
+
+
+def test_season_boundary_and_bootstrap(context: dict) -> None:
+    # December 10: 70 days after October 1, not a boundary month
+    p1 = context["p1"]
+    assert (p1["season_boundary_detected"], p1["backfill_bootstrap_mode"]) == (False, False)
+    # October 25: 24 days after October 1, in a boundary month
+    p6 = context["p6"]
+    assert (p6["season_boundary_detected"], p6["backfill_bootstrap_mode"]) == (True, True)
 
 
 def test_injury_status_and_report(context: dict) -> None:

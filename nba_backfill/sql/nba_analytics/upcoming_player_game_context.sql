@@ -58,6 +58,10 @@
 --   without games, as its fallbacks; the last 10 are taken in the 30 days before the date
 --   (production reads back to a fixed 2024-10-01: the same 10 games in season, fewer in a
 --   season's first weeks here): team_context.py via calculators/matchup_calculator.py
+--   season_boundary_detected (October, November, April) and backfill_bootstrap_mode (fewer than
+--   30 days after October 1 of the date's season): calculators/completeness_checker_helper.py
+--   over shared/utils/completeness_checker.py; travel_miles, time_zone_changes NULL as
+--   written ("TBD" there): travel_context.py
 --   universal_player_id: the registry's id of the lookup (any season; the lowest id if several,
 --   where production keeps whichever row comes last): shared/utils/player_registry/reader.py
 WITH gamebook AS (
@@ -472,6 +476,18 @@ SELECT
   CAST(FALSE AS BOOL) AS manual_override_required,
   CAST('processed_successfully' AS STRING) AS processing_decision_reason,
   CAST(1 AS INT64) AS context_version,
+  CAST(EXTRACT(MONTH FROM r.game_date) IN (10, 11, 4) AS BOOL) AS season_boundary_detected,
+  CAST(
+    DATE_DIFF(
+      r.game_date,
+      DATE(
+        IF(EXTRACT(MONTH FROM r.game_date) >= 10, 0, -1) + EXTRACT(YEAR FROM r.game_date), 10, 1
+      ),
+      DAY
+    ) < 30 AS BOOL
+  ) AS backfill_bootstrap_mode,
+  CAST(NULL AS INT64) AS travel_miles,
+  CAST(NULL AS INT64) AS time_zone_changes,
   CAST(
     CASE
       WHEN COALESCE(f.games_last_30_days, 0) >= 10 THEN 'gold'
