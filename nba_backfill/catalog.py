@@ -272,12 +272,7 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
-        depends_on=(
-            Dependency(PGS, lookback_days=30, same_date=False),
-            # the opponent's (and his team's) last 10 games: pace, defensive rating, FT rate
-            Dependency(TOGS, lookback_days=30, same_date=False, required=False),
-            Dependency(TDGS, lookback_days=30, same_date=False, required=False),
-        ),
+        depends_on=(Dependency(PGS, lookback_days=30, same_date=False),),
         expected_set="upcoming_players",
         description="One row per player with a game on the date: context known before tip-off.",
         expected_rows_hint="~80k",

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from nba_backfill.catalog import PGS, TABLES, TDGS, TOGS, UPCG
+from nba_backfill.catalog import PGS, TABLES, UPCG
 from nba_backfill.phase2 import GAMEBOOK, INJURY_REPORT, PLAYERS_REGISTRY
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
@@ -52,43 +52,6 @@ HISTORY = {
 }
 
 
-def _day(month: int, day: int) -> dt.date:
-    return dt.date(2024, month, day)
-
-
-# Pace: LAL 100, 96; BOS 104, 101 (and 200 on 11-05, outside the 30 days); NYK 100 on each of
-# 11-30..12-09 and 210 on 11-29 (its 11th game back, outside the last 10); MIA none.
-OFFENSE = [
-    {"game_date": d, "team_abbr": t, "game_id": f"{d:%Y%m%d}_{t}", "pace": pace}
-    for t, d, pace in [
-        ("LAL", _day(12, 8), 100.0),
-        ("LAL", _day(12, 6), 96.0),
-        ("BOS", _day(12, 7), 104.0),
-        ("BOS", _day(12, 5), 101.0),
-        ("BOS", _day(11, 5), 200.0),
-        ("NYK", _day(11, 29), 210.0),
-        *(("NYK", _day(12, 9) - dt.timedelta(days=i), 100.0) for i in range(10)),
-    ]
-]
-# BOS's defense: ratings 110.5, 105.25, 120; FT attempts allowed per 100 possessions 20 / 100
-# and 25 / 98 (12-03 has no FT attempts: no FT rate). LAL none.
-DEFENSE = [
-    {
-        "game_date": d,
-        "defending_team_abbr": "BOS",
-        "game_id": f"{d:%Y%m%d}_BOS",
-        "defensive_rating": rating,
-        "opp_ft_attempts": fta,
-        "opponent_pace": pace,
-    }
-    for d, rating, fta, pace in [
-        (_day(12, 7), 110.5, 20, 100.0),
-        (_day(12, 5), 105.25, 25, 98.0),
-        (_day(12, 3), 120.0, None, 97.0),
-    ]
-]
-
-
 def _at(hour: int) -> dt.datetime:
     return dt.datetime(2024, 12, 10, hour, tzinfo=dt.UTC)
 
@@ -113,9 +76,7 @@ def _insert(w: DuckDBWarehouse, name: str, rows: list[dict[str, Any]]) -> None:
 def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     path = tmp_path_factory.mktemp("upcg") / "w.duckdb"
     w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
-    w.ensure_tables([TABLES[t] for t in (PGS, TOGS, TDGS, UPCG)])
-    _insert(w, TOGS, OFFENSE)
-    _insert(w, TDGS, DEFENSE)
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG)])
     _insert(
         w,
         PGS,
@@ -350,17 +311,3 @@ def test_universal_player_id_from_the_registry(context: dict) -> None:
     assert context["p1"]["universal_player_id"] == "p1_001"
     assert context["p2"]["universal_player_id"] == "p2_001"
     assert context["p4"]["universal_player_id"] is None
-
-
-def test_opponent_pace_rating_and_ft_rate(context: dict) -> None:
-    p1, p2, p4 = context["p1"], context["p2"], context["p4"]
-    # BOS 102.5 (104, 101), LAL 98 (100, 96)
-    assert (float(p2["opponent_pace_last_10"]), float(p2["pace_differential"])) == (102.5, -4.5)
-    assert (float(p1["opponent_pace_last_10"]), float(p1["pace_differential"])) == (98.0, 4.5)
-    # (110.5 + 105.25 + 120) / 3 = 111.9166.. -> 111.92; (20.000 + 25.510) / 2 = 22.755
-    assert float(p2["opponent_def_rating_last_10"]) == 111.92
-    assert float(p2["opponent_ft_rate_allowed"]) == pytest.approx(22.755, abs=1e-9)
-    # LAL has no defense rows: production's 0.0 fallbacks
-    assert (p1["opponent_def_rating_last_10"], p1["opponent_ft_rate_allowed"]) == (0.0, 0.0)
-    # NYK's last 10 (100 each; its 11th game back not counted); MIA has none: difference 0.0
-    assert (float(p4["opponent_pace_last_10"]), float(p4["pace_differential"])) == (100.0, 0.0)

@@ -50,14 +50,6 @@
 --   date, then latest load), the report the reason unless empty or 'unknown', else the reason
 --   category: loaders/game_data_loaders.py _extract_injuries; questionable_teammates NULL:
 --   the builder writes no such key (it writes questionable_star_teammates, not a column)
---   opponent_pace_last_10 (mean pace of the opponent's last 10 team_offense_game_summary games),
---   pace_differential (his team's same mean minus it), opponent_def_rating_last_10 (mean
---   defensive_rating of the opponent's last 10 team_defense_game_summary games),
---   opponent_ft_rate_allowed (mean of each of those games' opp_ft_attempts / opponent_pace *
---   100 rounded to 3, games with both > 0): rounded as production (2, 3 decimals) and 0.0
---   without games, as its fallbacks; the last 10 are taken in the 30 days before the date
---   (production reads back to a fixed 2024-10-01: the same 10 games in season, fewer in a
---   season's first weeks here): team_context.py via calculators/matchup_calculator.py
 --   season_boundary_detected (October, November, April) and backfill_bootstrap_mode (fewer than
 --   30 days after October 1 of the date's season): calculators/completeness_checker_helper.py
 --   over shared/utils/completeness_checker.py; travel_miles, time_zone_changes NULL as
@@ -185,104 +177,6 @@ registry AS (
   FROM nba_reference.nba_players_registry
   WHERE player_lookup IS NOT NULL
   GROUP BY player_lookup
-),
-
--- Each team playing (his team or his opponent) with its last 10 games of the 30 days before.
-teams_playing AS (
-  SELECT DISTINCT game_date, team_abbr FROM roster
-  UNION DISTINCT
-  SELECT DISTINCT game_date, opponent_team_abbr AS team_abbr FROM roster
-),
-
-team_offense AS (
-  SELECT
-    t.game_date,
-    t.team_abbr,
-    o.pace,
-    ROW_NUMBER() OVER (
-      PARTITION BY t.game_date, t.team_abbr
-      ORDER BY o.game_date DESC, o.game_id
-    ) AS games_ago
-  FROM teams_playing AS t
-  INNER JOIN nba_analytics.team_offense_game_summary AS o
-    ON o.team_abbr = t.team_abbr
-    AND o.game_date BETWEEN DATE_SUB(t.game_date, INTERVAL 30 DAY)
-    AND DATE_SUB(t.game_date, INTERVAL 1 DAY)
-),
-
-team_defense AS (
-  SELECT
-    t.game_date,
-    t.team_abbr,
-    d.defensive_rating,
-    ROW_NUMBER() OVER (
-      PARTITION BY t.game_date, t.team_abbr
-      ORDER BY d.game_date DESC, d.game_id
-    ) AS games_ago
-  FROM teams_playing AS t
-  INNER JOIN nba_analytics.team_defense_game_summary AS d
-    ON d.defending_team_abbr = t.team_abbr
-    AND d.game_date BETWEEN DATE_SUB(t.game_date, INTERVAL 30 DAY)
-    AND DATE_SUB(t.game_date, INTERVAL 1 DAY)
-),
-
-team_ft_allowed AS (
-  -- Only games with FT attempts and a positive pace count, as the processor's WHERE.
-  SELECT
-    t.game_date,
-    t.team_abbr,
-    ROUND(
-      CAST(d.opp_ft_attempts AS NUMERIC(38, 9)) / CAST(d.opponent_pace AS NUMERIC(38, 9)) * 100,
-      3
-    ) AS ft_rate_per_100,
-    ROW_NUMBER() OVER (
-      PARTITION BY t.game_date, t.team_abbr
-      ORDER BY d.game_date DESC, d.game_id
-    ) AS games_ago
-  FROM teams_playing AS t
-  INNER JOIN nba_analytics.team_defense_game_summary AS d
-    ON d.defending_team_abbr = t.team_abbr
-    AND d.game_date BETWEEN DATE_SUB(t.game_date, INTERVAL 30 DAY)
-    AND DATE_SUB(t.game_date, INTERVAL 1 DAY)
-  WHERE d.opp_ft_attempts IS NOT NULL
-    AND d.opponent_pace > 0
-),
-
-team_form AS (
-  SELECT
-    t.game_date,
-    t.team_abbr,
-    p.pace_10,
-    dr.def_rating_10,
-    ft.ft_rate_10
-  FROM teams_playing AS t
-  LEFT JOIN (
-    SELECT game_date, team_abbr, AVG(CAST(pace AS NUMERIC(38, 9))) AS pace_10
-    FROM team_offense
-    WHERE games_ago <= 10
-    GROUP BY game_date, team_abbr
-  ) AS p
-    ON p.game_date = t.game_date
-    AND p.team_abbr = t.team_abbr
-  LEFT JOIN (
-    SELECT
-      game_date,
-      team_abbr,
-      AVG(CAST(defensive_rating AS NUMERIC(38, 9))) AS def_rating_10
-    FROM team_defense
-    WHERE games_ago <= 10
-    GROUP BY game_date, team_abbr
-  ) AS dr
-    ON dr.game_date = t.game_date
-    AND dr.team_abbr = t.team_abbr
-  LEFT JOIN (
-    SELECT game_date, team_abbr, AVG(CAST(ft_rate_per_100 AS NUMERIC(38, 9))) AS ft_rate_10
-    FROM team_ft_allowed
-    WHERE games_ago <= 10
-    GROUP BY game_date, team_abbr
-  ) AS ft
-    ON ft.game_date = t.game_date
-    AND ft.team_abbr = t.team_abbr
 ),
 
 opening_lines AS (
@@ -435,10 +329,6 @@ SELECT
   ) AS total_movement,
   CAST(ln.total_source AS STRING) AS game_total_source,
   CAST(f.days_rest AS INT64) AS days_rest,
-  CAST(COALESCE(ROUND(tf.pace_10 - opp.pace_10, 2), 0) AS FLOAT64) AS pace_differential,
-  CAST(COALESCE(ROUND(opp.pace_10, 2), 0) AS FLOAT64) AS opponent_pace_last_10,
-  CAST(COALESCE(ROUND(opp.def_rating_10, 2), 0) AS FLOAT64) AS opponent_def_rating_last_10,
-  CAST(COALESCE(ROUND(opp.ft_rate_10, 3), 0) AS FLOAT64) AS opponent_ft_rate_allowed,
   CAST(COALESCE(f.days_rest = 1, FALSE) AS BOOL) AS back_to_back,
   CAST(COALESCE(f.games_last_7_days, 0) AS INT64) AS games_in_last_7_days,
   CAST(COALESCE(f.games_last_14_days, 0) AS INT64) AS games_in_last_14_days,
@@ -547,12 +437,6 @@ LEFT JOIN nba_backfill_views.current_points_lines AS cl
 LEFT JOIN lines AS ln
   ON ln.game_date = r.game_date
   AND ln.player_lookup = r.player_lookup
-LEFT JOIN team_form AS tf
-  ON tf.game_date = r.game_date
-  AND tf.team_abbr = r.team_abbr
-LEFT JOIN team_form AS opp
-  ON opp.game_date = r.game_date
-  AND opp.team_abbr = r.opponent_team_abbr
 LEFT JOIN injuries AS inj
   ON inj.game_date = r.game_date
   AND inj.player_lookup = r.player_lookup
