@@ -18,11 +18,52 @@
 -- Follows data_processors/analytics/upcoming_player_game_context/
 -- upcoming_player_game_context_processor.py of the platform (columns, windows).
 -- One row per (game_id, player_lookup): the latest load wins, as in production's processor.
+-- Per column group, the processor path it follows (data_processors/analytics/
+-- upcoming_player_game_context/):
+--   days_rest_before_last_game (gap between his last two games of the 30 days),
+--   days_since_2_plus_days_rest (days since his latest game that followed a gap of 2+ days),
+--   back_to_backs_last_14_days (pairs of his games on consecutive days among those on
+--   [date - 13, date - 1]); fourth_quarter_minutes_last_7, clutch_minutes_last_7_games NULL
+--   as the processor writes them (a TODO there): player_stats.py calculate_fatigue_metrics
+--   prop_over_streak / prop_under_streak (his consecutive latest games above / below the
+--   current line; a push neither counts nor breaks, 0 without a line); shooting_pct_decline_
+--   last_5, fourth_quarter_production_last_7 NULL as written: player_stats.py
+--   opening_spread / opening_total (earliest snapshot, then bookmaker; the spread from the
+--   team's side like game_spread), spread_movement / total_movement (current - opening, NULL
+--   when either is NULL or 0, the processor's truthiness), game_spread_source /
+--   game_total_source (the bookmakers of the latest snapshot, comma-joined in order):
+--   betting_data.py; opening / current_points_line_source: the bookmaker of the opening /
+--   current line row above (betting_data.py)
+--   projected_usage_rate, next_opponent_win_pct, probable_teammates NULL; next_game_days_rest,
+--   games_in_next_7_days, opponent_days_rest, opponent_games_in_next_7_days,
+--   opponent_next_game_days_rest 0; next_game_is_primetime FALSE (TODOs there); the circuit
+--   breaker of a first, successful processing (reprocess_attempt_count 0, not active, no
+--   until / last attempt, manual_override_required FALSE, processing_decision_reason
+--   'processed_successfully'), data_quality_issues empty, context_version 1:
+--   calculators/context_builder.py
+--   quality_tier / data_quality_tier and quality_score (gold 95 with 10+ games in the 30
+--   days, silver 75 with 5+, else bronze 50), quality_issues (missing_game_spread,
+--   missing_game_total, thin_sample:N/3 under 3 games), data_sources / primary_source_used
+--   'player_game_summary', processed_with_issues = any issue: calculators/quality_flags.py
+--   over shared/processors/patterns/quality_columns.py
+--   player_status / injury_report: his latest injury-report entry for the date (latest report
+--   date, then latest load), the report the reason unless empty or 'unknown', else the reason
+--   category: loaders/game_data_loaders.py _extract_injuries; questionable_teammates NULL:
+--   the builder writes no such key (it writes questionable_star_teammates, not a column)
+--   season_boundary_detected (October, November, April) and backfill_bootstrap_mode (fewer than
+--   30 days after October 1 of the date's season): calculators/completeness_checker_helper.py
+--   over shared/utils/completeness_checker.py; travel_miles, time_zone_changes NULL as
+--   written ("TBD" there): travel_context.py
+--   universal_player_id: the registry's id of the lookup (any season; the lowest id if several,
+--   where production keeps whichever row comes last): shared/utils/player_registry/reader.py
 WITH gamebook AS (
   SELECT game_id, game_date, player_lookup, team_abbr, player_status
   FROM nba_raw.nbac_gamebook_player_stats
   WHERE game_date BETWEEN @start_date AND @end_date
     AND player_lookup IS NOT NULL  -- the key is REQUIRED in production's output
+    -- The status filter comes before the latest load, as the processor's WHERE
+    -- (queries/shared_ctes.py gamebook_players_with_games_cte) and player_game_summary do.
+    AND LOWER(player_status) IN ('active', 'dnp')
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY game_id, player_lookup
     ORDER BY processed_at DESC NULLS LAST, minutes DESC, team_abbr, player_status
@@ -43,7 +84,6 @@ roster AS (
     ON p.game_id = g.game_id
     AND p.game_date = g.game_date
     AND p.team_abbr IN (g.home_team_abbr, g.away_team_abbr)
-  WHERE LOWER(p.player_status) IN ('active', 'dnp')
   -- One row per key even if the gamebook lists a player twice (deterministic).
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY g.game_date, p.player_lookup
@@ -75,6 +115,12 @@ recent AS (
       PARTITION BY r.game_date, r.player_lookup
       ORDER BY h.game_date DESC
     ) AS games_ago,
+    -- Days between this game and his previous one of the window (NULL for the oldest).
+    DATE_DIFF(
+      h.game_date,
+      LEAD(h.game_date) OVER (PARTITION BY r.game_date, r.player_lookup ORDER BY h.game_date DESC),
+      DAY
+    ) AS gap_before,
     h.minutes,
     h.points,
     h.usage_rate
@@ -90,6 +136,11 @@ form AS (
     game_date,
     player_lookup,
     MIN(days_ago) AS days_rest,
+    COUNT(*) AS games_last_30_days,
+    MAX(IF(games_ago = 1, gap_before, NULL)) AS days_rest_before_last_game,
+    MIN(IF(gap_before >= 2, days_ago, NULL)) AS days_since_2_plus_days_rest,
+    -- A pair counts when both games are on [date - 13, date - 1].
+    COUNTIF(gap_before = 1 AND days_ago + 1 <= 13) AS back_to_backs_last_14_days,
     COUNTIF(days_ago <= 7) AS games_last_7_days,
     COUNTIF(days_ago <= 14) AS games_last_14_days,
     SUM(IF(days_ago <= 7, minutes, 0)) AS minutes_last_7_days,
@@ -102,20 +153,158 @@ form AS (
   GROUP BY game_date, player_lookup
 ),
 
+injuries AS (
+  SELECT
+    game_date,
+    player_lookup,
+    injury_status,
+    CASE
+      WHEN reason IS NOT NULL AND LOWER(reason) NOT IN ('unknown', 'nan', 'none', '') THEN reason
+      WHEN reason_category IS NOT NULL
+        AND LOWER(reason_category) NOT IN ('unknown', 'nan', 'none', '') THEN reason_category
+    END AS report
+  FROM nba_raw.nbac_injury_report
+  WHERE game_date BETWEEN @start_date AND @end_date
+    AND player_lookup IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_date, player_lookup
+    ORDER BY report_date DESC, processed_at DESC, report_hour DESC, injury_status, reason
+  ) = 1
+),
+
+registry AS (
+  SELECT player_lookup, MIN(universal_player_id) AS universal_player_id
+  FROM nba_reference.nba_players_registry
+  WHERE player_lookup IS NOT NULL
+  GROUP BY player_lookup
+),
+
 opening_lines AS (
-  SELECT game_date, player_lookup, points_line
+  SELECT game_date, player_lookup, points_line, bookmaker
   FROM nba_backfill_views.player_points_props AS props
   WHERE TRUE
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY game_date, player_lookup
     ORDER BY snapshot_timestamp ASC NULLS LAST, bookmaker, points_line
   ) = 1
+),
+
+-- Each recent game against the current line, with where his streak breaks: the first game (most
+-- recent first) on the other side of the line, or without points.
+versus AS (
+  SELECT
+    rc.game_date,
+    rc.player_lookup,
+    rc.games_ago,
+    rc.points > cl.points_line AS is_over,
+    rc.points < cl.points_line AS is_under,
+    MIN(IF(rc.points < cl.points_line OR rc.points IS NULL, rc.games_ago, NULL))
+      OVER (PARTITION BY rc.game_date, rc.player_lookup) AS over_ends,
+    MIN(IF(rc.points > cl.points_line OR rc.points IS NULL, rc.games_ago, NULL))
+      OVER (PARTITION BY rc.game_date, rc.player_lookup) AS under_ends
+  FROM recent AS rc
+  INNER JOIN nba_backfill_views.current_points_lines AS cl
+    ON cl.game_date = rc.game_date
+    AND cl.player_lookup = rc.player_lookup
+),
+
+streaks AS (
+  SELECT
+    game_date,
+    player_lookup,
+    COUNTIF(is_over AND games_ago < COALESCE(over_ends, 100000)) AS over_streak,
+    COUNTIF(is_under AND games_ago < COALESCE(under_ends, 100000)) AS under_streak
+  FROM versus
+  GROUP BY game_date, player_lookup
+),
+
+opening_spreads AS (
+  -- The earliest snapshot, then the alphabetically first bookmaker (the mirror of
+  -- game_spreads / game_totals' latest-snapshot rule).
+  SELECT game_id, game_date, spread
+  FROM nba_backfill_views.game_line_points
+  WHERE spread IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, game_date
+    ORDER BY snapshot_timestamp, bookmaker, spread
+  ) = 1
+),
+
+opening_totals AS (
+  SELECT game_id, game_date, total
+  FROM nba_backfill_views.game_line_points
+  WHERE total IS NOT NULL
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_id, game_date
+    ORDER BY snapshot_timestamp, bookmaker, total
+  ) = 1
+),
+
+latest_line_books AS (
+  SELECT
+    game_id,
+    game_date,
+    bookmaker,
+    spread IS NOT NULL AS is_spread,
+    snapshot_timestamp = MAX(IF(spread IS NOT NULL, snapshot_timestamp, NULL))
+      OVER (PARTITION BY game_id, game_date) AS latest_spread,
+    snapshot_timestamp = MAX(IF(total IS NOT NULL, snapshot_timestamp, NULL))
+      OVER (PARTITION BY game_id, game_date) AS latest_total,
+    total IS NOT NULL AS is_total
+  FROM nba_backfill_views.game_line_points
+),
+
+line_sources AS (
+  SELECT
+    game_id,
+    game_date,
+    STRING_AGG(DISTINCT IF(is_spread AND latest_spread, bookmaker, NULL), ',' ORDER BY
+      IF(is_spread AND latest_spread, bookmaker, NULL)) AS spread_source,
+    STRING_AGG(DISTINCT IF(is_total AND latest_total, bookmaker, NULL), ',' ORDER BY
+      IF(is_total AND latest_total, bookmaker, NULL)) AS total_source
+  FROM latest_line_books
+  GROUP BY game_id, game_date
+),
+
+lines AS (
+  SELECT
+    r.game_date,
+    r.player_lookup,
+    CASE r.team_abbr
+      WHEN s.home_team_abbr THEN s.spread
+      WHEN s.away_team_abbr THEN -s.spread
+    END AS game_spread,
+    IF(r.home_game, os.spread, -os.spread) AS opening_spread,
+    t.total AS game_total,
+    ot.total AS opening_total,
+    src.spread_source,
+    src.total_source
+  FROM roster AS r
+  LEFT JOIN nba_backfill_views.game_spreads AS s
+    ON s.game_id = r.game_id
+    AND s.game_date = r.game_date
+  LEFT JOIN nba_backfill_views.game_totals AS t
+    ON t.game_id = r.game_id
+    AND t.game_date = r.game_date
+  LEFT JOIN opening_spreads AS os
+    ON os.game_id = r.game_id
+    AND os.game_date = r.game_date
+  LEFT JOIN opening_totals AS ot
+    ON ot.game_id = r.game_id
+    AND ot.game_date = r.game_date
+  LEFT JOIN line_sources AS src
+    ON src.game_id = r.game_id
+    AND src.game_date = r.game_date
 )
 
 SELECT
   CAST(r.game_id AS STRING) AS game_id,
   CAST(r.game_date AS DATE) AS game_date,
   CAST(r.player_lookup AS STRING) AS player_lookup,
+  CAST(reg.universal_player_id AS STRING) AS universal_player_id,
+  CAST(inj.injury_status AS STRING) AS player_status,
+  CAST(inj.report AS STRING) AS injury_report,
+  CAST(NULL AS INT64) AS questionable_teammates,
   CAST(r.team_abbr AS STRING) AS team_abbr,
   CAST(r.opponent_team_abbr AS STRING) AS opponent_team_abbr,
   CAST(r.home_game AS BOOL) AS home_game,
@@ -123,13 +312,22 @@ SELECT
   CAST(ol.points_line AS FLOAT64) AS opening_points_line,
   CAST(cl.points_line AS FLOAT64) AS current_points_line,
   CAST(cl.points_line - ol.points_line AS FLOAT64) AS line_movement,
+  CAST(ol.bookmaker AS STRING) AS opening_points_line_source,
+  CAST(cl.bookmaker AS STRING) AS current_points_line_source,
+  CAST(ln.game_spread AS FLOAT64) AS game_spread,
+  CAST(ln.opening_spread AS FLOAT64) AS opening_spread,
   CAST(
-    CASE r.team_abbr
-      WHEN s.home_team_abbr THEN s.spread
-      WHEN s.away_team_abbr THEN -s.spread
-    END AS FLOAT64
-  ) AS game_spread,
-  CAST(t.total AS FLOAT64) AS game_total,
+    IF(ln.game_spread != 0 AND ln.opening_spread != 0, ln.game_spread - ln.opening_spread, NULL)
+    AS FLOAT64
+  ) AS spread_movement,
+  CAST(ln.spread_source AS STRING) AS game_spread_source,
+  CAST(ln.game_total AS FLOAT64) AS game_total,
+  CAST(ln.opening_total AS FLOAT64) AS opening_total,
+  CAST(
+    IF(ln.game_total != 0 AND ln.opening_total != 0, ln.game_total - ln.opening_total, NULL)
+    AS FLOAT64
+  ) AS total_movement,
+  CAST(ln.total_source AS STRING) AS game_total_source,
   CAST(f.days_rest AS INT64) AS days_rest,
   CAST(COALESCE(f.days_rest = 1, FALSE) AS BOOL) AS back_to_back,
   CAST(COALESCE(f.games_last_7_days, 0) AS INT64) AS games_in_last_7_days,
@@ -142,6 +340,82 @@ SELECT
   CAST(f.points_avg_last_5 AS FLOAT64) AS points_avg_last_5,
   CAST(f.points_avg_last_10 AS FLOAT64) AS points_avg_last_10,
   CAST(f.avg_usage_rate_last_7_games AS FLOAT64) AS avg_usage_rate_last_7_games,
+  CAST(f.days_rest_before_last_game AS INT64) AS days_rest_before_last_game,
+  CAST(f.days_since_2_plus_days_rest AS INT64) AS days_since_2_plus_days_rest,
+  CAST(COALESCE(f.back_to_backs_last_14_days, 0) AS INT64) AS back_to_backs_last_14_days,
+  CAST(NULL AS INT64) AS fourth_quarter_minutes_last_7,
+  CAST(NULL AS INT64) AS clutch_minutes_last_7_games,
+  CAST(COALESCE(st.over_streak, 0) AS INT64) AS prop_over_streak,
+  CAST(COALESCE(st.under_streak, 0) AS INT64) AS prop_under_streak,
+  CAST(NULL AS FLOAT64) AS shooting_pct_decline_last_5,
+  CAST(NULL AS FLOAT64) AS fourth_quarter_production_last_7,
+  CAST(NULL AS FLOAT64) AS projected_usage_rate,
+  CAST(0 AS INT64) AS next_game_days_rest,
+  CAST(0 AS INT64) AS games_in_next_7_days,
+  CAST(NULL AS FLOAT64) AS next_opponent_win_pct,
+  CAST(FALSE AS BOOL) AS next_game_is_primetime,
+  CAST(0 AS INT64) AS opponent_days_rest,
+  CAST(0 AS INT64) AS opponent_games_in_next_7_days,
+  CAST(0 AS INT64) AS opponent_next_game_days_rest,
+  CAST(NULL AS INT64) AS probable_teammates,
+  CAST([] AS ARRAY<STRING>) AS data_quality_issues,
+  CAST(NULL AS TIMESTAMP) AS last_reprocess_attempt_at,
+  CAST(0 AS INT64) AS reprocess_attempt_count,
+  CAST(FALSE AS BOOL) AS circuit_breaker_active,
+  CAST(NULL AS TIMESTAMP) AS circuit_breaker_until,
+  CAST(FALSE AS BOOL) AS manual_override_required,
+  CAST('processed_successfully' AS STRING) AS processing_decision_reason,
+  CAST(1 AS INT64) AS context_version,
+  CAST(EXTRACT(MONTH FROM r.game_date) IN (10, 11, 4) AS BOOL) AS season_boundary_detected,
+  CAST(
+    DATE_DIFF(
+      r.game_date,
+      DATE(
+        IF(EXTRACT(MONTH FROM r.game_date) >= 10, 0, -1) + EXTRACT(YEAR FROM r.game_date), 10, 1
+      ),
+      DAY
+    ) < 30 AS BOOL
+  ) AS backfill_bootstrap_mode,
+  CAST(NULL AS INT64) AS travel_miles,
+  CAST(NULL AS INT64) AS time_zone_changes,
+  CAST(
+    CASE
+      WHEN COALESCE(f.games_last_30_days, 0) >= 10 THEN 'gold'
+      WHEN COALESCE(f.games_last_30_days, 0) >= 5 THEN 'silver'
+      ELSE 'bronze'
+    END AS STRING
+  ) AS quality_tier,
+  CAST(
+    CASE
+      WHEN COALESCE(f.games_last_30_days, 0) >= 10 THEN 'gold'
+      WHEN COALESCE(f.games_last_30_days, 0) >= 5 THEN 'silver'
+      ELSE 'bronze'
+    END AS STRING
+  ) AS data_quality_tier,
+  CAST(
+    CASE
+      WHEN COALESCE(f.games_last_30_days, 0) >= 10 THEN 95
+      WHEN COALESCE(f.games_last_30_days, 0) >= 5 THEN 75
+      ELSE 50
+    END AS FLOAT64
+  ) AS quality_score,
+  CAST(
+    ARRAY_CONCAT(
+      IF(ln.game_spread IS NULL, ARRAY<STRING>['missing_game_spread'], ARRAY<STRING>[]),
+      IF(ln.game_total IS NULL, ARRAY<STRING>['missing_game_total'], ARRAY<STRING>[]),
+      IF(
+        COALESCE(f.games_last_30_days, 0) < 3,
+        ARRAY<STRING>[CONCAT('thin_sample:', CAST(COALESCE(f.games_last_30_days, 0) AS STRING), '/3')],
+        ARRAY<STRING>[]
+      )
+    ) AS ARRAY<STRING>
+  ) AS quality_issues,
+  CAST(ARRAY<STRING>['player_game_summary'] AS ARRAY<STRING>) AS data_sources,
+  CAST('player_game_summary' AS STRING) AS primary_source_used,
+  CAST(
+    ln.game_spread IS NULL OR ln.game_total IS NULL OR COALESCE(f.games_last_30_days, 0) < 3
+    AS BOOL
+  ) AS processed_with_issues,
   CAST(
     CASE
       WHEN EXTRACT(MONTH FROM r.game_date) IN (10, 11) THEN 'early'
@@ -160,9 +434,14 @@ LEFT JOIN opening_lines AS ol
 LEFT JOIN nba_backfill_views.current_points_lines AS cl
   ON cl.game_date = r.game_date
   AND cl.player_lookup = r.player_lookup
-LEFT JOIN nba_backfill_views.game_spreads AS s
-  ON s.game_id = r.game_id
-  AND s.game_date = r.game_date
-LEFT JOIN nba_backfill_views.game_totals AS t
-  ON t.game_id = r.game_id
-  AND t.game_date = r.game_date
+LEFT JOIN lines AS ln
+  ON ln.game_date = r.game_date
+  AND ln.player_lookup = r.player_lookup
+LEFT JOIN injuries AS inj
+  ON inj.game_date = r.game_date
+  AND inj.player_lookup = r.player_lookup
+LEFT JOIN registry AS reg
+  ON reg.player_lookup = r.player_lookup
+LEFT JOIN streaks AS st
+  ON st.game_date = r.game_date
+  AND st.player_lookup = r.player_lookup

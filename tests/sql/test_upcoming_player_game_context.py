@@ -1,0 +1,313 @@
+"""upcoming_player_game_context's columns beyond the first rest and line columns, one test per
+column group of the model's header, on a few hand-built rows: values worked out by hand from
+the platform's processor (data_processors/analytics/upcoming_player_game_context/).
+
+The world, on 2024-12-10 (D): BOS at LAL and NYK at MIA.
+- p1 (BOS) played 11-20, 11-26, 11-27, 12-01, 12-04, 12-05, 12-07, 12-08 (points 30, 10, 12,
+  15, 24, 22, 20, 25); his props: draftkings 20.5 and fanduel 19.5 at 10:00, fanduel 20.0 at
+  18:00;
+- p2 (LAL) played 12-05, 12-07, 12-08 (30, 12, 10); one prop, betmgm 20.0;
+- p3 (LAL, DNP on D) and p4 (MIA) have no history and no props;
+- p5 (MIA) was loaded active, then reloaded inactive; p6 (MIA) plays NYK on 2024-10-25 (OCT).
+BOS at LAL lines (LAL's spread): fanduel -3.5 / 220.5 and draftkings -4.0 / 221.0 at 10:00,
+draftkings -5.5 / 224.0 and betmgm -5.0 (no total) at 18:00. NYK at MIA: fanduel's spread only,
+0.0 at 10:00 and -2.0 at 18:00.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from nba_backfill.catalog import PGS, TABLES, UPCG
+from nba_backfill.phase2 import GAMEBOOK, INJURY_REPORT, PLAYERS_REGISTRY
+from nba_backfill.settings import load_settings
+from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+
+from .fixtures import LOADED, Phase2, Player, game_id
+
+D = dt.date(2024, 12, 10)
+OCT = dt.date(2024, 10, 25)  # p6's game: 24 days into the season
+_NEUTRAL = {"BOOL": False, "INT64": 0, "STRING": "", "FLOAT64": 0.0}
+
+HISTORY = {
+    "p1": [
+        (dt.date(2024, 11, 20), 30),
+        (dt.date(2024, 11, 26), 10),
+        (dt.date(2024, 11, 27), 12),
+        (dt.date(2024, 12, 1), 15),
+        (dt.date(2024, 12, 4), 24),
+        (dt.date(2024, 12, 5), 22),
+        (dt.date(2024, 12, 7), 20),
+        (dt.date(2024, 12, 8), 25),
+    ],
+    "p2": [
+        (dt.date(2024, 12, 5), 30),
+        (dt.date(2024, 12, 7), 12),
+        (dt.date(2024, 12, 8), 10),
+    ],
+}
+
+
+def _at(hour: int) -> dt.datetime:
+    return dt.datetime(2024, 12, 10, hour, tzinfo=dt.UTC)
+
+
+def _insert(w: DuckDBWarehouse, name: str, rows: list[dict[str, Any]]) -> None:
+    spec = TABLES[name]
+    live = {c.name: c for c in spec.contract.live_columns}
+    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    fill = {
+        c.name: now if c.type == "TIMESTAMP" else _NEUTRAL.get(c.type, 0)
+        for c in live.values()
+        if c.required and all(c.name not in r for r in rows)
+    }
+    names = sorted({k for r in rows for k in r} | set(fill))
+    w._cursor().executemany(
+        f"INSERT INTO {name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
+        [[r.get(c, fill.get(c)) for c in names] for r in rows],
+    )
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+    path = tmp_path_factory.mktemp("upcg") / "w.duckdb"
+    w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG)])
+    _insert(
+        w,
+        PGS,
+        [
+            {
+                "game_date": day,
+                "player_lookup": p,
+                "team_abbr": "BOS" if p == "p1" else "LAL",
+                "season_year": 2024,
+                "minutes_played": 30.0,
+                "points": pts,
+            }
+            for p, games in HISTORY.items()
+            for day, pts in games
+        ],
+    )
+    raw = Phase2()
+    raw.game(
+        D,
+        "BOS",
+        "LAL",
+        players={
+            "BOS": [Player("p1")],
+            "LAL": [Player("p2"), Player("p3", status="dnp")],
+        },
+    )
+    raw.game(D, "NYK", "MIA", players={"MIA": [Player("p4"), Player("p5")]})
+    raw.game(OCT, "NYK", "MIA", players={"MIA": [Player("p6")]})
+    # p5's later load marks him inactive: the status filter comes first, so the active load
+    # is the latest one kept and he stays on the roster.
+    raw.add(
+        GAMEBOOK,
+        game_id=game_id(D, "NYK", "MIA"),
+        game_date=D,
+        season_year=2024,
+        team_abbr="MIA",
+        player_lookup="p5",
+        player_name="P5",
+        player_name_original="P5",
+        player_status="inactive",
+        processed_at=dt.datetime(2024, 12, 11, tzinfo=dt.UTC),
+    )
+    raw.prop(D, "BOS", "LAL", "p1", "draftkings", 20.5, _at(10))
+    raw.prop(D, "BOS", "LAL", "p1", "fanduel", 19.5, _at(10))
+    raw.prop(D, "BOS", "LAL", "p1", "fanduel", 20.0, _at(18))
+    raw.prop(D, "BOS", "LAL", "p2", "betmgm", 20.0, _at(12))
+    raw.game_line(D, "BOS", "LAL", "fanduel", -3.5, 220.5, _at(10))
+    raw.game_line(D, "BOS", "LAL", "draftkings", -4.0, 221.0, _at(10))
+    raw.game_line(D, "BOS", "LAL", "draftkings", -5.5, 224.0, _at(18))
+    raw.game_line(D, "BOS", "LAL", "betmgm", -5.0, None, _at(18))
+    raw.game_line(D, "NYK", "MIA", "fanduel", 0.0, None, _at(10))
+    raw.game_line(D, "NYK", "MIA", "fanduel", -2.0, None, _at(18))
+    # p3: Questionable on the 12-09 report, Out on the 12-10 one (the latest report wins)
+    raw.injury(dt.date(2024, 12, 9), D, "LAL", "p3", "Questionable")
+    raw.injury(D, D, "LAL", "p3", "Out")
+    # p2: no reason given, only its category
+    raw.add(
+        INJURY_REPORT,
+        report_date=D,
+        report_hour=17,
+        game_date=D,
+        game_id=game_id(D, "BOS", "LAL"),
+        team="LAL",
+        player_lookup="p2",
+        injury_status="Probable",
+        reason="Unknown",
+        reason_category="injury",
+        processed_at=dt.datetime(2024, 12, 10, 18, tzinfo=dt.UTC),
+    )
+    # p1 registered with two teams (two ids): the lowest; p4 not registered
+    for uid, lookup, team in (
+        ("p1_002", "p1", "NYK"),
+        ("p1_001", "p1", "BOS"),
+        ("p2_001", "p2", "LAL"),
+    ):
+        raw.add(
+            PLAYERS_REGISTRY,
+            universal_player_id=uid,
+            player_name=lookup.title(),
+            player_lookup=lookup,
+            team_abbr=team,
+            season="2024-25",
+            created_by="fixture",
+            created_at=LOADED,
+            processed_at=LOADED,
+        )
+    raw.load(w)
+    w.replace_range(TABLES[UPCG], OCT, D)
+    got = w.fetch(f"SELECT * FROM {UPCG}")
+    grain = w.grain_dates(TABLES[UPCG], OCT, D)
+    yield {r["player_lookup"]: r | {"_grain": grain} for r in got}
+    w.close()
+
+
+def test_roster_filters_status_before_the_latest_load(context: dict) -> None:
+    assert sorted(context) == ["p1", "p2", "p3", "p4", "p5", "p6"]
+    assert context["p5"]["team_abbr"] == "MIA"
+    # the expected set (reads/expected/upcoming_players.sql) selects the same players
+    assert context["p1"]["_grain"] == {}
+
+
+def test_rest_history(context: dict) -> None:
+    p1 = context["p1"]
+    # last games 12-08 and 12-07: one day between them; the latest game after a 2+ day gap is
+    # 12-07 (12-05 before it), 3 days before D; pairs on consecutive days among his games on
+    # [11-27, 12-09]: 12-04/12-05 and 12-07/12-08 (11-26/11-27 reaches outside the window)
+    assert (
+        p1["days_rest"],
+        p1["days_rest_before_last_game"],
+        p1["days_since_2_plus_days_rest"],
+        p1["back_to_backs_last_14_days"],
+    ) == (2, 1, 3, 2)
+    p2 = context["p2"]  # 12-08, 12-07 (1 day), 12-05 (2 days): the gap follows 12-07
+    assert (p2["days_rest_before_last_game"], p2["days_since_2_plus_days_rest"]) == (1, 3)
+    assert p2["back_to_backs_last_14_days"] == 1
+    p3 = context["p3"]
+    assert (p3["days_rest_before_last_game"], p3["days_since_2_plus_days_rest"]) == (None, None)
+    assert p3["back_to_backs_last_14_days"] == 0
+    assert (p1["fourth_quarter_minutes_last_7"], p1["clutch_minutes_last_7_games"]) == (None, None)
+
+
+def test_prop_streaks(context: dict) -> None:
+    # p1 against 20.0: 25 over, 20 push (neither counts nor breaks), 22 and 24 over, 15 under
+    assert (context["p1"]["prop_over_streak"], context["p1"]["prop_under_streak"]) == (3, 0)
+    # p2 against 20.0: 10 and 12 under, then 30 over
+    assert (context["p2"]["prop_over_streak"], context["p2"]["prop_under_streak"]) == (0, 2)
+    # no line: no streak
+    assert (context["p4"]["prop_over_streak"], context["p4"]["prop_under_streak"]) == (0, 0)
+    assert context["p1"]["shooting_pct_decline_last_5"] is None
+
+
+def test_line_sources(context: dict) -> None:
+    p1 = context["p1"]
+    # opening: the earliest snapshot, then the first bookmaker; current: the latest snapshot
+    assert (p1["opening_points_line_source"], p1["current_points_line_source"]) == (
+        "draftkings",
+        "fanduel",
+    )
+    assert (float(p1["opening_points_line"]), float(p1["current_points_line"])) == (20.5, 20.0)
+    assert context["p2"]["current_points_line_source"] == "betmgm"
+    assert context["p4"]["opening_points_line_source"] is None
+
+
+def test_spread_and_total_opening_movement_and_source(context: dict) -> None:
+    lal, bos = context["p2"], context["p1"]
+    # current: 18:00, betmgm -5.0 (first bookmaker); opening: 10:00, draftkings -4.0
+    assert (float(lal["game_spread"]), float(lal["opening_spread"])) == (-5.0, -4.0)
+    assert float(lal["spread_movement"]) == -1.0
+    assert (float(bos["game_spread"]), float(bos["opening_spread"])) == (5.0, 4.0)
+    assert float(bos["spread_movement"]) == 1.0
+    assert lal["game_spread_source"] == "betmgm,draftkings"
+    # totals: 224.0 at 18:00 (draftkings alone), 221.0 at 10:00 (draftkings first)
+    assert (float(lal["game_total"]), float(lal["opening_total"])) == (224.0, 221.0)
+    assert float(lal["total_movement"]) == 3.0
+    assert lal["game_total_source"] == "draftkings"
+    mia = context["p4"]
+    # a pick'em opening (0.0) gives no movement: the processor's `if opening and current`
+    assert (float(mia["game_spread"]), float(mia["opening_spread"])) == (-2.0, 0.0)
+    assert mia["spread_movement"] is None
+    assert (mia["game_total"], mia["opening_total"], mia["total_movement"]) == (None, None, None)
+    assert mia["game_total_source"] is None
+
+
+def test_quality_columns(context: dict) -> None:
+    p1, p2, p4 = context["p1"], context["p2"], context["p4"]
+    # 8 games in the 30 days: silver; 3: bronze without the thin-sample issue; 0: bronze, thin
+    assert (p1["quality_tier"], p1["data_quality_tier"], p1["quality_score"]) == (
+        "silver",
+        "silver",
+        75.0,
+    )
+    assert list(p1["quality_issues"]) == []
+    assert p1["processed_with_issues"] is False
+    assert (p2["quality_tier"], p2["quality_score"], list(p2["quality_issues"])) == (
+        "bronze",
+        50.0,
+        [],
+    )
+    assert list(p4["quality_issues"]) == ["missing_game_total", "thin_sample:0/3"]
+    assert p4["processed_with_issues"] is True
+    assert list(p1["data_sources"]) == ["player_game_summary"]
+    assert p1["primary_source_used"] == "player_game_summary"
+    assert list(p1["data_quality_issues"]) == []  # the builder overwrites the legacy list
+
+
+def test_builder_constants(context: dict) -> None:
+    p1 = context["p1"]
+    assert (
+        p1["next_game_days_rest"],
+        p1["games_in_next_7_days"],
+        p1["next_opponent_win_pct"],
+        p1["next_game_is_primetime"],
+        p1["opponent_days_rest"],
+        p1["opponent_games_in_next_7_days"],
+        p1["opponent_next_game_days_rest"],
+        p1["projected_usage_rate"],
+        p1["probable_teammates"],
+    ) == (0, 0, None, False, 0, 0, 0, None, None)
+    assert (
+        p1["reprocess_attempt_count"],
+        p1["circuit_breaker_active"],
+        p1["circuit_breaker_until"],
+        p1["last_reprocess_attempt_at"],
+        p1["manual_override_required"],
+        p1["processing_decision_reason"],
+        p1["context_version"],
+    ) == (0, False, None, None, False, "processed_successfully", 1)
+    assert (p1["travel_miles"], p1["time_zone_changes"]) == (None, None)
+
+
+def test_season_boundary_and_bootstrap(context: dict) -> None:
+    # December 10: 70 days after October 1, not a boundary month
+    p1 = context["p1"]
+    assert (p1["season_boundary_detected"], p1["backfill_bootstrap_mode"]) == (False, False)
+    # October 25: 24 days after October 1, in a boundary month
+    p6 = context["p6"]
+    assert (p6["season_boundary_detected"], p6["backfill_bootstrap_mode"]) == (True, True)
+
+
+def test_injury_status_and_report(context: dict) -> None:
+    p3, p2 = context["p3"], context["p2"]
+    assert (p3["player_status"], p3["injury_report"]) == (
+        "Out",
+        "Injury/Illness - Left Ankle; Sprain",
+    )
+    assert (p2["player_status"], p2["injury_report"]) == ("Probable", "injury")
+    assert (context["p1"]["player_status"], context["p1"]["injury_report"]) == (None, None)
+    assert context["p1"]["questionable_teammates"] is None  # the builder never writes it
+
+
+def test_universal_player_id_from_the_registry(context: dict) -> None:
+    assert context["p1"]["universal_player_id"] == "p1_001"
+    assert context["p2"]["universal_player_id"] == "p2_001"
+    assert context["p4"]["universal_player_id"] is None
