@@ -238,12 +238,21 @@ gamebook AS (
     ) AS rn
   FROM players AS p
   JOIN breaks AS b ON b.cache_date = p.cache_date
-  JOIN nba_raw.nbac_gamebook_player_stats AS gb
+  JOIN (
+    -- One row per (game_id, player_lookup): a date loaded twice is one game, the latest load
+    -- wins (as in player_game_summary and production's processors).
+    SELECT game_id, game_date, player_lookup, minutes
+    FROM nba_raw.nbac_gamebook_player_stats
+    WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 43 DAY)
+      AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY game_id, player_lookup
+      ORDER BY processed_at DESC NULLS LAST, minutes DESC, team_abbr, player_status
+    ) = 1
+  ) AS gb
     ON gb.player_lookup = p.player_lookup
     AND gb.game_date BETWEEN DATE_SUB(p.cache_date, INTERVAL 43 DAY)
       AND DATE_SUB(p.cache_date, INTERVAL 1 DAY)
-  WHERE gb.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 43 DAY)
-    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
 ),
 dnps AS (
   SELECT
