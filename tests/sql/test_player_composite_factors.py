@@ -23,12 +23,12 @@ from nba_backfill.catalog import PCF, PGS, PSZA, TABLES, TDZA, UPCG, UPTG
 from nba_backfill.phase2 import SCHEDULE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+from tests.sql.fixtures import insert_rows as _insert
 
 from .fixtures import schedule_row
 
 D = dt.date(2024, 12, 10)
 OPENER = dt.date(2024, 10, 22)
-_NEUTRAL = {"BOOL": False, "INT64": 0, "STRING": "", "FLOAT64": 0.0}
 
 
 def _context(p: str, team: str, opp: str, **values: Any) -> dict[str, Any]:
@@ -95,22 +95,6 @@ TDZA_ROWS = [
         "opponent_pace": 100.0,
     }
 ]
-
-
-def _insert(w: DuckDBWarehouse, name: str, rows: list[dict[str, Any]]) -> None:
-    spec = TABLES[name]
-    live = {c.name: c for c in spec.contract.live_columns}
-    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    fill = {
-        c.name: now if c.type == "TIMESTAMP" else _NEUTRAL.get(c.type, 0)
-        for c in live.values()
-        if c.required and all(c.name not in r for r in rows)
-    }
-    names = sorted({k for r in rows for k in r} | set(fill))
-    w._cursor().executemany(
-        f"INSERT INTO {name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-        [[r.get(c, fill.get(c)) for c in names] for r in rows],
-    )
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from nba_backfill.catalog import PDC, PGS, PSZA, TABLES, TOGS, UPCG
 from nba_backfill.phase2 import GAMEBOOK, SCHEDULE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+from tests.sql.fixtures import insert_rows as _insert
 
 from .fixtures import raw_row, schedule_row
 
@@ -39,7 +40,6 @@ AAA_GAMES = [
     dt.date(2024, 12, 8),
     D,
 ]
-_NEUTRAL = {"BOOL": False, "INT64": 0, "STRING": "", "FLOAT64": 0.0}
 
 
 def _game(day: dt.date, p: str, **stats: Any) -> dict[str, Any]:
@@ -109,22 +109,6 @@ GAMEBOOK_ROWS = [
     ("p3", dt.date(2024, 12, 5), "inactive", None),
     ("p3", dt.date(2024, 12, 8), "active", "20:00"),
 ]
-
-
-def _insert(w: DuckDBWarehouse, name: str, rows: list[dict[str, Any]]) -> None:
-    spec = TABLES[name]
-    live = {c.name: c for c in spec.contract.live_columns}
-    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    fill = {
-        c.name: now if c.type == "TIMESTAMP" else _NEUTRAL.get(c.type, 0)
-        for c in live.values()
-        if c.required and all(c.name not in r for r in rows)
-    }
-    names = sorted({k for r in rows for k in r} | set(fill))
-    w._cursor().executemany(
-        f"INSERT INTO {name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-        [[r.get(c, fill.get(c)) for c in names] for r in rows],
-    )
 
 
 @pytest.fixture(scope="module")

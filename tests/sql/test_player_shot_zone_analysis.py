@@ -22,13 +22,13 @@ from nba_backfill.catalog import PGS, PSZA, TABLES, UPCG
 from nba_backfill.phase2 import SCHEDULE
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+from tests.sql.fixtures import insert_rows as _insert
 
 from .fixtures import schedule_row
 
 OPENER = dt.date(2024, 10, 22)
 D = OPENER + dt.timedelta(days=20)
 D2 = OPENER + dt.timedelta(days=40)
-_NEUTRAL = {"BOOL": False, "INT64": 0, "STRING": "", "FLOAT64": 0.0}
 _ZONES = ("paint_attempts", "paint_makes", "mid_range_attempts", "mid_range_makes")
 _THREES = ("three_attempts_pbp", "three_makes_pbp")
 
@@ -73,21 +73,6 @@ UPCG_ROWS = [
     for d in (D, D2)
     for p in ("p1", "p2", "p3")
 ]
-
-
-def _insert(w: DuckDBWarehouse, name: str, rows: list[dict[str, Any]]) -> None:
-    live = {c.name: c for c in TABLES[name].contract.live_columns}
-    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    fill = {
-        c.name: now if c.type == "TIMESTAMP" else _NEUTRAL.get(c.type, 0)
-        for c in live.values()
-        if c.required and all(c.name not in r for r in rows)
-    }
-    names = sorted({k for r in rows for k in r} | set(fill))
-    w._cursor().executemany(
-        f"INSERT INTO {name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-        [[r.get(c, fill.get(c)) for c in names] for r in rows],
-    )
 
 
 @pytest.fixture(scope="module")

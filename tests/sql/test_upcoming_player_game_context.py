@@ -26,12 +26,12 @@ from nba_backfill.catalog import PGS, TABLES, UPCG
 from nba_backfill.phase2 import GAMEBOOK, INJURY_REPORT, PLAYERS_REGISTRY
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+from tests.sql.fixtures import insert_rows as _insert
 
 from .fixtures import LOADED, Phase2, Player, game_id
 
 D = dt.date(2024, 12, 10)
 OCT = dt.date(2024, 10, 25)  # p6's game: 24 days into the season
-_NEUTRAL = {"BOOL": False, "INT64": 0, "STRING": "", "FLOAT64": 0.0}
 
 HISTORY = {
     "p1": [
@@ -54,22 +54,6 @@ HISTORY = {
 
 def _at(hour: int) -> dt.datetime:
     return dt.datetime(2024, 12, 10, hour, tzinfo=dt.UTC)
-
-
-def _insert(w: DuckDBWarehouse, name: str, rows: list[dict[str, Any]]) -> None:
-    spec = TABLES[name]
-    live = {c.name: c for c in spec.contract.live_columns}
-    now = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-    fill = {
-        c.name: now if c.type == "TIMESTAMP" else _NEUTRAL.get(c.type, 0)
-        for c in live.values()
-        if c.required and all(c.name not in r for r in rows)
-    }
-    names = sorted({k for r in rows for k in r} | set(fill))
-    w._cursor().executemany(
-        f"INSERT INTO {name} ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})",
-        [[r.get(c, fill.get(c)) for c in names] for r in rows],
-    )
 
 
 @pytest.fixture(scope="module")
