@@ -61,11 +61,13 @@ class WarehouseSettings(BaseModel):
     )
     duckdb_threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads")
     duckdb_memory_limit: str = Field(
-        "512MB",
+        "4GB",
         pattern=r"^[0-9]+(\.[0-9]+)? ?([KMGT]i?B)$",
         description=(
             "DuckDB's buffer pool cap (its default is 80 % of the machine's RAM); larger "
-            "queries spill to <duckdb_path>.tmp. Keeps a whole local run under 1 GiB RSS"
+            "queries spill to <duckdb_path>.tmp where they can. The feature store's model over "
+            "a 92-day chunk needs about 1.1 GB and cannot spill all of it (512MB failed a full "
+            "run with an out-of-memory error); two such chunks run at once"
         ),
     )
     duckdb_partition_expiration: Literal["contract", "none"] = Field(
