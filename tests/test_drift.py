@@ -42,7 +42,8 @@ def test_contract_reports_roles_and_no_drift_on_fresh_tables(seeded: Settings) -
     assert total == 943
     assert "usage_rate" in tables[PGS]["computed"]
     assert "processed_at" in tables[PGS]["tracked"]
-    assert tables[PGS]["not_derived"]["quality_metadata"].startswith("written by production's")
+    reason = tables[PGS]["not_derived"]["shot_zones_estimated"]
+    assert reason.startswith("always NULL in production")
 
 
 def test_contract_reports_a_deliberately_altered_table(seeded: Settings) -> None:

@@ -58,8 +58,7 @@ def test_hold_back_takes_the_dates_out_of_the_plan_and_recuts_the_chunks():
     assert out == {TDZA: {D(2021, 12, 4): "held back: y"}}
     assert tp.skipped[D(2021, 12, 4)] == "held back: y"
     assert D(2021, 12, 4) not in tp.to_fill
-    assert [(c.start, c.end) for c in tp.chunks] == [
-        (D(2021, 11, 26), D(2021, 12, 3)),
-        (D(2021, 12, 5), D(2021, 12, 5)),
-    ]
+    # one sparse chunk over the rest: the held-back date is not among its dates
+    assert [(c.start, c.end) for c in tp.chunks] == [(D(2021, 11, 26), D(2021, 12, 5))]
+    assert list(tp.chunks[0].dates) == [d for d in DAYS[1:] if d != D(2021, 12, 4)]
     assert all(isinstance(c, Chunk) for c in plan.chunks)

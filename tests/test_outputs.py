@@ -20,6 +20,10 @@ SPECS = list(TABLES.values())
 _NUMERIC_SOURCES = {"FLOAT64", "NUMERIC"}
 
 
+def _is_json(spec: TableSpec, column: str) -> bool:
+    return spec.contract.column(column).type == "JSON"
+
+
 def _base(type_sql: str) -> str:
     return type_sql.split("(")[0].split("<")[0]
 
@@ -31,6 +35,10 @@ def test_model_selects_production_columns_cast_to_production_types(spec: TableSp
     for projection in tree.selects:
         assert isinstance(projection, exp.Alias), projection.sql("bigquery")
         cast = projection.this
+        if not outputs.is_helper(projection.alias) and _is_json(spec, projection.alias):
+            # BigQuery has no CAST to JSON: a JSON column is built by PARSE_JSON / TO_JSON
+            assert isinstance(cast, (exp.ParseJSON, exp.JSONFormat)), projection.alias
+            continue
         assert isinstance(cast, exp.Cast), f"{spec.table}.{projection.alias} is not cast"
         if outputs.is_helper(projection.alias):
             # A per-feature helper: an array of the type of the columns it is spread into.
@@ -150,10 +158,13 @@ def test_duckdb_tables_are_production_tables(phase2_template: Path) -> None:
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.table)
 def test_tracked_sources_are_what_the_model_reads(spec: TableSpec) -> None:
-    """source_<prefix>_* describe an input the model reads, never one it does not (a row would
-    then depend on whether that table happened to be written first)."""
+    """source_<prefix>_* describe an input the model reads, or a raw fallback production's
+    dependency check tracks (docs/production-contract.md); never a table the backfill writes
+    that the model does not read (a row would then depend on whether that table happened to
+    be written first)."""
     query = splice_views(load_query(spec))  # the schedule is read through shared pieces
     read = {f"{t.db}.{t.name}" for t in query.find_all(exp.Table) if t.db}
+    written = {s.table for s in TABLES.values()}
     for src in outputs.sources(spec.name).values():
-        assert src.table in read, (spec.table, src.prefix, src.table)
+        assert src.table in read or src.table not in written, (spec.table, src.prefix)
         assert any(c.startswith(f"source_{src.prefix}_") for c in spec.contract.column_names)

@@ -355,10 +355,12 @@ SELECT
   CAST(FALSE AS BOOL) AS processed_with_issues,
   CAST('gold' AS STRING) AS quality_tier,
   CAST(100 - IF(has_plus_minus, 0, 5) - IF(has_pbp, 0, 5) AS FLOAT64) AS quality_score,
-  ARRAY_CONCAT(
-    IF(has_plus_minus, [], ['missing_plus_minus']), IF(has_pbp, [], ['missing_shot_zones'])
+  CAST(
+    ARRAY_CONCAT(
+      IF(has_plus_minus, [], ['missing_plus_minus']), IF(has_pbp, [], ['missing_shot_zones'])
+    ) AS ARRAY<STRING>
   ) AS quality_issues,
-  ['nbac_gamebook'] AS data_sources,
+  CAST(['nbac_gamebook'] AS ARRAY<STRING>) AS data_sources,
   CAST(FALSE AS BOOL) AS quality_used_fallback,
   CAST(FALSE AS BOOL) AS quality_reconstructed,
   PARSE_JSON('{"early_season": false, "sources_used": ["nbac_gamebook"]}') AS quality_metadata,

@@ -164,7 +164,10 @@ injuries AS (
         AND LOWER(reason_category) NOT IN ('unknown', 'nan', 'none', '') THEN reason_category
     END AS report
   FROM nba_raw.nbac_injury_report
-  WHERE game_date BETWEEN @start_date AND @end_date
+  -- report_date is the partition column (a filter on it is required): a report for a game is
+  -- published on or before the game's date, so nothing after the window's end is needed.
+  WHERE report_date <= @end_date
+    AND game_date BETWEEN @start_date AND @end_date
     AND player_lookup IS NOT NULL
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY game_date, player_lookup
