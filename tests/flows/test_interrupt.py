@@ -222,4 +222,7 @@ def test_a_killed_run_s_children_are_closed_by_the_next_run_taking_the_lock(
         flows, tasks = _runs_under(client, parent.id)
         parent = client.read_flow_run(parent.id)
     assert parent.state is not None and parent.state.name == "Crashed"
-    assert [r.state.name for r in [*flows, *tasks] if r.state] == ["Crashed"] * 3
+    # the subflow and its wrapper task always; the chunk's task run when it reached the server
+    # before the SIGKILL (Prefect reports task runs in the background: it may not have)
+    assert len(flows) == 1 and len(tasks) in (1, 2)
+    assert {r.state.name if r.state else None for r in [*flows, *tasks]} == {"Crashed"}

@@ -73,12 +73,16 @@ def test_the_rerun_refreshes_stale_dates_when_the_settings_ask(
     day = checksum(wh, TABLES[PGS], CORRECTED, CORRECTED)
     close_shared()
 
-    state = rerun_failed_dates(return_state=True)  # the setting off: nothing to do
+    # Failed runs of other tests on the same server are not this test's: only runs from now on.
+    since = dt.datetime.now(dt.UTC)
+    state = rerun_failed_dates(since=since, return_state=True)
     assert state.is_completed(), state.message
+    assert state.result()["nothing_to_do"]  # the setting off: stale dates are not its work
     monkeypatch.setenv("NBA_BACKFILL_PREFECT__RERUN_INCLUDE_STALE", "true")
     close_shared()
-    state = rerun_failed_dates(return_state=True)
+    state = rerun_failed_dates(since=since, return_state=True)
     assert state.is_completed(), state.message
+    assert not state.result()["nothing_to_do"]
     wh = shared_warehouse()
     assert checksum(wh, TABLES[PGS], CORRECTED, CORRECTED) != day
     assert {s.name: checksum(wh, s, SLICE_START, week) for s in (*PHASE3, *PHASE4)} == earlier
