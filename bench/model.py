@@ -19,6 +19,7 @@ from bench.latency import LatencyModel
 from bench.strategies import WorkList, runbook_stages
 from nba_backfill.catalog import PCF, PHASE4_GROUPS, TABLES
 from nba_backfill.planner import Plan
+from nba_backfill.runner import chunk_jobs
 from nba_backfill.settings import RetrySettings
 
 _RETRY = RetrySettings()
@@ -137,15 +138,15 @@ class SimChunk:
     id: str
     table: str
     dates: int
-    reads_before: int  # schedule + one date profile per required dependency
-    reads_after: int  # the verification profile
+    reads_before: int  # jobs before the write (``runner.chunk_jobs``)
+    reads_after: int  # jobs after it: the fingerprint ledger, the verification profile
     upstream: list[str] = field(default_factory=list)
 
 
 def chunk_reads(table: str) -> tuple[int, int]:
-    """Query jobs ``runner.run_chunk`` issues around its write (see its body)."""
-    required = sum(1 for d in TABLES[table].depends_on if d.required)
-    return 1 + required, 1
+    """Jobs ``runner.run_chunk`` runs around its write (``runner.chunk_jobs``, counted on the
+    real code by tests/test_chunk_jobs.py)."""
+    return chunk_jobs(table)
 
 
 def flow_pools(plan: Plan) -> list[list[SimChunk]]:

@@ -127,6 +127,12 @@ def _key_dates_sql(table: TableSpec) -> str:
     return _key_read_sql("key_dates", table)
 
 
+def key_dates_sql(table: TableSpec) -> str:
+    """:func:`key_dates`' query (day, null_keys, duplicate_keys; ``@start_date``,
+    ``@end_date``), for a read that joins it to others in one job."""
+    return _key_dates_sql(table)
+
+
 def key_counts(wh: Reader, table: TableSpec, start: dt.date, end: dt.date) -> KeyAudit:
     """Rows of ``table`` on ``[start, end]`` and what its key audits find, in one query
     (all zero when the table does not exist)."""

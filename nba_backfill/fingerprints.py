@@ -169,6 +169,63 @@ def read_day_hashes(wh: Warehouse, inp: Input, lo: dt.date, hi: dt.date) -> DayH
     return {_as_date(r["day"]): f"{r['n']}:{r['h']}" for r in rows}
 
 
+def read_many_day_hashes(
+    wh: Warehouse, asks: Sequence[tuple[Input, dt.date, dt.date]]
+) -> dict[tuple[str, bool], DayHashes]:
+    """:func:`read_day_hashes` of several inputs (each over its own ``[lo, hi]``) in one query
+    job: the per-input reads joined by UNION ALL, each row tagged with its input, each
+    input's dates as its own parameters. Inputs whose table does not exist read as empty.
+    A chunk's fingerprints are one job this way, not one per input table."""
+    out: dict[tuple[str, bool], DayHashes] = {}
+    parts: list[exp.Select] = []
+    params: dict[str, object] = {}
+    tags: dict[str, tuple[str, bool]] = {}
+    for n, (inp, lo, hi) in enumerate(asks):
+        key = (inp.table, inp.catalog)
+        out[key] = {}
+        if not wh.table_exists(inp.table):
+            continue
+        tag = f"i{n}"
+        tags[tag] = key
+        slots: dict[str, Slot] = {"this_table": inp.table, "content": _content(inp)}
+        if inp.date_column is None:
+            piece = sqlglot.parse_one(
+                render_file(READS_DIR / "input_fingerprint_whole.sql", slots), read="bigquery"
+            )
+            day: exp.Expr = exp.cast(exp.null(), "DATE")
+        else:
+            slots["date_column"] = inp.date_column
+            piece = sqlglot.parse_one(
+                render_file(READS_DIR / "input_fingerprints.sql", slots), read="bigquery"
+            )
+            for param in list(piece.find_all(exp.Parameter)):
+                name = f"{param.name}_{tag}"
+                param.replace(exp.Parameter(this=exp.var(name)))
+            params[f"start_date_{tag}"], params[f"end_date_{tag}"] = lo, hi
+            day = exp.cast(exp.column("day", table="q"), "DATE")
+        parts.append(
+            exp.select(
+                exp.alias_(exp.Literal.string(tag), "input"),
+                exp.alias_(day, "day"),
+                exp.column("n", table="q"),
+                exp.column("h", table="q"),
+            ).from_(exp.Subquery(this=piece, alias=exp.TableAlias(this=exp.to_identifier("q"))))
+        )
+    if not parts:
+        return out
+    query: exp.Query = parts[0]
+    for part in parts[1:]:
+        query = exp.union(query, part, distinct=False)
+    for r in wh.fetch(query.sql(dialect="bigquery"), params):
+        key = tags[str(r["input"])]
+        if r["day"] is None:
+            if r["n"]:
+                out[key][None] = f"{r['n']}:{r['h']}"
+        else:
+            out[key][_as_date(r["day"])] = f"{r['n']}:{r['h']}"
+    return out
+
+
 def _digest(parts: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
@@ -179,22 +236,36 @@ Fingerprints = dict[dt.date, dict[str, str]]
 
 class InputReader:
     """Fingerprints of the inputs of several tables' dates, each input table read once over
-    the widest range asked (the planner asks for every table of a plan)."""
+    the widest range asked (the planner asks for every table of a plan); the inputs of one
+    table not yet held are read together, in one query."""
 
     def __init__(self, wh: Warehouse) -> None:
         self.wh = wh
         self._hashes: dict[tuple[str, bool], tuple[dt.date, dt.date, DayHashes, list[dt.date]]] = {}
 
-    def _days(self, inp: Input, lo: dt.date, hi: dt.date) -> tuple[DayHashes, list[dt.date]]:
-        key = (inp.table, inp.catalog)
-        have = self._hashes.get(key)
-        if have is None or have[0] > lo or have[1] < hi:
-            if have is not None:
-                lo, hi = min(lo, have[0]), max(hi, have[1])
-            hashes = read_day_hashes(self.wh, inp, lo, hi)
+    def _read(self, asks: Sequence[tuple[Input, dt.date, dt.date]]) -> None:
+        """Read every input of ``asks`` not yet held over its range (a held range is widened
+        to cover both), all in one query."""
+        wanted: dict[tuple[str, bool], tuple[Input, dt.date, dt.date]] = {}
+        for inp, lo, hi in asks:  # one range per input table: the union of those asked
+            key = (inp.table, inp.catalog)
+            if key in wanted:
+                lo, hi = min(lo, wanted[key][1]), max(hi, wanted[key][2])
+            wanted[key] = (inp, lo, hi)
+        todo = []
+        for inp, lo, hi in wanted.values():
+            have = self._hashes.get((inp.table, inp.catalog))
+            if have is None or have[0] > lo or have[1] < hi:
+                if have is not None:
+                    lo, hi = min(lo, have[0]), max(hi, have[1])
+                todo.append((inp, lo, hi))
+        if not todo:
+            return
+        read = read_many_day_hashes(self.wh, todo)
+        for inp, lo, hi in todo:
+            hashes = read[(inp.table, inp.catalog)]
             days = sorted(d for d in hashes if d is not None)
-            self._hashes[key] = have = (lo, hi, hashes, days)
-        return have[2], have[3]
+            self._hashes[(inp.table, inp.catalog)] = (lo, hi, hashes, days)
 
     def current(self, spec: TableSpec, dates: Sequence[dt.date]) -> Fingerprints:
         """Per date of ``dates``: per input table, the fingerprint of the input rows its
@@ -203,8 +274,10 @@ class InputReader:
         if not dates:
             return out
         first, last = min(dates), max(dates)
-        for inp in inputs_of(spec.name):
-            hashes, days = self._days(inp, first - dt.timedelta(days=inp.lookback_days), last)
+        inputs = inputs_of(spec.name)
+        self._read([(i, first - dt.timedelta(days=i.lookback_days), last) for i in inputs])
+        for inp in inputs:
+            _, _, hashes, days = self._hashes[(inp.table, inp.catalog)]
             for day in dates:
                 if inp.date_column is None:
                     parts = [hashes.get(None, "0:")]

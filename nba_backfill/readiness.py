@@ -190,16 +190,24 @@ def complete_dates(
     }
 
 
+def inputs_lookback(spec: TableSpec) -> int:
+    """How many days before its first date a chunk of ``spec`` reads its required inputs."""
+    return max((d.lookback_days for d in spec.depends_on if d.required), default=0)
+
+
 def blocked_by_inputs(
     wh: Warehouse,
     spec: TableSpec,
     dates: Sequence[dt.date],
     schedule: Mapping[dt.date, int],
     today: dt.date | None = None,
+    missing: Sequence[MissingGame] | None = None,
 ) -> dict[dt.date, str]:
     """:func:`short_inputs` of ``dates`` against what the warehouse holds now: reads each
     required input's completeness over its windows and its expiry as of ``today`` (default
-    UTC today). ``schedule`` (date -> final games) must cover the longest look-back."""
+    UTC today). ``schedule`` (date -> final games) must cover the longest look-back;
+    ``missing``, when given, the games missing inputs over the same span
+    (:func:`inputs_lookback`), read by the caller (the runner reads them once per chunk)."""
     if not dates:
         return {}
     first, last = min(dates), max(dates)
@@ -207,8 +215,11 @@ def blocked_by_inputs(
     complete: dict[str, set[dt.date]] = {}
     expired: dict[str, dt.date | None] = {}
     required = [d for d in spec.depends_on if d.required]
-    lookback = max((d.lookback_days for d in required), default=0)
-    missing = wh.games_missing_inputs(first - dt.timedelta(days=lookback), last) if required else []
+    if missing is None:
+        lookback = inputs_lookback(spec)
+        missing = (
+            wh.games_missing_inputs(first - dt.timedelta(days=lookback), last) if required else []
+        )
     for dep in required:
         up = TABLES[dep.table]
         lo = first - dt.timedelta(days=dep.lookback_days)

@@ -123,6 +123,40 @@ def _read(name: str, table: TableSpec | None = None) -> str:
     return render_file(READS_DIR / f"{name}.sql", table_slots(table) if table else None)
 
 
+@lru_cache(maxsize=64)
+def _profile_sql(table: TableSpec) -> str:
+    """``date_profile``'s one query: the date's rows and teams, left-joined on the date to its
+    key audits (``audits.key_dates_sql``) and its grain (``reads/grain_dates.sql``; NULLs
+    without an expected set). Every part reads ``[@start_date, @end_date]``."""
+    read = "date_profile" if table.team_from is None else "date_profile_team_from"
+
+    def part(sql: str, alias: str) -> exp.Subquery:
+        tree = sqlglot.parse_one(sql, read="bigquery")
+        return exp.Subquery(this=tree, alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+    def on(alias: str) -> exp.Expr:
+        return exp.EQ(this=exp.column("day", table=alias), expression=exp.column("day", table="p"))
+
+    cols: list[exp.Expr] = [exp.column(c, table="p") for c in ("day", "n", "teams")]
+    cols += [exp.column(c, table="k") for c in ("null_keys", "duplicate_keys")]
+    query = (
+        exp.select(*cols)
+        .from_(part(_read(read, table), "p"))
+        .join(part(audits.key_dates_sql(table), "k"), on=on("k"), join_type="left")
+    )
+    if table.expected_set is not None:
+        query = query.select(
+            *(exp.column(c, table="g") for c in ("missing", "surplus", "surplus_example"))
+        ).join(part(_read("grain_dates", table), "g"), on=on("g"), join_type="left")
+    else:
+        query = query.select(
+            exp.alias_(exp.cast(exp.null(), "INT64"), "missing"),
+            exp.alias_(exp.cast(exp.null(), "INT64"), "surplus"),
+            exp.alias_(exp.cast(exp.null(), "STRING"), "surplus_example"),
+        )
+    return query.sql(dialect="bigquery")
+
+
 class Warehouse(abc.ABC):
     """A warehouse holding the logical datasets of SPEC §1 (physical names from settings).
 
@@ -266,29 +300,22 @@ class Warehouse(abc.ABC):
         """Rows, distinct teams, key problems (the key audits, per date) and, for a table with
         an expected set, the entities missing from it or surplus to it, per date of ``table``
         on ``[start, end]`` (dates without rows are absent; empty when the table does not
-        exist). Two queries, three with an expected set: the profile, the key audits, the
-        grain."""
+        exist). One query job: the profile, the key audits and (with an expected set) the
+        grain, each a subquery over the same window, joined on the date (each was a job of
+        its own: a chunk reads profiles before and after its write)."""
         if not self.table_exists(table.name):
             return {}
-        read = "date_profile" if table.team_from is None else "date_profile_team_from"
-        rows = self.fetch(_read(read, table), {"start_date": start, "end_date": end})
-        keys = audits.key_dates(self, table, start, end)
-        # Only dates with rows are compared at the grain (a date without rows is missing
-        # anyway): an empty range costs no read of the inputs.
-        grain = self.grain_dates(table, start, end) if rows else {}
+        rows = self.fetch(_profile_sql(table), {"start_date": start, "end_date": end})
         out: dict[dt.date, DateProfile] = {}
         for r in rows:
-            day = _as_date(r["day"])
-            bad = keys.get(day)
-            off = grain.get(day)
-            out[day] = DateProfile(
+            out[_as_date(r["day"])] = DateProfile(
                 int(r["n"]),
                 int(r["teams"]),
-                bad.null_keys if bad else 0,
-                bad.duplicate_keys if bad else 0,
-                int(off["missing"]) if off else 0,
-                int(off["surplus"]) if off else 0,
-                off["surplus_example"] if off else None,
+                int(r["null_keys"] or 0),
+                int(r["duplicate_keys"] or 0),
+                int(r["missing"] or 0),
+                int(r["surplus"] or 0),
+                r["surplus_example"] if r["missing"] is not None else None,
             )
         return out
 

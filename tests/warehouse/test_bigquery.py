@@ -30,6 +30,7 @@ from sqlglot import exp
 
 from bench.checksum import checksum
 from devtools.synthetic import generate
+from nba_backfill import fingerprints
 from nba_backfill.catalog import EXPECTED_DIR, PGS, TABLES, TOGS, TableSpec
 from nba_backfill.drift import require_writable, table_drift
 from nba_backfill.errors import (
@@ -363,6 +364,22 @@ def test_replace_range_touches_only_its_window(togs: BigQueryWarehouse) -> None:
     result = togs.replace_range(TOGS_SPEC, day, day)
     assert result.rows_deleted == result.rows_written == before[day].rows
     assert togs.date_profile(TOGS_SPEC, START, END) == before
+
+
+@pytest.mark.parametrize("table", [TOGS, PGS])
+def test_one_fingerprint_query_reads_what_one_per_input_did(
+    togs: BigQueryWarehouse, table: str
+) -> None:
+    """A chunk's input fingerprints in one job (UNION ALL, each input's dates its own
+    parameters) run on BigQuery and read what the per-input queries read; PGS's inputs include
+    a catalog table (TOGS, its data_hash) and a table without a date (the registry)."""
+    inputs = fingerprints.inputs_of(table)
+    asks = [(i, START - dt.timedelta(days=i.lookback_days), END) for i in inputs]
+    together = fingerprints.read_many_day_hashes(togs, asks)
+    assert together == {
+        (i.table, i.catalog): fingerprints.read_day_hashes(togs, i, lo, hi) for i, lo, hi in asks
+    }
+    assert any(together.values())
 
 
 def test_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
