@@ -6,7 +6,7 @@ TOOLS := $(NBA_HOME)/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(abspath $(TOOLS))/uv/bin/uv)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test lint pytest sync uv bench chaos ui image clean
+.PHONY: run test test-slow lint pytest sync uv bench chaos ui image clean
 
 # The synthetic seasons end 2026-01-03: under production's partition expiration (30 / 90 days)
 # three Phase 4 tables would skip their whole history. `make run` plans as a warehouse whose
@@ -25,8 +25,12 @@ lint: sync
 	$(UV) run hadolint Dockerfile
 
 # Two workers (tests grouped per module, tests/conftest.py): about half the wall time on 2 cores.
+# The end-to-end tier (marker `slow`: tests/conftest.py's SLOW_MODULES) is `make test-slow`.
 pytest: sync
-	$(UV) run pytest -n 2 --dist loadgroup
+	$(UV) run pytest -n 2 --dist loadgroup -m "not chaos and not slow"
+
+test-slow: sync ## the end-to-end tier: emulator backfills, process worker, SIGKILLs, chaos slice
+	$(UV) run pytest -n 2 --dist loadgroup -m "slow and not chaos"
 
 chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (figures: $NBA_BACKFILL_HOME/chaos/)
 	$(UV) run pytest -m chaos

@@ -30,6 +30,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStartTime,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import FlowRun, StateType, TaskRun
 from prefect.client.schemas.sorting import FlowRunSort
@@ -41,6 +42,7 @@ from nba_backfill.planner import Selection
 from nba_backfill.rerun import GATE_TAG, ChunkRef, FailedRun, failed_dates, parse_chunk_tags
 from nba_backfill.resume import ResumeRecord, resume_params, resume_selection
 from tasks import common
+from tasks.runlock import warehouse_tag
 
 BACKFILL_FLOW = "backfill"
 PAGE = 200
@@ -101,8 +103,10 @@ def _as_failed_run(run: FlowRun, task_runs: list[TaskRun]) -> FailedRun:
 
 def failed_runs(since: dt.datetime, logger: Any = None) -> list[FailedRun]:
     """The ``backfill`` runs started after ``since`` that ended Failed or Crashed, each with
-    its unfinished chunks and whether its gate blocked Phase 4."""
+    its unfinished chunks and whether its gate blocked Phase 4 — those of this settings'
+    warehouse only (the tag its run lock gave them: ``tasks.runlock.warehouse_tag``)."""
     logger = logger or logging.getLogger(__name__)
+    tag = warehouse_tag(common.settings())
     out: list[FailedRun] = []
     with get_client(sync_client=True) as client:
         runs: list[FlowRun] = _page(
@@ -113,6 +117,7 @@ def failed_runs(since: dt.datetime, logger: Any = None) -> list[FailedRun]:
                     type=FlowRunFilterStateType(any_=[StateType.FAILED, StateType.CRASHED])
                 ),
                 start_time=FlowRunFilterStartTime(after_=since),
+                tags=FlowRunFilterTags(all_=[tag]),
             ),
             sort=FlowRunSort.START_TIME_DESC,
         )

@@ -82,6 +82,24 @@ def lock_name(settings: Settings) -> str:
     return f"{LOCK_PREFIX}:duckdb-{wh.duckdb_path.name}-{digest}"
 
 
+def warehouse_tag(settings: Settings) -> str:
+    """The tag a run that took this warehouse's lock carries (``warehouse:<lock suffix>``):
+    what a rerun matches failed runs by, so one Prefect server can serve several warehouses
+    (dev and prod datasets, DuckDB files) without a rerun refilling another's failed dates."""
+    return "warehouse:" + lock_name(settings).split(":", 1)[1]
+
+
+def _tag_run(client: Any, run_id: Any, tag: str) -> None:
+    """Add ``tag`` to flow run ``run_id`` (tags are set when a run is created; the warehouse is
+    known only here). Bookkeeping: a failure is logged, never raised."""
+    try:
+        run = client.read_flow_run(run_id)
+        if tag not in run.tags:
+            client.update_flow_run(run_id, tags=[*run.tags, tag])
+    except (ObjectNotFound, PrefectHTTPStatusError) as exc:
+        log.warning("flow run %s not tagged %s: %s", run_id, tag, exc)
+
+
 def _record_name(name: str) -> str:
     """The holder record's variable name (lowercase letters, digits, ``_`` and ``-`` only)."""
     return "nba_backfill_run_lock_" + hashlib.sha1(name.encode()).hexdigest()[:12]
@@ -352,6 +370,8 @@ def run_lock(settings: Settings, what: str) -> Iterator[None]:
             time.sleep(min(_POLL_SECONDS, max(0.1, deadline - time.monotonic())))
         me = Holder.me(name, lease_id, what)
         _write_holder(client, me)
+        if flow_run.id:
+            _tag_run(client, flow_run.id, warehouse_tag(settings))
     log.info("run lock %s taken for %s", name, what)
     renewer = _Renewer(lease_id, lease_seconds, name)
     _renewers[name] = renewer

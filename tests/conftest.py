@@ -83,6 +83,22 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
+# The end-to-end tier (`make test-slow`, run by CI after `make test`): whole backfills on the
+# BigQuery emulator, deployments under a process worker, SIGKILLs and their resumes, the chaos
+# scenarios on the slice. Each takes minutes; `make test` keeps the rest (~15 min on 2 cores).
+SLOW_MODULES = (
+    "tests/chaos/",
+    "tests/cli/test_resume.py",
+    "tests/deployments/test_deployments_e2e.py",
+    "tests/flows/test_backfill_bigquery.py",
+    "tests/flows/test_gate_flow.py",
+    "tests/flows/test_modes_flow.py",
+    "tests/producers/test_producer_bigquery.py",
+    "tests/producers/test_producer_interrupt.py",
+    "tests/producers/test_producer_worker.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Groups for pytest-xdist's ``--dist loadgroup`` (``make test`` runs ``-n 2``): each
     module stays on one worker, so its module-scoped fixtures are built once. Session fixtures
@@ -90,5 +106,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ports, temporary databases), and the chaos modules' clean ``fast`` run (~30 s of CPU) is
     made at most twice rather than keeping all of tests/chaos (~10 min) on one worker."""
     for item in items:
+        if item.nodeid.startswith(SLOW_MODULES) and not item.get_closest_marker("chaos"):
+            item.add_marker(pytest.mark.slow)
         if not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

@@ -168,6 +168,7 @@ injuries AS (
   -- published on or before the game's date, so nothing after the window's end is needed.
   WHERE report_date <= @end_date
     AND game_date BETWEEN @start_date AND @end_date
+    AND report_date <= game_date
     AND player_lookup IS NOT NULL
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY game_date, player_lookup
