@@ -88,7 +88,14 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
         },
     )
     raw.game(D, "NYK", "MIA", players={"MIA": [Player("p4"), Player("p5")]})
-    raw.game(OCT, "NYK", "MIA", players={"MIA": [Player("p6")]})
+    # 23:00 UTC on 10-25: 7:00 PM Eastern daylight time
+    raw.game(
+        OCT,
+        "NYK",
+        "MIA",
+        players={"MIA": [Player("p6")]},
+        tip=dt.datetime(2024, 10, 25, 23, tzinfo=dt.UTC),
+    )
     # p5's later load marks him inactive: the status filter comes first, so the active load
     # is the latest one kept and he stays on the roster.
     raw.add(
@@ -346,7 +353,14 @@ def completeness(
     raw = Phase2()
     for day in BOS_GAMES:
         raw.schedule(day, "NYK", "BOS")
-    raw.game(NOV, "NYK", "BOS", players={"BOS": [Player("cn")]})
+    # tips: 17:00 UTC on 11-29 (noon Eastern), 00:30 UTC on 12-11 (7:30 pm on D)
+    raw.game(
+        NOV,
+        "NYK",
+        "BOS",
+        players={"BOS": [Player("cn")]},
+        tip=dt.datetime(2024, 11, 29, 17, tzinfo=dt.UTC),
+    )
     # ca's gamebook: 11-29 and 12-05 DNP (no minutes), 12-01 active with '00:00' (a DNP too);
     # no row on 11-25 (a gap); his own game on D is not counted
     ca_rows = {
@@ -376,6 +390,7 @@ def completeness(
             "BOS": [Player("ca"), Player("cb"), Player("cc")],
             "LAL": [Player("ct"), Player("ce")],
         },
+        tip=dt.datetime(2024, 12, 11, 0, 30, tzinfo=dt.UTC),
     )
     raw.load(w)
     w.replace_range(TABLES[UPCG], D, D)
@@ -463,3 +478,13 @@ def test_completeness_rounds_half_to_even(completeness: dict) -> None:
     ce = completeness["ce", D]
     assert [pct for pct, _ in _windows(ce)] == [20.0, 10.0, 14.3, 7.1, 6.2]
     assert _summary(ce) == (16, 1, 6.2, 15, False, False)
+
+
+def test_game_start_time_local(completeness: dict, context: dict) -> None:
+    # _extract_game_time: the tip in America/New_York (the processor's schedule query has no
+    # arena zone), '%I:%M %p' without the leading zero, ' ET'
+    assert completeness["ca", D]["game_start_time_local"] == "7:30 PM ET"
+    assert completeness["ct", D]["game_start_time_local"] == "7:30 PM ET"  # the home side too
+    assert completeness["cn", NOV]["game_start_time_local"] == "12:00 PM ET"
+    assert context["p6"]["game_start_time_local"] == "7:00 PM ET"  # daylight time in October
+    assert context["p1"]["game_start_time_local"] is None  # no tip-off in the schedule

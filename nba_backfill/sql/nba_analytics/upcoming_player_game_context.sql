@@ -65,6 +65,9 @@
 --   '00:00' (among his latest N rows of the 30 days, or those of the W days). pct = actual /
 --   max(expected - DNPs, 0) * 100 rounded half to even to 1 (100 when nothing is left);
 --   is_complete = actual >= expected - DNPs; missing = max(0, expected - DNPs - actual);
+--   game_start_time_local: the schedule's game_date_est as h:mm AM/PM in America/New_York
+--   plus ' ET' (the processor's _extract_game_time; its schedule query, loaders/
+--   game_data_loaders.py, selects no arena_timezone, so the default zone always applies);
 --   travel_miles, time_zone_changes NULL as
 --   written ("TBD" there): travel_context.py
 --   universal_player_id: the registry's id of the lookup (any season; the lowest id if several,
@@ -101,6 +104,22 @@ roster AS (
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY g.game_date, p.player_lookup
     ORDER BY g.game_id, p.team_abbr
+  ) = 1
+),
+
+tip_offs AS (
+  -- The schedule's tip-off of each game (its latest version; the latest tip if a game is listed
+  -- twice, as the processor's dict keeps the last row of its ORDER BY game_date_est).
+  SELECT
+    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_tricode, '_', home_team_tricode)
+      AS game_id,
+    game_date,
+    game_date_est
+  FROM nba_backfill_views.schedule_latest
+  WHERE game_date BETWEEN @start_date AND @end_date
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_date, away_team_tricode, home_team_tricode
+    ORDER BY game_date_est DESC NULLS LAST
   ) = 1
 ),
 
@@ -543,6 +562,14 @@ SELECT
     AS FLOAT64
   ) AS total_movement,
   CAST(ln.total_source AS STRING) AS game_total_source,
+  -- h:mm AM/PM in the arena's zone: the processor's schedule query selects no arena_timezone,
+  -- so its default (America/New_York, "ET") always applies
+  CAST(
+    CONCAT(
+      LTRIM(FORMAT_DATETIME('%I:%M %p', DATETIME(tip.game_date_est, 'America/New_York')), '0'),
+      ' ET'
+    ) AS STRING
+  ) AS game_start_time_local,
   CAST(f.days_rest AS INT64) AS days_rest,
   CAST(COALESCE(f.days_rest = 1, FALSE) AS BOOL) AS back_to_back,
   CAST(COALESCE(f.games_last_7_days, 0) AS INT64) AS games_in_last_7_days,
@@ -668,6 +695,9 @@ LEFT JOIN registry AS reg
 LEFT JOIN streaks AS st
   ON st.game_date = r.game_date
   AND st.player_lookup = r.player_lookup
+LEFT JOIN tip_offs AS tip
+  ON tip.game_id = r.game_id
+  AND tip.game_date = r.game_date
 INNER JOIN completeness AS cc
   ON cc.game_date = r.game_date
   AND cc.player_lookup = r.player_lookup
