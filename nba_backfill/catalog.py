@@ -72,6 +72,9 @@ class Window:
     table: str  # dataset.table, or nba_backfill_views.<piece>
     span: int
     unit: Literal["DAY", "YEAR"] = "DAY"
+    # False: the window ends the day before the date (as Dependency.same_date), so a rewrite of
+    # the date itself does not make it stale.
+    same_date: bool = True
 
 
 @dataclass(frozen=True)
@@ -127,12 +130,13 @@ class TableSpec:
     def input_windows(self) -> tuple[Dependency, ...]:
         """Every catalog table the rows of a date read, with the widest look-back: the
         dependencies, and the windows over catalog tables (a YEAR as 366 days, the date itself
-        included: a superset of what the SQL reads). What makes a date stale when an input
-        date in it is rewritten (``readiness.stale_dates``); one entry per input table."""
+        included unless the window ends before it: a superset of what the SQL reads). What
+        makes a date stale when an input date in it is rewritten (``readiness.stale_dates``);
+        one entry per input table."""
         reach: dict[str, tuple[int, bool]] = {}
         spans = [(d.table, d.lookback_days, d.same_date) for d in self.depends_on]
         spans += [
-            (w.table, w.span * (366 if w.unit == "YEAR" else 1), True)
+            (w.table, w.span * (366 if w.unit == "YEAR" else 1), w.same_date)
             for w in self.windows
             if w.table in TABLES
         ]
@@ -274,6 +278,12 @@ _TABLES: tuple[TableSpec, ...] = (
         Completeness.EVERY_TEAM,
         depends_on=(Dependency(PGS, lookback_days=30, same_date=False),),
         expected_set="upcoming_players",
+        windows=(
+            # Production's completeness checker: his latest team (player_daily_cache's 180-day
+            # bound) and his gamebook rows (actual and DNP counts) of the 30 days before.
+            Window(PGS, 180, same_date=False),
+            Window("nba_raw.nbac_gamebook_player_stats", 30, same_date=False),
+        ),
         description="One row per player with a game on the date: context known before tip-off.",
         expected_rows_hint="~80k",
     ),

@@ -56,8 +56,9 @@ def schedule_row(
     playoffs: bool = False,
     all_star: bool = False,
     processed_at: dt.datetime = LOADED,
+    tip: dt.datetime | None = None,
 ) -> tuple[Any, ...]:
-    """One version of a game in production's nbac_schedule shape."""
+    """One version of a game in production's nbac_schedule shape (``tip``: game_date_est)."""
     season = season_of(day)
     (hid, _, hname), (aid, _, aname) = team_info(home), team_info(away)
     return raw_row(
@@ -68,6 +69,7 @@ def schedule_row(
         season_nba_format=season_label(season),
         season_year=season,
         game_date=day,
+        game_date_est=tip,
         game_status=status,
         # production's determine_game_status_text (4, postponed, is "Unknown" there)
         game_status_text={1: "Scheduled", 2: "In Progress", 3: "Final"}.get(status, "Unknown"),
@@ -181,6 +183,7 @@ class Phase2:
         playoffs: bool = False,
         all_star: bool = False,
         processed_at: dt.datetime = LOADED,
+        tip: dt.datetime | None = None,
     ) -> str:
         """One schedule version of a game; returns its YYYYMMDD_AWAY_HOME id."""
         gid = game_id(day, away, home)
@@ -197,6 +200,7 @@ class Phase2:
                 playoffs=playoffs,
                 all_star=all_star,
                 processed_at=processed_at,
+                tip=tip,
             )
         )
         return gid
@@ -271,9 +275,10 @@ class Phase2:
         status: int = 3,
         boxes: Iterable[str] | None = None,
         nba_game_id: str | None = None,
+        tip: dt.datetime | None = None,
     ) -> str:
         """A scheduled game, both teams' boxscores (``boxes`` limits which) and gamebook lines."""
-        gid = self.schedule(day, away, home, status=status, nba_game_id=nba_game_id)
+        gid = self.schedule(day, away, home, status=status, nba_game_id=nba_game_id, tip=tip)
         for team in boxes if boxes is not None else (away, home):
             if team == away:
                 self.box(day, away, home, team, {**box_stats(away_points), **(away_stats or {})})

@@ -257,6 +257,8 @@ class World:
                             game_id=s["game_id"],
                             game_date=d,
                             player_lookup=p,
+                            # the registry's id; the rookie is not registered
+                            universal_player_id=None if p == "rookie" else f"{p}_001",
                             team_abbr=team,
                             opponent_team_abbr=opp,
                             home_game=home,
@@ -849,3 +851,14 @@ def test_feature_vectors(built: DuckDBWarehouse, world: World):
     odd = got[(day(21), "bos1")]  # no spread / total on odd days: optional features missing
     gone = {names.index(f) for f in ("game_total_line", "spread_magnitude", "implied_team_total")}
     assert gone <= set(odd["default_feature_indices"]) and odd["required_default_count"] == 0
+
+
+def test_feature_store_universal_player_id_from_the_context(built: DuckDBWarehouse, world: World):
+    """feature_extractor.py selects universal_player_id with the day's players from the
+    upcoming context: each row carries its context row's id, NULL where it has none."""
+    got = by_key(built, TABLES[MLFS])
+    upcg = {(u["game_date"], u["player_lookup"]): u for u in world.upcg}
+    assert got
+    ids = {key: row["universal_player_id"] for key, row in got.items()}
+    assert ids == {key: upcg[key]["universal_player_id"] for key in got}
+    assert set(ids.values()) >= {None, "ironman_001"}

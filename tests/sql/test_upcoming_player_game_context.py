@@ -88,7 +88,14 @@ def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict
         },
     )
     raw.game(D, "NYK", "MIA", players={"MIA": [Player("p4"), Player("p5")]})
-    raw.game(OCT, "NYK", "MIA", players={"MIA": [Player("p6")]})
+    # 23:00 UTC on 10-25: 7:00 PM Eastern daylight time
+    raw.game(
+        OCT,
+        "NYK",
+        "MIA",
+        players={"MIA": [Player("p6")]},
+        tip=dt.datetime(2024, 10, 25, 23, tzinfo=dt.UTC),
+    )
     # p5's later load marks him inactive: the status filter comes first, so the active load
     # is the latest one kept and he stays on the roster.
     raw.add(
@@ -295,3 +302,189 @@ def test_universal_player_id_from_the_registry(context: dict) -> None:
     assert context["p1"]["universal_player_id"] == "p1_001"
     assert context["p2"]["universal_player_id"] == "p2_001"
     assert context["p4"]["universal_player_id"] is None
+
+
+# Production's completeness checker (calculators/completeness_checker_helper.py over
+# shared/utils/completeness_checker.py, DNP-aware, upstream the gamebook), on D and on 11-29.
+# BOS's final games before D: 11-05, then 11-22, 11-25, 11-27, 11-29, 12-01, 12-03, 12-05,
+# 12-07, 12-08 (days before D: 35, 18, 15, 13, 11, 9, 7, 5, 3, 2): expected L5 5, L10 10,
+# L7d 4, L14d 7, L30d 9.
+BOS_GAMES = [
+    dt.date(2024, 11, 5),
+    *(dt.date(2024, 11, d) for d in (22, 25, 27)),
+    *(dt.date(2024, 12, d) for d in (1, 3, 5, 7, 8)),
+]
+NOV = dt.date(2024, 11, 29)  # a BOS game too, in a boundary month
+
+
+@pytest.fixture(scope="module")
+def completeness(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[tuple[str, dt.date], dict[str, Any]]]:
+    path = tmp_path_factory.mktemp("upcg_cc") / "w.duckdb"
+    w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG)])
+    pgs = [
+        # ca: NYK earlier, BOS latest; cb and cn: BOS; ct: LAL earlier, BOS latest (on D he
+        # plays for LAL: the checker's team is his latest summary row's)
+        ("ca", dt.date(2024, 11, 5), "NYK"),
+        ("ca", dt.date(2024, 12, 8), "BOS"),
+        ("cb", dt.date(2024, 12, 8), "BOS"),
+        ("cn", dt.date(2024, 11, 27), "BOS"),
+        ("ct", dt.date(2024, 11, 5), "LAL"),
+        ("ct", dt.date(2024, 12, 3), "BOS"),
+        ("ce", dt.date(2024, 12, 9), "TIE"),
+    ]
+    _insert(
+        w,
+        PGS,
+        [
+            {
+                "game_date": day,
+                "player_lookup": p,
+                "team_abbr": team,
+                "season_year": 2024,
+                "minutes_played": 30.0,
+                "points": 10,
+            }
+            for p, day, team in pgs
+        ],
+    )
+    raw = Phase2()
+    for day in BOS_GAMES:
+        raw.schedule(day, "NYK", "BOS")
+    # tips: 17:00 UTC on 11-29 (noon Eastern), 00:30 UTC on 12-11 (7:30 pm on D)
+    raw.game(
+        NOV,
+        "NYK",
+        "BOS",
+        players={"BOS": [Player("cn")]},
+        tip=dt.datetime(2024, 11, 29, 17, tzinfo=dt.UTC),
+    )
+    # ca's gamebook: 11-29 and 12-05 DNP (no minutes), 12-01 active with '00:00' (a DNP too);
+    # no row on 11-25 (a gap); his own game on D is not counted
+    ca_rows = {
+        dt.date(2024, 11, 22): Player("ca"),
+        dt.date(2024, 11, 27): Player("ca"),
+        NOV: Player("ca", status="dnp"),
+        dt.date(2024, 12, 1): Player("ca", minutes="00:00"),
+        dt.date(2024, 12, 3): Player("ca"),
+        dt.date(2024, 12, 5): Player("ca", status="dnp"),
+        dt.date(2024, 12, 7): Player("ca"),
+        dt.date(2024, 12, 8): Player("ca"),
+    }
+    for day, p in ca_rows.items():
+        raw.player(day, "NYK", "BOS", "BOS", p)
+    for day in (dt.date(2024, 12, 7), dt.date(2024, 12, 8)):
+        raw.player(day, "NYK", "BOS", "BOS", Player("cb"))
+    raw.player(dt.date(2024, 12, 3), "NYK", "BOS", "BOS", Player("ct"))
+    # TIE plays every day from 11-24 to 12-09 (16 games in the 30 days); ce played its 12-09
+    for back in range(1, 17):
+        raw.schedule(D - dt.timedelta(days=back), "NYK", "TIE")
+    raw.player(dt.date(2024, 12, 9), "NYK", "TIE", "TIE", Player("ce"))
+    raw.game(
+        D,
+        "BOS",
+        "LAL",
+        players={
+            "BOS": [Player("ca"), Player("cb"), Player("cc")],
+            "LAL": [Player("ct"), Player("ce")],
+        },
+        tip=dt.datetime(2024, 12, 11, 0, 30, tzinfo=dt.UTC),
+    )
+    raw.load(w)
+    w.replace_range(TABLES[UPCG], D, D)
+    w.replace_range(TABLES[UPCG], NOV, NOV)
+    got = w.fetch(f"SELECT * FROM {UPCG}")
+    yield {(r["player_lookup"], r["game_date"]): r for r in got}
+    w.close()
+
+
+WINDOWS = ("l5", "l10", "l7d", "l14d", "l30d")
+
+
+def _windows(row: dict[str, Any]) -> list[tuple[float, bool]]:
+    return [(row[f"{n}_completeness_pct"], row[f"{n}_is_complete"]) for n in WINDOWS]
+
+
+def _summary(row: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        row["expected_games_count"],
+        row["actual_games_count"],
+        row["completeness_percentage"],
+        row["missing_games_count"],
+        row["is_production_ready"],
+        row["all_windows_complete"],
+    )
+
+
+def test_completeness_dnp_aware_windows(completeness: dict) -> None:
+    ca = completeness["ca", D]
+    # actual: his 8 gamebook dates of the 30 days (DNPs included, not capped at N); in 7 days
+    # 12-08, 12-07, 12-05, 12-03 (4), in 14 days 7. DNPs: L5 (his latest 5 rows: 12-08, 12-07,
+    # 12-05, 12-03, 12-01) 2, L10 3, L7d 1 (12-05), L14d 3, L30d 3.
+    # L5 8 / (5 - 2) = 266.7, L10 8 / (10 - 3) = 114.3, L7d 4 / (4 - 1) = 133.3,
+    # L14d 7 / (7 - 3) = 175.0, L30d 8 / (9 - 3) = 133.3: all complete (actual >= adjusted)
+    assert _windows(ca) == [
+        (266.7, True),
+        (114.3, True),
+        (133.3, True),
+        (175.0, True),
+        (133.3, True),
+    ]
+    # the row's counts are L30d's: expected 9 (before the DNPs), missing max(0, 6 - 8)
+    assert _summary(ca) == (9, 8, 133.3, 0, True, True)
+
+
+def test_completeness_incomplete_player(completeness: dict) -> None:
+    cb = completeness["cb", D]
+    # 2 gamebook dates, no DNP: 2/5, 2/10, 2/4, 2/7 = 28.57, 2/9 = 22.22
+    assert _windows(cb) == [
+        (40.0, False),
+        (20.0, False),
+        (50.0, False),
+        (28.6, False),
+        (22.2, False),
+    ]
+    # under 70 % in December (no boundary, no bootstrap): not production-ready
+    assert _summary(cb) == (9, 2, 22.2, 7, False, False)
+
+
+def test_completeness_latest_team_and_no_team(completeness: dict) -> None:
+    # ct plays for LAL on D, but his latest summary row is BOS's (12-03): BOS's games are
+    # expected; one gamebook date (12-03, 7 days before): 1/5, 1/10, 1/4, 1/7, 1/9
+    ct = completeness["ct", D]
+    assert [pct for pct, _ in _windows(ct)] == [20.0, 10.0, 25.0, 14.3, 11.1]
+    assert _summary(ct) == (9, 1, 11.1, 8, False, False)
+    # cc has no summary row: no team, nothing expected, complete at 100
+    cc = completeness["cc", D]
+    assert _windows(cc) == [(100.0, True)] * 5
+    assert _summary(cc) == (0, 0, 100.0, 0, True, True)
+
+
+def test_completeness_boundary_month_is_production_ready(completeness: dict) -> None:
+    # 11-29: BOS's games before it 11-05, 11-22, 11-25, 11-27 (L7d 1, L14d 3, L30d 4); cn has
+    # no gamebook row before: 0 % everywhere, yet production-ready in November (the checker's
+    # season boundary)
+    cn = completeness["cn", NOV]
+    assert _windows(cn) == [(0.0, False)] * 5
+    assert _summary(cn) == (4, 0, 0.0, 4, True, False)
+    assert cn["season_boundary_detected"] is True
+
+
+def test_completeness_rounds_half_to_even(completeness: dict) -> None:
+    # ce: 1 of TIE's 16 games of the 30 days: 1 / 16 * 100 = 6.25, which Python's round(x, 1)
+    # (the checker's) makes 6.2, not 6.3; 1/7 = 14.29, 1/14 = 7.14, 1/5, 1/10
+    ce = completeness["ce", D]
+    assert [pct for pct, _ in _windows(ce)] == [20.0, 10.0, 14.3, 7.1, 6.2]
+    assert _summary(ce) == (16, 1, 6.2, 15, False, False)
+
+
+def test_game_start_time_local(completeness: dict, context: dict) -> None:
+    # _extract_game_time: the tip in America/New_York (the processor's schedule query has no
+    # arena zone), '%I:%M %p' without the leading zero, ' ET'
+    assert completeness["ca", D]["game_start_time_local"] == "7:30 PM ET"
+    assert completeness["ct", D]["game_start_time_local"] == "7:30 PM ET"  # the home side too
+    assert completeness["cn", NOV]["game_start_time_local"] == "12:00 PM ET"
+    assert context["p6"]["game_start_time_local"] == "7:00 PM ET"  # daylight time in October
+    assert context["p1"]["game_start_time_local"] is None  # no tip-off in the schedule

@@ -52,7 +52,23 @@
 --   the builder writes no such key (it writes questionable_star_teammates, not a column)
 --   season_boundary_detected (October, November, April) and backfill_bootstrap_mode (fewer than
 --   30 days after October 1 of the date's season): calculators/completeness_checker_helper.py
---   over shared/utils/completeness_checker.py; travel_miles, time_zone_changes NULL as
+--   over shared/utils/completeness_checker.py;
+--   completeness (l5 / l10 / l7d / l14d / l30d _completeness_pct and _is_complete,
+--   all_windows_complete; expected / actual / missing_games_count and completeness_percentage
+--   are L30d's; is_production_ready = boundary or bootstrap or every window at 70 %): the same
+--   helper and checker, DNP-aware with the gamebook as upstream. Expected = the final schedule
+--   games of his latest team (his latest player_game_summary row of the 180 days before, DNPs
+--   included): the last N (L5, L10) or those on [date - W, date - 1]. Actual = his gamebook
+--   dates (any status) on [date - 30, date - 1] (game windows: the checker's max(3N, 30) days,
+--   not capped at N) or [date - W, date - 1] (the checker's BETWEEN reaches the date, whose
+--   gamebook the daily run does not have yet). DNPs = his gamebook dates with minutes NULL or
+--   '00:00' (among his latest N rows of the 30 days, or those of the W days). pct = actual /
+--   max(expected - DNPs, 0) * 100 rounded half to even to 1 (100 when nothing is left);
+--   is_complete = actual >= expected - DNPs; missing = max(0, expected - DNPs - actual);
+--   game_start_time_local: the schedule's game_date_est as h:mm AM/PM in America/New_York
+--   plus ' ET' (the processor's _extract_game_time; its schedule query, loaders/
+--   game_data_loaders.py, selects no arena_timezone, so the default zone always applies);
+--   travel_miles, time_zone_changes NULL as
 --   written ("TBD" there): travel_context.py
 --   universal_player_id: the registry's id of the lookup (any season; the lowest id if several,
 --   where production keeps whichever row comes last): shared/utils/player_registry/reader.py
@@ -88,6 +104,22 @@ roster AS (
   QUALIFY ROW_NUMBER() OVER (
     PARTITION BY g.game_date, p.player_lookup
     ORDER BY g.game_id, p.team_abbr
+  ) = 1
+),
+
+tip_offs AS (
+  -- The schedule's tip-off of each game (its latest version; the latest tip if a game is listed
+  -- twice, as the processor's dict keeps the last row of its ORDER BY game_date_est).
+  SELECT
+    CONCAT(FORMAT_DATE('%Y%m%d', game_date), '_', away_team_tricode, '_', home_team_tricode)
+      AS game_id,
+    game_date,
+    game_date_est
+  FROM nba_backfill_views.schedule_latest
+  WHERE game_date BETWEEN @start_date AND @end_date
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY game_date, away_team_tricode, home_team_tricode
+    ORDER BY game_date_est DESC NULLS LAST
   ) = 1
 ),
 
@@ -299,7 +331,206 @@ lines AS (
   LEFT JOIN line_sources AS src
     ON src.game_id = r.game_id
     AND src.game_date = r.game_date
+),
+
+-- Production's completeness checker as this processor calls it: five windows, DNP-aware, the
+-- gamebook as the upstream table (see the header).
+cc_windows AS (
+  -- games: the team's last N final games (NULL: a day window); days: the gamebook look-back
+  -- of the actual and DNP counts (the checker's max(3N, 30) days for a game window).
+  SELECT 'l5' AS name, 5 AS games, 30 AS days
+  UNION ALL SELECT 'l10', 10, 30
+  UNION ALL SELECT 'l7d', NULL, 7
+  UNION ALL SELECT 'l14d', NULL, 14
+  UNION ALL SELECT 'l30d', NULL, 30
+),
+
+cc_team AS (
+  -- His latest team: that of his latest player_game_summary row (DNPs included) of the 180
+  -- days before, as player_daily_cache's checker bounds it; none: nothing is expected.
+  SELECT r.game_date, r.player_lookup, h.team_abbr
+  FROM roster AS r
+  INNER JOIN nba_analytics.player_game_summary AS h
+    ON h.player_lookup = r.player_lookup
+    AND h.game_date BETWEEN DATE_SUB(r.game_date, INTERVAL 180 DAY)
+    AND DATE_SUB(r.game_date, INTERVAL 1 DAY)
+  WHERE h.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 180 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+  QUALIFY ROW_NUMBER() OVER (
+    PARTITION BY r.game_date, r.player_lookup
+    ORDER BY h.game_date DESC, h.team_abbr
+  ) = 1
+),
+
+cc_team_games AS (
+  SELECT DISTINCT team_abbr, game_date
+  FROM nba_backfill_views.schedule_latest,
+    UNNEST([home_team_tricode, away_team_tricode]) AS team_abbr
+  WHERE game_status = 3 AND game_date < @end_date
+),
+
+cc_expected AS (
+  -- The team's final games before the date: the last 5 / 10, those of the last 7 / 14 / 30 days.
+  SELECT
+    d.game_date,
+    d.team_abbr,
+    LEAST(COUNT(tg.game_date), 5) AS l5,
+    LEAST(COUNT(tg.game_date), 10) AS l10,
+    COUNTIF(DATE_DIFF(d.game_date, tg.game_date, DAY) <= 7) AS l7d,
+    COUNTIF(DATE_DIFF(d.game_date, tg.game_date, DAY) <= 14) AS l14d,
+    COUNTIF(DATE_DIFF(d.game_date, tg.game_date, DAY) <= 30) AS l30d
+  FROM (SELECT DISTINCT game_date, team_abbr FROM cc_team) AS d
+  LEFT JOIN cc_team_games AS tg
+    ON tg.team_abbr = d.team_abbr
+    AND tg.game_date < d.game_date
+  GROUP BY d.game_date, d.team_abbr
+),
+
+cc_gamebook AS (
+  -- His gamebook rows of the 30 days before, any status (the checker counts every row of the
+  -- table), one per game (the latest load), latest first. The date itself is left out: the
+  -- daily run computes the context before its games have a gamebook.
+  SELECT
+    r.game_date,
+    r.player_lookup,
+    gb.game_date AS played_on,
+    DATE_DIFF(r.game_date, gb.game_date, DAY) AS days_before,
+    gb.minutes IS NULL OR gb.minutes = '00:00' AS dnp,
+    ROW_NUMBER() OVER (
+      PARTITION BY r.game_date, r.player_lookup
+      ORDER BY gb.game_date DESC, gb.minutes IS NULL OR gb.minutes = '00:00'
+    ) AS rn
+  FROM roster AS r
+  INNER JOIN (
+    SELECT game_id, game_date, player_lookup, minutes
+    FROM nba_raw.nbac_gamebook_player_stats
+    WHERE game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
+      AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+    QUALIFY ROW_NUMBER() OVER (
+      PARTITION BY game_id, player_lookup
+      ORDER BY processed_at DESC NULLS LAST, minutes DESC, team_abbr, player_status
+    ) = 1
+  ) AS gb
+    ON gb.player_lookup = r.player_lookup
+    AND gb.game_date BETWEEN DATE_SUB(r.game_date, INTERVAL 30 DAY)
+    AND DATE_SUB(r.game_date, INTERVAL 1 DAY)
+),
+
+cc_counts AS (
+  -- Per window: actual = his gamebook dates of the look-back (a game window's count is not
+  -- capped at N); DNPs = those with minutes NULL or '00:00' (of a game window: among his
+  -- latest N rows).
+  SELECT
+    r.game_date,
+    r.player_lookup,
+    w.name,
+    COUNT(DISTINCT IF(gb.days_before <= w.days, gb.played_on, NULL)) AS actual,
+    COUNT(
+      DISTINCT IF(
+        gb.dnp AND gb.days_before <= w.days AND (w.games IS NULL OR gb.rn <= w.games),
+        gb.played_on,
+        NULL
+      )
+    ) AS dnps
+  FROM roster AS r
+  CROSS JOIN cc_windows AS w
+  LEFT JOIN cc_gamebook AS gb
+    ON gb.game_date = r.game_date
+    AND gb.player_lookup = r.player_lookup
+  GROUP BY r.game_date, r.player_lookup, w.name
+),
+
+cc_adjusted AS (
+  -- adjusted = expected - DNPs (never below 0): the checker's expected count when DNP-aware.
+  SELECT
+    game_date,
+    player_lookup,
+    name,
+    expected,
+    actual,
+    GREATEST(expected - dnps, 0) AS adjusted
+  FROM (
+    SELECT
+      c.game_date,
+      c.player_lookup,
+      c.name,
+      c.actual,
+      c.dnps,
+      COALESCE(
+        CASE c.name
+          WHEN 'l5' THEN e.l5
+          WHEN 'l10' THEN e.l10
+          WHEN 'l7d' THEN e.l7d
+          WHEN 'l14d' THEN e.l14d
+          WHEN 'l30d' THEN e.l30d
+        END,
+        0
+      ) AS expected
+    FROM cc_counts AS c
+    LEFT JOIN cc_team AS t
+      ON t.game_date = c.game_date
+      AND t.player_lookup = c.player_lookup
+    LEFT JOIN cc_expected AS e
+      ON e.game_date = t.game_date
+      AND e.team_abbr = t.team_abbr
+  )
+),
+
+cc_scored AS (
+  -- pct = actual / (expected - DNPs) * 100 in tenths, rounded half to even as Python's
+  -- round(x, 1) does, in exact integers: tenths = floor(num / den) with num = 2000 actual +
+  -- adjusted, den = 2 adjusted (i.e. 1000 actual / adjusted + 1/2), one less on an odd tie;
+  -- 100 when nothing is left to expect.
+  SELECT
+    game_date,
+    player_lookup,
+    name,
+    expected,
+    actual,
+    adjusted,
+    actual >= adjusted AS is_complete,
+    IF(
+      adjusted > 0,
+      CAST(
+        DIV(num, NULLIF(den, 0))
+        - IF(MOD(num, NULLIF(den, 0)) = 0 AND MOD(DIV(num, NULLIF(den, 0)), 2) = 1, 1, 0)
+        AS FLOAT64
+      ) / 10,
+      100
+    ) AS pct
+  FROM (SELECT *, 2000 * actual + adjusted AS num, 2 * adjusted AS den FROM cc_adjusted)
+),
+
+completeness AS (
+  SELECT
+    game_date,
+    player_lookup,
+    MAX(IF(name = 'l30d', expected, NULL)) AS expected_30,
+    MAX(IF(name = 'l30d', actual, NULL)) AS actual_30,
+    MAX(IF(name = 'l30d', GREATEST(adjusted - actual, 0), NULL)) AS missing_30,
+    MAX(IF(name = 'l5', pct, NULL)) AS pct_l5,
+    MAX(IF(name = 'l10', pct, NULL)) AS pct_l10,
+    MAX(IF(name = 'l7d', pct, NULL)) AS pct_l7d,
+    MAX(IF(name = 'l14d', pct, NULL)) AS pct_l14d,
+    MAX(IF(name = 'l30d', pct, NULL)) AS pct_l30d,
+    COUNTIF(name = 'l5' AND is_complete) > 0 AS complete_l5,
+    COUNTIF(name = 'l10' AND is_complete) > 0 AS complete_l10,
+    COUNTIF(name = 'l7d' AND is_complete) > 0 AS complete_l7d,
+    COUNTIF(name = 'l14d' AND is_complete) > 0 AS complete_l14d,
+    COUNTIF(name = 'l30d' AND is_complete) > 0 AS complete_l30d,
+    COUNTIF(is_complete) = 5 AS all_complete,
+    -- each window production-ready at the checker's 70 %
+    COUNTIF(pct >= 70) = 5 AS all_ready,
+    EXTRACT(MONTH FROM game_date) IN (10, 11, 4) AS season_boundary,
+    DATE_DIFF(
+      game_date,
+      DATE(IF(EXTRACT(MONTH FROM game_date) >= 10, 0, -1) + EXTRACT(YEAR FROM game_date), 10, 1),
+      DAY
+    ) < 30 AS bootstrap
+  FROM cc_scored
+  GROUP BY game_date, player_lookup
 )
+
 
 SELECT
   CAST(r.game_id AS STRING) AS game_id,
@@ -332,6 +563,14 @@ SELECT
     AS FLOAT64
   ) AS total_movement,
   CAST(ln.total_source AS STRING) AS game_total_source,
+  -- h:mm AM/PM in the arena's zone: the processor's schedule query selects no arena_timezone,
+  -- so its default (America/New_York, "ET") always applies
+  CAST(
+    CONCAT(
+      LTRIM(FORMAT_DATETIME('%I:%M %p', DATETIME(tip.game_date_est, 'America/New_York')), '0'),
+      ' ET'
+    ) AS STRING
+  ) AS game_start_time_local,
   CAST(f.days_rest AS INT64) AS days_rest,
   CAST(COALESCE(f.days_rest = 1, FALSE) AS BOOL) AS back_to_back,
   CAST(COALESCE(f.games_last_7_days, 0) AS INT64) AS games_in_last_7_days,
@@ -370,16 +609,24 @@ SELECT
   CAST(FALSE AS BOOL) AS manual_override_required,
   CAST('processed_successfully' AS STRING) AS processing_decision_reason,
   CAST(1 AS INT64) AS context_version,
-  CAST(EXTRACT(MONTH FROM r.game_date) IN (10, 11, 4) AS BOOL) AS season_boundary_detected,
-  CAST(
-    DATE_DIFF(
-      r.game_date,
-      DATE(
-        IF(EXTRACT(MONTH FROM r.game_date) >= 10, 0, -1) + EXTRACT(YEAR FROM r.game_date), 10, 1
-      ),
-      DAY
-    ) < 30 AS BOOL
-  ) AS backfill_bootstrap_mode,
+  CAST(cc.season_boundary AS BOOL) AS season_boundary_detected,
+  CAST(cc.bootstrap AS BOOL) AS backfill_bootstrap_mode,
+  CAST(cc.expected_30 AS INT64) AS expected_games_count,
+  CAST(cc.actual_30 AS INT64) AS actual_games_count,
+  CAST(cc.pct_l30d AS FLOAT64) AS completeness_percentage,
+  CAST(cc.missing_30 AS INT64) AS missing_games_count,
+  CAST(cc.season_boundary OR cc.bootstrap OR cc.all_ready AS BOOL) AS is_production_ready,
+  CAST(cc.pct_l5 AS FLOAT64) AS l5_completeness_pct,
+  CAST(cc.complete_l5 AS BOOL) AS l5_is_complete,
+  CAST(cc.pct_l10 AS FLOAT64) AS l10_completeness_pct,
+  CAST(cc.complete_l10 AS BOOL) AS l10_is_complete,
+  CAST(cc.pct_l7d AS FLOAT64) AS l7d_completeness_pct,
+  CAST(cc.complete_l7d AS BOOL) AS l7d_is_complete,
+  CAST(cc.pct_l14d AS FLOAT64) AS l14d_completeness_pct,
+  CAST(cc.complete_l14d AS BOOL) AS l14d_is_complete,
+  CAST(cc.pct_l30d AS FLOAT64) AS l30d_completeness_pct,
+  CAST(cc.complete_l30d AS BOOL) AS l30d_is_complete,
+  CAST(cc.all_complete AS BOOL) AS all_windows_complete,
   CAST(NULL AS INT64) AS travel_miles,
   CAST(NULL AS INT64) AS time_zone_changes,
   CAST(
@@ -449,3 +696,9 @@ LEFT JOIN registry AS reg
 LEFT JOIN streaks AS st
   ON st.game_date = r.game_date
   AND st.player_lookup = r.player_lookup
+LEFT JOIN tip_offs AS tip
+  ON tip.game_id = r.game_id
+  AND tip.game_date = r.game_date
+INNER JOIN completeness AS cc
+  ON cc.game_date = r.game_date
+  AND cc.player_lookup = r.player_lookup

@@ -105,6 +105,8 @@
 -- from player_game_summary (were upcoming context's averages, 0-1 only); usage_rate_last_10,
 -- ts_pct_last_10, days_rest, game_spread, game_total are no longer positions of their own
 -- (days_rest and game_total moved to 39 and 38, the spread enters 41-42).
+-- universal_player_id: copied from the date's upcoming_player_game_context row, as P's
+-- feature_extractor.py selects it with the day's players (NULL where the context has none).
 -- Deviations from P, by input: vegas lines come from upcoming_player_game_context (P reads the
 -- raw odds tables itself); P's daily-cache miss fallback (cache fields recomputed from the last
 -- 10 games) is not needed (our cache has a row for every upcoming player); 57-58 group a traded
@@ -318,6 +320,7 @@ raw_features AS (
   SELECT
     p.game_date,
     p.player_lookup,
+    p.universal_player_id,
     p.game_id,
     p.opponent_team_abbr,
     p.home_game,
@@ -453,6 +456,7 @@ vectors AS (
   SELECT
     game_date,
     player_lookup,
+    universal_player_id,
     game_id,
     opponent_team_abbr,
     home_game,
@@ -650,6 +654,8 @@ quality AS (
 SELECT
   CAST(game_date AS DATE) AS game_date,
   CAST(player_lookup AS STRING) AS player_lookup,
+  -- the context row's registry id, as P's extractor selects it with the day's players
+  CAST(universal_player_id AS STRING) AS universal_player_id,
   CAST(game_id AS STRING) AS game_id,
   CAST(features AS ARRAY<FLOAT64>) AS features,  -- never a NULL element
   CAST(opponent_team_abbr AS STRING) AS opponent_team_abbr,
