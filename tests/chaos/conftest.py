@@ -202,7 +202,7 @@ def scenario(request: pytest.FixtureRequest) -> Scenario:
     return request.getfixturevalue(f"{request.param}_scenario")  # type: ignore[no-any-return]
 
 
-# ``fast`` is in the end-to-end tier (`make test-slow`, tests/conftest.py), ``full`` in `make chaos`.
+# ``fast`` is in the end-to-end tier (`make test-slow`), ``full`` in `make chaos`.
 SCENARIOS = ["fast", pytest.param("full", marks=pytest.mark.chaos)]
 
 

@@ -205,9 +205,7 @@ def test_bigquery_run_matches_duckdb(
     again = backfill(SLICE_START, END, chunk_days=CHUNK_DAYS, return_state=True)
     assert again.is_completed(), again.message
     assert all(r["filled"] == 0 for r in again.result()["tables"])
-    assert {s.name: wh.row_count(s, SLICE_START, END) for s in TABLES.values()} == ours[
-        "rows"
-    ]
+    assert {s.name: wh.row_count(s, SLICE_START, END) for s in TABLES.values()} == ours["rows"]
 
 
 # --- global concurrency limits around BigQuery writes ---------------------------------------------
