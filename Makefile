@@ -27,10 +27,10 @@ lint: sync
 # Two workers (tests grouped per module, tests/conftest.py): about half the wall time on 2 cores.
 # The end-to-end tier (marker `slow`: tests/conftest.py's SLOW_MODULES) is `make test-slow`.
 pytest: sync
-	$(UV) run pytest -n 2 --dist loadgroup -m "not chaos and not slow"
+	$(UV) run pytest -n 2 --dist loadgroup --durations=25 -m "not chaos and not slow"
 
 test-slow: sync ## the end-to-end tier: emulator backfills, process worker, SIGKILLs, chaos slice
-	$(UV) run pytest -n 2 --dist loadgroup -m "slow and not chaos"
+	$(UV) run pytest -n 2 --dist loadgroup --durations=25 -m "slow and not chaos"
 
 chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (figures: $NBA_BACKFILL_HOME/chaos/)
 	$(UV) run pytest -m chaos

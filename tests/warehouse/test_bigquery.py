@@ -934,7 +934,11 @@ def transaction_shaped(togs: BigQueryWarehouse) -> BigQueryWarehouse:
 def test_transaction_strategy_still_replaces_the_window(
     transaction_shaped: BigQueryWarehouse, togs: BigQueryWarehouse
 ) -> None:
+    """The script writes exactly the rows the MERGE writes for the same inputs, and nothing
+    outside the day. (The module's earlier tests change the day's inputs — a gamebook loaded
+    after the fixture's write — so the MERGE writes the day first, from the inputs as they are.)"""
     day = START + dt.timedelta(days=1)
+    togs.replace_range(TOGS_SPEC, day, day)
     rows = togs.date_profile(TOGS_SPEC, day, day)[day].rows
     before = checksum(togs, TOGS_SPEC, START, END)
     result = transaction_shaped.replace_range(TOGS_SPEC, day, day)
