@@ -172,6 +172,10 @@ class DuckDBWarehouse(Warehouse, Loader):
         self._gate = _Gate()
         self._sql_cache: dict[str, str] = {}
         self._lock = threading.Lock()
+        # DDL from two threads' cursors at once is a catalog write-write conflict in DuckDB,
+        # even with IF NOT EXISTS (two chunks recording their first fingerprints both create
+        # nba_backfill_meta): one statement of DDL at a time per warehouse.
+        self._ddl_lock = threading.Lock()
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
@@ -303,10 +307,13 @@ class DuckDBWarehouse(Warehouse, Loader):
     @_gated
     def ensure_raw_tables(self, tables: Sequence[RawTable]) -> None:
         for t in tables:
-            self._ensure_schema(t.dataset)
             # Production's columns, types and modes; DuckDB has no partitioning or clustering.
             cols = ", ".join(column_ddl(c) for c in t.live_columns)
-            self._cursor().execute(f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})")
+            with self._ddl_lock:
+                self._ensure_schema(t.dataset)
+                self._cursor().execute(
+                    f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})"
+                )
 
     @_gated
     def load_raw(
@@ -356,12 +363,13 @@ class DuckDBWarehouse(Warehouse, Loader):
         for t in tables:
             if self.table_exists(t.name):
                 continue
-            self._ensure_schema(t.dataset)
             cols = ", ".join(column_ddl(c) for c in t.contract.live_columns)
             try:
-                self._cursor().execute(
-                    f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})"
-                )
+                with self._ddl_lock:
+                    self._ensure_schema(t.dataset)
+                    self._cursor().execute(
+                        f"CREATE TABLE IF NOT EXISTS {self._qualified(t.name)} ({cols})"
+                    )
             except duckdb.Error as exc:
                 raise _translate(exc, f"creating {t.name}") from exc
 

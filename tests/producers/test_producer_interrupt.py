@@ -20,7 +20,7 @@ from nba_backfill.warehouse import close_shared
 from tests.producers.conftest import standin_command
 from tests.producers.test_producers import _alive
 
-pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(600)]
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = """
@@ -56,7 +56,7 @@ def test_an_interrupted_run_leaves_no_processor_running(seeded: Settings, tmp_pa
         started = [int(p) for p in pids.read_text().split()]
         assert all(_alive(p) for p in started)
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=120)
+        out, _ = proc.communicate(timeout=300)  # a loaded 2-core machine took over 120 s
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
