@@ -99,10 +99,13 @@ echo "base $BASE_IMAGE: $base_note (${base_s}s)"
 # --- 2. the image ---------------------------------------------------------------------------
 t0=$(now)
 echo "building $IMAGE (podman, chroot isolation; log: $WORK/build.log)"
+# PLATFORM_IMAGE is passed even at its default: buildah (podman 4.3) prunes the stages it
+# thinks unused before expanding an ARG's default, so `FROM ${PLATFORM_IMAGE}` alone would
+# find the platform-none stage gone ("platform-none: image not known").
 OLD_ID=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 podman build --isolation chroot --pull=never \
     --build-arg BASE_IMAGE="$BASE_IMAGE" --build-arg UV_SOURCE=uv-pypi \
-    ${PLATFORM_IMAGE:+--build-arg PLATFORM_IMAGE="$PLATFORM_IMAGE"} \
+    --build-arg PLATFORM_IMAGE="${PLATFORM_IMAGE:-platform-none}" \
     ${PLATFORM_REQUIREMENTS:+--build-arg PLATFORM_REQUIREMENTS="$PLATFORM_REQUIREMENTS"} \
     -t "$IMAGE" -f Dockerfile . >"$WORK/build.log" 2>&1 \
     || fail "podman build failed: $(grep -m1 -iE 'error' "$WORK/build.log" | cut -c1-120) (log: $WORK/build.log)"
