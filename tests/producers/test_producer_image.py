@@ -29,9 +29,27 @@ def test_the_platform_stage_is_a_build_argument_empty_by_default():
     assert re.search(r'^ARG PLATFORM_REQUIREMENTS=""$', DOCKERFILE, re.M)
     assert 'if [ -n "$PLATFORM_REQUIREMENTS" ]' in DOCKERFILE
     assert "uv venv /opt/platform-venv" in DOCKERFILE
-    # `make image` builds without them unless they are set.
+    # `make image` builds without the platform unless PLATFORM_IMAGE is set.
     script = (REPO / "scripts" / "image.sh").read_text()
-    assert '${PLATFORM_IMAGE:+--build-arg PLATFORM_IMAGE="$PLATFORM_IMAGE"}' in script
+    assert '--build-arg PLATFORM_IMAGE="${PLATFORM_IMAGE:-platform-none}"' in script
+
+
+def test_make_image_passes_every_argument_that_picks_a_stage():
+    """buildah (podman 4.3) prunes the stages it thinks unused before it expands an ARG's
+    default: `FROM ${ARG} AS x` with ARG defaulting to a stage of this file found that stage
+    gone unless the build passed ARG itself (CI: "platform-none: image not known")."""
+    stages = set(re.findall(r"^FROM \S+ AS (\S+)$", DOCKERFILE, re.M))
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", DOCKERFILE, re.M))
+    picking = {
+        arg
+        for arg in re.findall(r"^FROM \$\{(\w+)\}", DOCKERFILE, re.M)
+        if defaults.get(arg) in stages
+    }
+    assert picking == {"UV_SOURCE", "PLATFORM_IMAGE"}
+    script = (REPO / "scripts" / "image.sh").read_text()
+    build = script.split("podman build", 1)[1].split("-f Dockerfile", 1)[0]
+    for arg in picking:
+        assert re.search(rf"--build-arg {arg}=(?!\S*:\+)", build), arg
 
 
 def test_the_dockerfile_passes_hadolint():
