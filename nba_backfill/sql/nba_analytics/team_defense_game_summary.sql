@@ -30,6 +30,9 @@
 --            source_coverage_quality_columns.sql): FALSE, the model reads the primary sources.
 --   players_inactive  the team's gamebook players with status 'inactive' (latest load per
 --            player), NULL when the gamebook has no line for the team.
+--   source_* (tracked, contract/derivation.yaml) the processor's get_dependencies: the team
+--            boxscore, the gamebook and Ball Don't Lie's box scores (its dependency check
+--            tracks that fallback even though the processor does not read it).
 WITH pbp_games AS (
   SELECT DISTINCT game_id
   FROM nba_backfill_views.shots AS pbp
