@@ -594,6 +594,31 @@ def test_seed_phase2_into_duckdb_is_idempotent(tmp_path: Any) -> None:
         wh.close()
 
 
+def test_seed_phase2_loads_season_by_season_without_losing_one(tmp_path: Any) -> None:
+    """Seeding generates and loads one season at a time (peak RSS): with two seasons in range
+    the warehouse holds both, exactly generate()'s rows, and a reseed replaces them."""
+    from devtools.synthetic import seed_phase2
+    from nba_backfill.settings import load_settings
+    from nba_backfill.warehouse.duckdb import DuckDBWarehouse
+
+    end = dt.date(2022, 10, 12)  # 2021-22 final, 2022-23 scheduled with its pregame feeds
+    expected = {name: len(rows) for name, rows in generate(final_through=end).items()}
+    wh = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(tmp_path / "w.duckdb")}))
+    try:
+        assert seed_phase2(wh, final_through=end) == expected
+        assert seed_phase2(wh, final_through=end) == expected
+        for t in RAW_TABLES:
+            rows = wh.fetch(f"SELECT COUNT(*) AS n FROM {t.name}")
+            assert rows[0]["n"] == expected[t.name], t.name
+        seasons = wh.fetch(
+            "SELECT season_year, COUNT(*) AS n FROM nba_raw.nbac_schedule GROUP BY season_year "
+            "ORDER BY season_year"
+        )
+        assert [r["season_year"] for r in seasons] == [2021, 2022]
+    finally:
+        wh.close()
+
+
 def test_fallback_feeds_copy_the_gamebook_and_the_odds_feed(
     data: dict[str, list[tuple[Any, ...]]], gamebook: Rows
 ) -> None:
