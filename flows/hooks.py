@@ -30,6 +30,7 @@ from nba_backfill.params import resolve_params
 from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.settings import get_settings
 from tasks import common
+from tasks.runlock import release_lock_of
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
@@ -245,7 +246,8 @@ def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -
     First, the external processors this process still runs (command producers) stop, with
     their process groups, and the BigQuery jobs labelled with this run's id still pending or
     running are cancelled: a cancelled or crashed run leaves nothing writing (or billing)
-    behind it."""
+    behind it. Last, the run lock it still holds is released (its process was killed before
+    it could), so the next run can start at once."""
     logger = flow_run_logger(flow_run, flow)
     try:
         stopped = stop_producers()
@@ -272,10 +274,19 @@ def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -
         )
     except Exception:
         logger.exception("could not close the runs %r left unfinished", flow_run.name)
-        return
+        closed = []
     if closed:
         final = "Cancelled" if cancelled else "Crashed"
         logger.warning("marked %d unfinished run(s) %s: %s", len(closed), final, closed[:10])
+    try:
+        # A process killed before it left its run lock leaves the lock held until its lease
+        # lapses: the next run would refuse (or wait) meanwhile.
+        released = release_lock_of(flow_run.id)
+    except Exception:
+        logger.exception("could not release the run lock of %r", flow_run.name)
+        return
+    if released:
+        logger.warning("released the run lock %s it still held", released)
 
 
 def run_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
