@@ -20,7 +20,7 @@ from prefect.states import Cancelled, State
 
 from flows import hooks, names
 from flows.fanout import FanOut
-from flows.phases import Execution, InProcess
+from flows.phases import Execution, InProcess, interrupted_outcomes
 from flows.signoff import sign_off
 from nba_backfill.budget import RunBudget, parse_bytes, start_budget
 from nba_backfill.catalog import PHASE4
@@ -125,13 +125,19 @@ def backfill(
             summary.gate_problems = {t: list(p) for t, p in exc.problems.items()}
             summary.reason = f"{exc} — Phase 4 not started"
         except BaseException as exc:
-            summary.reason = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
+            # Interrupted mid-phase: what its chunks did still goes into the summary.
+            summary.outcomes += interrupted_outcomes(str(flow_run.root_flow_run_id))
+            summary.cancelled = hooks.being_cancelled(flow_run.id)
+            if not summary.cancelled:
+                summary.reason = f"{type(exc).__name__}: {one_line(str(exc), 300)}"
             raise
         finally:
             over_budget(budget, summary)
             forget_stop(str(flow_run.root_flow_run_id))
             data = summarise(summary, time.monotonic() - started)
             common.end_of_run()
+            if summary.cancelled:
+                logger.warning(summary.reason)
         if data["status"] == "Cancelled":  # the sign-off refused: not a failure to rerun
             logger.warning(summary.reason)
             return Cancelled(message=summary.reason)

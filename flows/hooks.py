@@ -30,6 +30,7 @@ from nba_backfill.params import resolve_params
 from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.settings import get_settings
 from tasks import common
+from tasks.runlock import release_lock_of
 
 Logger = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
@@ -223,6 +224,19 @@ def validate_failed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) 
     _notify(flow, flow_run, build)
 
 
+def being_cancelled(flow_run_id: Any) -> bool:
+    """Whether the run is being cancelled (its state on the server is Cancelling): the
+    termination signal it got is then the cancel, not a crash. False when unreadable."""
+    from prefect import get_client
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(flow_run_id).state
+    except Exception:
+        return False
+    return state is not None and (state.is_cancelling() or state.is_cancelled())
+
+
 def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
     """on_crashed / on_cancellation: the subflows and task runs this run left unfinished end
     Crashed (Cancelled when it was cancelled), so none stays Pending or Running in the UI.
@@ -232,7 +246,8 @@ def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -
     First, the external processors this process still runs (command producers) stop, with
     their process groups, and the BigQuery jobs labelled with this run's id still pending or
     running are cancelled: a cancelled or crashed run leaves nothing writing (or billing)
-    behind it."""
+    behind it. Last, the run lock it still holds is released (its process was killed before
+    it could), so the next run can start at once."""
     logger = flow_run_logger(flow_run, flow)
     try:
         stopped = stop_producers()
@@ -249,17 +264,29 @@ def close_children(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -
         jobs = []
     if jobs:
         logger.warning("cancelled %d warehouse job(s) still running: %s", len(jobs), jobs[:10])
+    # on_cancellation hands over the Cancelling state (Cancelled comes after the hooks): the
+    # children of a run being cancelled end Cancelled, not Crashed.
+    cancelled = state.is_cancelled() or state.is_cancelling()
+    ended = "was cancelled" if cancelled else f"ended {state.name}"
     try:
         closed = common.close_descendants(
-            flow_run.id,
-            f"its parent run {flow_run.name!r} ended {state.name}",
-            cancelled=state.is_cancelled(),
+            flow_run.id, f"its parent run {flow_run.name!r} {ended}", cancelled=cancelled
         )
     except Exception:
         logger.exception("could not close the runs %r left unfinished", flow_run.name)
-        return
+        closed = []
     if closed:
-        logger.warning("marked %d unfinished run(s) %s: %s", len(closed), state.name, closed[:10])
+        final = "Cancelled" if cancelled else "Crashed"
+        logger.warning("marked %d unfinished run(s) %s: %s", len(closed), final, closed[:10])
+    try:
+        # A process killed before it left its run lock leaves the lock held until its lease
+        # lapses: the next run would refuse (or wait) meanwhile.
+        released = release_lock_of(flow_run.id)
+    except Exception:
+        logger.exception("could not release the run lock of %r", flow_run.name)
+        return
+    if released:
+        logger.warning("released the run lock %s it still held", released)
 
 
 def run_crashed(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:

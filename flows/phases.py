@@ -76,14 +76,55 @@ def run_chunks(
     progress_id = create_progress_artifact(
         progress=0.0, key=progress_key, description=f"Phase {phase} chunks finished (%)"
     )
+    outcomes: list[ChunkOutcome] = []
     try:
-        return _outcomes(futures, by_future, phase, progress_id)
+        _outcomes(futures, by_future, phase, progress_id, outcomes)
     except BaseException:
         # Interrupted (Ctrl-C, a termination signal) while chunks run: the task runner's exit
         # waits for its threads, and one waiting on an external processor would wait for its
         # timeout. The processors stop first, with their process groups.
         stop_producers()
+        _interrupted.setdefault(str(flow_run.root_flow_run_id), []).extend(
+            cut_short(futures, by_future, phase, outcomes)
+        )
         raise
+    return outcomes
+
+
+# Root flow run id -> the outcomes of the chunks of a phase that was interrupted (a cancel, a
+# termination signal): its subflow never returns them, the parent reads them here
+# (:func:`interrupted_outcomes`) so its summary says what was filled and what was not.
+_interrupted: dict[str, list[ChunkOutcome]] = {}
+
+
+def interrupted_outcomes(root_flow_run_id: str) -> list[ChunkOutcome]:
+    """The chunk outcomes the run's interrupted phases left (and forget them)."""
+    return _interrupted.pop(root_flow_run_id, [])
+
+
+def cut_short(
+    futures: dict[str, PrefectFuture[Any]],
+    by_future: dict[Any, Chunk],
+    phase: int,
+    outcomes: list[ChunkOutcome],
+) -> list[ChunkOutcome]:
+    """The account of an interrupted phase: the outcomes collected so far, a chunk that
+    completed meanwhile with its report, and every other chunk not run (a chunk cut off
+    mid-write rolled back: its write is one atomic replace)."""
+    seen = {o.chunk.id for o in outcomes}
+    out = list(outcomes)
+    for fut in futures.values():
+        chunk = by_future[fut.task_run_id]
+        if chunk.id in seen:
+            continue
+        if fut.state.is_completed():  # the local state: no API call while interrupted
+            try:
+                out.append(ChunkOutcome(chunk, phase, "completed", report=fut.result()))
+                continue
+            except Exception:
+                pass
+        out.append(ChunkOutcome(chunk, phase, "not_run", error="not run: the run was interrupted"))
+    return out
 
 
 def _outcomes(
@@ -91,8 +132,10 @@ def _outcomes(
     by_future: dict[Any, Chunk],
     phase: int,
     progress_id: Any,
-) -> list[ChunkOutcome]:
-    outcomes: list[ChunkOutcome] = []
+    outcomes: list[ChunkOutcome],
+) -> None:
+    """Collect each chunk's outcome into ``outcomes`` as it finishes (in place: an interrupted
+    phase still has those collected so far)."""
     for n, fut in enumerate(as_completed(list(futures.values())), start=1):
         chunk = by_future[fut.task_run_id]
         state = fut.state
@@ -124,7 +167,6 @@ def _outcomes(
             )
         if progress_id is not None and progress_due(n, len(futures)):
             update_progress_artifact(progress_id, 100.0 * n / max(1, len(futures)))
-    return outcomes
 
 
 PROGRESS_STEPS = 10
@@ -196,12 +238,28 @@ def held_dates(plan: Plan, hold: dict[str, dict[dt.date, str]]) -> dict[str, dic
     return out
 
 
+class PhaseTaskRunner(ThreadPoolTaskRunner):
+    """A phase's chunk threads. Interrupted (a cancel's termination signal, Ctrl-C), its exit
+    does not wait for the chunks still running, as ThreadPoolTaskRunner's does: a chunk in a
+    long statement (or paused mid-write) would hold the run there until its process is
+    killed, before the run could publish its summary and release its run lock. Those writes
+    are each one atomic replace: cut off by the process's end, they roll back."""
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if exc_type is not None and self._executor is not None:
+            for event in self._cancel_events.values():
+                event.set()
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+        super().__exit__(exc_type, exc_value, traceback)
+
+
 def with_runner(fn: Any, params: RunParams) -> Any:
     """``fn`` (a phase subflow) with its chunks on ``params.max_concurrency`` threads, and no
     flow-run heartbeat of its own: a subflow runs in its parent's process, whose heartbeat
     already tells whether that process lives, and Prefect joins a flow run's heartbeat thread
     when the run ends — up to 1 s per subflow, 4 per backfill (docs/benchmarks.md)."""
-    sub = fn.with_options(task_runner=ThreadPoolTaskRunner(max_workers=params.max_concurrency))
+    sub = fn.with_options(task_runner=PhaseTaskRunner(max_workers=params.max_concurrency))
 
     def run(*args: Any, **kwargs: Any) -> Any:
         with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):

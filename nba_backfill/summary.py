@@ -86,6 +86,9 @@ class RunSummary:
     # The sign-off that let Phase 4 start (approver, approved, note, at), or the one that
     # ended the run; None when none was asked for.
     signoff: dict[str, Any] | None = None
+    # Cancelled while it ran (the UI, the API, the CLI): its outcomes are those of the chunks
+    # that finished; the others are not run (a write cut off mid-way rolled back).
+    cancelled: bool = False
 
     def add_held_back(self, held: dict[str, dict[dt.date, str]]) -> None:
         for table, dates in held.items():
@@ -217,7 +220,15 @@ class RunSummary:
         ahead of any ``reason`` already set. Returns the run's status: ``Failed`` when there is
         a reason (a failed chunk, a date not filled, a failing check, a gate, an error), else
         ``Completed`` — a run whose own summary says something failed never completes;
-        ``Cancelled`` when the sign-off was refused or never came."""
+        ``Cancelled`` when the sign-off was refused or never came, or the run was cancelled
+        (its reason then counts the table-dates filled and those not filled)."""
+        if self.cancelled:
+            filled = sum(r["filled"] for r in self.table_rows())
+            left = sum(map(len, self.failed_dates().values()))
+            why = f"cancelled: {filled} table-date(s) filled, {left} not filled"
+            self.reason = f"{why}; {self.reason}" if self.reason else why
+            self.seconds = seconds
+            return "Cancelled"
         parts: list[str] = []
         if self.failed:
             parts.append(

@@ -49,6 +49,10 @@ def label_jobs() -> None:
 def cancel_jobs(flow_run_id: Any) -> list[str]:
     """Cancel the warehouse jobs still pending or running that ``flow_run_id``'s process
     started (BigQuery; none on DuckDB); their ids."""
+    if settings().warehouse.backend != "bigquery":
+        # No jobs to cancel, and opening the file here would take it: a worker running the
+        # hook would hold it from the next run.
+        return []
     return warehouse().cancel_jobs({RUN_LABEL: str(flow_run_id)})
 
 

@@ -316,6 +316,29 @@ class _Renewer:
         self.thread.join(timeout=10)
 
 
+def release_lock_of(flow_run_id: Any) -> str | None:
+    """Release the run lock ``flow_run_id`` still holds, found by the run's warehouse tag (the
+    process running a hook may not share the run's settings) and its holder record: a run
+    cancelled or crashed whose process was killed before it left :func:`run_lock`. A lock
+    another run has taken since names that run: left alone. Returns the lock's name when a
+    lease was released."""
+    with get_client(sync_client=True) as client:
+        run = client.read_flow_run(UUID(str(flow_run_id)))
+        for tag in run.tags:
+            if not tag.startswith("warehouse:"):
+                continue
+            name = f"{LOCK_PREFIX}:{tag.split(':', 1)[1]}"
+            holder = _read_holder(client, name)
+            if holder is None or holder.flow_run_id != str(flow_run_id):
+                continue
+            try:
+                client.release_concurrency_slots_with_lease(UUID(holder.lease_id))
+            except (ObjectNotFound, PrefectHTTPStatusError):  # released already, or lapsed
+                continue
+            return name
+    return None
+
+
 _renewers: dict[str, _Renewer] = {}  # the locks this process holds (for tests)
 
 
@@ -387,4 +410,11 @@ def run_lock(settings: Settings, what: str) -> Iterator[None]:
                 log.warning("run lock %s: releasing failed (%s); it lapses by itself", name, exc)
 
 
-__all__ = ["LOCK_PREFIX", "Holder", "lock_name", "run_lock", "warehouse_identity"]
+__all__ = [
+    "LOCK_PREFIX",
+    "Holder",
+    "lock_name",
+    "release_lock_of",
+    "run_lock",
+    "warehouse_identity",
+]

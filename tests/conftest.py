@@ -92,6 +92,7 @@ SLOW_MODULES = (
     "tests/cli/test_resume.py",
     "tests/deployments/test_deployments_e2e.py",
     "tests/flows/test_backfill_bigquery.py",
+    "tests/flows/test_cancel_deployment.py",
     "tests/flows/test_gate_flow.py",
     "tests/flows/test_modes_flow.py",
     "tests/producers/test_producer_bigquery.py",

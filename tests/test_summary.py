@@ -153,3 +153,21 @@ def test_a_narrowed_chunk_counts_its_good_dates_and_names_its_bad_ones():
     out = s.as_dict("Failed")
     assert out["failed_dates"] == s.failed_dates()
     assert [c.get("dates_failed") for c in out["failed_chunks"]] == [report["dates_failed"], None]
+
+
+def test_a_cancelled_run_counts_what_it_filled_and_what_it_left():
+    """Cancelled mid-run: the chunks that finished count as filled (their report's dates; a
+    completed chunk's incomplete date counts as not filled), the others as not filled, and
+    the status is Cancelled, not Failed."""
+    summary = RunSummary(D(2021, 11, 1), D(2021, 11, 4), cancelled=True)
+    summary.outcomes = [
+        _completed(TOGS, 1, dates_filled=["2021-11-01"]),
+        _completed(TDGS, 1, dates_filled=[], dates_incomplete=["2021-11-01"]),
+        outcome(TOGS, 2, "not_run"),
+        outcome(TDGS, 2, "not_run"),
+    ]
+    summary.coverage_before = {TOGS: "0/2", TDGS: "0/2"}
+    assert summary.conclude(3.0) == "Cancelled"
+    assert summary.reason == "cancelled: 1 table-date(s) filled, 3 not filled"
+    rows = {r["table"]: (r["filled"], r["failed"]) for r in summary.table_rows()}
+    assert rows == {TOGS: (1, 1), TDGS: (0, 2)}

@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from prefect.settings import PREFECT_API_URL
 
 from nba_backfill.catalog import TOGS
 from nba_backfill.settings import Settings
@@ -28,10 +21,10 @@ from nba_backfill.warehouse import close_shared, shared_warehouse
 from tests.producers.conftest import standin_command
 from tests.producers.test_producer_flow import _logged
 from tests.producers.test_producers import _alive
+from tests.worker import deploy_backfill, start_worker, stop_worker, wait_final
 
 pytestmark = [pytest.mark.usefixtures("prefect_server"), pytest.mark.timeout(600)]
 
-REPO = Path(__file__).resolve().parents[2]
 VAR = "NBA_BACKFILL_PRODUCERS__TEAM_OFFENSE_GAME_SUMMARY__"
 START, END = dt.date(2021, 10, 19), dt.date(2021, 10, 24)
 PARAMS = {
@@ -45,24 +38,11 @@ PARAMS = {
 def _deploy(settings: Settings, standin_env: dict[str, str]) -> tuple[str, str]:
     """A process pool and the backfill flow deployed to it, the stand-in producing
     team_offense_game_summary (job variables: env); returns (pool, deployment name)."""
-    from prefect import flow, get_client
-    from prefect.client.schemas.actions import WorkPoolCreate
-
-    pool = "byop-" + uuid.uuid4().hex[:6]
-    with get_client(sync_client=True) as client:
-        client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
     env = {
-        "NBA_BACKFILL_WAREHOUSE__DUCKDB_PATH": str(settings.warehouse.duckdb_path),
-        "NBA_BACKFILL_HOME": str(settings.home),
-        "NBA_BACKFILL_RETRY__INITIAL_WAIT_SECONDS": "0.01",
-        "NBA_BACKFILL_RETRY__JITTER_SECONDS": "0",
         VAR + "COMMAND": standin_command("team_offense_game_summary"),
         VAR + "ENV": json.dumps(standin_env),
     }
-    source = flow.from_source(source=str(REPO), entrypoint="flows/backfill.py:backfill")
-    source.deploy(  # type: ignore[union-attr]
-        name=pool, work_pool_name=pool, job_variables={"env": env}, print_next_steps=False
-    )
+    pool = deploy_backfill(settings, env, prefix="byop")
     return pool, f"backfill/{pool}"
 
 
@@ -73,58 +53,17 @@ def worker_home(seeded: Settings) -> Iterator[Settings]:
     close_shared()
 
 
-def _worker(pool: str, log: Path, *, run_once: bool) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "prefect", "worker", "start", "--pool", pool, "--type", "process"]
-    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [*cmd, *(["--run-once"] if run_once else [])],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-
-
-def _state(flow_run_id: Any) -> Any:
-    from prefect import get_client
-
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(flow_run_id).state
-
-
-def _wait_final(flow_run_id: Any, seconds: float, log: Path) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        state = _state(flow_run_id)
-        if state is not None and state.is_final():
-            return state
-        assert time.monotonic() < deadline, f"{state}\n{log.read_text(errors='replace')[-3000:]}"
-        time.sleep(1)
-
-
 def test_a_process_worker_runs_the_command_producer(worker_home: Settings, tmp_path: Path):
     from prefect.deployments import run_deployment
 
     pool, name = _deploy(worker_home, {})
     run = run_deployment(name, parameters=PARAMS, timeout=0)
     log = tmp_path / "worker.log"
-    worker = _worker(pool, log, run_once=True)
+    worker = start_worker(pool, log, run_once=True)
     try:
-        state = _wait_final(run.id, 420, log)
+        state = wait_final(run.id, 420, log)
     finally:
-        _stop(worker)
+        stop_worker(worker)
     assert state.is_completed(), f"{state}\n{log.read_text(errors='replace')[-3000:]}"
     assert validate(shared_warehouse(), 3, START, END, [TOGS]).ok
     # The stand-in wrote them: its lines are the flow run's task logs on the server.
@@ -142,7 +81,7 @@ def test_a_run_cancelled_through_the_api_ends_cancelled_and_stops_its_processor(
     pool, name = _deploy(worker_home, {"STANDIN_HANG": "1", "STANDIN_PIDS": str(pids)})
     run = run_deployment(name, parameters=PARAMS, timeout=0)
     log = tmp_path / "worker.log"
-    worker = _worker(pool, log, run_once=False)
+    worker = start_worker(pool, log, run_once=False)
     try:
         deadline = time.monotonic() + 300
         while not (pids.exists() and len(pids.read_text().split()) == 2):
@@ -152,9 +91,9 @@ def test_a_run_cancelled_through_the_api_ends_cancelled_and_stops_its_processor(
         assert all(_alive(p) for p in started)
         with get_client(sync_client=True) as client:
             client.set_flow_run_state(run.id, Cancelling(), force=True)
-        state = _wait_final(run.id, 240, log)
+        state = wait_final(run.id, 240, log)
     finally:
-        _stop(worker)
+        stop_worker(worker)
     assert state.is_cancelled(), f"{state}\n{log.read_text(errors='replace')[-3000:]}"
     deadline = time.monotonic() + 15
     while any(_alive(p) for p in started) and time.monotonic() < deadline:

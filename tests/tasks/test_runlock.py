@@ -11,7 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +151,65 @@ def test_the_lease_is_renewed_while_the_run_lives(tmp_path: Path, monkeypatch: p
         while renewer.renewals < 2 and time.monotonic() < deadline:
             time.sleep(0.1)
     assert renewer.renewals >= 2
+
+
+def _killed_holder(settings: Settings) -> Any:
+    """A flow run that took the run lock, tagged with its warehouse, whose process then died
+    without releasing it (as a run killed at the end of its cancellation's grace period)."""
+    from prefect import flow, get_client
+
+    from tasks import runlock
+
+    @flow(name="lock-probe")
+    def probe() -> None:
+        pass
+
+    name = lock_name(settings)
+    with get_client(sync_client=True) as client:
+        run = client.create_flow_run(probe, tags=[runlock.warehouse_tag(settings)])
+        runlock._ensure_limit(client, name)
+        lease = runlock._try_acquire(client, name, 600, str(run.id))
+        assert lease is not None
+        me = runlock.Holder.me(name, lease, "killed run")
+        runlock._write_holder(client, replace(me, flow_run_id=str(run.id)))
+        return probe, client.read_flow_run(run.id)
+
+
+def _slots(name: str) -> int:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_global_concurrency_limit_by_name(name).active_slots
+
+
+@pytest.mark.parametrize("state", ["Cancelling", "Crashed"])
+def test_the_cancel_hook_releases_the_lock_a_killed_run_still_holds(tmp_path: Path, state: str):
+    from prefect.states import Cancelling, Crashed
+
+    from flows import hooks
+
+    s = _settings(tmp_path)
+    probe, run = _killed_holder(s)
+    assert _slots(lock_name(s)) == 1
+    hooks.close_children(probe, run, Cancelling() if state == "Cancelling" else Crashed())
+    assert _slots(lock_name(s)) == 0
+    with run_lock(s, "next"):  # taken at once, no dead holder to find
+        pass
+
+
+def test_the_hook_leaves_a_lock_another_run_took_since(tmp_path: Path):
+    from prefect.states import Cancelling
+
+    from flows import hooks
+
+    s = _settings(tmp_path)
+    probe, run = _killed_holder(s)
+    hooks.close_children(probe, run, Cancelling())
+    holder, release = _hold(s)  # the next run holds it now
+    try:
+        hooks.close_children(probe, run, Cancelling())  # a late second call
+        assert _slots(lock_name(s)) == 1
+    finally:
+        release.set()
+        holder.join()
+    assert _slots(lock_name(s)) == 0
