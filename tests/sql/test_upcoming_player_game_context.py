@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from nba_backfill.catalog import PGS, TABLES, UPCG
+from nba_backfill.catalog import PGS, TABLES, TDGS, TOGS, UPCG
 from nba_backfill.phase2 import GAMEBOOK, INJURY_REPORT, PLAYERS_REGISTRY
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
@@ -52,6 +52,25 @@ HISTORY = {
 }
 
 
+# team_context.py's inputs: (team, date, pace) of team_offense_game_summary and (defending
+# team, date, defensive_rating, opp FTA, opponent pace) of team_defense_game_summary.
+TEAM_PACE = [
+    ("BOS", dt.date(2024, 12, 8), 100.0),
+    ("BOS", dt.date(2024, 12, 6), 98.5),
+    ("LAL", dt.date(2024, 12, 7), 102.0),
+    ("LAL", dt.date(2024, 12, 5), 101.0),
+    ("LAL", dt.date(2024, 12, 3), 103.0),
+    ("MIA", dt.date(2024, 9, 28), 120.0),  # last season's side of October 1: not read
+    ("MIA", dt.date(2024, 10, 23), 95.0),
+]
+TEAM_DEFENSE = [
+    ("BOS", dt.date(2024, 12, 8), 110.0, 20, 100.0),
+    ("BOS", dt.date(2024, 12, 6), 112.5, 25, 98.5),
+    ("BOS", dt.date(2024, 12, 4), 109.0, None, 99.0),  # no FTA: not in the FT rate
+    ("LAL", dt.date(2024, 12, 7), 105.0, 18, 90.0),
+]
+
+
 def _at(hour: int) -> dt.datetime:
     return dt.datetime(2024, 12, 10, hour, tzinfo=dt.UTC)
 
@@ -60,7 +79,30 @@ def _at(hour: int) -> dt.datetime:
 def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     path = tmp_path_factory.mktemp("upcg") / "w.duckdb"
     w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
-    w.ensure_tables([TABLES[t] for t in (PGS, UPCG)])
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG, TOGS, TDGS)])
+    _insert(
+        w,
+        TOGS,
+        [
+            {"game_date": day, "team_abbr": team, "game_id": f"g{team}{day:%m%d}", "pace": pace}
+            for team, day, pace in TEAM_PACE
+        ],
+    )
+    _insert(
+        w,
+        TDGS,
+        [
+            {
+                "game_date": day,
+                "defending_team_abbr": team,
+                "game_id": f"g{team}{day:%m%d}",
+                "defensive_rating": rating,
+                "opp_ft_attempts": fta,
+                "opponent_pace": pace,
+            }
+            for team, day, rating, fta, pace in TEAM_DEFENSE
+        ],
+    )
     _insert(
         w,
         PGS,
@@ -323,7 +365,7 @@ def completeness(
 ) -> Iterator[dict[tuple[str, dt.date], dict[str, Any]]]:
     path = tmp_path_factory.mktemp("upcg_cc") / "w.duckdb"
     w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
-    w.ensure_tables([TABLES[t] for t in (PGS, UPCG)])
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG, TOGS, TDGS)])
     pgs = [
         # ca: NYK earlier, BOS latest; cb and cn: BOS; ct: LAL earlier, BOS latest (on D he
         # plays for LAL: the checker's team is his latest summary row's)
@@ -488,3 +530,27 @@ def test_game_start_time_local(completeness: dict, context: dict) -> None:
     assert completeness["cn", NOV]["game_start_time_local"] == "12:00 PM ET"
     assert context["p6"]["game_start_time_local"] == "7:00 PM ET"  # daylight time in October
     assert context["p1"]["game_start_time_local"] is None  # no tip-off in the schedule
+
+
+def test_team_context_last_10(context: dict) -> None:
+    p1, p2, p6 = context["p1"], context["p2"], context["p6"]
+    # BOS's pace 99.25, LAL's 102.0: -2.75 / 2.75 (rounded to 2), stored NUMERIC(5,1)
+    assert (float(p1["pace_differential"]), float(p1["opponent_pace_last_10"])) == (-2.8, 102.0)
+    assert (float(p2["pace_differential"]), float(p2["opponent_pace_last_10"])) == (2.8, 99.3)
+    # LAL allowed 18 FTA on 90.0 possessions: 20.000; BOS 20 / 100.0 and 25 / 98.5 (25.381,
+    # the 12-04 game has no FTA): mean 22.6905, rounded to 22.691; defensive ratings 105.0 and
+    # (110.0 + 112.5 + 109.0) / 3 = 110.5
+    assert (float(p1["opponent_ft_rate_allowed"]), float(p1["opponent_def_rating_last_10"])) == (
+        20.0,
+        105.0,
+    )
+    assert (float(p2["opponent_ft_rate_allowed"]), float(p2["opponent_def_rating_last_10"])) == (
+        22.691,
+        110.5,
+    )
+    # 10-25: MIA's 09-28 game is last season's (95.0 only); NYK has no game: 0.0 throughout
+    assert (float(p6["pace_differential"]), float(p6["opponent_pace_last_10"])) == (0.0, 0.0)
+    assert (float(p6["opponent_ft_rate_allowed"]), float(p6["opponent_def_rating_last_10"])) == (
+        0.0,
+        0.0,
+    )
