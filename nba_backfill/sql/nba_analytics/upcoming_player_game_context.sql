@@ -73,8 +73,11 @@
 --   team_offense / team_defense_game_summary games before the date; opponent_ft_rate_allowed:
 --   the mean of the opponent's per-game opp FTA * 100 / opponent_pace (each rounded to 3; its
 --   last 10 games having both, pace > 0), rounded to 3; 0.0 without games: team_context.py.
---   The processor's floor (game_date >= '2024-10-01', the season it was written in) is read
---   as the date's season (on or after October 1 of it); 10 games fit in the 30 days before.
+--   The processor's floor is taken as written: games on or after DATE '2024-10-01' only, so
+--   dates before it get its 0.0 fallbacks, as it would write them in a backfill. Divergence:
+--   the games are also those of the catalog's 30-day look-back (in season 10 games fit in it);
+--   after an off-season production reaches back to the prior season's last games, this does
+--   not (0.0 until the season's first games).
 --   travel_miles, time_zone_changes NULL as
 --   written ("TBD" there): travel_context.py
 --   universal_player_id: the registry's id of the lookup (any season; the lowest id if several,
@@ -342,9 +345,9 @@ lines AS (
 
 -- team_context.py: each team's last 10 games before the date (see the header).
 match_teams AS (
-  SELECT DISTINCT game_date, season_year, team_abbr FROM roster
+  SELECT DISTINCT game_date, team_abbr FROM roster
   UNION DISTINCT
-  SELECT DISTINCT game_date, season_year, opponent_team_abbr FROM roster
+  SELECT DISTINCT game_date, opponent_team_abbr FROM roster
 ),
 
 offense_recent AS (
@@ -358,7 +361,7 @@ offense_recent AS (
     ON t.team_abbr = mt.team_abbr
     AND t.game_date BETWEEN DATE_SUB(mt.game_date, INTERVAL 30 DAY)
     AND DATE_SUB(mt.game_date, INTERVAL 1 DAY)
-    AND t.game_date >= DATE(mt.season_year, 10, 1)
+    AND t.game_date >= DATE '2024-10-01'  -- team_context.py's floor, as written
   WHERE t.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
     AND DATE_SUB(@end_date, INTERVAL 1 DAY)
 ),
@@ -384,7 +387,7 @@ defense_recent AS (
     ON d.defending_team_abbr = mt.team_abbr
     AND d.game_date BETWEEN DATE_SUB(mt.game_date, INTERVAL 30 DAY)
     AND DATE_SUB(mt.game_date, INTERVAL 1 DAY)
-    AND d.game_date >= DATE(mt.season_year, 10, 1)
+    AND d.game_date >= DATE '2024-10-01'  -- team_context.py's floor, as written
   WHERE d.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
     AND DATE_SUB(@end_date, INTERVAL 1 DAY)
 ),
