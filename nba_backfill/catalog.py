@@ -276,7 +276,12 @@ _TABLES: tuple[TableSpec, ...] = (
         ("game_date", "player_lookup"),
         "team_abbr",
         Completeness.EVERY_TEAM,
-        depends_on=(Dependency(PGS, lookback_days=30, same_date=False),),
+        depends_on=(
+            Dependency(PGS, lookback_days=30, same_date=False),
+            # team_context.py: both teams' last 10 games (pace, defense): ordering edges
+            Dependency(TOGS, lookback_days=30, same_date=False, required=False),
+            Dependency(TDGS, lookback_days=30, same_date=False, required=False),
+        ),
         expected_set="upcoming_players",
         windows=(
             # Production's completeness checker: his latest team (player_daily_cache's 180-day

@@ -87,12 +87,13 @@ def test_one_date_replans_it_and_the_windows_reading_it(filled: Warehouse) -> No
     one = Selection("dates", (day,))
     plan = Planner(wh).plan(P4_START, P4_END, [TDGS], 31, select=one)
     # team_defense_game_summary's readers: the zone analysis (60 days before), and through
-    # it the composite factors and the feature store; the player tables do not read it.
-    assert set(plan.tables) == {TDGS, TDZA, PCF, MLFS}
+    # it the composite factors and the feature store; the upcoming player context (the
+    # opponent's last 10 games, 30 days before), and through it the Phase 4 player tables.
+    assert set(plan.tables) == {TDGS, TDZA, PCF, MLFS, UPCG, PSZA, PDC}
     assert plan.tables[TDGS].reasons() == {day: "requested"}
     windows = after(wh, day, 60)
     assert windows == [D(2021, 12, 2), D(2021, 12, 3), D(2021, 12, 4), D(2021, 12, 5)]
-    for table in (TDZA, PCF, MLFS):
+    for table in (TDZA, PCF, MLFS, UPCG, PSZA, PDC):
         assert plan.tables[table].to_fill == windows, table
     assert plan.tables[TDZA].stale[windows[0]] == (
         "stale: input team_defense_game_summary 2021-12-01 is refilled first, in the same run"
@@ -173,7 +174,7 @@ def test_plan_says_why_each_date_is_planned(filled: Warehouse) -> None:
 
     tables = json.loads(res.output)["tables"]  # every date's reason
     assert tables[TDGS]["reasons"] == {"2021-12-01": "requested"}
-    assert sorted(tables) == sorted([TDGS, TDZA, PCF, MLFS])
+    assert sorted(tables) == sorted([TDGS, TDZA, PCF, MLFS, UPCG, PSZA, PDC])
 
 
 BAD_CLI = [

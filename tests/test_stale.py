@@ -65,12 +65,18 @@ def test_a_refilled_phase3_date_replans_the_phase4_dates_whose_windows_read_it(
     for table in (TDZA, PCF, MLFS):
         assert sorted(both.tables[table].stale) == stale, table
         assert both.tables[table].to_fill == stale, table
-    assert both.tables[PSZA].to_fill == both.tables[PDC].to_fill == []
+    # The upcoming context reads the team defense too (team_context.py: the opponent's last 10
+    # games, 30 days back): its dates after the refill, and through them the Phase 4 player
+    # tables reading its same-date rows.
+    assert both.tables[UPCG].to_fill == stale
+    assert both.tables[PSZA].to_fill == both.tables[PDC].to_fill == stale
     assert both.tables[TDZA].stale[stale[0]] == (
         "stale: input team_defense_game_summary 2021-12-01 is refilled first, in the same run"
     )
+    # (the composite factors name their first input refilled first: the upcoming context, the
+    # zones being refilled first too)
     assert both.tables[PCF].stale[stale[0]] == (
-        "stale: input team_defense_zone_analysis 2021-12-02 is refilled first, in the same run"
+        "stale: input upcoming_player_game_context 2021-12-02 is refilled first, in the same run"
     )
 
     # Across runs: run 1 (--skip-phase4) refills the date; run 2 plans the stale dates.
@@ -113,6 +119,14 @@ def test_a_refilled_phase3_date_replans_the_phase4_dates_whose_windows_read_it(
     assert g2.tables[MLFS].to_fill == stale  # reads the zones too
     fill(wh, PCF, stale[0], stale[-1])
     fill(wh, MLFS, stale[0], stale[-1])
+    # The upcoming context's dates after the refill remain (run 1 skipped them: Phase 3 here
+    # refilled the team defense only); then the player tables reading them.
+    rest = Planner(wh).plan(P4_START, P4_END, chunk_days=31)
+    assert rest.tables[UPCG].stale == {
+        d: "stale: input team_defense_game_summary 2021-12-01 refilled after it" for d in stale
+    }
+    for table in (UPCG, PSZA, PDC, PCF, MLFS):
+        fill(wh, table, stale[0], stale[-1])
     assert Planner(wh).plan(P4_START, P4_END, chunk_days=31).empty
 
 

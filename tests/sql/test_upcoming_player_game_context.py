@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from nba_backfill.catalog import PGS, TABLES, UPCG
+from nba_backfill.catalog import PGS, TABLES, TDGS, TOGS, UPCG
 from nba_backfill.phase2 import GAMEBOOK, INJURY_REPORT, PLAYERS_REGISTRY
 from nba_backfill.settings import load_settings
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
@@ -52,6 +52,25 @@ HISTORY = {
 }
 
 
+# team_context.py's inputs: (team, date, pace) of team_offense_game_summary and (defending
+# team, date, defensive_rating, opp FTA, opponent pace) of team_defense_game_summary.
+TEAM_PACE = [
+    ("BOS", dt.date(2024, 12, 8), 100.0),
+    ("BOS", dt.date(2024, 12, 6), 98.5),
+    ("LAL", dt.date(2024, 12, 7), 102.0),
+    ("LAL", dt.date(2024, 12, 5), 101.0),
+    ("LAL", dt.date(2024, 12, 3), 103.0),
+    ("MIA", dt.date(2024, 9, 28), 120.0),  # before team_context.py's 2024-10-01: not read
+    ("MIA", dt.date(2024, 10, 23), 95.0),
+]
+TEAM_DEFENSE = [
+    ("BOS", dt.date(2024, 12, 8), 110.0, 20, 100.0),
+    ("BOS", dt.date(2024, 12, 6), 112.5, 25, 98.5),
+    ("BOS", dt.date(2024, 12, 4), 109.0, None, 99.0),  # no FTA: not in the FT rate
+    ("LAL", dt.date(2024, 12, 7), 105.0, 18, 90.0),
+]
+
+
 def _at(hour: int) -> dt.datetime:
     return dt.datetime(2024, 12, 10, hour, tzinfo=dt.UTC)
 
@@ -60,7 +79,30 @@ def _at(hour: int) -> dt.datetime:
 def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
     path = tmp_path_factory.mktemp("upcg") / "w.duckdb"
     w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
-    w.ensure_tables([TABLES[t] for t in (PGS, UPCG)])
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG, TOGS, TDGS)])
+    _insert(
+        w,
+        TOGS,
+        [
+            {"game_date": day, "team_abbr": team, "game_id": f"g{team}{day:%m%d}", "pace": pace}
+            for team, day, pace in TEAM_PACE
+        ],
+    )
+    _insert(
+        w,
+        TDGS,
+        [
+            {
+                "game_date": day,
+                "defending_team_abbr": team,
+                "game_id": f"g{team}{day:%m%d}",
+                "defensive_rating": rating,
+                "opp_ft_attempts": fta,
+                "opponent_pace": pace,
+            }
+            for team, day, rating, fta, pace in TEAM_DEFENSE
+        ],
+    )
     _insert(
         w,
         PGS,
@@ -323,7 +365,7 @@ def completeness(
 ) -> Iterator[dict[tuple[str, dt.date], dict[str, Any]]]:
     path = tmp_path_factory.mktemp("upcg_cc") / "w.duckdb"
     w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
-    w.ensure_tables([TABLES[t] for t in (PGS, UPCG)])
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG, TOGS, TDGS)])
     pgs = [
         # ca: NYK earlier, BOS latest; cb and cn: BOS; ct: LAL earlier, BOS latest (on D he
         # plays for LAL: the checker's team is his latest summary row's)
@@ -488,3 +530,163 @@ def test_game_start_time_local(completeness: dict, context: dict) -> None:
     assert completeness["cn", NOV]["game_start_time_local"] == "12:00 PM ET"
     assert context["p6"]["game_start_time_local"] == "7:00 PM ET"  # daylight time in October
     assert context["p1"]["game_start_time_local"] is None  # no tip-off in the schedule
+
+
+def test_team_context_last_10(context: dict) -> None:
+    p1, p2, p6 = context["p1"], context["p2"], context["p6"]
+    # BOS's pace 99.25, LAL's 102.0: -2.75 / 2.75 (rounded to 2), stored NUMERIC(5,1)
+    assert (float(p1["pace_differential"]), float(p1["opponent_pace_last_10"])) == (-2.8, 102.0)
+    assert (float(p2["pace_differential"]), float(p2["opponent_pace_last_10"])) == (2.8, 99.3)
+    # LAL allowed 18 FTA on 90.0 possessions: 20.000; BOS 20 / 100.0 and 25 / 98.5 (25.381,
+    # the 12-04 game has no FTA): mean 22.6905, rounded to 22.691; defensive ratings 105.0 and
+    # (110.0 + 112.5 + 109.0) / 3 = 110.5
+    assert (float(p1["opponent_ft_rate_allowed"]), float(p1["opponent_def_rating_last_10"])) == (
+        20.0,
+        105.0,
+    )
+    assert (float(p2["opponent_ft_rate_allowed"]), float(p2["opponent_def_rating_last_10"])) == (
+        22.691,
+        110.5,
+    )
+    # 10-25: MIA's 09-28 game is before the floor (95.0 only); NYK has no game: 0.0 throughout
+    assert (float(p6["pace_differential"]), float(p6["opponent_pace_last_10"])) == (0.0, 0.0)
+    assert (float(p6["opponent_ft_rate_allowed"]), float(p6["opponent_def_rating_last_10"])) == (
+        0.0,
+        0.0,
+    )
+
+
+# --- team_context.py's floor and look-back, one world per case ---------------------------------
+# EARLY: before production's literal floor (game_date >= '2024-10-01'): its 0.0 fallbacks even
+# with games in the 30 days. LATE: NYK has 12 games in the 30 days, 10 of them read. EDGE: the
+# floor's own day (10-01 read, 09-30 not). OFFSEASON: the documented divergence (the 30-day
+# look-back does not reach April's games, where production would).
+EARLY = dt.date(2024, 4, 10)
+LATE = dt.date(2024, 12, 20)
+EDGE = dt.date(2024, 10, 24)
+OFFSEASON = dt.date(2025, 10, 25)
+
+# NYK's games before LATE, most recent first: (date, pace, defensive rating, opp FTA, opp pace)
+NYK_GAMES = [
+    (dt.date(2024, 12, 18), 95.0, 114.5, None, 100.0),  # no FTA: the FT rate reaches the 11th
+    (dt.date(2024, 12, 16), 98.0, 110.0, 20, 100.0),
+    (dt.date(2024, 12, 14), 100.0, 112.0, 22, 100.0),
+    (dt.date(2024, 12, 12), 102.0, 108.0, 24, 100.0),
+    (dt.date(2024, 12, 10), 104.0, 115.0, 18, 100.0),
+    (dt.date(2024, 12, 8), 97.0, 105.0, 25, 96.0),
+    (dt.date(2024, 12, 6), 99.0, 111.0, 21, 100.0),
+    (dt.date(2024, 12, 4), 101.0, 109.0, 19, 100.0),
+    (dt.date(2024, 12, 2), 103.0, 113.0, 23, 100.0),
+    (dt.date(2024, 11, 30), 97.0, 107.0, 20, 100.0),
+    (dt.date(2024, 11, 28), 130.0, 150.0, 30, 100.0),  # 11th: in the FT rate only
+    (dt.date(2024, 11, 26), 130.0, 150.0, 50, 100.0),  # 12th: never
+]
+# (team, date, pace, defensive rating, opp FTA, opp pace) of the other teams
+OTHER_GAMES = [
+    ("MIA", dt.date(2024, 12, 17), 101.0, 109.0, 20, 100.0),
+    ("MIA", dt.date(2024, 12, 15), 100.0, 111.0, 22, 100.0),
+    ("MIA", dt.date(2024, 12, 13), 102.0, 113.0, 24, 100.0),
+    # before the floor, in EARLY's 30 days
+    ("BOS", dt.date(2024, 4, 8), 99.0, 110.0, 20, 100.0),
+    ("LAL", dt.date(2024, 4, 7), 101.0, 112.0, 22, 100.0),
+    # around the floor, in EDGE's 30 days
+    ("LAL", dt.date(2024, 9, 30), 130.0, 150.0, 40, 100.0),
+    ("BOS", dt.date(2024, 10, 1), 98.0, 111.0, 21, 100.0),
+    ("LAL", dt.date(2024, 10, 22), 104.0, 108.25, 22, 88.0),
+    ("BOS", dt.date(2024, 10, 22), 101.0, None, None, None),  # a box without a defense row
+    # the prior season's last games, 6 months before OFFSEASON
+    ("BOS", dt.date(2025, 4, 12), 99.0, 110.0, 20, 100.0),
+    ("LAL", dt.date(2025, 4, 13), 101.0, 112.0, 22, 100.0),
+]
+
+
+@pytest.fixture(scope="module")
+def team_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, dict[str, Any]]]:
+    path = tmp_path_factory.mktemp("upcg_team") / "w.duckdb"
+    w = DuckDBWarehouse(load_settings(warehouse={"duckdb_path": str(path)}))
+    w.ensure_tables([TABLES[t] for t in (PGS, UPCG, TOGS, TDGS)])
+    games = [("NYK", *g) for g in NYK_GAMES] + OTHER_GAMES
+    _insert(
+        w,
+        TOGS,
+        [
+            {"game_date": day, "team_abbr": team, "game_id": f"g{team}{day:%y%m%d}", "pace": pace}
+            for team, day, pace, *_ in games
+        ],
+    )
+    _insert(
+        w,
+        TDGS,
+        [
+            {
+                "game_date": day,
+                "defending_team_abbr": team,
+                "game_id": f"g{team}{day:%y%m%d}",
+                "defensive_rating": rating,
+                "opp_ft_attempts": fta,
+                "opponent_pace": opp_pace,
+            }
+            for team, day, _, rating, fta, opp_pace in games
+            if rating is not None
+        ],
+    )
+    raw = Phase2()
+    raw.game(LATE, "NYK", "MIA", players={"NYK": [Player("n1")], "MIA": [Player("m1")]})
+    raw.game(EARLY, "BOS", "LAL", players={"BOS": [Player("e1")], "LAL": [Player("e2")]})
+    raw.game(EDGE, "BOS", "LAL", players={"BOS": [Player("f1")], "LAL": [Player("f2")]})
+    raw.game(OFFSEASON, "BOS", "LAL", players={"BOS": [Player("o1")], "LAL": [Player("o2")]})
+    raw.load(w)
+    for day in (EARLY, EDGE, LATE, OFFSEASON):
+        w.replace_range(TABLES[UPCG], day, day)
+    got = w.fetch(f"SELECT * FROM {UPCG}")
+    yield {
+        r["player_lookup"]: {
+            c: float(r[c])
+            for c in (
+                "pace_differential",
+                "opponent_pace_last_10",
+                "opponent_ft_rate_allowed",
+                "opponent_def_rating_last_10",
+            )
+        }
+        for r in got
+    }
+    w.close()
+
+
+def _ctx(pace_diff: float, opp_pace: float, ft_rate: float, def_rating: float) -> dict:
+    return {
+        "pace_differential": pace_diff,
+        "opponent_pace_last_10": opp_pace,
+        "opponent_ft_rate_allowed": ft_rate,
+        "opponent_def_rating_last_10": def_rating,
+    }
+
+
+def test_team_context_before_the_floor_is_the_fallback(team_context: dict) -> None:
+    # 04-08 and 04-07 are in the 30 days but before 2024-10-01: no game read, 0.0 throughout
+    assert team_context["e1"] == team_context["e2"] == _ctx(0.0, 0.0, 0.0, 0.0)
+
+
+def test_team_context_reads_the_last_10_games(team_context: dict) -> None:
+    # NYK's 10 latest paces (12-18 .. 11-30) sum to 996.0: 99.6; MIA's three 303.0: 101.0
+    # NYK's 10 latest defensive ratings sum to 1104.5: 110.45 (the 11th and 12th, 150.0, not)
+    # NYK's FT rate: 12-18 has no FTA, so the 10 latest with one are 12-16 .. 11-28: 20, 22, 24,
+    # 18, 25 * 100 / 96.0 = 26.042, 21, 19, 23, 20, 30 = 223.042 / 10 = 22.3042 -> 22.304
+    assert team_context["m1"] == _ctx(1.4, 99.6, 22.304, 110.45)
+    # MIA allowed 20, 22, 24 per 100.0: 22.0; ratings 109, 111, 113: 111.0
+    assert team_context["n1"] == _ctx(-1.4, 101.0, 22.0, 111.0)
+
+
+def test_team_context_from_the_floor_day_on(team_context: dict) -> None:
+    # LAL's 09-30 game (130.0) is before the floor: 104.0 only; BOS 10-01 and 10-22: 99.5
+    # (its 10-22 game has no defense row: defense 10-01 only, 21 per 100.0, rating 111.0);
+    # LAL allowed 22 on 88.0 possessions: 25.0, rating 108.25
+    assert team_context["f1"] == _ctx(-4.5, 104.0, 25.0, 108.25)
+    assert team_context["f2"] == _ctx(4.5, 99.5, 21.0, 111.0)
+
+
+def test_team_context_after_an_offseason_is_the_fallback(team_context: dict) -> None:
+    # The documented divergence: production would average April's games (BOS 99.0, LAL
+    # 101.0); the 30-day look-back holds none, so 0.0 until the season's first games
+    assert team_context["o1"] == team_context["o2"] == _ctx(0.0, 0.0, 0.0, 0.0)

@@ -68,6 +68,16 @@
 --   game_start_time_local: the schedule's game_date_est as h:mm AM/PM in America/New_York
 --   plus ' ET' (the processor's _extract_game_time; its schedule query, loaders/
 --   game_data_loaders.py, selects no arena_timezone, so the default zone always applies);
+--   pace_differential (his team's mean pace - the opponent's, rounded to 2),
+--   opponent_pace_last_10 (2), opponent_def_rating_last_10 (2): over each team's last 10
+--   team_offense / team_defense_game_summary games before the date; opponent_ft_rate_allowed:
+--   the mean of the opponent's per-game opp FTA * 100 / opponent_pace (each rounded to 3; its
+--   last 10 games having both, pace > 0), rounded to 3; 0.0 without games: team_context.py.
+--   The processor's floor is taken as written: games on or after DATE '2024-10-01' only, so
+--   dates before it get its 0.0 fallbacks, as it would write them in a backfill. Divergence:
+--   the games are also those of the catalog's 30-day look-back (in season 10 games fit in it);
+--   after an off-season production reaches back to the prior season's last games, this does
+--   not (0.0 until the season's first games).
 --   travel_miles, time_zone_changes NULL as
 --   written ("TBD" there): travel_context.py
 --   universal_player_id: the registry's id of the lookup (any season; the lowest id if several,
@@ -333,6 +343,85 @@ lines AS (
     AND src.game_date = r.game_date
 ),
 
+-- team_context.py: each team's last 10 games before the date (see the header).
+match_teams AS (
+  SELECT DISTINCT game_date, team_abbr FROM roster
+  UNION DISTINCT
+  SELECT DISTINCT game_date, opponent_team_abbr FROM roster
+),
+
+offense_recent AS (
+  SELECT
+    mt.game_date,
+    mt.team_abbr,
+    t.pace,
+    ROW_NUMBER() OVER (PARTITION BY mt.game_date, mt.team_abbr ORDER BY t.game_date DESC) AS rn
+  FROM match_teams AS mt
+  INNER JOIN nba_analytics.team_offense_game_summary AS t
+    ON t.team_abbr = mt.team_abbr
+    AND t.game_date BETWEEN DATE_SUB(mt.game_date, INTERVAL 30 DAY)
+    AND DATE_SUB(mt.game_date, INTERVAL 1 DAY)
+    AND t.game_date >= DATE '2024-10-01'  -- team_context.py's floor, as written
+  WHERE t.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+),
+
+defense_recent AS (
+  SELECT
+    mt.game_date,
+    mt.team_abbr,
+    d.defensive_rating,
+    -- FTA allowed per 100 opponent possessions, per game (games without both skipped)
+    IF(
+      d.opp_ft_attempts IS NOT NULL AND d.opponent_pace > 0,
+      ROUND(CAST(d.opp_ft_attempts AS NUMERIC) * 100 / d.opponent_pace, 3),
+      NULL
+    ) AS ft_rate,
+    ROW_NUMBER() OVER (PARTITION BY mt.game_date, mt.team_abbr ORDER BY d.game_date DESC) AS rn,
+    ROW_NUMBER() OVER (
+      PARTITION BY mt.game_date, mt.team_abbr, d.opp_ft_attempts IS NOT NULL AND d.opponent_pace > 0
+      ORDER BY d.game_date DESC
+    ) AS ft_rn
+  FROM match_teams AS mt
+  INNER JOIN nba_analytics.team_defense_game_summary AS d
+    ON d.defending_team_abbr = mt.team_abbr
+    AND d.game_date BETWEEN DATE_SUB(mt.game_date, INTERVAL 30 DAY)
+    AND DATE_SUB(mt.game_date, INTERVAL 1 DAY)
+    AND d.game_date >= DATE '2024-10-01'  -- team_context.py's floor, as written
+  WHERE d.game_date BETWEEN DATE_SUB(@start_date, INTERVAL 30 DAY)
+    AND DATE_SUB(@end_date, INTERVAL 1 DAY)
+),
+
+team_form AS (
+  -- Exact averages (NUMERIC); NULL = no game.
+  SELECT
+    mt.game_date,
+    mt.team_abbr,
+    o.pace,
+    d.def_rating,
+    d.ft_rate
+  FROM match_teams AS mt
+  LEFT JOIN (
+    SELECT game_date, team_abbr, AVG(CAST(pace AS NUMERIC)) AS pace
+    FROM offense_recent
+    WHERE rn <= 10
+    GROUP BY game_date, team_abbr
+  ) AS o
+    ON o.game_date = mt.game_date
+    AND o.team_abbr = mt.team_abbr
+  LEFT JOIN (
+    SELECT
+      game_date,
+      team_abbr,
+      AVG(IF(rn <= 10, CAST(defensive_rating AS NUMERIC), NULL)) AS def_rating,
+      AVG(IF(ft_rate IS NOT NULL AND ft_rn <= 10, CAST(ft_rate AS NUMERIC), NULL)) AS ft_rate
+    FROM defense_recent
+    GROUP BY game_date, team_abbr
+  ) AS d
+    ON d.game_date = mt.game_date
+    AND d.team_abbr = mt.team_abbr
+),
+
 -- Production's completeness checker as this processor calls it: five windows, DNP-aware, the
 -- gamebook as the upstream table (see the header).
 cc_windows AS (
@@ -563,6 +652,11 @@ SELECT
     AS FLOAT64
   ) AS total_movement,
   CAST(ln.total_source AS STRING) AS game_total_source,
+  -- team_context.py rounds each in SQL and returns 0.0 without data
+  CAST(COALESCE(ROUND(tf.pace - otf.pace, 2), 0) AS FLOAT64) AS pace_differential,
+  CAST(COALESCE(ROUND(otf.pace, 2), 0) AS FLOAT64) AS opponent_pace_last_10,
+  CAST(COALESCE(ROUND(otf.ft_rate, 3), 0) AS FLOAT64) AS opponent_ft_rate_allowed,
+  CAST(COALESCE(ROUND(otf.def_rating, 2), 0) AS FLOAT64) AS opponent_def_rating_last_10,
   -- h:mm AM/PM in the arena's zone: the processor's schedule query selects no arena_timezone,
   -- so its default (America/New_York, "ET") always applies
   CAST(
@@ -696,6 +790,12 @@ LEFT JOIN registry AS reg
 LEFT JOIN streaks AS st
   ON st.game_date = r.game_date
   AND st.player_lookup = r.player_lookup
+LEFT JOIN team_form AS tf
+  ON tf.game_date = r.game_date
+  AND tf.team_abbr = r.team_abbr
+LEFT JOIN team_form AS otf
+  ON otf.game_date = r.game_date
+  AND otf.team_abbr = r.opponent_team_abbr
 LEFT JOIN tip_offs AS tip
   ON tip.game_id = r.game_id
   AND tip.game_date = r.game_date
