@@ -558,51 +558,77 @@ vectors AS (
     ] AS fs
   FROM resolved
 ),
-scored AS (
-  -- P's quality scorer per feature: weight, canonical source, default?, optional?, category.
-  SELECT
-    * EXCEPT (fs),
-    ARRAY(SELECT d.v FROM UNNEST(fs) AS d ORDER BY d.i) AS features,
-    ARRAY(
-      SELECT AS STRUCT
-        d.i,
-        d.s,
-        CASE d.s
-          WHEN 'phase4' THEN 100 WHEN 'phase3' THEN 87 WHEN 'calculated' THEN 100
-          WHEN 'vegas' THEN 100 WHEN 'bettingpros' THEN 100 WHEN 'opponent_history' THEN 90
-          WHEN 'minutes_ppm' THEN 95 WHEN 'missing' THEN 0 ELSE 40
-        END AS w,
-        CASE
-          WHEN d.s IN ('phase4', 'vegas', 'opponent_history', 'minutes_ppm') THEN 'phase4'
-          WHEN d.s IN ('phase3', 'calculated', 'bettingpros') THEN d.s
-          ELSE 'default'
-        END AS canonical,
-        d.s IN ('default', 'fallback', 'missing') AS is_default,
-        d.i IN (25, 26, 27) OR d.i >= 37 AS optional,
-        CASE
-          WHEN d.i IN (5, 6, 7, 8, 13, 14) THEN 'matchup'
-          WHEN d.i IN (0, 1, 2, 3, 4, 29, 30, 31, 32, 33, 34, 35, 36, 37, 43, 44, 45, 46, 48, 49,
-                       54, 55, 56, 58) THEN 'player_history'
-          WHEN d.i IN (22, 23, 24, 57) THEN 'team_context'
-          WHEN d.i IN (25, 26, 27, 28) THEN 'vegas'
-          ELSE 'game_context'
-        END AS category
-      FROM UNNEST(fs) AS d
-      ORDER BY d.i
-    ) AS fq
-  FROM vectors
-),
 per_feature AS (
-  -- One row per (player, date, feature): the quality columns below are one pass over it
-  -- (a correlated subquery per column would expand every row once per column).
-  SELECT s.game_date, s.player_lookup, q.i, q.s, q.w, q.canonical, q.is_default, q.optional,
-    q.category
-  FROM scored AS s, UNNEST(s.fq) AS q
+  -- One row per (player, date, feature), P's quality scorer per feature: weight, canonical
+  -- source, default?, optional?, category. Every per-row array and count below is one GROUP BY
+  -- over it: an ARRAY(SELECT ... FROM UNNEST(...)) per column is a correlated subquery per row,
+  -- which took a 92-day chunk to 2.6 GB on DuckDB.
+  SELECT
+    s.game_date,
+    s.player_lookup,
+    d.v,
+    d.i,
+    d.s,
+    CASE d.s
+      WHEN 'phase4' THEN 100 WHEN 'phase3' THEN 87 WHEN 'calculated' THEN 100
+      WHEN 'vegas' THEN 100 WHEN 'bettingpros' THEN 100 WHEN 'opponent_history' THEN 90
+      WHEN 'minutes_ppm' THEN 95 WHEN 'missing' THEN 0 ELSE 40
+    END AS w,
+    CASE
+      WHEN d.s IN ('phase4', 'vegas', 'opponent_history', 'minutes_ppm') THEN 'phase4'
+      WHEN d.s IN ('phase3', 'calculated', 'bettingpros') THEN d.s
+      ELSE 'default'
+    END AS canonical,
+    d.s IN ('default', 'fallback', 'missing') AS is_default,
+    d.i IN (25, 26, 27) OR d.i >= 37 AS optional,
+    CASE
+      WHEN d.i IN (5, 6, 7, 8, 13, 14) THEN 'matchup'
+      WHEN d.i IN (0, 1, 2, 3, 4, 29, 30, 31, 32, 33, 34, 35, 36, 37, 43, 44, 45, 46, 48, 49,
+                   54, 55, 56, 58) THEN 'player_history'
+      WHEN d.i IN (22, 23, 24, 57) THEN 'team_context'
+      WHEN d.i IN (25, 26, 27, 28) THEN 'vegas'
+      ELSE 'game_context'
+    END AS category
+  FROM vectors AS s, UNNEST(s.fs) AS d
 ),
 feature_counts AS (
   SELECT
     q.game_date,
     q.player_lookup,
+    COUNT(*) AS n_features,
+    ARRAY_AGG(q.v ORDER BY q.i) AS features,
+    ARRAY_AGG(IF(q.is_default, q.i, NULL) IGNORE NULLS ORDER BY q.i) AS default_indices,
+    ARRAY_AGG(CAST(q.w AS FLOAT64) ORDER BY q.i) AS feature_weights,
+    ARRAY_AGG(q.canonical ORDER BY q.i) AS canonical_sources,
+    -- The reason of each defaulted feature, as P's DEFAULT_FALLBACK_REASONS (ascending).
+    STRING_AGG(
+      IF(q.is_default, CONCAT('"', CAST(q.i AS STRING), '": "',
+          CASE
+            WHEN q.i IN (5, 6, 7, 8) THEN 'composite_factors_missing'
+            WHEN q.i IN (13, 14) THEN 'opponent_defense_missing'
+            WHEN q.i IN (18, 19, 20) THEN 'shot_zone_data_missing'
+            WHEN q.i IN (25, 26, 27) THEN 'vegas_line_unavailable'
+            WHEN q.i IN (29, 30) THEN 'no_opponent_history'
+            WHEN q.i IN (31, 32) THEN 'minutes_ppm_unavailable'
+            WHEN q.i = 37 THEN 'star_teammates_out_unavailable'
+            WHEN q.i = 38 THEN 'game_total_line_unavailable'
+            WHEN q.i = 39 THEN 'days_rest_unavailable'
+            WHEN q.i = 40 THEN 'minutes_load_unavailable'
+            WHEN q.i = 41 THEN 'spread_unavailable'
+            WHEN q.i = 42 THEN 'implied_team_total_unavailable'
+            WHEN q.i IN (43, 44, 45, 46, 48, 49) THEN 'rolling_stats_unavailable'
+            WHEN q.i IN (47, 50) THEN 'dead_feature'
+            WHEN q.i IN (51, 52) THEN 'prop_streaks_unavailable'
+            WHEN q.i = 53 THEN 'line_vs_season_unavailable'
+            WHEN q.i = 54 THEN 'no_prior_line'
+            WHEN q.i IN (55, 56) THEN 'insufficient_prop_history'
+            WHEN q.i = 57 THEN 'team_history_unavailable'
+            WHEN q.i = 58 THEN 'insufficient_minutes_history'
+            WHEN q.i = 59 THEN 'pace_unavailable'
+            ELSE 'data_unavailable'
+          END, '"'), NULL),
+      ', ' ORDER BY q.i
+    ) AS fallback_reasons,
     SUM(IF(NOT (q.is_default AND q.optional), CAST(q.w AS INT64), NULL)) AS counted_weight,
     COUNTIF(NOT (q.is_default AND q.optional)) AS counted,
     COUNTIF(q.is_default) AS n_default,
@@ -635,7 +661,7 @@ feature_counts AS (
 aggregated AS (
   -- USING: the key columns come once (no qualified stars: not every engine reads them).
   SELECT *
-  FROM scored
+  FROM (SELECT * EXCEPT (fs) FROM vectors) AS v
   JOIN feature_counts USING (game_date, player_lookup)
 ),
 quality AS (
@@ -665,9 +691,9 @@ SELECT
   -- determine_primary_source: shares of raw 'phase4' / 'phase3' sources among the 60.
   CAST(
     CASE
-      WHEN n_raw_phase4 >= 0.9 * ARRAY_LENGTH(fq) THEN 'phase4'
-      WHEN n_raw_phase4 >= 0.5 * ARRAY_LENGTH(fq) THEN 'phase4_partial'
-      WHEN n_raw_phase3 >= 0.5 * ARRAY_LENGTH(fq) THEN 'phase3'
+      WHEN n_raw_phase4 >= 0.9 * n_features THEN 'phase4'
+      WHEN n_raw_phase4 >= 0.5 * n_features THEN 'phase4_partial'
+      WHEN n_raw_phase3 >= 0.5 * n_features THEN 'phase3'
       ELSE 'mixed'
     END AS STRING
   ) AS data_source,
@@ -692,9 +718,9 @@ SELECT
          ['composite_factors_missing'], ARRAY<STRING>[]),
       IF(defense_defaults > 0,
          ['opponent_defense_missing'], ARRAY<STRING>[]),
-      IF(n_default / ARRAY_LENGTH(fq) > 0.20,
+      IF(n_default / n_features > 0.20,
          [CONCAT('high_default_rate_',
-                 CAST(CAST(ROUND(100 * n_default / ARRAY_LENGTH(fq)) AS INT64) AS STRING), 'pct')],
+                 CAST(CAST(ROUND(100 * n_default / n_features) AS INT64) AS STRING), 'pct')],
          ARRAY<STRING>[]),
       IF(matchup_pct < 50, ['matchup_quality_critical'], ARRAY<STRING>[]),
       IF(game_context_pct < 50, ['game_context_quality_critical'], ARRAY<STRING>[])
@@ -702,8 +728,7 @@ SELECT
   ) AS quality_alerts,
   CAST(n_default AS INT64) AS default_feature_count,
   CAST(n_required_default AS INT64) AS required_default_count,
-  CAST(ARRAY(SELECT q.i FROM UNNEST(fq) AS q WHERE q.is_default ORDER BY q.i) AS ARRAY<INT64>)
-    AS default_feature_indices,
+  CAST(COALESCE(default_indices, ARRAY<INT64>[]) AS ARRAY<INT64>) AS default_feature_indices,
   CAST(n_phase4 AS INT64)
     AS phase4_feature_count,
   CAST(n_phase3 AS INT64)
@@ -764,60 +789,28 @@ SELECT
       ELSE 'critical'
     END AS STRING
   ) AS game_context_quality_tier,
-  -- The reason of each defaulted feature, as P's DEFAULT_FALLBACK_REASONS (JSON, ascending).
-  CAST(
-    CONCAT('{', ARRAY_TO_STRING(ARRAY(
-      SELECT CONCAT('"', CAST(q.i AS STRING), '": "',
-        CASE
-          WHEN q.i IN (5, 6, 7, 8) THEN 'composite_factors_missing'
-          WHEN q.i IN (13, 14) THEN 'opponent_defense_missing'
-          WHEN q.i IN (18, 19, 20) THEN 'shot_zone_data_missing'
-          WHEN q.i IN (25, 26, 27) THEN 'vegas_line_unavailable'
-          WHEN q.i IN (29, 30) THEN 'no_opponent_history'
-          WHEN q.i IN (31, 32) THEN 'minutes_ppm_unavailable'
-          WHEN q.i = 37 THEN 'star_teammates_out_unavailable'
-          WHEN q.i = 38 THEN 'game_total_line_unavailable'
-          WHEN q.i = 39 THEN 'days_rest_unavailable'
-          WHEN q.i = 40 THEN 'minutes_load_unavailable'
-          WHEN q.i = 41 THEN 'spread_unavailable'
-          WHEN q.i = 42 THEN 'implied_team_total_unavailable'
-          WHEN q.i IN (43, 44, 45, 46, 48, 49) THEN 'rolling_stats_unavailable'
-          WHEN q.i IN (47, 50) THEN 'dead_feature'
-          WHEN q.i IN (51, 52) THEN 'prop_streaks_unavailable'
-          WHEN q.i = 53 THEN 'line_vs_season_unavailable'
-          WHEN q.i = 54 THEN 'no_prior_line'
-          WHEN q.i IN (55, 56) THEN 'insufficient_prop_history'
-          WHEN q.i = 57 THEN 'team_history_unavailable'
-          WHEN q.i = 58 THEN 'insufficient_minutes_history'
-          WHEN q.i = 59 THEN 'pace_unavailable'
-          ELSE 'data_unavailable'
-        END, '"')
-      FROM UNNEST(fq) AS q
-      WHERE q.is_default
-      ORDER BY q.i
-    ), ', '), '}') AS STRING
-  ) AS feature_fallback_reasons_json,
+  -- P's DEFAULT_FALLBACK_REASONS as JSON (feature_counts: the reasons, ascending).
+  CAST(CONCAT('{', COALESCE(fallback_reasons, ''), '}') AS STRING)
+    AS feature_fallback_reasons_json,
   CAST('{}' AS STRING) AS feature_sample_sizes_json,
   CAST('{}' AS STRING) AS feature_expected_values_json,
   CAST('{}' AS STRING) AS feature_value_ranges_valid_json,
   CAST('{}' AS STRING) AS feature_last_updated_json,
-  CAST(CONCAT('v2_', CAST(ARRAY_LENGTH(fq) AS STRING), 'features') AS STRING)
+  CAST(CONCAT('v2_', CAST(n_features AS STRING), 'features') AS STRING)
     AS feature_schema_version,
   CAST(['v2_14features'] AS ARRAY<STRING>) AS breakout_model_compatible,
   CAST(FALSE AS BOOL) AS breakout_v3_features_available,
   CAST('v1_hybrid_20260205' AS STRING) AS quality_schema_version,
   CAST(
     CASE
-      WHEN n_raw_phase4 >= 0.9 * ARRAY_LENGTH(fq) THEN 'phase4'
-      WHEN n_raw_phase4 >= 0.5 * ARRAY_LENGTH(fq) THEN 'phase4_partial'
-      WHEN n_raw_phase3 >= 0.5 * ARRAY_LENGTH(fq) THEN 'phase3'
+      WHEN n_raw_phase4 >= 0.9 * n_features THEN 'phase4'
+      WHEN n_raw_phase4 >= 0.5 * n_features THEN 'phase4_partial'
+      WHEN n_raw_phase3 >= 0.5 * n_features THEN 'phase3'
       ELSE 'mixed'
     END AS STRING
   ) AS primary_data_source,
   CAST(IF(matchup_pct < 50, 'MATCHUP_UNAVAILABLE', 'COMPLETE') AS STRING) AS matchup_data_status,
   -- Helpers (never written): the write spreads them into feature_N_quality / feature_N_source.
-  CAST(ARRAY(SELECT CAST(q.w AS FLOAT64) FROM UNNEST(fq) AS q ORDER BY q.i) AS ARRAY<FLOAT64>)
-    AS _feature_quality,
-  CAST(ARRAY(SELECT q.canonical FROM UNNEST(fq) AS q ORDER BY q.i) AS ARRAY<STRING>)
-    AS _feature_source
+  CAST(feature_weights AS ARRAY<FLOAT64>) AS _feature_quality,
+  CAST(canonical_sources AS ARRAY<STRING>) AS _feature_source
 FROM quality
