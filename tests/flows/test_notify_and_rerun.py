@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from bench.checksum import checksum
-from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS
+from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS, UPCG
 from nba_backfill.rerun import ChunkRef
 from nba_backfill.settings import Settings
 from nba_backfill.warehouse import close_shared, shared_warehouse
@@ -203,8 +203,13 @@ def test_rerun_after_a_gate_block_fills_phase3_then_the_blocked_phase4(
     # The history reads the blocked gate and the failed chunk from their task runs' tags.
     [history] = read_failed_runs(since)
     assert history.gate_blocked and not history.whole_range
-    [chunk] = history.unfinished
-    assert chunk.phase == 3 and chunk.table == TDGS and chunk.start <= FAULT_DAY <= chunk.end
+    [chunk] = [c for c in history.unfinished if c.table == TDGS]
+    assert chunk.phase == 3 and chunk.start <= FAULT_DAY <= chunk.end
+    # The upcoming context reads the team summaries 30 days back: each of its 3 chunks reads
+    # the failed one's dates, so none ran; nothing else is unfinished.
+    context = sorted((c.start, c.end) for c in history.unfinished if c.table == UPCG)
+    assert len(history.unfinished) == 1 + len(context) == 4
+    assert context[0][0] == SLICE_START and context[-1][1] == END
 
     monkeypatch.delenv("NBA_BACKFILL_FAULTS__PERMANENT")
     close_shared()
@@ -215,10 +220,11 @@ def test_rerun_after_a_gate_block_fills_phase3_then_the_blocked_phase4(
     state = rerun_failed_dates(since=since, return_state=True)
     assert state.is_completed(), state.message
     report = state.result()
-    assert set(report["fixed"]) == {TDGS} | {s.name for s in PHASE4}
+    assert set(report["fixed"]) == {TDGS, UPCG} | {s.name for s in PHASE4}
     assert report["fixed"][PHASE4[-1].name] == [d.isoformat() for d in phase4_dates]
     wh = shared_warehouse()
     assert _complete_dates(wh, TDGS) == set(wh.schedule(SLICE_START, END))
+    assert _complete_dates(wh, UPCG) == set(wh.schedule(SLICE_START, END))
     for spec in PHASE4:
         assert set(wh.date_profile(spec, SLICE_START, END)) == set(phase4_dates), spec.name
 
