@@ -66,8 +66,9 @@ class WarehouseSettings(BaseModel):
         description=(
             "DuckDB's buffer pool cap (its default is 80 % of the machine's RAM); larger "
             "queries spill to <duckdb_path>.tmp where they can. The feature store's model over "
-            "a 92-day chunk needs about 1.1 GB and cannot spill all of it (512MB failed a full "
-            "run with an out-of-memory error); two such chunks run at once"
+            "a 92-day chunk needs about 0.5 GB and cannot spill all of it (a 450MB cap fails "
+            "it; a full run at 600MB failed its chunks running side by side); up to "
+            "max_concurrency chunks run at once"
         ),
     )
     duckdb_partition_expiration: Literal["contract", "none"] = Field(

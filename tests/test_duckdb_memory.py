@@ -33,7 +33,8 @@ def test_every_connection_takes_the_cap(tmp_path: Path, given: str, shown: str) 
 
 
 def test_the_default_caps_duckdb_with_room_for_two_feature_store_chunks() -> None:
-    # 512MB failed a full `make run`: the feature store's 92-day chunk needs ~1.1 GB
+    # 600MB failed a full `make run`: the feature store's 92-day chunks (~0.5 GB each) run
+    # side by side
     assert load_settings().warehouse.duckdb_memory_limit == "4GB"
 
 
