@@ -85,8 +85,9 @@ def prefect_server() -> Iterator[None]:
 
 # The end-to-end tier (`make test-slow`, run by CI after `make test`): whole backfills on the
 # BigQuery emulator, deployments under a process worker, SIGKILLs and their resumes, the chaos
-# scenarios on the slice. Each takes minutes; `make test` keeps the rest (27.6 min on 2 cores
-# at this split, against a ~15 min budget: `--durations=25` names what to cut next).
+# scenarios on the slice. Each takes minutes; `make test` keeps the rest (14.7 min on an idle
+# 2-core machine, 27.6 min on a shared one, against a ~15 min budget: `--durations=25` names
+# what to cut next).
 SLOW_MODULES = (
     "tests/chaos/",
     "tests/cli/test_resume.py",

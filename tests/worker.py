@@ -5,6 +5,7 @@ tests that run a real deployment run on the session's test server (producers, ca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,8 +61,14 @@ def start_worker(pool: str, log: Path, *, run_once: bool) -> subprocess.Popen[by
         )
 
 
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the worker's process group, SIGKILL after 30 s."""
+def stop_worker(proc: subprocess.Popen[bytes], *, exit_within: float = 0) -> None:
+    """SIGTERM the worker's process group, SIGKILL after 30 s. With ``exit_within``, first
+    wait that long for it to exit by itself: a ``--run-once`` worker's flow-run process still
+    sends its last log batches after the server shows the run final, and a SIGTERM to the
+    group then would lose them."""
+    if exit_within and proc.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(exit_within)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS, UPTG
-from nba_backfill.planner import Chunk, Planner
+from nba_backfill.planner import Chunk, Plan, Planner
 from nba_backfill.readiness import ONE_DAY
 from nba_backfill.settings import Settings
 from nba_backfill.validation import validate
@@ -39,6 +39,34 @@ def _doomed(chunks: list[Chunk], wh: Warehouse) -> tuple[Chunk, dt.date]:
     return chunk, chunk.dates[len(chunk.dates) // 2]
 
 
+def _label(c: Chunk) -> str:
+    return f"phase3 · {c.table.split('.')[1]} · {c.start}..{c.end}"
+
+
+def _readers(plan: Plan, doomed: set[str], tables: set[str]) -> list[Chunk]:
+    """The chunks of ``tables`` that read a doomed chunk's dates, directly or through another
+    such chunk (``plan.upstream``: the flow waits on these edges)."""
+    chunks = {c.id: c for tp in plan.tables.values() for c in tp.chunks}
+    out: set[str] = set()
+    grew = True
+    while grew:
+        grew = False
+        for cid, ups in plan.upstream.items():
+            if cid in out or cid in doomed or chunks[cid].table not in tables:
+                continue
+            if any(u in doomed or u in out for u in ups):
+                out.add(cid)
+                grew = True
+    return [chunks[c] for c in sorted(out)]
+
+
+def _around(start: dt.date, end: dt.date, days: set[dt.date]) -> list[tuple[dt.date, dt.date]]:
+    """The spans of ``[start, end]`` outside the days' span (first to last failed day)."""
+    lo, hi = min(days), max(days)
+    spans = [(start, lo - ONE_DAY), (hi + ONE_DAY, end)]
+    return [(a, b) for a, b in spans if a <= b]
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS, indirect=True)
 def test_permanent_faults_fail_by_name_and_fill_everything_else(
     scenario: Scenario, chaos_env: Settings, monkeypatch: pytest.MonkeyPatch
@@ -63,14 +91,20 @@ def test_permanent_faults_fail_by_name_and_fill_everything_else(
     summary = run_summary(state)
     assert summary is not None
 
-    # Failed by name: exactly the doomed chunks, with the injected error's class; their dates
-    # are the run's failed dates, and nothing else failed.
-    labels = {f"phase3 · {c.table.split('.')[1]} · {c.start}..{c.end}" for c in doomed}
+    # Failed by name: exactly the doomed chunks, with the injected error's class, and the
+    # Phase 3 chunks that read their dates (the plan's edges, transitively: the upcoming
+    # context reads both team summaries 30 days back), never started; their dates are the
+    # run's failed dates, and nothing else failed.
+    readers = _readers(before, {c.id for c in doomed}, {s.name for s in PHASE3})
+    labels = {_label(c) for c in doomed}
     failed = summary["failed_chunks"]
-    assert {f["label"] for f in failed} == labels
-    assert {f["error_class"] for f in failed} == {"InjectedFault"}
+    assert {f["label"] for f in failed} == labels | {_label(c) for c in readers}
+    assert {f["error_class"] for f in failed if f["label"] in labels} == {"InjectedFault"}
+    assert all("upstream" in str(f["error"]) for f in failed if f["label"] not in labels)
     assert all(label in str(state.message) for label in labels)
-    failed_days = {c.table: set(c.dates) for c in doomed}
+    failed_days: dict[str, set[dt.date]] = {}
+    for c in [*doomed, *readers]:
+        failed_days.setdefault(c.table, set()).update(c.dates)
     assert {t: sorted(ds) for t, ds in summary["failed_dates"].items()} == {
         t: sorted(d.isoformat() for d in ds) for t, ds in failed_days.items()
     }
@@ -85,7 +119,7 @@ def test_permanent_faults_fail_by_name_and_fill_everything_else(
         assert missing == {d for d in expected if not openers.is_bootstrap(d)}, check.table
         assert check.all_dates_covered == check.all_dates_expected - len(expected)
     # Nothing partial: a failed chunk's dates hold no rows at all.
-    for chunk in doomed:
+    for chunk in [*doomed, *readers]:
         assert wh.date_profile(TABLES[chunk.table], chunk.start, chunk.end) == {}, chunk
     assert duplicate_keys(wh, scenario.start, scenario.end) == 0
     if gate.ok:  # the full range: two missing chunks leave the gate above 95 %
@@ -102,14 +136,14 @@ def test_permanent_faults_fail_by_name_and_fill_everything_else(
     db = chaos_env.warehouse.duckdb_path
     others = [s.name for s in PHASE3 if s.name not in failed_days]
     same_as_clean(scenario, db, others)
-    for c in doomed:
-        same_as_clean(scenario, db, [c.table], scenario.start, c.start - ONE_DAY)
-        same_as_clean(scenario, db, [c.table], c.end + ONE_DAY, scenario.end)
+    for table, days in failed_days.items():
+        for lo, hi in _around(scenario.start, scenario.end, days):
+            same_as_clean(scenario, db, [table], lo, hi)
     record(
         scenario,
         "permanent faults",
         faults=[f"{t}:{d}" for t, d in faults],
-        chunks_failed=sorted(labels),
+        chunks_failed=sorted(labels | {_label(c) for c in readers}),
         dates_failed={t.split(".")[1]: len(ds) for t, ds in failed_days.items()},
         dates_filled=sum(r["filled"] for r in summary["tables"]),
         gate_passed=gate.ok,

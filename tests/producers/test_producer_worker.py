@@ -63,7 +63,7 @@ def test_a_process_worker_runs_the_command_producer(worker_home: Settings, tmp_p
     try:
         state = wait_final(run.id, 420, log)
     finally:
-        stop_worker(worker)
+        stop_worker(worker, exit_within=60)
     assert state.is_completed(), f"{state}\n{log.read_text(errors='replace')[-3000:]}"
     assert validate(shared_warehouse(), 3, START, END, [TOGS]).ok
     # The stand-in wrote them: its lines are the flow run's task logs on the server.
