@@ -105,6 +105,12 @@ class TableSpec:
     # row per day and entity): a date missing one of them, or holding a row for an entity not
     # in it, is incomplete (``readiness.is_complete``). None: no such set (counts only).
     expected_set: str | None = None
+    # The most dates one statement of the model computes where a write may run several
+    # statements in its one transaction (the embedded engine: DuckDB holds a statement's
+    # working set in its capped buffer pool, so it is bounded by the dates computed at once,
+    # not by the chunk's size). None: the whole chunk in one statement. BigQuery writes one
+    # statement per chunk whatever this says.
+    statement_days: int | None = None
 
     @property
     def entity_column(self) -> str:
@@ -410,6 +416,10 @@ _TABLES: tuple[TableSpec, ...] = (
             Window(TOGS, 60),  # recent games, blowouts
         ),
         description="One row per player per game: the ML feature vector.",
+        # Each date joins every player to a year of his games (and spreads 60 features into
+        # 180 columns): a 92-day statement needs ~0.5 GB of DuckDB's memory, 14 days ~0.3 GB
+        # (docs/benchmarks.md, "Memory after the production models").
+        statement_days=14,
     ),
 )
 

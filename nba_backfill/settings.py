@@ -61,14 +61,24 @@ class WarehouseSettings(BaseModel):
     )
     duckdb_threads: int = Field(2, ge=1, le=64, description="DuckDB worker threads")
     duckdb_memory_limit: str = Field(
-        "4GB",
+        "450MB",
         pattern=r"^[0-9]+(\.[0-9]+)? ?([KMGT]i?B)$",
         description=(
             "DuckDB's buffer pool cap (its default is 80 % of the machine's RAM); larger "
-            "queries spill to <duckdb_path>.tmp where they can. The feature store's model over "
-            "a 92-day chunk needs about 0.5 GB and cannot spill all of it (a 450MB cap fails "
-            "it; a full run at 600MB failed its chunks running side by side); up to "
-            "max_concurrency chunks run at once"
+            "queries spill to <duckdb_path>.tmp where they can. The largest statement, the "
+            "feature store's model over its 14 days per statement (the catalog's "
+            "statement_days), needs about 0.3 GB; each write slot holds one statement. The "
+            "default keeps a full `make run` under 1 GiB of peak RSS"
+        ),
+    )
+    duckdb_write_slots: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description=(
+            "DuckDB writes in flight at once (the other chunks' writes wait): each statement "
+            "runs on all duckdb_threads, so writes side by side share the cores and add up in "
+            "the buffer pool; on 2 threads one at a time was the fastest full run"
         ),
     )
     duckdb_partition_expiration: Literal["contract", "none"] = Field(

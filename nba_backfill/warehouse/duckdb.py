@@ -176,6 +176,7 @@ class DuckDBWarehouse(Warehouse, Loader):
         # even with IF NOT EXISTS (two chunks recording their first fingerprints both create
         # nba_backfill_meta): one statement of DDL at a time per warehouse.
         self._ddl_lock = threading.Lock()
+        self._write_slots = threading.BoundedSemaphore(settings.warehouse.duckdb_write_slots)
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
@@ -396,27 +397,38 @@ class DuckDBWarehouse(Warehouse, Loader):
             return where if days is None else f"{where} AND {c} IN (SELECT UNNEST($dates::DATE[]))"
 
         cur = self._cursor()
-        try:
-            cur.begin()
+        sql = self.model_sql(table)
+        # One write in flight per slot: DuckDB runs each statement on all its threads, so
+        # writes side by side share the same cores and add up in the capped buffer pool.
+        with self._write_slots:
             try:
-                deleted = cur.execute(
-                    f"DELETE FROM {target} WHERE {window(col)}", params
-                ).fetchall()[0][0]
-                if self.mid_write is not None:
-                    self.mid_write(table, start, end)
-                # The window filter again here: a model bug can never write outside its range.
-                sql = self.model_sql(table)
-                written = cur.execute(
-                    f"INSERT INTO {target} BY NAME SELECT * FROM ({sql}) AS m "
-                    f"WHERE {window('m.' + col)}",
-                    _used(sql, params) | params,
-                ).fetchall()[0][0]
-                cur.commit()
-            except BaseException:
-                cur.rollback()
-                raise
-        except duckdb.Error as exc:
-            raise _translate(exc, f"{table.name} {start}..{end}") from exc
+                cur.begin()
+                try:
+                    deleted = cur.execute(
+                        f"DELETE FROM {target} WHERE {window(col)}", params
+                    ).fetchall()[0][0]
+                    if self.mid_write is not None:
+                        self.mid_write(table, start, end)
+                    written = 0
+                    for lo, hi in statement_spans(start, end, table.statement_days):
+                        span: dict[str, object] = {"start_date": lo, "end_date": hi}
+                        if days is not None:
+                            span["dates"] = [d for d in days if lo <= d <= hi]
+                            if not span["dates"]:
+                                continue
+                        # The window filter again here: a model bug can never write outside
+                        # its range.
+                        written += cur.execute(
+                            f"INSERT INTO {target} BY NAME SELECT * FROM ({sql}) AS m "
+                            f"WHERE {window('m.' + col)}",
+                            _used(sql, span) | span,
+                        ).fetchall()[0][0]
+                    cur.commit()
+                except BaseException:
+                    cur.rollback()
+                    raise
+            except duckdb.Error as exc:
+                raise _translate(exc, f"{table.name} {start}..{end}") from exc
         self.jobs_run += 1
         return WriteResult(table.name, start, end, int(deleted), int(written))
 
@@ -523,6 +535,24 @@ def _duckdb_functions(tree: exp.Expr) -> exp.Expr:
     for node in list(tree.find_all(exp.FarmFingerprint)):
         node.replace(exp.Anonymous(this="HASH", expressions=list(node.expressions)))
     return tree
+
+
+def statement_spans(
+    start: dt.date, end: dt.date, days: int | None
+) -> list[tuple[dt.date, dt.date]]:
+    """``[start, end]`` cut into consecutive spans of at most ``days`` calendar days (the
+    whole range when ``days`` is None): what one statement of a write computes."""
+    if days is None:
+        return [(start, end)]
+    if days < 1:
+        raise ValueError(f"statement days must be >= 1, got {days}")
+    spans = []
+    lo = start
+    while lo <= end:
+        hi = min(end, lo + dt.timedelta(days=days - 1))
+        spans.append((lo, hi))
+        lo = hi + dt.timedelta(days=1)
+    return spans
 
 
 def _used(sql: str, params: Params | None) -> dict[str, Any]:

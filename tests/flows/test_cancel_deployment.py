@@ -97,6 +97,8 @@ def test_a_backfill_cancelled_through_the_api_mid_phase3(worker_home: Settings, 
     pause = {
         "NBA_BACKFILL_FAULTS__DELAY": f"{TOGS}:{PAUSED},{TDGS}:{PAUSED}",
         "NBA_BACKFILL_FAULTS__DELAY_SECONDS": "600",
+        # A paused write holds its DuckDB write slot: two paused, one for the rest to complete.
+        "NBA_BACKFILL_WAREHOUSE__DUCKDB_WRITE_SLOTS": "3",
     }
     pool = deploy_backfill(worker_home, pause, prefix="cancel")
     run = run_deployment(f"backfill/{pool}", parameters=PARAMS, timeout=0)
