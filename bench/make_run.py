@@ -250,7 +250,7 @@ def baseline_checkout(sha: str, tmp: Path, keep: bool) -> Iterator[Path]:
         if tools.exists():
             (path / ".nba-backfill").mkdir(exist_ok=True)
             (path / ".nba-backfill" / "tools").symlink_to(tools.resolve())
-        _say(f"baseline {sha[:9]}: uv sync --frozen in {path}")
+        _say(f"baseline {sha[:9]}: worktree in the temp dir, uv sync --frozen")
         r = subprocess.run(
             [_uv(path), "sync", "--frozen"], cwd=path, capture_output=True, text=True
         )
@@ -304,13 +304,13 @@ class Side:
         args = SEED_ARGS if step == "seed" else RUN_ARGS
         err = self.home.parent / f"{self.name}-{step}.stderr"
         out = self.home.parent / f"{self.name}-{step}.stdout"
-        _say(f"{self.name}: nba-backfill {' '.join(args)} (port {self.port})")
+        _say(f"{self.name} {step}: nba-backfill {args[0]} (port {self.port})")
         m = measure(
             [self.exe, *args], env=self.env(step), cwd=self.checkout, stdout=out, stderr=err
         )
         _say(
             f"{self.name} {step}: exit {m.code}, {m.wall_s:.1f} s, "
-            f"peak RSS {m.peak_rss_mib:.0f} MiB"
+            f"peak RSS {m.peak_rss_mib:,.0f} MiB"
         )
         if m.code != 0:
             tail = _tail(err.read_text(errors="replace") or out.read_text(errors="replace"))
@@ -454,7 +454,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "limits": {"wall_ratio": WALL_RATIO_LIMIT, "peak_rss_mib": RSS_LIMIT_MIB},
     }
     path = write_results(args.out, record, text)
-    _say(f"results: {path} (+ .md)")
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    _say(f"results: {shown} (+ .md)")
     return 0
 
 

@@ -118,7 +118,7 @@ def _checkout(root: Path, name: str, log: Path, fail: str = "") -> Path:
 
 
 def test_pair_interleaves_the_sides_each_with_its_own_home_and_port(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:4200/api")
     monkeypatch.delenv(mr.EXPIRATION_ENV, raising=False)
@@ -142,6 +142,8 @@ def test_pair_interleaves_the_sides_each_with_its_own_home_and_port(
     assert not any(Path(f["home"]).exists() for f in fields)  # removed without --keep
     assert set(got) == {"baseline", "head"}
     assert all(fig.seed_rss_mib > 0 and fig.run_wall_s > 0 for fig in got.values())
+    progress = capsys.readouterr().out.splitlines()
+    assert len(progress) == 8 and max(len(line) for line in progress) <= 80
 
 
 def test_a_failing_step_reports_its_stderr_tail_and_stops_the_server(
