@@ -261,11 +261,13 @@ def baseline_checkout(sha: str, tmp: Path, keep: bool) -> Iterator[Path]:
         if keep:
             _say(f"kept the baseline worktree {path}")
         else:
-            subprocess.run(
+            r = subprocess.run(
                 ["git", "worktree", "remove", "--force", str(path)],
                 cwd=ROOT,
                 capture_output=True,
             )
+            if r.returncode != 0:  # only ours: other worktrees' entries are not ours to prune
+                _say(f"could not remove the baseline worktree: git worktree remove {path}")
 
 
 def _free_port() -> int:
