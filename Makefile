@@ -6,7 +6,7 @@ TOOLS := $(NBA_HOME)/tools
 UV := $(shell command -v uv 2>/dev/null || echo $(abspath $(TOOLS))/uv/bin/uv)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: run test test-slow lint pytest sync uv bench chaos ui image clean
+.PHONY: run test test-slow lint pytest sync uv bench bench-make-run chaos ui image clean
 
 # The synthetic seasons end 2026-01-03: under production's partition expiration (30 / 90 days)
 # three Phase 4 tables would skip their whole history. `make run` plans as a warehouse whose
@@ -38,6 +38,9 @@ chaos: sync ## the full-range chaos suite: faults, SIGKILLs, concurrent runs (fi
 bench: uv ## runbook vs nba-backfill vs lower bound, latency-model projections, sweep -> bench/results/
 	$(UV) sync --frozen --group bench
 	$(UV) run --frozen --group bench python -m bench
+
+bench-make-run: sync ## `make run` of 6e2e9d3 (BASELINE=rev) and this checkout side by side: wall, peak RSS
+	$(UV) run --frozen --group bench python -m bench.make_run $(if $(BASELINE),--baseline $(BASELINE))
 
 # Needs root, podman and debootstrap (.ci/run installs them); docs/image.md says what it checks.
 image: sync ## build the Cloud Run image with podman and run a backfill deployment run in it
