@@ -15,6 +15,7 @@ from nba_backfill.errors import UsageError
 from nba_backfill.params import RunParams, check_chunk_days
 from nba_backfill.readiness import (
     ONE_DAY,
+    ScheduleReads,
     counted_games,
     expired_through,
     expiry_reason,
@@ -124,6 +125,9 @@ class Plan:
     # The final games of [start, end] whose inputs never arrived, each once (its label: NBA.com
     # id, teams, date), that some planned table skips.
     games_skipped: list[str] = field(default_factory=list)
+    # The schedule and the games missing inputs this plan read (its look-back included): the
+    # run's chunks take their slices instead of reading both again each.
+    reads: ScheduleReads | None = field(default=None, compare=False, repr=False)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -376,6 +380,10 @@ class Planner:
             tp = plans[spec.name]
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
         plan = Plan(start, end, chunk_days, plans)
+        # Games missing inputs are expected games, so none precede the schedule's first date.
+        plan.reads = ScheduleReads(
+            start - dt.timedelta(days=lookback), end, schedule, tuple(missing_games)
+        )
         plan.upstream = _chunk_edges(plan, specs)
         skipping = {d for tp in plans.values() for d in tp.games_skipped}
         plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]

@@ -157,6 +157,19 @@ def _profile_sql(table: TableSpec) -> str:
     return query.sql(dialect="bigquery")
 
 
+def _profile_row(r: Mapping[str, Any]) -> DateProfile:
+    """One date's :class:`DateProfile` from a row of :func:`_profile_sql`."""
+    return DateProfile(
+        int(r["n"]),
+        int(r["teams"]),
+        int(r["null_keys"] or 0),
+        int(r["duplicate_keys"] or 0),
+        int(r["missing"] or 0),
+        int(r["surplus"] or 0),
+        r["surplus_example"] if r["missing"] is not None else None,
+    )
+
+
 class Warehouse(abc.ABC):
     """A warehouse holding the logical datasets of SPEC §1 (physical names from settings).
 
@@ -308,15 +321,42 @@ class Warehouse(abc.ABC):
         rows = self.fetch(_profile_sql(table), {"start_date": start, "end_date": end})
         out: dict[dt.date, DateProfile] = {}
         for r in rows:
-            out[_as_date(r["day"])] = DateProfile(
-                int(r["n"]),
-                int(r["teams"]),
-                int(r["null_keys"] or 0),
-                int(r["duplicate_keys"] or 0),
-                int(r["missing"] or 0),
-                int(r["surplus"] or 0),
-                r["surplus_example"] if r["missing"] is not None else None,
+            out[_as_date(r["day"])] = _profile_row(r)
+        return out
+
+    def date_profiles(
+        self, asks: Sequence[tuple[TableSpec, dt.date, dt.date]]
+    ) -> dict[str, dict[dt.date, DateProfile]]:
+        """:meth:`date_profile` of several tables (each over its own ``[start, end]``) in one
+        query job: the per-table profiles joined by UNION ALL, each row tagged with its table,
+        each table's window as its own parameters. Table name -> its profile (empty when the
+        table does not exist; asking a table twice reads the union of its windows). A chunk
+        checks all its required inputs this way in one job, not one per input."""
+        out: dict[str, dict[dt.date, DateProfile]] = {t.name: {} for t, _, _ in asks}
+        parts: list[exp.Query] = []
+        params: dict[str, object] = {}
+        tags: dict[str, str] = {}
+        for n, (table, lo, hi) in enumerate(asks):
+            if not self.table_exists(table.name):
+                continue
+            tag = f"p{n}"
+            tags[tag] = table.name
+            # The shared views spliced in first: their window parameters are renamed too.
+            piece = splice_views(sqlglot.parse_one(_profile_sql(table), read="bigquery"))
+            for param in list(piece.find_all(exp.Parameter)):
+                param.replace(exp.Parameter(this=exp.var(f"{param.name}_{tag}")))
+            params[f"start_date_{tag}"], params[f"end_date_{tag}"] = lo, hi
+            sub = exp.Subquery(this=piece, alias=exp.TableAlias(this=exp.to_identifier("q")))
+            parts.append(
+                exp.select(exp.alias_(exp.Literal.string(tag), "part"), exp.Star()).from_(sub)
             )
+        if not parts:
+            return out
+        query = parts[0]
+        for part in parts[1:]:
+            query = exp.union(query, part, distinct=False)
+        for r in self.fetch(query.sql(dialect="bigquery"), params):
+            out[tags[str(r["part"])]][_as_date(r["day"])] = _profile_row(r)
         return out
 
     def written_at(
