@@ -309,10 +309,21 @@ class Planner:
         # input and the split of a planned table's own dates.
         profile_cache: dict[str, dict[dt.date, DateProfile]] = {}
 
+        profile_lo = min(all_expected[0], start) if all_expected else start
+        # Every table looked at and every required input of one, profiled in one query job
+        # (a job each cost a BigQuery job start per table per plan; a run plans four times).
+        wanted = {s.name: s for s in scope}
+        for s in scope:
+            for dep in s.depends_on:
+                if dep.required:
+                    wanted.setdefault(dep.table, TABLES[dep.table])
+        profile_cache.update(
+            self.warehouse.date_profiles([(s, profile_lo, end) for s in wanted.values()])
+        )
+
         def profile_of(spec: TableSpec) -> dict[dt.date, DateProfile]:
             if spec.name not in profile_cache:
-                lo = min(all_expected[0], start) if all_expected else start
-                profile_cache[spec.name] = self.warehouse.date_profile(spec, lo, end)
+                profile_cache[spec.name] = self.warehouse.date_profile(spec, profile_lo, end)
             return profile_cache[spec.name]
 
         def complete_of(spec: TableSpec) -> set[dt.date]:

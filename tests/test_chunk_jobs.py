@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from nba_backfill import fingerprints
+from nba_backfill import audits, fingerprints
 from nba_backfill.catalog import (
     MLFS,
     PCF,
@@ -28,6 +28,7 @@ from nba_backfill.catalog import (
     TOGS,
     UPCG,
     UPTG,
+    TableSpec,
 )
 from nba_backfill.planner import Planner
 from nba_backfill.readiness import (
@@ -41,6 +42,7 @@ from nba_backfill.readiness import (
 )
 from nba_backfill.runner import chunk_jobs, chunk_span, run_chunk
 from nba_backfill.settings import RetrySettings, Settings
+from nba_backfill.validation import validate
 from nba_backfill.warehouse import Warehouse, shared_warehouse
 from nba_backfill.warehouse.wrapper import innermost
 from tests.conftest import SLICE_START
@@ -323,3 +325,56 @@ def test_reads_short_of_the_chunks_look_back_are_read_again(
     result = run_chunk(wh, UPCG, days, FAST, reads=narrow)
     assert jobs.shared == ["schedule", "games_missing_inputs"]
     assert result.dates_blocked == expected
+
+
+def test_key_counts_of_several_tables_in_one_job(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's key checks: every table's ``key_counts`` (each over its own window, one not
+    there) in one job, each what its own query reads; a duplicated key is counted as alone."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    wh.fetch(
+        f"INSERT INTO {TOGS} SELECT * FROM {TOGS} WHERE game_date = @d LIMIT 2", {"d": days[1]}
+    )
+    exists = wh.table_exists
+    monkeypatch.setattr(wh, "table_exists", lambda name: name != TDZA and exists(name))
+    asks = [
+        (TABLES[TOGS], days[0], days[-1]),
+        (TABLES[PGS], days[0] - dt.timedelta(days=30), days[2]),
+        (TABLES[TDZA], days[0], days[-1]),
+    ]
+    jobs = Jobs(wh, monkeypatch)
+    got = audits.key_counts_many(wh, asks)
+    assert jobs.log == ["read"]
+    assert got[TDZA] == audits.KeyAudit(0, 0, 0)
+    assert got[TOGS].duplicate_keys == 2
+    for spec, lo, hi in asks[:2]:
+        assert got[spec.name] == audits.key_counts(wh, spec, lo, hi), spec.name
+
+
+def test_a_plan_and_a_validation_read_their_profiles_in_one_job(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Phase 4's plan (five tables and their required inputs) and validation (five tables)
+    read no table's profile or key counts on its own: one ``date_profiles`` job (and one
+    ``key_counts_many``) each, whatever the number of tables."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    single: list[str] = []
+    real_profile, real_keys = Warehouse.date_profile, audits.key_counts
+
+    def profile(self: Warehouse, spec: TableSpec, lo: dt.date, hi: dt.date) -> Any:
+        single.append(spec.name)
+        return real_profile(self, spec, lo, hi)
+
+    def keys(w: Any, spec: TableSpec, lo: dt.date, hi: dt.date) -> audits.KeyAudit:
+        single.append(spec.name)
+        return real_keys(w, spec, lo, hi)
+
+    monkeypatch.setattr(Warehouse, "date_profile", profile)
+    monkeypatch.setattr(audits, "key_counts", keys)
+    plan = Planner(wh).plan(days[0], days[-1], phases=(4,))
+    assert {c.table for c in plan.chunks} == {s.name for s in PHASE4}
+    report = validate(wh, 4, days[0], days[-1])
+    assert len(report.tables) == len(PHASE4)
+    assert all(t.covered == 0 and t.expected == len(days) for t in report.tables)
+    assert single == []

@@ -324,39 +324,49 @@ class Warehouse(abc.ABC):
             out[_as_date(r["day"])] = _profile_row(r)
         return out
 
-    def date_profiles(
-        self, asks: Sequence[tuple[TableSpec, dt.date, dt.date]]
-    ) -> dict[str, dict[dt.date, DateProfile]]:
-        """:meth:`date_profile` of several tables (each over its own ``[start, end]``) in one
-        query job: the per-table profiles joined by UNION ALL, each row tagged with its table,
-        each table's window as its own parameters. Table name -> its profile (empty when the
-        table does not exist; asking a table twice reads the union of its windows). A chunk
-        checks all its required inputs this way in one job, not one per input."""
-        out: dict[str, dict[dt.date, DateProfile]] = {t.name: {} for t, _, _ in asks}
-        parts: list[exp.Query] = []
+    def fetch_windows(
+        self, parts: Sequence[tuple[str, dt.date, dt.date]]
+    ) -> list[list[dict[str, Any]]]:
+        """Several reads, each a query over its own ``[@start_date, @end_date]``, in one query
+        job: the queries (shared views spliced in) joined by UNION ALL, each row tagged with
+        its part, each part's window as its own parameters; the rows of each part, in order.
+        The parts must return the same columns. A BigQuery job start per read saved."""
+        out: list[list[dict[str, Any]]] = [[] for _ in parts]
+        if not parts:
+            return out
+        pieces: list[exp.Query] = []
         params: dict[str, object] = {}
-        tags: dict[str, str] = {}
-        for n, (table, lo, hi) in enumerate(asks):
-            if not self.table_exists(table.name):
-                continue
+        for n, (sql, lo, hi) in enumerate(parts):
             tag = f"p{n}"
-            tags[tag] = table.name
             # The shared views spliced in first: their window parameters are renamed too.
-            piece = splice_views(sqlglot.parse_one(_profile_sql(table), read="bigquery"))
+            piece = splice_views(sqlglot.parse_one(sql, read="bigquery"))
             for param in list(piece.find_all(exp.Parameter)):
                 param.replace(exp.Parameter(this=exp.var(f"{param.name}_{tag}")))
             params[f"start_date_{tag}"], params[f"end_date_{tag}"] = lo, hi
             sub = exp.Subquery(this=piece, alias=exp.TableAlias(this=exp.to_identifier("q")))
-            parts.append(
-                exp.select(exp.alias_(exp.Literal.string(tag), "part"), exp.Star()).from_(sub)
+            pieces.append(
+                exp.select(exp.alias_(exp.Literal.number(n), "part_"), exp.Star()).from_(sub)
             )
-        if not parts:
-            return out
-        query = parts[0]
-        for part in parts[1:]:
-            query = exp.union(query, part, distinct=False)
+        query = pieces[0]
+        for piece_ in pieces[1:]:
+            query = exp.union(query, piece_, distinct=False)
         for r in self.fetch(query.sql(dialect="bigquery"), params):
-            out[tags[str(r["part"])]][_as_date(r["day"])] = _profile_row(r)
+            out[int(r.pop("part_"))].append(r)
+        return out
+
+    def date_profiles(
+        self, asks: Sequence[tuple[TableSpec, dt.date, dt.date]]
+    ) -> dict[str, dict[dt.date, DateProfile]]:
+        """:meth:`date_profile` of several tables (each over its own ``[start, end]``) in one
+        query job (:meth:`fetch_windows`). Table name -> its profile (empty when the table
+        does not exist; asking a table twice reads the union of its windows). A chunk checks
+        all its required inputs this way in one job, a plan or a validation all its tables."""
+        out: dict[str, dict[dt.date, DateProfile]] = {t.name: {} for t, _, _ in asks}
+        there = [(t, lo, hi) for t, lo, hi in asks if self.table_exists(t.name)]
+        rows = self.fetch_windows([(_profile_sql(t), lo, hi) for t, lo, hi in there])
+        for (table, _, _), part in zip(there, rows, strict=True):
+            for r in part:
+                out[table.name][_as_date(r["day"])] = _profile_row(r)
         return out
 
     def written_at(
