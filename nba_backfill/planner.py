@@ -15,6 +15,7 @@ from nba_backfill.errors import UsageError
 from nba_backfill.params import RunParams, check_chunk_days
 from nba_backfill.readiness import (
     ONE_DAY,
+    ScheduleReads,
     counted_games,
     expired_through,
     expiry_reason,
@@ -124,6 +125,9 @@ class Plan:
     # The final games of [start, end] whose inputs never arrived, each once (its label: NBA.com
     # id, teams, date), that some planned table skips.
     games_skipped: list[str] = field(default_factory=list)
+    # The schedule and the games missing inputs this plan read (its look-back included): the
+    # run's chunks take their slices instead of reading both again each.
+    reads: ScheduleReads | None = field(default=None, compare=False, repr=False)
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -305,10 +309,21 @@ class Planner:
         # input and the split of a planned table's own dates.
         profile_cache: dict[str, dict[dt.date, DateProfile]] = {}
 
+        profile_lo = min(all_expected[0], start) if all_expected else start
+        # Every table looked at and every required input of one, profiled in one query job
+        # (a job each cost a BigQuery job start per table per plan; a run plans four times).
+        wanted = {s.name: s for s in scope}
+        for s in scope:
+            for dep in s.depends_on:
+                if dep.required:
+                    wanted.setdefault(dep.table, TABLES[dep.table])
+        profile_cache.update(
+            self.warehouse.date_profiles([(s, profile_lo, end) for s in wanted.values()])
+        )
+
         def profile_of(spec: TableSpec) -> dict[dt.date, DateProfile]:
             if spec.name not in profile_cache:
-                lo = min(all_expected[0], start) if all_expected else start
-                profile_cache[spec.name] = self.warehouse.date_profile(spec, lo, end)
+                profile_cache[spec.name] = self.warehouse.date_profile(spec, profile_lo, end)
             return profile_cache[spec.name]
 
         def complete_of(spec: TableSpec) -> set[dt.date]:
@@ -376,6 +391,10 @@ class Planner:
             tp = plans[spec.name]
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
         plan = Plan(start, end, chunk_days, plans)
+        # Games missing inputs are expected games, so none precede the schedule's first date.
+        plan.reads = ScheduleReads(
+            start - dt.timedelta(days=lookback), end, schedule, tuple(missing_games)
+        )
         plan.upstream = _chunk_edges(plan, specs)
         skipping = {d for tp in plans.values() for d in tp.games_skipped}
         plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]

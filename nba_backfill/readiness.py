@@ -11,6 +11,7 @@ import bisect
 import datetime as dt
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from nba_backfill.catalog import TABLES, Completeness, Dependency, TableSpec
 from nba_backfill.fingerprints import Recorded, inputs_of
@@ -181,7 +182,18 @@ def complete_dates(
     """The dates of ``schedule`` (date -> final games) on ``[lo, hi]`` whose rows of ``spec``
     are complete now (one ``date_profile`` read: rows, teams and key audits per date), the
     ``missing`` games (inputs never arrived) counted out (:func:`counted_games`)."""
-    prof = wh.date_profile(spec, lo, hi)
+    return judged_complete(spec, wh.date_profile(spec, lo, hi), schedule, lo, hi, missing)
+
+
+def judged_complete(
+    spec: TableSpec,
+    prof: Mapping[dt.date, DateProfile],
+    schedule: Mapping[dt.date, int],
+    lo: dt.date,
+    hi: dt.date,
+    missing: Iterable[MissingGame] = (),
+) -> set[dt.date]:
+    """:func:`complete_dates` on a profile already read (``prof``, covering ``[lo, hi]``)."""
     skipped = skipped_games(spec, missing)
     return {
         d
@@ -220,14 +232,50 @@ def blocked_by_inputs(
         missing = (
             wh.games_missing_inputs(first - dt.timedelta(days=lookback), last) if required else []
         )
-    for dep in required:
-        up = TABLES[dep.table]
-        lo = first - dt.timedelta(days=dep.lookback_days)
+    # Every required input's profile over its window in one query job (a job each costs a
+    # BigQuery job start per input per chunk); each judged as ``complete_dates`` judges it.
+    asks = [
+        (TABLES[dep.table], first - dt.timedelta(days=dep.lookback_days), last) for dep in required
+    ]
+    profiles = wh.date_profiles(asks) if asks else {}
+    for up, lo, hi in asks:
         complete.setdefault(up.name, set()).update(
-            complete_dates(wh, up, schedule, lo, last, missing)
+            judged_complete(up, profiles[up.name], schedule, lo, hi, missing)
         )
         expired[up.name] = expired_through(wh, up, when)
     return short_inputs(spec, dates, sorted(schedule), complete, expired)
+
+
+@dataclass(frozen=True)
+class ScheduleReads:
+    """The schedule (date -> final games) and the games missing inputs over ``[lo, hi]``, as a
+    plan read them: a run's chunks take their slices (:meth:`covers`, :meth:`schedule_on`,
+    :meth:`missing_on`) instead of reading both again per chunk. Neither is written by a
+    backfill (Phase 2 and the schedule come from the scrapers); a game arriving after the
+    plan is seen by the next plan, which re-judges every date."""
+
+    lo: dt.date
+    hi: dt.date
+    schedule: Mapping[dt.date, int]
+    missing: tuple[MissingGame, ...] = ()
+
+    def covers(self, lo: dt.date, hi: dt.date) -> bool:
+        """Whether ``[lo, hi]`` was read whole: a slice of a shorter read would leave out
+        look-back dates, and a date whose input window is not in the schedule is never
+        blocked, so the caller reads for itself instead."""
+        return self.lo <= lo and hi <= self.hi
+
+    def schedule_on(self, lo: dt.date, hi: dt.date) -> dict[dt.date, int]:
+        return {d: g for d, g in self.schedule.items() if lo <= d <= hi}
+
+    def missing_on(self, lo: dt.date, hi: dt.date) -> list[MissingGame]:
+        return [g for g in self.missing if lo <= g.game_date <= hi]
+
+    def sliced(self, lo: dt.date, hi: dt.date) -> ScheduleReads:
+        """The part on ``[lo, hi]`` (what one chunk needs; None-free: ``lo``/``hi`` clipped to
+        what was read, so :meth:`covers` still says the truth)."""
+        a, b = max(lo, self.lo), min(hi, self.hi)
+        return ScheduleReads(a, b, self.schedule_on(a, b), tuple(self.missing_on(a, b)))
 
 
 # --- stale dates: an input date rewritten after the date was written -------------------------

@@ -21,6 +21,7 @@ from nba_backfill.errors import DateError, DatesFailed, ProducerIncomplete, is_d
 from nba_backfill.limiter import DmlLimiter, LimiterEvent
 from nba_backfill.producers import OnLine, command_argv, run_command
 from nba_backfill.readiness import (
+    ScheduleReads,
     blocked_by_inputs,
     counted_games,
     inputs_lookback,
@@ -261,15 +262,24 @@ def dml_rate_limit_name(table: str) -> str:
     return f"nba-backfill-dml-rate:{table}"
 
 
-def chunk_jobs(table: str) -> tuple[int, int]:
+def chunk_jobs(table: str, *, given: bool = True) -> tuple[int, int]:
     """The warehouse jobs :func:`run_chunk` runs around one write of ``table``'s SQL model
-    (nothing blocked or narrowed): (before, after). Before: the schedule, the games missing
-    inputs, one completeness profile per required input, the inputs' fingerprints (one query
-    for all); after: the fingerprint ledger's append (a load job) and the written dates'
-    profile. ``tests/test_chunk_jobs.py`` counts them on the real code; the benchmark's
-    latency model charges them."""
-    required = sum(1 for d in TABLES[table].depends_on if d.required)
-    return 3 + required, 2
+    (nothing blocked or narrowed): (before, after). Before: the required inputs' completeness
+    profiles (one query for all, none without required inputs) and the inputs' fingerprints
+    (one query for all), plus — unless ``given`` the run's :class:`ScheduleReads` (a flow's
+    chunks are) — the schedule and the games missing inputs; after: the fingerprint ledger's
+    append (a load job) and the written dates' profile. ``tests/test_chunk_jobs.py`` counts
+    them on the real code; the benchmark's latency model charges the flow's (given)."""
+    profiles = 1 if any(d.required for d in TABLES[table].depends_on) else 0
+    return profiles + 1 + (0 if given else 2), 2
+
+
+def chunk_span(table: str, dates: Sequence[dt.date]) -> tuple[dt.date, dt.date]:
+    """The schedule span :func:`run_chunk` reads for ``dates`` of ``table``: its inputs'
+    longest look-back before the first date through the last (what a flow slices out of its
+    plan's :class:`ScheduleReads` for the chunk)."""
+    back = max((d.lookback_days for d in TABLES[table].depends_on), default=0)
+    return min(dates) - dt.timedelta(days=back), max(dates)
 
 
 def run_chunk(
@@ -286,6 +296,7 @@ def run_chunk(
     producer: ProducerSettings | None = None,
     on_output: OnLine | None = None,
     limiter: DmlLimiter | None = None,
+    reads: ScheduleReads | None = None,
 ) -> ChunkResult:
     """Fill ``table`` on the expected ``dates`` (one chunk; maybe scattered, with complete
     dates between them that are never rewritten).
@@ -304,23 +315,28 @@ def run_chunk(
 
     ``limiter``, when given, holds each write attempt to its per-table in-flight and rate
     bounds and waits out DML conflicts with its adaptive backoff (``nba_backfill/limiter.py``).
+
+    ``reads``, when it covers the chunk's span (:func:`chunk_span`), is the schedule and the
+    games missing inputs the run's plan read: sliced here instead of read again (two jobs per
+    chunk). Without it, or when it falls short, the chunk reads both itself.
     """
     spec = TABLES[table]
     dates = sorted(dates)
     started = time.perf_counter()
     result = ChunkResult(table, dates[0], dates[-1])
     reader = with_read_retries(wh)  # writes go to ``wh``, retried (and recorded) below
-    schedule = reader.schedule(
-        dates[0] - dt.timedelta(days=max((d.lookback_days for d in spec.depends_on), default=0)),
-        dates[-1],
-    )
+    span_lo, span_hi = chunk_span(table, dates)
     # The games whose box scores or gamebook never arrived, read once for the chunk: over the
     # inputs' look-back for the readiness check, and again for the check after the write (the
     # write changes no Phase 2 table they come from; a game arriving meanwhile is seen by the
     # next plan, which re-judges every date).
-    missing = reader.games_missing_inputs(
-        dates[0] - dt.timedelta(days=inputs_lookback(spec)), dates[-1]
-    )
+    missing_lo = dates[0] - dt.timedelta(days=inputs_lookback(spec))
+    if reads is not None and reads.covers(span_lo, span_hi):
+        schedule = reads.schedule_on(span_lo, span_hi)
+        missing = reads.missing_on(missing_lo, dates[-1])
+    else:
+        schedule = reader.schedule(span_lo, span_hi)
+        missing = reader.games_missing_inputs(missing_lo, dates[-1])
     result.dates_blocked = blocked_by_inputs(reader, spec, dates, schedule, missing=missing)
 
     def retried(event: RetryEvent) -> None:
@@ -413,6 +429,7 @@ __all__ = [
     "ChunkResult",
     "add_listener",
     "chunk_jobs",
+    "chunk_span",
     "dml_rate_limit_name",
     "forget_stop",
     "launch_stopped",

@@ -8,6 +8,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from nba_backfill import audits
+from nba_backfill.audits import KeyAudit
 from nba_backfill.calendar import Openers
 from nba_backfill.catalog import (
     LONGEST_LOOKBACK_DAYS,
@@ -23,12 +24,12 @@ from nba_backfill.planner import check_range
 from nba_backfill.readiness import (
     INPUTS_MISSING,
     blocked_by_inputs,
-    complete_dates,
     counted_games,
     expired_through,
     held_back,
     inputs_missing,
     is_complete,
+    judged_complete,
     skipped_games,
     utc_today,
 )
@@ -263,17 +264,23 @@ def check_table(
     schedule: dict[dt.date, int],
     openers: Openers,
     missing_games: Sequence[MissingGame] = (),
+    profile: Mapping[dt.date, DateProfile] | None = None,
+    keys: KeyAudit | None = None,
 ) -> TableCheck:
+    """``spec`` on ``[start, end]`` against ``schedule``. ``profile`` and ``keys``: its
+    ``date_profile`` and ``audits.key_counts`` over that range, when the caller read them
+    (``validate`` reads every table's in one query each)."""
     # Dates the table drops on arrival are skipped by the planner: not expected here either.
     gone = expired_through(wh, spec, utc_today())
     in_range = sorted(d for d in schedule if start <= d <= end and (gone is None or d > gone))
     expired = sum(1 for d in schedule if start <= d <= end and gone is not None and d <= gone)
     nonboot = [d for d in in_range if not openers.is_bootstrap(d)]
-    prof = wh.date_profile(spec, start, end)
+    prof = wh.date_profile(spec, start, end) if profile is None else profile
     games = counted_games(spec, schedule, missing_games)
     skipped = skipped_games(spec, missing_games)
     complete = {d for d in in_range if is_complete(spec, prof.get(d), games[d], skipped.get(d, 0))}
-    audit = audits.key_counts(wh, spec, start, end)  # the table's key audits (catalog)
+    # the table's key audits (catalog)
+    audit = audits.key_counts(wh, spec, start, end) if keys is None else keys
     check = TableCheck(
         table=spec.name,
         phase=spec.phase,
@@ -332,11 +339,21 @@ def validate(
     schedule = wh.schedule(start - dt.timedelta(days=LONGEST_LOOKBACK_DAYS), end)
     openers = wh.season_openers()
     missing = wh.games_missing_inputs(start, end)
+    # Every table's profile in one query job, and every table's key counts in another, not
+    # one each (a BigQuery job start per table per read).
+    asks = [(s, start, end) for s in specs]
+    profiles = wh.date_profiles(asks)
+    keys = audits.key_counts_many(wh, asks)
     report = ValidationReport(
         phase,
         start,
         end,
-        [check_table(wh, s, start, end, schedule, openers, missing) for s in specs],
+        [
+            check_table(
+                wh, s, start, end, schedule, openers, missing, profiles[s.name], keys[s.name]
+            )
+            for s in specs
+        ],
     )
     if phase == 4:
         explain_held_back(wh, report, schedule, missing)
@@ -357,8 +374,10 @@ def explain_held_back(
     if not short:
         return
     days = sorted(d for d in schedule if report.start <= d <= report.end)
+    lo, hi = report.start, report.end
+    profiles = wh.date_profiles([(s, lo, hi) for s in PHASE3])  # one job for the five
     failing = {
-        s.name: set(days) - complete_dates(wh, s, schedule, report.start, report.end, missing)
+        s.name: set(days) - judged_complete(s, profiles[s.name], schedule, lo, hi, missing)
         for s in PHASE3
     }
     held = held_back(PHASE4, days, failing)

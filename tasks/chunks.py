@@ -19,6 +19,7 @@ from nba_backfill.budget import OverBudget, active_budget, chunk_estimate
 from nba_backfill.catalog import TABLES
 from nba_backfill.errors import BackfillError, is_transient
 from nba_backfill.limiter import DmlLimiter, shared_limiter
+from nba_backfill.readiness import ScheduleReads
 from nba_backfill.retry import RetryEvent
 from nba_backfill.runner import (
     WriteGuard,
@@ -119,12 +120,16 @@ def forget_limits() -> None:
 # task's inputs and source nor look its key up in the result store on every chunk.
 @task(name="fill-chunk", retries=0, cache_policy=NO_CACHE)
 def fill_chunk(
-    table: str, dates: list[dt.date], fail_fast: bool = False
+    table: str,
+    dates: list[dt.date],
+    fail_fast: bool = False,
+    reads: ScheduleReads | None = None,
 ) -> dict[str, object] | State[None]:
     """Replace ``table`` on the chunk's dates; return the chunk report (dates filled / blocked /
     incomplete, rows, retries). Retries happen inside, under the shared tenacity policy.
     ``fail_fast``: a permanent failure stops the run's chunks not yet started, which end
-    Cancelled (not run) with its reason; those running finish."""
+    Cancelled (not run) with its reason; those running finish. ``reads``: the schedule and
+    the games missing inputs the plan read, this chunk's slice (``runner.run_chunk``)."""
     logger = get_run_logger()
     run = str(flow_run.root_flow_run_id)
     if fail_fast and (why := launch_stopped(run)):
@@ -173,6 +178,7 @@ def fill_chunk(
             producer=s.producer(table),
             on_output=on_output,
             limiter=dml_limiter(s),
+            reads=reads,
         )
     except Exception as exc:
         kind = "transient, retries exhausted" if is_transient(exc) else "permanent"

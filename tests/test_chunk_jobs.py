@@ -1,8 +1,10 @@
 """The jobs of one chunk (issue 17, item 5): ``runner.run_chunk`` runs the number of warehouse
 jobs ``runner.chunk_jobs`` claims around its write — the inputs' fingerprints in one query,
-the games missing inputs read once — counted on the DuckDB adapter itself (the fingerprint
-reads and the ledger go to it under any wrapper), and decides what it decided with one job
-per read: the same blocked dates and reasons, the same fingerprints recorded."""
+the required inputs' profiles in one query, the schedule and the games missing inputs taken
+from the run's plan (or read once when called alone) — counted on the DuckDB adapter itself
+(the fingerprint reads and the ledger go to it under any wrapper), and decides what it
+decided with one job per read: the same blocked dates and reasons, the same fingerprints
+recorded."""
 
 from __future__ import annotations
 
@@ -13,11 +15,34 @@ from typing import Any
 
 import pytest
 
-from nba_backfill import fingerprints
-from nba_backfill.catalog import PCF, PDC, PGS, PHASE3, TABLES, TOGS, UPCG
-from nba_backfill.readiness import blocked_by_inputs
-from nba_backfill.runner import chunk_jobs, run_chunk
+from nba_backfill import audits, fingerprints
+from nba_backfill.catalog import (
+    MLFS,
+    PCF,
+    PDC,
+    PGS,
+    PHASE3,
+    PHASE4,
+    TABLES,
+    TDZA,
+    TOGS,
+    UPCG,
+    UPTG,
+    TableSpec,
+)
+from nba_backfill.planner import Planner
+from nba_backfill.readiness import (
+    ScheduleReads,
+    blocked_by_inputs,
+    complete_dates,
+    expired_through,
+    inputs_lookback,
+    short_inputs,
+    utc_today,
+)
+from nba_backfill.runner import chunk_jobs, chunk_span, run_chunk
 from nba_backfill.settings import RetrySettings, Settings
+from nba_backfill.validation import validate
 from nba_backfill.warehouse import Warehouse, shared_warehouse
 from nba_backfill.warehouse.wrapper import innermost
 from tests.conftest import SLICE_START
@@ -32,6 +57,16 @@ class Jobs:
     def __init__(self, wh: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
         self.log: list[str] = []
         adapter: Any = innermost(wh)
+        # The schedule-and-missing-games reads, by name, on any wrapper (shared reads).
+        self.shared: list[str] = []
+        for name in ("schedule", "games_missing_inputs"):
+            real_read = getattr(Warehouse, name)
+
+            def read(*a: Any, _real: Any = real_read, _name: str = name, **k: Any) -> Any:
+                self.shared.append(_name)
+                return _real(*a, **k)
+
+            monkeypatch.setattr(Warehouse, name, read)
         for name, kind in (("fetch", "read"), ("replace_range", "write"), ("load_raw", "load")):
             real = getattr(adapter, name)
 
@@ -57,20 +92,65 @@ def wh(seeded: Settings) -> Iterator[Warehouse]:
     yield wh
 
 
-@pytest.mark.parametrize("table", [TOGS, PGS, UPCG, PDC])
+@pytest.mark.parametrize("table", [TOGS, PGS, UPCG, PDC, PCF])
 def test_a_chunk_runs_the_jobs_claimed(
     wh: Warehouse, table: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A Phase 3 table without required inputs (TOGS), two with (PGS, UPCG), a Phase 4 one
-    with four inputs (PDC): before = 3 + its required inputs, after = 2, whatever its inputs
-    (PGS reads eight Phase 2 tables: eight fingerprint jobs before, one now)."""
+    """A Phase 3 table without required inputs (TOGS), two with one (PGS, UPCG), a Phase 4
+    one with four inputs, one required (PDC), PCF with three required: called alone (the CLI,
+    the tests) a chunk reads the schedule and the games missing inputs itself, then one
+    profile query for all its required inputs (none for TOGS) and one fingerprint query for
+    all its inputs (PGS reads eight Phase 2 tables: one job); 2 after, whatever its inputs.
+    (Before: 3 + one profile per required input; PCF 6, now 4.)"""
     days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    _inputs_written(wh, table, days)
     jobs = Jobs(wh, monkeypatch)
     result = run_chunk(wh, table, days, FAST)
     assert result.ok and result.dates_filled == days
-    required = sum(1 for d in TABLES[table].depends_on if d.required)
-    assert jobs.around_write() == chunk_jobs(table) == (3 + required, 2)
+    assert jobs.shared == ["schedule", "games_missing_inputs"]
+    profiles = 1 if any(d.required for d in TABLES[table].depends_on) else 0
+    assert jobs.around_write() == chunk_jobs(table, given=False) == (3 + profiles, 2)
     assert len(fingerprints.inputs_of(table)) > 1  # several inputs, one fingerprint job
+
+
+def _inputs_written(wh: Warehouse, table: str, days: list[dt.date]) -> None:
+    """The Phase 4 tables ``table`` needs (transitively), written on ``days`` first."""
+    need: set[str] = set()
+    todo = [table]
+    while todo:
+        for dep in TABLES[todo.pop()].depends_on:
+            if dep.required and TABLES[dep.table].phase == 4 and dep.table not in need:
+                need.add(dep.table)
+                todo.append(dep.table)
+    for spec in PHASE4:  # catalog order: inputs first
+        if spec.name in need:
+            assert run_chunk(wh, spec.name, days, FAST).ok, spec.name
+
+
+def _plan_reads(wh: Warehouse, table: str, days: list[dt.date]) -> ScheduleReads:
+    """What a run's plan hands its chunks (``Plan.reads``), read by the real planner."""
+    plan = Planner(wh).plan(days[0], days[-1], [table], phases=(TABLES[table].phase,))
+    assert plan.reads is not None
+    return plan.reads
+
+
+@pytest.mark.parametrize("table", [TOGS, PGS, UPCG, PCF, MLFS])
+def test_a_chunk_given_the_plans_reads_runs_two_jobs_fewer(
+    wh: Warehouse, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flow's chunk takes the schedule and the games missing inputs from its plan (sliced
+    to the chunk, as ``flows.phases.run_chunks`` does): no schedule, no games-missing read;
+    before = its profile query (if it has required inputs) + the fingerprints: TOGS 1, PGS
+    and UPCG 2 (were 4), PCF 2 (was 6), the feature store 2 (was 7). Same outcome."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    _inputs_written(wh, table, days)
+    reads = _plan_reads(wh, table, days).sliced(*chunk_span(table, days))
+    jobs = Jobs(wh, monkeypatch)
+    result = run_chunk(wh, table, days, FAST, reads=reads)
+    assert result.ok and result.dates_filled == days
+    profiles = 1 if any(d.required for d in TABLES[table].depends_on) else 0
+    assert jobs.around_write() == chunk_jobs(table) == (1 + profiles, 2)
+    assert jobs.shared == []
 
 
 def _one_by_one(wh: Warehouse, table: str, dates: list[dt.date]) -> dict[dt.date, dict[str, str]]:
@@ -143,6 +223,158 @@ def test_blocked_and_incomplete_dates_are_decided_as_before(
     assert result.dates_blocked == expected
     assert result.dates_filled == [d for d in days if d != short]
     assert result.dates_incomplete == []
-    assert jobs.around_write() == chunk_jobs(PGS)
+    assert jobs.around_write() == chunk_jobs(PGS, given=False)
     # TOGS itself, rewritten on the short date, is complete again: a check after that passes.
     assert run_chunk(wh, TOGS, [short], FAST).dates_filled == [short]
+
+
+def _blocked_one_by_one(wh: Warehouse, table: str, days: list[dt.date]) -> dict[dt.date, str]:
+    """The readiness check as it read before: one ``date_profile`` job per required input."""
+    spec = TABLES[table]
+    lo, hi = chunk_span(table, days)
+    schedule = wh.schedule(lo, hi)
+    missing = wh.games_missing_inputs(days[0] - dt.timedelta(days=inputs_lookback(spec)), hi)
+    complete: dict[str, set[dt.date]] = {}
+    expired: dict[str, dt.date | None] = {}
+    for dep in spec.depends_on:
+        if dep.required:
+            up = TABLES[dep.table]
+            a = days[0] - dt.timedelta(days=dep.lookback_days)
+            complete[up.name] = complete_dates(wh, up, schedule, a, hi, missing)
+            expired[up.name] = expired_through(wh, up, utc_today())
+    return short_inputs(spec, days, sorted(schedule), complete, expired)
+
+
+def test_one_query_profiles_what_one_query_per_table_did(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several tables' profiles, each over its own window (one with a 30-day look-back, one
+    with an expected set, one not there), in one job: each table's as its own query reads."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    gone = TABLES[TDZA]  # not there yet, as a Phase 4 input read before its first write
+    exists = wh.table_exists
+    monkeypatch.setattr(wh, "table_exists", lambda name: name != TDZA and exists(name))
+    asks = [
+        (TABLES[PGS], days[0] - dt.timedelta(days=30), days[-1]),
+        (TABLES[TOGS], days[1], days[3]),
+        (gone, days[0], days[-1]),
+    ]
+    jobs = Jobs(wh, monkeypatch)
+    got = wh.date_profiles(asks)
+    assert jobs.log == ["read"]
+    assert got[gone.name] == {}
+    for spec, lo, hi in asks[:2]:
+        assert got[spec.name] == wh.date_profile(spec, lo, hi), spec.name
+        assert got[spec.name] and min(got[spec.name]) >= lo and max(got[spec.name]) <= hi
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_short_input_blocks_with_one_profile_query(
+    wh: Warehouse, given: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PCF reads three required inputs (UPCG, UPTG, TDZA): the second, UPTG, short on one
+    date and TDZA short on another blocks both, for the reasons one profile job per input gave,
+    with the plan's reads or without (partial inputs never written from, one query or not)."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    _inputs_written(wh, PCF, days)
+    short_uptg, short_tdza = days[1], days[4]
+    wh.fetch(
+        f"DELETE FROM {UPTG} WHERE game_date = @d AND team_abbr IN "
+        f"(SELECT team_abbr FROM {UPTG} WHERE game_date = @d LIMIT 2)",
+        {"d": short_uptg},
+    )
+    wh.fetch(
+        f"DELETE FROM {TDZA} WHERE analysis_date = @d AND team_abbr IN "
+        f"(SELECT team_abbr FROM {TDZA} WHERE analysis_date = @d LIMIT 2)",
+        {"d": short_tdza},
+    )
+    expected = _blocked_one_by_one(wh, PCF, days)
+    assert sorted(expected) == [short_uptg, short_tdza]
+    assert TABLES[UPTG].table in expected[short_uptg]
+    assert TABLES[TDZA].table in expected[short_tdza]
+    reads = _plan_reads(wh, PCF, days).sliced(*chunk_span(PCF, days)) if given else None
+    jobs = Jobs(wh, monkeypatch)
+    result = run_chunk(wh, PCF, days, FAST, reads=reads)
+    assert result.dates_blocked == expected
+    assert result.dates_filled == [d for d in days if d not in expected]
+    assert jobs.around_write() == chunk_jobs(PCF, given=given)
+
+
+def test_reads_short_of_the_chunks_look_back_are_read_again(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UPCG looks back 30 days at PGS. Reads starting at the chunk's first date would leave
+    the window's earlier dates out of the schedule, and a date not in the schedule never
+    blocks: such reads are not used, the chunk reads its span itself and still blocks the
+    date whose window holds a short PGS date."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    short = days[0] - dt.timedelta(days=3)
+    assert short in wh.schedule(short, short)
+    wh.fetch(
+        f"DELETE FROM {PGS} WHERE game_date = @d AND player_lookup IN "
+        f"(SELECT player_lookup FROM {PGS} WHERE game_date = @d LIMIT 5)",
+        {"d": short},
+    )
+    reads = _plan_reads(wh, UPCG, days)
+    lo, hi = chunk_span(UPCG, days)
+    narrow = reads.sliced(days[0], hi)
+    assert reads.covers(lo, hi) and not narrow.covers(lo, hi)
+    expected = _blocked_one_by_one(wh, UPCG, days)
+    assert expected and all(str(short) in why for why in expected.values())
+    jobs = Jobs(wh, monkeypatch)
+    result = run_chunk(wh, UPCG, days, FAST, reads=narrow)
+    assert jobs.shared == ["schedule", "games_missing_inputs"]
+    assert result.dates_blocked == expected
+
+
+def test_key_counts_of_several_tables_in_one_job(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gate's key checks: every table's ``key_counts`` (each over its own window, one not
+    there) in one job, each what its own query reads; a duplicated key is counted as alone."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    wh.fetch(
+        f"INSERT INTO {TOGS} SELECT * FROM {TOGS} WHERE game_date = @d LIMIT 2", {"d": days[1]}
+    )
+    exists = wh.table_exists
+    monkeypatch.setattr(wh, "table_exists", lambda name: name != TDZA and exists(name))
+    asks = [
+        (TABLES[TOGS], days[0], days[-1]),
+        (TABLES[PGS], days[0] - dt.timedelta(days=30), days[2]),
+        (TABLES[TDZA], days[0], days[-1]),
+    ]
+    jobs = Jobs(wh, monkeypatch)
+    got = audits.key_counts_many(wh, asks)
+    assert jobs.log == ["read"]
+    assert got[TDZA] == audits.KeyAudit(0, 0, 0)
+    assert got[TOGS].duplicate_keys == 2
+    for spec, lo, hi in asks[:2]:
+        assert got[spec.name] == audits.key_counts(wh, spec, lo, hi), spec.name
+
+
+def test_a_plan_and_a_validation_read_their_profiles_in_one_job(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Phase 4's plan (five tables and their required inputs) and validation (five tables)
+    read no table's profile or key counts on its own: one ``date_profiles`` job (and one
+    ``key_counts_many``) each, whatever the number of tables."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    single: list[str] = []
+    real_profile, real_keys = Warehouse.date_profile, audits.key_counts
+
+    def profile(self: Warehouse, spec: TableSpec, lo: dt.date, hi: dt.date) -> Any:
+        single.append(spec.name)
+        return real_profile(self, spec, lo, hi)
+
+    def keys(w: Any, spec: TableSpec, lo: dt.date, hi: dt.date) -> audits.KeyAudit:
+        single.append(spec.name)
+        return real_keys(w, spec, lo, hi)
+
+    monkeypatch.setattr(Warehouse, "date_profile", profile)
+    monkeypatch.setattr(audits, "key_counts", keys)
+    plan = Planner(wh).plan(days[0], days[-1], phases=(4,))
+    assert {c.table for c in plan.chunks} == {s.name for s in PHASE4}
+    report = validate(wh, 4, days[0], days[-1])
+    assert len(report.tables) == len(PHASE4)
+    assert all(t.covered == 0 and t.expected == len(days) for t in report.tables)
+    assert single == []

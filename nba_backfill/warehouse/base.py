@@ -157,6 +157,19 @@ def _profile_sql(table: TableSpec) -> str:
     return query.sql(dialect="bigquery")
 
 
+def _profile_row(r: Mapping[str, Any]) -> DateProfile:
+    """One date's :class:`DateProfile` from a row of :func:`_profile_sql`."""
+    return DateProfile(
+        int(r["n"]),
+        int(r["teams"]),
+        int(r["null_keys"] or 0),
+        int(r["duplicate_keys"] or 0),
+        int(r["missing"] or 0),
+        int(r["surplus"] or 0),
+        r["surplus_example"] if r["missing"] is not None else None,
+    )
+
+
 class Warehouse(abc.ABC):
     """A warehouse holding the logical datasets of SPEC §1 (physical names from settings).
 
@@ -308,15 +321,52 @@ class Warehouse(abc.ABC):
         rows = self.fetch(_profile_sql(table), {"start_date": start, "end_date": end})
         out: dict[dt.date, DateProfile] = {}
         for r in rows:
-            out[_as_date(r["day"])] = DateProfile(
-                int(r["n"]),
-                int(r["teams"]),
-                int(r["null_keys"] or 0),
-                int(r["duplicate_keys"] or 0),
-                int(r["missing"] or 0),
-                int(r["surplus"] or 0),
-                r["surplus_example"] if r["missing"] is not None else None,
+            out[_as_date(r["day"])] = _profile_row(r)
+        return out
+
+    def fetch_windows(
+        self, parts: Sequence[tuple[str, dt.date, dt.date]]
+    ) -> list[list[dict[str, Any]]]:
+        """Several reads, each a query over its own ``[@start_date, @end_date]``, in one query
+        job: the queries (shared views spliced in) joined by UNION ALL, each row tagged with
+        its part, each part's window as its own parameters; the rows of each part, in order.
+        The parts must return the same columns. A BigQuery job start per read saved."""
+        out: list[list[dict[str, Any]]] = [[] for _ in parts]
+        if not parts:
+            return out
+        pieces: list[exp.Query] = []
+        params: dict[str, object] = {}
+        for n, (sql, lo, hi) in enumerate(parts):
+            tag = f"p{n}"
+            # The shared views spliced in first: their window parameters are renamed too.
+            piece = splice_views(sqlglot.parse_one(sql, read="bigquery"))
+            for param in list(piece.find_all(exp.Parameter)):
+                param.replace(exp.Parameter(this=exp.var(f"{param.name}_{tag}")))
+            params[f"start_date_{tag}"], params[f"end_date_{tag}"] = lo, hi
+            sub = exp.Subquery(this=piece, alias=exp.TableAlias(this=exp.to_identifier("q")))
+            pieces.append(
+                exp.select(exp.alias_(exp.Literal.number(n), "part_"), exp.Star()).from_(sub)
             )
+        query = pieces[0]
+        for piece_ in pieces[1:]:
+            query = exp.union(query, piece_, distinct=False)
+        for r in self.fetch(query.sql(dialect="bigquery"), params):
+            out[int(r.pop("part_"))].append(r)
+        return out
+
+    def date_profiles(
+        self, asks: Sequence[tuple[TableSpec, dt.date, dt.date]]
+    ) -> dict[str, dict[dt.date, DateProfile]]:
+        """:meth:`date_profile` of several tables (each over its own ``[start, end]``) in one
+        query job (:meth:`fetch_windows`). Table name -> its profile (empty when the table
+        does not exist; asking a table twice reads the union of its windows). A chunk checks
+        all its required inputs this way in one job, a plan or a validation all its tables."""
+        out: dict[str, dict[dt.date, DateProfile]] = {t.name: {} for t, _, _ in asks}
+        there = [(t, lo, hi) for t, lo, hi in asks if self.table_exists(t.name)]
+        rows = self.fetch_windows([(_profile_sql(t), lo, hi) for t, lo, hi in there])
+        for (table, _, _), part in zip(there, rows, strict=True):
+            for r in part:
+                out[table.name][_as_date(r["day"])] = _profile_row(r)
         return out
 
     def written_at(

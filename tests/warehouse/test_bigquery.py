@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from bench.checksum import checksum
 from devtools.synthetic import generate
-from nba_backfill import fingerprints
+from nba_backfill import audits, fingerprints
 from nba_backfill.catalog import EXPECTED_DIR, PGS, TABLES, TOGS, TableSpec
 from nba_backfill.drift import require_writable, table_drift
 from nba_backfill.errors import (
@@ -380,6 +380,25 @@ def test_one_fingerprint_query_reads_what_one_per_input_did(
         (i.table, i.catalog): fingerprints.read_day_hashes(togs, i, lo, hi) for i, lo, hi in asks
     }
     assert any(together.values())
+
+
+def test_one_profile_query_and_one_key_counts_query_read_what_one_per_table_did(
+    togs: BigQueryWarehouse,
+) -> None:
+    """Several tables' profiles (each over its own window; PGS with its expected set) in one
+    job, and their key counts in another, run on BigQuery and read what a query per table
+    reads (a chunk's inputs, a plan's and a validation's tables)."""
+    asks = [
+        (TOGS_SPEC, START, END),
+        (TABLES[PGS], START - dt.timedelta(days=30), END),
+        (TOGS_SPEC, START + dt.timedelta(days=1), START + dt.timedelta(days=1)),
+    ]
+    profiles = togs.date_profiles(asks[:2])
+    assert profiles == {t.name: togs.date_profile(t, lo, hi) for t, lo, hi in asks[:2]}
+    assert profiles[TOGS_SPEC.name]
+    keys = audits.key_counts_many(togs, asks[1:])
+    assert keys == {t.name: audits.key_counts(togs, t, lo, hi) for t, lo, hi in asks[1:]}
+    assert keys[TOGS_SPEC.name].rows > 0
 
 
 def test_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
