@@ -19,6 +19,7 @@ from bench import model as bm
 from bench.run import parse, plans_for
 from bench.worker import seed_states
 from nba_backfill.catalog import TABLES
+from nba_backfill.settings import writes_per_table
 
 # (chunk_days, max_concurrency, per-table limit): the defaults first
 SETTINGS = ((92, 8, 2), (92, 8, 1), (183, 16, 2), (366, 16, 2), (366, 16, 1))
@@ -42,7 +43,7 @@ def rows(
                 plan,
                 bm.base_model(per_date_seconds=dict(per_date), write_strategy=ws),
                 max_concurrency=conc,
-                per_table_limit=per_table,
+                per_table_limit=writes_per_table(ws, per_table),
                 reads=planned["flow_reads"],
                 fixed_overhead=fixed,
             )

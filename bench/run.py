@@ -34,7 +34,7 @@ from cli import local_server
 from devtools.seeding import STANDARD_END, STANDARD_START
 from nba_backfill.catalog import PHASE4_GROUPS, TABLES
 from nba_backfill.planner import Planner
-from nba_backfill.settings import load_settings
+from nba_backfill.settings import load_settings, writes_per_table
 from nba_backfill.validation import validate
 from nba_backfill.warehouse.duckdb import DuckDBWarehouse
 
@@ -97,14 +97,23 @@ def plans_for(path: Path, opts: Options, chunk_days: Sequence[int]) -> dict[str,
             return wh.reset_stats().reads
 
         p4_names = [t.name for t in TABLES.values() if t.phase == 4]
+        # As the flow runs them: the first plan's schedule reads serve the later steps.
+        wh.reset_stats()
+        first = planner.plan(opts.start, opts.end, None, cd, phases=(3,))
+        plan3 = wh.reset_stats().reads
+        ground = first.reads
         flow_reads = bm.FlowReads(
-            plan3=reads(lambda: planner.plan(opts.start, opts.end, None, cd, phases=(3,))),
-            gate=reads(lambda: validate(wh, 3, opts.start, opts.end)),
+            plan3=plan3,
+            gate=reads(lambda: validate(wh, 3, opts.start, opts.end, reads=ground)),
             plan4=tuple(
-                reads(partial(planner.plan, opts.start, opts.end, names, cd, phases=(4,)))
+                reads(
+                    partial(
+                        planner.plan, opts.start, opts.end, names, cd, phases=(4,), reads=ground
+                    )
+                )
                 for names in ([t.name for t in g] for g in PHASE4_GROUPS)
             ),
-            validate4=reads(lambda: validate(wh, 4, opts.start, opts.end, p4_names)),
+            validate4=reads(lambda: validate(wh, 4, opts.start, opts.end, p4_names, ground)),
         )
         bounds = inner.schedule_bounds()
         assert bounds is not None
@@ -429,7 +438,9 @@ def latency_state(
                     planned["plans"][opts.defaults["chunk_days"]],
                     m,
                     max_concurrency=opts.defaults["max_concurrency"],
-                    per_table_limit=opts.defaults["max_concurrency_per_table"],
+                    per_table_limit=writes_per_table(
+                        ws, opts.defaults["max_concurrency_per_table"]
+                    ),
                     reads=planned["flow_reads"],
                     fixed_overhead=fixed,
                 )
@@ -488,7 +499,9 @@ def latency_state(
                     plan,
                     bm.base_model(per_date_seconds=per_date, write_strategy=opts.write_strategy),
                     max_concurrency=conc,
-                    per_table_limit=opts.defaults["max_concurrency_per_table"],
+                    per_table_limit=writes_per_table(
+                        opts.write_strategy, opts.defaults["max_concurrency_per_table"]
+                    ),
                     reads=planned["flow_reads"],
                     fixed_overhead=fixed,
                 ).as_dict()
@@ -525,7 +538,8 @@ def sweep(
             )
             for cd, plan in sorted(p["plans"].items()):
                 for conc in SWEEP_CONCURRENCY:
-                    for per_table in SWEEP_PER_TABLE:
+                    # Transactions run one per table whatever the setting (writes_per_table).
+                    for per_table in SWEEP_PER_TABLE if ws == "merge" else (1,):
                         sim = bm.simulate_flow(
                             plan,
                             m,

@@ -166,7 +166,7 @@ def _kept_slack_block(client: SyncPrefectClient, name: str) -> Change:
 
 # --- concurrency limits -------------------------------------------------------------------------
 def ensure_write_limits(client: SyncPrefectClient, settings: Settings) -> Iterator[Change]:
-    limit = settings.run.max_concurrency_per_table
+    limit = settings.writes_per_table()
     for table in TABLES:
         name = write_limit_name(table)
         try:

@@ -28,7 +28,7 @@ from nba_backfill.errors import BackfillFailed, GateFailed, UsageError
 from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, parse_bool, resolve_params
 from nba_backfill.planner import Plan, Selection
-from nba_backfill.readiness import held_back
+from nba_backfill.readiness import ScheduleReads, held_back
 from nba_backfill.report import summary_markdown
 from nba_backfill.rerun import GATE_TAG, failed_dates
 from nba_backfill.runner import forget_stop, launch_stopped
@@ -112,15 +112,18 @@ def backfill(
         summary = RunSummary(params.start, params.end)
         try:
             plan = plan_phase3(params, summary, select)
+            # The schedule reads of the run's first plan serve its later plans and
+            # validations (planner.read_schedule): a BigQuery job start each saved.
+            reads = plan.reads if plan is not None else None
             if plan is not None:  # no Phase 3 table asked for
                 execution.phase3(plan, summary)
             if not stopped_fast(params, summary):
-                failing = gate_phase3(params, summary, per_date(execution))
+                failing = gate_phase3(params, summary, per_date(execution), reads)
                 if params.to_phase4 and signed_off(require_signoff, summary):
-                    execution.phase4(summary, hold_for(params, failing))
+                    reads = execution.phase4(summary, hold_for(params, failing), reads)
                     record_held_back(summary)
                     if not stopped_fast(params, summary):
-                        validate_phase4(params, summary)
+                        validate_phase4(params, summary, reads)
         except GateFailed as exc:
             summary.gate_problems = {t: list(p) for t, p in exc.problems.items()}
             summary.reason = f"{exc} — Phase 4 not started"
@@ -233,7 +236,10 @@ def per_date(execution: Execution) -> bool:
 
 
 def gate_phase3(
-    params: RunParams, summary: RunSummary, by_date: bool = False
+    params: RunParams,
+    summary: RunSummary,
+    by_date: bool = False,
+    reads: ScheduleReads | None = None,
 ) -> dict[str, list[dt.date]]:
     """Validate Phase 3 over the run's range. When the run goes on to Phase 4, every Phase 3
     table is checked (Phase 4 reads them) and a table below its threshold raises GateFailed
@@ -252,7 +258,7 @@ def gate_phase3(
         return {}
     gate = validate_phase.with_options(tags=[GATE_TAG])
     try:
-        report = gate(3, params.start, params.end, tables, gate=params.to_phase4)
+        report = gate(3, params.start, params.end, tables, gate=params.to_phase4, reads=reads)
     except GateFailed as exc:
         if not by_date or exc.report is None:
             raise
@@ -304,11 +310,13 @@ def held_back_task(message: str) -> None:
     raise GateFailed(3, {"held back": [message]})
 
 
-def validate_phase4(params: RunParams, summary: RunSummary) -> None:
+def validate_phase4(
+    params: RunParams, summary: RunSummary, reads: ScheduleReads | None = None
+) -> None:
     """Validate the run's Phase 4 tables and ML readiness; never raised here, a failure fails
     the run when it closes (``RunSummary.conclude``)."""
     summary.add_validation(
-        validate_phase(4, params.start, params.end, params.phase_tables(4), gate=False)
+        validate_phase(4, params.start, params.end, params.phase_tables(4), gate=False, reads=reads)
     )
 
 

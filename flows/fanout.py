@@ -24,6 +24,7 @@ from nba_backfill.errors import BackfillError, UsageError
 from nba_backfill.notify import one_line
 from nba_backfill.params import RunParams, resolve_params
 from nba_backfill.planner import Chunk, Plan, Planner
+from nba_backfill.readiness import ScheduleReads
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks import common
 from tasks.cost import add_estimate
@@ -42,14 +43,19 @@ class FanOut:
         summary.outcomes += fan_out_tables(self.params, plan, 3)
 
     def phase4(
-        self, summary: RunSummary, hold: dict[str, dict[dt.date, str]] | None = None
-    ) -> None:
-        # ``hold`` stays empty: a fan-out run gates by table (flows/backfill.per_date).
+        self,
+        summary: RunSummary,
+        hold: dict[str, dict[dt.date, str]] | None = None,
+        reads: ScheduleReads | None = None,
+    ) -> ScheduleReads | None:
+        # ``hold`` stays empty: a fan-out run gates by table (flows/backfill.per_date). Its
+        # children, in their own containers, read the schedule themselves.
         p = self.params
-        plan = plan_backfill(p.start, p.end, p.phase_tables(4), p.chunk_days, (4,))
+        plan = plan_backfill(p.start, p.end, p.phase_tables(4), p.chunk_days, (4,), reads=reads)
         summary.add_plan(plan)
         add_estimate(summary, plan)
         summary.outcomes += fan_out_tables(p, plan, 4)
+        return plan.reads or reads
 
 
 @flow(

@@ -24,6 +24,7 @@ from nba_backfill.errors import DatesFailed
 from nba_backfill.params import RunParams
 from nba_backfill.planner import Chunk, Plan, Selection, hold_back
 from nba_backfill.producers import stop_all as stop_producers
+from nba_backfill.readiness import ScheduleReads
 from nba_backfill.rerun import chunk_tags
 from nba_backfill.runner import chunk_span, launch_stopped
 from nba_backfill.summary import ChunkOutcome, RunSummary
@@ -195,12 +196,14 @@ def phase4_group(
     only: dict[str, list[dt.date]] | None = None,
     select: Selection | None = None,
     hold: dict[str, dict[dt.date, str]] | None = None,
+    reads: ScheduleReads | None = None,
 ) -> tuple[Plan, list[ChunkOutcome]]:
     """One Phase 4 dependency group, planned when it starts (its inputs were just written).
     ``only`` (table -> dates) narrows it to those dates: a rerun of failed dates. ``select``
     (a reprocess mode) plans the run's selection, of this group's tables. ``hold`` (table ->
     date -> reason, the per-date gate's) takes those dates out of the plan
-    (``planner.hold_back``): they stay skipped with their reason."""
+    (``planner.hold_back``): they stay skipped with their reason. ``reads``: the run's schedule
+    reads, taken instead of reading them again (``planner.read_schedule``)."""
     run_tables = params.phase_tables(4)
     names = [
         t.name
@@ -218,10 +221,17 @@ def phase4_group(
             phases=(4,),
             select=select,
             among=names,
+            reads=reads,
         )
     else:
         plan = plan_backfill(
-            params.start, params.end, names, params.chunk_days, phases=(4,), only=only
+            params.start,
+            params.end,
+            names,
+            params.chunk_days,
+            phases=(4,),
+            only=only,
+            reads=reads,
         )
     if hold:
         hold_back(plan, hold)
@@ -279,10 +289,14 @@ class Execution(Protocol):
         ...
 
     def phase4(
-        self, summary: RunSummary, hold: dict[str, dict[dt.date, str]] | None = None
-    ) -> None:
+        self,
+        summary: RunSummary,
+        hold: dict[str, dict[dt.date, str]] | None = None,
+        reads: ScheduleReads | None = None,
+    ) -> ScheduleReads | None:
         """Plan and fill Phase 4, group after group (the Phase 3 gate has passed, or holds
-        back the dates of ``hold``)."""
+        back the dates of ``hold``). ``reads``: the run's schedule reads so far, for its
+        plans; returns those the next step may take (``planner.read_schedule``)."""
         ...
 
 
@@ -299,15 +313,20 @@ class InProcess:
         summary.outcomes += with_runner(phase3, self.params)(self.params, plan)
 
     def phase4(
-        self, summary: RunSummary, hold: dict[str, dict[dt.date, str]] | None = None
-    ) -> None:
+        self,
+        summary: RunSummary,
+        hold: dict[str, dict[dt.date, str]] | None = None,
+        reads: ScheduleReads | None = None,
+    ) -> ScheduleReads | None:
         for group in range(1, len(PHASE4_GROUPS) + 1):
             if self.params.fail_fast and launch_stopped(str(flow_run.root_flow_run_id)):
-                return  # fail fast: no group starts after a permanent failure
+                return reads  # fail fast: no group starts after a permanent failure
             plan, outcomes = with_runner(phase4_group, self.params)(
-                self.params, group, select=self.select, hold=hold or None
+                self.params, group, select=self.select, hold=hold or None, reads=reads
             )
+            reads = plan.reads or reads
             summary.add_held_back(held_dates(plan, hold or {}))
             summary.add_plan(plan)
             add_estimate(summary, plan)
             summary.outcomes += outcomes
+        return reads

@@ -9,7 +9,13 @@ from dataclasses import dataclass, field, replace
 
 from nba_backfill import fingerprints
 from nba_backfill.calendar import check_order
-from nba_backfill.catalog import TABLES, TableSpec, resolve_tables, with_readers
+from nba_backfill.catalog import (
+    LONGEST_LOOKBACK_DAYS,
+    TABLES,
+    TableSpec,
+    resolve_tables,
+    with_readers,
+)
 from nba_backfill.drift import require_writable
 from nba_backfill.errors import UsageError
 from nba_backfill.params import RunParams, check_chunk_days
@@ -182,6 +188,30 @@ def check_range(start: dt.date, end: dt.date, bounds: tuple[dt.date, dt.date] | 
         raise UsageError(f"range {start}..{end} is outside the schedule's final games ({lo}..{hi})")
 
 
+def read_schedule(
+    wh: Warehouse, start: dt.date, end: dt.date, given: ScheduleReads | None = None
+) -> ScheduleReads:
+    """What a plan or a validation of ``[start, end]`` reads before any table: the schedule's
+    bounds (the range checked against them, :func:`check_range`), its season openers, and the
+    schedule and the games missing inputs over ``[start - LONGEST_LOOKBACK_DAYS, end]`` (the
+    longest look-back, so one read serves every phase). ``given`` (an earlier step's, e.g. a
+    run's first plan's ``Plan.reads``) is taken instead when it serves that span: four query
+    jobs a plan or validation, seven times a backfill, that BigQuery charges a job start each.
+
+    Raises UsageError for a reversed range, an empty schedule, or a range outside it."""
+    lo = start - dt.timedelta(days=LONGEST_LOOKBACK_DAYS)
+    if given is not None and given.serves(lo, end):
+        check_range(start, end, given.bounds)
+        return given
+    bounds = wh.schedule_bounds()
+    check_range(start, end, bounds)
+    schedule = wh.schedule(lo, end)
+    openers = wh.season_openers()
+    # Games missing inputs are expected games, so none precede the schedule's first date.
+    missing = wh.games_missing_inputs(min(schedule, default=start), end)
+    return ScheduleReads(lo, end, schedule, tuple(missing), bounds, openers)
+
+
 @dataclass(frozen=True)
 class Selection:
     """The dates a run rewrites whatever their state: the reprocess modes other than
@@ -268,12 +298,15 @@ class Planner:
         only: Mapping[str, Iterable[dt.date]] | None = None,
         select: Selection | None = None,
         among: Collection[str] | None = None,
+        reads: ScheduleReads | None = None,
     ) -> Plan:
         """Plan ``tables`` of ``phases`` on ``[start, end]``. With ``only`` (table -> dates), plan
         just those tables and, of their missing or incomplete dates, just those dates: a rerun
         of failed dates fills them and nothing else. With ``select`` (a reprocess mode), plan
         the dates it asks for, and those of the tables downstream, instead; ``among`` keeps
-        only those tables in the plan (a Phase 4 group of a selection)."""
+        only those tables in the plan (a Phase 4 group of a selection). ``reads`` (an earlier
+        plan's ``Plan.reads`` in the same run) stands for the schedule reads
+        (:func:`read_schedule`) when it covers them; the tables are always read afresh."""
         chosen = resolve_tables(list(tables) if tables is not None else None)
         # The tables looked at: a selection's downstream tables of every phase too (their
         # dates follow from the upstream ones), the plan keeps those of ``phases``.
@@ -288,19 +321,18 @@ class Planner:
         ]
         specs = [s for s in scope if s.phase in phases and (among is None or s.name in among)]
         keep = {name: set(days) for name, days in (only or {}).items()}
-        check_range(start, end, self.warehouse.schedule_bounds())
+        ground = read_schedule(self.warehouse, start, end, reads)
         require_writable(self.warehouse, specs)
         expired = {s.name: expired_through(self.warehouse, s, self.today) for s in TABLES.values()}
-        # Dependencies look back up to 180 days: read the schedule and profiles that far.
+        # Dependencies look back up to 180 days: the schedule and profiles that far.
         lookback = max((d.lookback_days for s in scope for d in s.depends_on), default=0)
-        schedule = self.warehouse.schedule(start - dt.timedelta(days=lookback), end)
+        schedule = ground.schedule_on(start - dt.timedelta(days=lookback), end)
         in_range = sorted(d for d in schedule if start <= d <= end)
         all_expected = sorted(schedule)
-        openers = self.warehouse.season_openers()
+        openers = ground.openers
+        assert openers is not None  # read_schedule reads them
         # Final games whose results never arrived: counted out of the tables they feed.
-        missing_games = self.warehouse.games_missing_inputs(
-            all_expected[0] if all_expected else start, end
-        )
+        missing_games = ground.missing_on(all_expected[0] if all_expected else start, end)
 
         plans: dict[str, TablePlan] = {}
         complete_cache: dict[str, set[dt.date]] = {}
@@ -391,10 +423,7 @@ class Planner:
             tp = plans[spec.name]
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
         plan = Plan(start, end, chunk_days, plans)
-        # Games missing inputs are expected games, so none precede the schedule's first date.
-        plan.reads = ScheduleReads(
-            start - dt.timedelta(days=lookback), end, schedule, tuple(missing_games)
-        )
+        plan.reads = ground
         plan.upstream = _chunk_edges(plan, specs)
         skipping = {d for tp in plans.values() for d in tp.games_skipped}
         plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]

@@ -13,6 +13,7 @@ import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from nba_backfill.calendar import Openers
 from nba_backfill.catalog import TABLES, Completeness, Dependency, TableSpec
 from nba_backfill.fingerprints import Recorded, inputs_of
 from nba_backfill.warehouse.base import DateProfile, MissingGame, Warehouse
@@ -249,15 +250,24 @@ def blocked_by_inputs(
 @dataclass(frozen=True)
 class ScheduleReads:
     """The schedule (date -> final games) and the games missing inputs over ``[lo, hi]``, as a
-    plan read them: a run's chunks take their slices (:meth:`covers`, :meth:`schedule_on`,
-    :meth:`missing_on`) instead of reading both again per chunk. Neither is written by a
-    backfill (Phase 2 and the schedule come from the scrapers); a game arriving after the
-    plan is seen by the next plan, which re-judges every date."""
+    plan read them, with the schedule's first and last dates (``bounds``) and its season
+    openers: a run's chunks take their slices (:meth:`covers`, :meth:`schedule_on`,
+    :meth:`missing_on`) instead of reading both again per chunk, and the run's later plans
+    and validations take them whole (:meth:`serves`). None of them is written by a backfill
+    (Phase 2 and the schedule come from the scrapers); a game arriving during a run is seen
+    by the next run's plan, which re-judges every date."""
 
     lo: dt.date
     hi: dt.date
     schedule: Mapping[dt.date, int]
     missing: tuple[MissingGame, ...] = ()
+    bounds: tuple[dt.date, dt.date] | None = None  # Warehouse.schedule_bounds(), when read
+    openers: Openers | None = None  # Warehouse.season_openers(), when read
+
+    def serves(self, lo: dt.date, hi: dt.date) -> bool:
+        """Whether a whole plan or validation reading ``[lo, hi]`` can take these reads
+        instead of its own: they cover the span and hold the bounds and openers too."""
+        return self.bounds is not None and self.openers is not None and self.covers(lo, hi)
 
     def covers(self, lo: dt.date, hi: dt.date) -> bool:
         """Whether ``[lo, hi]`` was read whole: a slice of a shorter read would leave out
@@ -356,12 +366,13 @@ def read_written(
     wh: Warehouse, specs: Iterable[TableSpec], start: dt.date, end: dt.date
 ) -> dict[str, dict[dt.date, Written]]:
     """``Warehouse.written_at`` of ``specs`` and of every table their windows read, each table
-    once, from ``start`` less the longest window to ``end``: one query per table."""
+    once, from ``start`` less the longest window to ``end``: all in one query job
+    (``Warehouse.written_at_many``)."""
     specs = list(specs)
     reach = max((d.lookback_days for s in specs for d in s.input_windows), default=0)
     lo = start - dt.timedelta(days=reach)
     names = {s.name for s in specs} | {d.table for s in specs for d in s.input_windows}
-    return {n: wh.written_at(TABLES[n], lo, end) for n in TABLES if n in names}
+    return wh.written_at_many([(TABLES[n], lo, end) for n in TABLES if n in names])
 
 
 # --- stale dates by fingerprint: what a date read, or the model, changed since it was written --

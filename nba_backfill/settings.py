@@ -193,7 +193,11 @@ class RunSettings(BaseModel):
         description="Chunk tasks running at once",
     )
     max_concurrency_per_table: int = Field(
-        2, ge=1, le=16, description="Concurrent writes to one table"
+        2,
+        ge=1,
+        le=16,
+        description="Concurrent writes to one table (1 whatever this says with "
+        "warehouse.write_strategy transaction: BigQuery cancels a second one)",
     )
     max_bytes: int | None = Field(
         None,
@@ -443,6 +447,14 @@ class ProducerSettings(BaseModel):
         return bool(self.command or self.entry_point)
 
 
+def writes_per_table(write_strategy: str, max_concurrency_per_table: int) -> int:
+    """Writes of one table to let run at once: ``max_concurrency_per_table`` for single MERGE
+    statements (BigQuery runs 2 mutating statements per table and queues the rest), 1 for
+    transactions (BigQuery cancels a transaction that meets another on the same table rather
+    than queueing it: a second one in flight only costs a retry; docs/benchmarks.md)."""
+    return 1 if write_strategy == "transaction" else max_concurrency_per_table
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="NBA_BACKFILL_",
@@ -489,6 +501,11 @@ class Settings(BaseSettings):
             except UsageError:
                 raise ValueError(f"{key!r} is not a table of the catalog") from None
         return out
+
+    def writes_per_table(self) -> int:
+        """Writes of one table in flight at once (the runner's slots and the Prefect global
+        concurrency limit per table): :func:`writes_per_table` of these settings."""
+        return writes_per_table(self.warehouse.write_strategy, self.run.max_concurrency_per_table)
 
     def producer(self, table: str) -> ProducerSettings | None:
         """The external producer of ``table`` (catalog name), or None: its SQL model."""

@@ -20,9 +20,10 @@ from nba_backfill.catalog import (
     TableSpec,
     resolve_tables,
 )
-from nba_backfill.planner import check_range
+from nba_backfill.planner import read_schedule
 from nba_backfill.readiness import (
     INPUTS_MISSING,
+    ScheduleReads,
     blocked_by_inputs,
     counted_games,
     expired_through,
@@ -266,10 +267,13 @@ def check_table(
     missing_games: Sequence[MissingGame] = (),
     profile: Mapping[dt.date, DateProfile] | None = None,
     keys: KeyAudit | None = None,
+    inputs_missing_games: Sequence[MissingGame] | None = None,
 ) -> TableCheck:
     """``spec`` on ``[start, end]`` against ``schedule``. ``profile`` and ``keys``: its
     ``date_profile`` and ``audits.key_counts`` over that range, when the caller read them
-    (``validate`` reads every table's in one query each)."""
+    (``validate`` reads every table's in one query each). ``inputs_missing_games``: the games
+    missing inputs over the required inputs' windows too (a Phase 4 table's unexplained dates
+    are judged on them), when the caller read them; else read here."""
     # Dates the table drops on arrival are skipped by the planner: not expected here either.
     gone = expired_through(wh, spec, utc_today())
     in_range = sorted(d for d in schedule if start <= d <= end and (gone is None or d > gone))
@@ -310,7 +314,9 @@ def check_table(
     if spec.phase == 4:
         # Its threshold is 0 (catalog.COVERAGE_THRESHOLD): a missing date is explained when
         # its inputs are short, and a problem otherwise.
-        check.explained = blocked_by_inputs(wh, spec, check.missing + check.incomplete, schedule)
+        check.explained = blocked_by_inputs(
+            wh, spec, check.missing + check.incomplete, schedule, missing=inputs_missing_games
+        )
     return check
 
 
@@ -329,16 +335,24 @@ def _grain_dates(
 
 
 def validate(
-    wh: Warehouse, phase: int, start: dt.date, end: dt.date, tables: list[str] | None = None
+    wh: Warehouse,
+    phase: int,
+    start: dt.date,
+    end: dt.date,
+    tables: list[str] | None = None,
+    reads: ScheduleReads | None = None,
 ) -> ValidationReport:
     """Check every table of ``phase`` on ``[start, end]`` against the schedule (reads retried
-    on transient errors)."""
+    on transient errors). ``reads`` (a plan's ``Plan.reads`` of the same run) stands for the
+    schedule reads when it covers them (``planner.read_schedule``); the tables are always
+    read afresh."""
     wh = with_read_retries(wh)
-    check_range(start, end, wh.schedule_bounds())
+    ground = read_schedule(wh, start, end, reads)
     specs = [s for s in resolve_tables(tables) if s.phase == phase]
-    schedule = wh.schedule(start - dt.timedelta(days=LONGEST_LOOKBACK_DAYS), end)
-    openers = wh.season_openers()
-    missing = wh.games_missing_inputs(start, end)
+    schedule = ground.schedule_on(start - dt.timedelta(days=LONGEST_LOOKBACK_DAYS), end)
+    openers = ground.openers
+    assert openers is not None  # read_schedule reads them
+    missing = ground.missing_on(start, end)
     # Every table's profile in one query job, and every table's key counts in another, not
     # one each (a BigQuery job start per table per read).
     asks = [(s, start, end) for s in specs]
@@ -350,7 +364,16 @@ def validate(
         end,
         [
             check_table(
-                wh, s, start, end, schedule, openers, missing, profiles[s.name], keys[s.name]
+                wh,
+                s,
+                start,
+                end,
+                schedule,
+                openers,
+                missing,
+                profiles[s.name],
+                keys[s.name],
+                ground.missing,  # over the longest look-back: serves the inputs' windows
             )
             for s in specs
         ],

@@ -171,7 +171,7 @@ def fill_chunk(
             table,
             dates,
             s.retry,
-            per_table_limit=s.run.max_concurrency_per_table,
+            per_table_limit=s.writes_per_table(),
             labels={"flow_run_id": flow_run_id},
             on_retry=on_retry,
             write_guard=write_guard(s),

@@ -8,6 +8,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from nba_backfill.planner import Plan, Planner, Selection
+from nba_backfill.readiness import ScheduleReads
 from tasks import common
 
 
@@ -26,11 +27,21 @@ def plan_backfill(
     only: dict[str, list[dt.date]] | None = None,
     select: Selection | None = None,
     among: list[str] | None = None,
+    reads: ScheduleReads | None = None,
 ) -> Plan:
     """Plan ``tables`` on ``[start, end]``; with ``only``, just those dates per table; with
-    ``select``, the dates of a reprocess mode (``among``: of those tables only)."""
+    ``select``, the dates of a reprocess mode (``among``: of those tables only); ``reads``, an
+    earlier plan's schedule reads of the same run, taken instead of reading them again."""
     plan = Planner(common.warehouse()).plan(
-        start, end, tables, chunk_days, phases=phases, only=only, select=select, among=among
+        start,
+        end,
+        tables,
+        chunk_days,
+        phases=phases,
+        only=only,
+        select=select,
+        among=among,
+        reads=reads,
     )
     logger = get_run_logger()
     for tp in plan.tables.values():

@@ -17,6 +17,7 @@ import pytest
 
 from nba_backfill import audits, fingerprints
 from nba_backfill.catalog import (
+    LONGEST_LOOKBACK_DAYS,
     MLFS,
     PCF,
     PDC,
@@ -30,6 +31,7 @@ from nba_backfill.catalog import (
     UPTG,
     TableSpec,
 )
+from nba_backfill.errors import UsageError
 from nba_backfill.planner import Planner
 from nba_backfill.readiness import (
     ScheduleReads,
@@ -378,3 +380,83 @@ def test_a_plan_and_a_validation_read_their_profiles_in_one_job(
     assert len(report.tables) == len(PHASE4)
     assert all(t.covered == 0 and t.expected == len(days) for t in report.tables)
     assert single == []
+
+
+def test_later_plans_and_validations_take_the_first_plans_schedule_reads(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run's gate, Phase 4 plans and Phase 4 validation take the schedule reads of its first
+    plan (``Plan.reads``: bounds, schedule, openers, games missing inputs over the longest
+    look-back) and run 4 jobs fewer each (the validation of Phase 4 also judges its tables'
+    inputs on them), deciding exactly what they decide reading for themselves."""
+    lo, hi = D(2021, 11, 15), D(2021, 11, 25)
+    ground = Planner(wh).plan(lo, hi, phases=(3,)).reads
+    assert ground is not None and ground.bounds is not None and ground.openers is not None
+    assert ground.lo == lo - dt.timedelta(days=LONGEST_LOOKBACK_DAYS) and ground.hi == hi
+    steps: dict[str, Any] = {
+        "gate": lambda reads: validate(wh, 3, lo, hi, reads=reads),
+        "plan4": lambda reads: Planner(wh).plan(lo, hi, phases=(4,), reads=reads),
+        "validate4": lambda reads: validate(wh, 4, lo, hi, reads=reads),
+    }
+    for name, step in steps.items():
+        own = Jobs(wh, monkeypatch)
+        alone = step(None)
+        assert own.shared == ["schedule", "games_missing_inputs"], name
+        given = Jobs(wh, monkeypatch)
+        taken = step(ground)
+        assert given.shared == [], name
+        assert len(own.log) - len(given.log) >= 4, (name, own.log, given.log)
+        if name == "plan4":
+            assert taken.tables == alone.tables and taken.chunks == alone.chunks
+            assert taken.reads is ground
+            assert {c.table for c in taken.chunks} == {s.name for s in PHASE4}
+        else:
+            assert taken == alone
+            assert taken.tables and not taken.ok if name == "validate4" else taken.ok
+
+
+def test_reads_that_do_not_serve_the_span_are_read_again(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads are taken only when they serve the whole span: a chunk's slice (no bounds, no
+    openers) or an earlier, shorter range is read again, and the plan is the same."""
+    lo, hi = D(2021, 11, 15), D(2021, 11, 25)
+    ground = Planner(wh).plan(lo, hi, phases=(3,)).reads
+    assert ground is not None
+    reference = Planner(wh).plan(lo, hi, phases=(4,))
+    for reads in (
+        ground.sliced(lo, hi),  # a chunk's: no bounds or openers
+        Planner(wh).plan(lo, hi - dt.timedelta(days=3), phases=(3,)).reads,  # ends too soon
+    ):
+        jobs = Jobs(wh, monkeypatch)
+        again = Planner(wh).plan(lo, hi, phases=(4,), reads=reads)
+        assert jobs.shared == ["schedule", "games_missing_inputs"]
+        assert again.tables == reference.tables
+        assert again.reads is not reads and again.reads is not None
+        assert again.reads.serves(lo - dt.timedelta(days=LONGEST_LOOKBACK_DAYS), hi)
+
+
+def test_given_reads_still_refuse_a_range_outside_the_schedule(wh: Warehouse) -> None:
+    """The range is checked against the given reads' bounds as against a fresh read."""
+    ground = Planner(wh).plan(D(2021, 11, 15), D(2021, 11, 25), phases=(3,)).reads
+    assert ground is not None and ground.bounds is not None
+    after = ground.bounds[1] + dt.timedelta(days=10)
+    with pytest.raises(UsageError, match="outside the schedule"):
+        validate(wh, 3, after, after + dt.timedelta(days=1), reads=ground)
+    with pytest.raises(UsageError, match="is before"):
+        Planner(wh).plan(D(2021, 11, 25), D(2021, 11, 15), reads=ground)
+
+
+def test_a_plans_written_times_are_one_job(wh: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stale-date check's written times of every table a plan looks at, in one query job
+    (``written_at_many``), equal to one ``written_at`` per table; a table not there is empty."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    asks = [(TABLES[t], days[0] - dt.timedelta(days=20), days[-1]) for t in (TOGS, PGS, UPCG)]
+    asks.append((TABLES[PCF], days[0], days[-1]))  # not written yet
+    exists = wh.table_exists
+    monkeypatch.setattr(wh, "table_exists", lambda name: name != PCF and exists(name))
+    jobs = Jobs(wh, monkeypatch)
+    together = wh.written_at_many(asks)
+    assert jobs.log == ["read"]
+    assert together == {t.name: wh.written_at(t, lo, hi) for t, lo, hi in asks}
+    assert together[PCF] == {} and all(together[t] for t in (TOGS, PGS, UPCG))

@@ -157,6 +157,17 @@ def _profile_sql(table: TableSpec) -> str:
     return query.sql(dialect="bigquery")
 
 
+def _written_rows(
+    rows: Iterable[Mapping[str, Any]],
+) -> dict[dt.date, tuple[dt.datetime, dt.datetime]]:
+    """``written_at`` rows as date -> (first, last) written; rows without a time dropped."""
+    return {
+        _as_date(r["day"]): (r["first_written"], r["last_written"])
+        for r in rows
+        if r["first_written"] is not None
+    }
+
+
 def _profile_row(r: Mapping[str, Any]) -> DateProfile:
     """One date's :class:`DateProfile` from a row of :func:`_profile_sql`."""
     return DateProfile(
@@ -378,11 +389,22 @@ class Warehouse(abc.ABC):
         if not self.table_exists(table.name):
             return {}
         rows = self.fetch(_read("written_at", table), {"start_date": start, "end_date": end})
-        return {
-            _as_date(r["day"]): (r["first_written"], r["last_written"])
-            for r in rows
-            if r["first_written"] is not None
+        return _written_rows(rows)
+
+    def written_at_many(
+        self, asks: Sequence[tuple[TableSpec, dt.date, dt.date]]
+    ) -> dict[str, dict[dt.date, tuple[dt.datetime, dt.datetime]]]:
+        """:meth:`written_at` of several tables (each over its own ``[start, end]``) in one
+        query job (:meth:`fetch_windows`). Table name -> its dates (empty when the table does
+        not exist). A plan's stale-date check reads all its tables this way."""
+        out: dict[str, dict[dt.date, tuple[dt.datetime, dt.datetime]]] = {
+            t.name: {} for t, _, _ in asks
         }
+        there = [(t, lo, hi) for t, lo, hi in asks if self.table_exists(t.name)]
+        rows = self.fetch_windows([(_read("written_at", t), lo, hi) for t, lo, hi in there])
+        for (table, _, _), part in zip(there, rows, strict=True):
+            out[table.name].update(_written_rows(part))
+        return out
 
     def grain_dates(
         self, table: TableSpec, start: dt.date, end: dt.date

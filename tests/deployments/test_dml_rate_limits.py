@@ -9,9 +9,9 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
 
-from deployments.setup import ensure_dml_rate_limits
+from deployments.setup import ensure_dml_rate_limits, ensure_write_limits
 from nba_backfill.catalog import TABLES, TOGS
-from nba_backfill.runner import dml_rate_limit_name
+from nba_backfill.runner import dml_rate_limit_name, write_limit_name
 from nba_backfill.settings import load_settings
 from tasks import chunks
 
@@ -50,3 +50,32 @@ def test_setup_creates_a_decaying_rate_limit_per_table_once(rate_limits: None) -
     with get_client(sync_client=True) as client:
         after = client.read_global_concurrency_limit_by_name(dml_rate_limit_name(TOGS))
     assert after.active_slots == 1
+
+
+@pytest.mark.timeout(300)
+def test_transactions_get_one_write_slot_per_table_whatever_the_setting(
+    prefect_server: None,
+) -> None:
+    """BigQuery cancels a transaction that meets another on the same table: with write strategy
+    ``transaction`` setup gives each table's write limit 1 slot (and the runner 1 slot,
+    ``Settings.writes_per_table``) whatever ``run.max_concurrency_per_table`` says; back to
+    ``merge``, the setting's slots again."""
+    merge = load_settings(run={"max_concurrency_per_table": 3})
+    transaction = load_settings(
+        run={"max_concurrency_per_table": 3}, warehouse={"write_strategy": "transaction"}
+    )
+    assert (merge.writes_per_table(), transaction.writes_per_table()) == (3, 1)
+    try:
+        with get_client(sync_client=True) as client:
+            list(ensure_write_limits(client, merge))
+            changes = list(ensure_write_limits(client, transaction))
+            one = client.read_global_concurrency_limit_by_name(write_limit_name(TOGS)).limit
+            back = list(ensure_write_limits(client, merge))
+            three = client.read_global_concurrency_limit_by_name(write_limit_name(TOGS)).limit
+        assert {(c.action, c.note) for c in changes} == {("updated", "1 slots")}
+        assert {(c.action, c.note) for c in back} == {("updated", "3 slots")}
+        assert (one, three) == (1, 3)
+    finally:
+        with get_client(sync_client=True) as client:
+            for table in TABLES:
+                client.delete_global_concurrency_limit_by_name(write_limit_name(table))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -11,7 +12,7 @@ from bench.checksum import checksum
 from nba_backfill.catalog import PHASE3, PHASE4, TABLES, TDGS
 from nba_backfill.settings import Settings
 from nba_backfill.validation import validate
-from nba_backfill.warehouse import shared_warehouse
+from nba_backfill.warehouse import Warehouse, shared_warehouse
 from tests.conftest import SLICE_END, SLICE_START
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -32,11 +33,25 @@ def _artifacts(flow_run_id) -> dict[str, object]:
     return {a.key: a for a in asyncio.run(read()) if a.key}
 
 
-def test_backfill_fills_phase3_then_phase4(seeded: Settings):
+def test_backfill_fills_phase3_then_phase4(seeded: Settings, monkeypatch: pytest.MonkeyPatch):
     from flows.backfill import backfill
 
+    # The schedule is read once a run: the first plan's reads serve the gate, the Phase 4
+    # groups' plans, Phase 4's validation and the chunks (planner.read_schedule).
+    calls: list[str] = []
+    for name in ("schedule_bounds", "season_openers", "schedule", "games_missing_inputs"):
+        real = getattr(Warehouse, name)
+
+        def counted(*a: object, _real: Any = real, _name: str = name, **k: object) -> Any:
+            calls.append(_name)
+            return _real(*a, **k)
+
+        monkeypatch.setattr(Warehouse, name, counted)
     state = backfill(SLICE_START, SLICE_END, chunk_days=10, max_concurrency=3, return_state=True)
     assert state.is_completed(), state.message
+    assert sorted(calls) == sorted(
+        ["games_missing_inputs", "schedule", "schedule_bounds", "season_openers"]
+    )
     summary = state.result()
     wh = shared_warehouse()
     gate = validate(wh, 3, SLICE_START, SLICE_END)

@@ -401,6 +401,15 @@ def test_one_profile_query_and_one_key_counts_query_read_what_one_per_table_did(
     assert keys[TOGS_SPEC.name].rows > 0
 
 
+def test_one_written_at_query_reads_what_one_per_table_did(togs: BigQueryWarehouse) -> None:
+    """A plan's stale-date reads of several tables (``written_at_many``) in one job run on
+    BigQuery and read what ``written_at`` reads per table; a table not there reads empty."""
+    asks = [(TOGS_SPEC, START, END), (TABLES[PGS], START, END)]
+    together = togs.written_at_many(asks)
+    assert together == {t.name: togs.written_at(t, lo, hi) for t, lo, hi in asks}
+    assert set(together[TOGS_SPEC.name]) == set(togs.date_profile(TOGS_SPEC, START, END))
+
+
 def test_reads_equal_duckdb(togs: BigQueryWarehouse, duck: DuckDBWarehouse) -> None:
     assert togs.schedule(START, END) == duck.schedule(START, END)
     assert togs.schedule_bounds() == duck.schedule_bounds()
