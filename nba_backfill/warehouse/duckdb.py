@@ -177,6 +177,9 @@ class DuckDBWarehouse(Warehouse, Loader):
         # nba_backfill_meta): one statement of DDL at a time per warehouse.
         self._ddl_lock = threading.Lock()
         self._write_slots = threading.BoundedSemaphore(settings.warehouse.duckdb_write_slots)
+        # Table -> the statement length (days) a write fell back to after running out of
+        # memory: the table's next chunks start there (see replace_range).
+        self._statement_days: dict[str, int] = {}
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         try:
@@ -398,39 +401,64 @@ class DuckDBWarehouse(Warehouse, Loader):
 
         cur = self._cursor()
         sql = self.model_sql(table)
+
+        def attempt(span_days: int | None) -> tuple[int, int]:
+            """The chunk in one transaction, its model in statements of ``span_days``."""
+            cur.begin()
+            try:
+                deleted = cur.execute(f"DELETE FROM {target} WHERE {window(col)}", params)
+                removed = deleted.fetchall()[0][0]
+                if self.mid_write is not None:
+                    self.mid_write(table, start, end)
+                written = 0
+                for lo, hi in statement_spans(start, end, span_days):
+                    span: dict[str, object] = {"start_date": lo, "end_date": hi}
+                    if days is not None:
+                        span["dates"] = [d for d in days if lo <= d <= hi]
+                        if not span["dates"]:
+                            continue
+                    # The window filter again here: a model bug can never write outside
+                    # its range.
+                    written += cur.execute(
+                        f"INSERT INTO {target} BY NAME SELECT * FROM ({sql}) AS m "
+                        f"WHERE {window('m.' + col)}",
+                        _used(sql, span) | span,
+                    ).fetchall()[0][0]
+                cur.commit()
+            except BaseException:
+                cur.rollback()
+                raise
+            return int(removed), int(written)
+
         # One write in flight per slot: DuckDB runs each statement on all its threads, so
         # writes side by side share the same cores and add up in the capped buffer pool.
         with self._write_slots:
-            try:
-                cur.begin()
+            span_days = self.statement_days(table)
+            while True:
                 try:
-                    deleted = cur.execute(
-                        f"DELETE FROM {target} WHERE {window(col)}", params
-                    ).fetchall()[0][0]
-                    if self.mid_write is not None:
-                        self.mid_write(table, start, end)
-                    written = 0
-                    for lo, hi in statement_spans(start, end, table.statement_days):
-                        span: dict[str, object] = {"start_date": lo, "end_date": hi}
-                        if days is not None:
-                            span["dates"] = [d for d in days if lo <= d <= hi]
-                            if not span["dates"]:
-                                continue
-                        # The window filter again here: a model bug can never write outside
-                        # its range.
-                        written += cur.execute(
-                            f"INSERT INTO {target} BY NAME SELECT * FROM ({sql}) AS m "
-                            f"WHERE {window('m.' + col)}",
-                            _used(sql, span) | span,
-                        ).fetchall()[0][0]
-                    cur.commit()
-                except BaseException:
-                    cur.rollback()
-                    raise
-            except duckdb.Error as exc:
-                raise _translate(exc, f"{table.name} {start}..{end}") from exc
+                    deleted, written = attempt(span_days)
+                    break
+                except duckdb.OutOfMemoryException as exc:
+                    # Rolled back whole: the chunk again in statements half as long (the
+                    # pool is shared with the reads in flight, so a length that fits alone
+                    # may not fit beside them), down to MIN_STATEMENT_DAYS.
+                    shorter = shorter_statements(start, end, span_days)
+                    if shorter is None:
+                        raise _translate(exc, f"{table.name} {start}..{end}") from exc
+                    span_days = shorter
+                    with self._lock:
+                        known = self._statement_days.get(table.name, shorter)
+                        self._statement_days[table.name] = min(known, shorter)
+                except duckdb.Error as exc:
+                    raise _translate(exc, f"{table.name} {start}..{end}") from exc
         self.jobs_run += 1
-        return WriteResult(table.name, start, end, int(deleted), int(written))
+        return WriteResult(table.name, start, end, deleted, written)
+
+    def statement_days(self, table: TableSpec) -> int | None:
+        """The statement length a write of ``table`` starts with: the catalog's
+        (``TableSpec.statement_days``, None: the whole chunk), or the shorter one an earlier
+        write of this warehouse fell back to after running out of memory."""
+        return self._statement_days.get(table.name, table.statement_days)
 
     @_gated
     def delete_dates(self, table: TableSpec, dates: Sequence[dt.date]) -> int:
@@ -535,6 +563,19 @@ def _duckdb_functions(tree: exp.Expr) -> exp.Expr:
     for node in list(tree.find_all(exp.FarmFingerprint)):
         node.replace(exp.Anonymous(this="HASH", expressions=list(node.expressions)))
     return tree
+
+
+MIN_STATEMENT_DAYS = 7  # the shortest statement a write falls back to (a week of dates)
+
+
+def shorter_statements(start: dt.date, end: dt.date, days: int | None) -> int | None:
+    """The statement length to retry ``[start, end]`` with after DuckDB ran out of memory at
+    ``days`` (None: the whole range in one statement): half as long, at least
+    MIN_STATEMENT_DAYS; None when ``days`` is already that short (the error stands)."""
+    current = (end - start).days + 1 if days is None else days
+    if current <= MIN_STATEMENT_DAYS:
+        return None
+    return max(MIN_STATEMENT_DAYS, current // 2)
 
 
 def statement_spans(

@@ -14,8 +14,14 @@ import pytest
 
 from bench.checksum import checksum
 from nba_backfill.catalog import TABLES, TOGS
+from nba_backfill.errors import WarehouseError
 from nba_backfill.settings import Settings, load_settings
-from nba_backfill.warehouse.duckdb import DuckDBWarehouse, statement_spans
+from nba_backfill.warehouse.duckdb import (
+    MIN_STATEMENT_DAYS,
+    DuckDBWarehouse,
+    shorter_statements,
+    statement_spans,
+)
 
 D = dt.date
 
@@ -164,3 +170,67 @@ def test_writes_in_flight_never_exceed_the_slots(seeded: Settings, slots: int) -
         assert most == slots
     finally:
         wh.close()
+
+
+@pytest.mark.parametrize(
+    ("days", "shorter"),
+    [(None, 7), (92, 46), (14, 7), (9, 7), (7, None)],  # None: the 13-day range whole
+)
+def test_a_statement_out_of_memory_is_retried_half_as_long(days: int | None, shorter: int | None):
+    assert shorter_statements(D(2021, 10, 19), D(2021, 10, 31), days) == shorter
+    assert MIN_STATEMENT_DAYS == 7
+
+
+def _hungry(real: str) -> str:
+    """The model, plus a real allocation of ~400 MB in any statement spanning more than a
+    week: DuckDB runs out of memory at the test's 100MB cap exactly there."""
+    return (
+        f"SELECT r.* FROM ({real}) AS r WHERE len((SELECT list(x) FROM range(IF("
+        "date_diff('day', $start_date, $end_date) > 6, 50000000, 1)) AS t(x))) > 0"
+    )
+
+
+def test_a_write_out_of_memory_falls_back_to_shorter_statements(
+    seeded: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's Out of Memory on a statement rolls the chunk back and writes it again in
+    statements half as long (13 days whole, then 7): the same rows as one statement, and the
+    table's next chunks start at 7 days. At the shortest length the error stands, the old rows
+    kept."""
+    path = str(seeded.warehouse.duckdb_path)
+    wh = DuckDBWarehouse(seeded)
+    table = TABLES[TOGS]  # statement_days None: a chunk in one statement
+    start, end = D(2021, 10, 19), D(2021, 10, 31)
+    try:
+        wh.replace_range(table, start, end)
+        expected = checksum(wh, table, start, end)
+    finally:
+        wh.close()
+    capped = DuckDBWarehouse(
+        load_settings(warehouse={"duckdb_path": path, "duckdb_memory_limit": "100MB"})
+    )
+    try:
+        real = capped.model_sql(table)
+        monkeypatch.setattr(type(capped), "model_sql", lambda self, t: _hungry(real))
+        seen = _statements(capped)
+        assert capped.statement_days(table) is None
+        result = capped.replace_range(table, start, end)
+        assert [(p["start_date"], p["end_date"]) for p in seen] == [
+            (start, end),  # out of memory, rolled back
+            *statement_spans(start, end, 7),
+        ]
+        assert capped.statement_days(table) == 7
+        assert result.rows_written > 0 and checksum(capped, table, start, end) == expected
+        seen.clear()
+        capped.replace_range(table, start, end)  # starts where the last one ended up
+        assert [(p["start_date"], p["end_date"]) for p in seen] == statement_spans(start, end, 7)
+
+        always = (
+            "SELECT r.* FROM ({}) AS r WHERE len((SELECT list(x) FROM range(50000000) t(x))) > 0"
+        )
+        monkeypatch.setattr(type(capped), "model_sql", lambda self, t: always.format(real))
+        with pytest.raises(WarehouseError, match="Out of Memory"):
+            capped.replace_range(table, start, end)
+        assert checksum(capped, table, start, end) == expected
+    finally:
+        capped.close()
