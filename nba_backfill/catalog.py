@@ -417,12 +417,11 @@ _TABLES: tuple[TableSpec, ...] = (
         ),
         description="One row per player per game: the ML feature vector.",
         # Each date joins every player to a year of his games (and spreads 60 features into
-        # 180 columns): a 92-day statement needs ~0.5 GB of DuckDB's memory, 31 days ~0.4 GB,
-        # 14 days ~0.3 GB but each statement recomputes that year: 14-day statements made a
-        # 92-day chunk 1.5-2x slower than 31-day ones (docs/benchmarks.md, "Memory after the
-        # production models"). Out of memory beside the reads in flight, the DuckDB adapter
-        # retries the chunk in statements half as long.
-        statement_days=31,
+        # 180 columns): a 92-day statement needs ~0.5 GB of DuckDB's memory, 14 days ~0.3 GB
+        # (docs/benchmarks.md, "Memory after the production models"). Longer statements are
+        # faster (each recomputes that year) but leave the reads in flight beside the write
+        # too little of the 450MB pool: at 31 days a chunk's own check ran out of memory.
+        statement_days=14,
     ),
 )
 

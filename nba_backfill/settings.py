@@ -66,8 +66,8 @@ class WarehouseSettings(BaseModel):
         description=(
             "DuckDB's buffer pool cap (its default is 80 % of the machine's RAM); larger "
             "queries spill to <duckdb_path>.tmp where they can. The largest statement, the "
-            "feature store's model over its 31 days per statement (the catalog's "
-            "statement_days), needs about 0.4 GB; each write slot holds one statement, and one "
+            "feature store's model over its 14 days per statement (the catalog's "
+            "statement_days), needs about 0.3 GB; each write slot holds one statement, and one "
             "out of memory is retried as statements half as long (down to 7 days). The "
             "default keeps a full `make run` under 1 GiB of peak RSS"
         ),
