@@ -24,9 +24,10 @@ from __future__ import annotations
 import bisect
 import contextlib
 import datetime as dt
+import functools
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ from sqlglot import exp
 
 from nba_backfill.catalog import TableSpec
 from nba_backfill.warehouse.base import Params, Warehouse, WriteResult
-from nba_backfill.warehouse.wrapper import DelegatingWarehouse
+from nba_backfill.warehouse.wrapper import DelegatingWarehouse, innermost
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,32 @@ class LatencyWarehouse(DelegatingWarehouse):
             else None
         )
         self._table_sems: dict[str, threading.BoundedSemaphore] = {}
+
+    def watch_adapter(self) -> None:
+        """Count the adapter's own calls as busy time too: a chunk's bookkeeping (its inputs'
+        fingerprints, read before the write; their ledger row, appended after) goes to the
+        adapter itself, past this wrapper (``nba_backfill/fingerprints.py``). It is warehouse
+        work, not orchestration: without this the overhead share counted it as idle. Neither
+        counted as jobs nor charged: the model charges a chunk's jobs (``runner.chunk_jobs``)."""
+        adapter = innermost(self.inner)
+        for name in ("fetch", "load_raw"):
+            method = getattr(adapter, name, None)
+            if method is not None:
+                setattr(adapter, name, self._busy(method))
+
+    def _busy(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self._calls.enter(time.perf_counter())
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                now = time.perf_counter()
+                with self._lock:
+                    self._stats.busy_seconds += self._calls.exit(now)
+
+        return call
 
     # --- accounting -------------------------------------------------------------------------
     @property

@@ -143,6 +143,7 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     result["work"] = work.as_dict()
     result["pairs"] = work.pairs()
     wh = LatencyWarehouse(inner, model, game_dates=game_dates)
+    wh.watch_adapter()
 
     if strategy == RUNBOOK:
         t0 = time.perf_counter()

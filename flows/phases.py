@@ -25,7 +25,7 @@ from nba_backfill.params import RunParams
 from nba_backfill.planner import Chunk, Plan, Selection, hold_back
 from nba_backfill.producers import stop_all as stop_producers
 from nba_backfill.readiness import ScheduleReads
-from nba_backfill.rerun import chunk_tags
+from nba_backfill.rerun import chunk_run_name
 from nba_backfill.runner import chunk_span, launch_stopped
 from nba_backfill.summary import ChunkOutcome, RunSummary
 from tasks.chunks import fill_chunk
@@ -58,10 +58,11 @@ def run_chunks(
 ) -> list[ChunkOutcome]:
     """Submit every chunk (upstream chunks first via ``wait_for``), let them run concurrently
     under the flow's task runner, and resolve every future: a failed chunk never stops the
-    others, and nothing is left unresolved. Each chunk task run is tagged with its table, phase
-    and dates (``nba_backfill.rerun.chunk_tags``): that is how a rerun finds it; its display
-    name is for people. ``fail_fast``: the first permanent failure stops the chunks not yet
-    started (``tasks.chunks.fill_chunk``)."""
+    others, and nothing is left unresolved. Each chunk task run is named by its phase, table
+    and dates (``nba_backfill.rerun.chunk_run_name``): that is how a rerun finds it. It has no
+    tags: Prefect would take a tag-concurrency lease for it before it runs (see there).
+    ``fail_fast``: the first permanent failure stops the chunks not yet started
+    (``tasks.chunks.fill_chunk``)."""
     futures: dict[str, PrefectFuture[Any]] = {}
     by_future: dict[Any, Chunk] = {}
     for chunk in chunks:  # planner order = dependency order
@@ -69,8 +70,7 @@ def run_chunks(
         # The plan's schedule reads, this chunk's slice: two jobs fewer per chunk.
         reads = plan.reads.sliced(*chunk_span(chunk.table, chunk.dates)) if plan.reads else None
         fut = fill_chunk.with_options(
-            task_run_name=f"phase{phase} · {chunk.label}",
-            tags=chunk_tags(phase, chunk.table, chunk.start, chunk.end),
+            task_run_name=chunk_run_name(phase, chunk.table, chunk.start, chunk.end),
         ).submit(  # type: ignore[call-overload]
             chunk.table, list(chunk.dates), fail_fast=fail_fast, reads=reads, wait_for=ups
         )

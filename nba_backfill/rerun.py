@@ -3,9 +3,9 @@ history says failed and of what the warehouse still misses.
 
 * **History** (read by ``tasks/history.py`` from Prefect) names the failed backfill runs of the
   last days and, in each, the chunk task runs that did not complete — failed, crashed, or never
-  started because an upstream chunk failed — by the tags the flow gave them when it submitted
-  them (:func:`chunk_tags`); and whether the Phase 3 gate (tagged :data:`GATE_TAG`) blocked its
-  Phase 4. Display names are for people and are never parsed.
+  started because an upstream chunk failed — by the name the flow gave them when it submitted
+  them (:func:`chunk_run_name`; runs made before carry tags instead, :func:`chunk_tags`); and
+  whether the Phase 3 gate (tagged :data:`GATE_TAG`) blocked its Phase 4.
 * **The warehouse** says, against the schedule, which of those dates are still not complete
   (a later run, or a person, may have fixed some).
 
@@ -16,6 +16,7 @@ backfill's business, not the rerun's.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +36,8 @@ Ranges = dict[str, list[tuple[dt.date, dt.date]]]
 
 @dataclass(frozen=True)
 class ChunkRef:
-    """One chunk task run, as its tags in the run history describe it."""
+    """One chunk task run, as its name (or, made before, its tags) in the run history describes
+    it."""
 
     phase: int
     table: str  # dataset.table
@@ -43,11 +45,58 @@ class ChunkRef:
     end: dt.date
 
 
+def chunk_run_name(phase: int, table: str, start: dt.date, end: dt.date) -> str:
+    """The name a chunk task run is submitted with, for people and for the history
+    (:func:`parse_chunk_run` reads it back): ``"phase3 · player_game_summary ·
+    2021-10-26..2021-11-01"`` for phase 3, that table (``dataset.table`` or its bare name),
+    ``[start, end]`` (the chunk's range, both ends included).
+
+    A name, not tags: Prefect 3.9 takes a tag-concurrency lease for a task run with tags before
+    it runs, one write to its database per chunk. On the local server's SQLite, chunks starting
+    together are refused it ("database is locked", HTTP 503) and retried after 2, 4, 8, 16 s:
+    chunks started 2-35 s late at each phase's start (docs/benchmarks.md)."""
+    return f"phase{phase} · {get_table(table).table} · {start}..{end}"
+
+
 def chunk_tags(phase: int, table: str, start: dt.date, end: dt.date) -> list[str]:
-    """The tags a chunk task run is submitted with (:func:`parse_chunk_tags` reads them back):
+    """The tags chunk task runs were submitted with before :func:`chunk_run_name` (the history
+    of those runs still reads them, :func:`parse_chunk_tags`):
     ``["table:nba_analytics.player_game_summary", "phase:3", "dates:2021-10-26..2021-11-01"]``
     for phase 3, that table, ``[start, end]`` (the chunk's range, both ends included)."""
     return [f"{TABLE_TAG}{table}", f"{PHASE_TAG}{phase}", f"{DATES_TAG}{start}..{end}"]
+
+
+def _chunk_ref(table: str, phase: str, dates: str) -> ChunkRef | None:
+    """A chunk from its parts as written (table, "3"/"4", "<start>..<end>"); None when they do
+    not name one: a table the catalog does not know, a phase other than 3 or 4, dates that are
+    not ISO dates or end before they start."""
+    lo, sep, hi = dates.partition("..")
+    if phase not in ("3", "4") or not sep:
+        return None
+    try:
+        name = get_table(table).name
+        start, end = dt.date.fromisoformat(lo), dt.date.fromisoformat(hi)
+    except (UsageError, ValueError):
+        return None
+    if end < start:
+        return None
+    return ChunkRef(int(phase), name, start, end)
+
+
+_CHUNK_NAME = re.compile(r"phase(?P<phase>\d+) · (?P<table>[\w.]+) · (?P<dates>\S+)")
+
+
+def parse_chunk_name(name: str) -> ChunkRef | None:
+    """A task run's name -> the chunk it filled (:func:`chunk_run_name`); None for any other
+    task run (plan, validate, ...) and for a name that does not name one chunk whole."""
+    m = _CHUNK_NAME.fullmatch(name)
+    return _chunk_ref(m["table"], m["phase"], m["dates"]) if m else None
+
+
+def parse_chunk_run(name: str, tags: Iterable[str]) -> ChunkRef | None:
+    """The chunk a task run filled: by its tags (a run made before chunks were named), else by
+    its name. None for a task run that is no chunk."""
+    return parse_chunk_tags(tags) or parse_chunk_name(name)
 
 
 def parse_chunk_tags(tags: Iterable[str]) -> ChunkRef | None:
@@ -63,17 +112,7 @@ def parse_chunk_tags(tags: Iterable[str]) -> ChunkRef | None:
     if any(len(v) != 1 for v in values.values()):
         return None
     [table], [phase], [dates] = values[TABLE_TAG], values[PHASE_TAG], values[DATES_TAG]
-    lo, sep, hi = dates.partition("..")
-    if phase not in ("3", "4") or not sep:
-        return None
-    try:
-        name = get_table(table).name
-        start, end = dt.date.fromisoformat(lo), dt.date.fromisoformat(hi)
-    except (UsageError, ValueError):
-        return None
-    if end < start:
-        return None
-    return ChunkRef(int(phase), name, start, end)
+    return _chunk_ref(table, phase, dates)
 
 
 @dataclass
@@ -224,8 +263,11 @@ __all__ = [
     "FailedRun",
     "RerunReport",
     "by_phase",
+    "chunk_run_name",
     "chunk_tags",
     "failed_dates",
+    "parse_chunk_name",
+    "parse_chunk_run",
     "parse_chunk_tags",
     "rerun_scope",
     "rerun_targets",

@@ -6,8 +6,8 @@ planned with that run's own parameters. Plain functions of what the run history 
   missing or incomplete, and what the run filled is complete.
 * The other modes rewrite dates whatever their state, so "complete" cannot tell what the run
   already rewrote: the run's own plan is made again, less the dates of every chunk that
-  Completed under it or under an earlier resume of it (the chunk task runs' tags,
-  ``rerun.parse_chunk_tags``).
+  Completed under it or under an earlier resume of it (the chunk task runs' names,
+  ``rerun.parse_chunk_run``).
 """
 
 from __future__ import annotations

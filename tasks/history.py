@@ -7,9 +7,10 @@ would start Prefect's temporary server.
 
 A backfill run's chunk task runs live in its subflows (``phase3``, ``phase4-group``) or, when it
 fanned out, in the subflows of its ``backfill-table`` children: descendants are read down to
-three levels. Task runs carry no parameter values in Prefect, so a chunk is known by the tags
-it was submitted with, ``table:<dataset.table>``, ``phase:<3|4>``, ``dates:<start>..<end>``
-(``nba_backfill.rerun.parse_chunk_tags``), and the gate by ``gate:phase3``.
+three levels. Task runs carry no parameter values in Prefect, so a chunk is known by the name
+it was submitted with, ``phase<3|4> · <table> · <start>..<end>`` (or, for runs made before
+chunks were named, its tags ``table:``, ``phase:``, ``dates:``;
+``nba_backfill.rerun.parse_chunk_run``), and the gate by its tag ``gate:phase3``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from prefect.exceptions import ObjectNotFound
 from nba_backfill.errors import UsageError
 from nba_backfill.params import RunParams, resolve_params
 from nba_backfill.planner import Selection
-from nba_backfill.rerun import GATE_TAG, ChunkRef, FailedRun, failed_dates, parse_chunk_tags
+from nba_backfill.rerun import GATE_TAG, ChunkRef, FailedRun, failed_dates, parse_chunk_run
 from nba_backfill.resume import ResumeRecord, resume_params, resume_selection
 from tasks import common
 from tasks.runlock import warehouse_tag
@@ -82,9 +83,9 @@ def _as_failed_run(run: FlowRun, task_runs: list[TaskRun]) -> FailedRun:
     unfinished = [
         ref
         for tr in task_runs
-        if tr.state_type != StateType.COMPLETED and (ref := parse_chunk_tags(tr.tags))
+        if tr.state_type != StateType.COMPLETED and (ref := parse_chunk_run(tr.name, tr.tags))
     ]
-    chunks_seen = any(parse_chunk_tags(tr.tags) for tr in task_runs)
+    chunks_seen = any(parse_chunk_run(tr.name, tr.tags) for tr in task_runs)
     gate = any(GATE_TAG in tr.tags and tr.state_type == StateType.FAILED for tr in task_runs)
     return FailedRun(
         id=str(run.id),
@@ -214,7 +215,8 @@ def read_resume(ref: str) -> ResumeRecord:
         done: list[ChunkRef] = []
         for run in chain:
             for tr in _task_runs(client, run.id):
-                if tr.state_type == StateType.COMPLETED and (ref_ := parse_chunk_tags(tr.tags)):
+                ref_ = parse_chunk_run(tr.name, tr.tags)
+                if tr.state_type == StateType.COMPLETED and ref_:
                     done.append(ref_)
     return ResumeRecord(
         id=str(asked.id),

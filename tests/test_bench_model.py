@@ -142,3 +142,27 @@ def test_the_scaled_warehouse_admits_writes_by_strategy(strategy: str, most: int
     assert inner.most == most
     assert wh.stats.writes == 4
     assert (wh.stats.cancelled > 0) is cancelled
+
+
+class _SlowReads(_Overlap):
+    def fetch(self, sql, params=None, labels=None):
+        time.sleep(0.05)
+        return []
+
+
+def test_the_adapters_own_calls_count_as_busy_once_watched():
+    """A chunk's fingerprints go to the adapter past the wrapper: idle time unless watched,
+    then busy time (not a job, not charged); a call through the wrapper is not counted twice."""
+    inner = _SlowReads()
+    wh = LatencyWarehouse(inner)
+    inner.fetch("SELECT 1")  # past the wrapper
+    assert wh.stats.busy_seconds == 0
+    wh.watch_adapter()
+    inner.fetch("SELECT 1")
+    assert 0.05 <= wh.stats.busy_seconds < 0.5
+    assert wh.stats.jobs == 0
+    before, t0 = wh.stats.busy_seconds, time.perf_counter()
+    wh.fetch("SELECT 1")  # through the wrapper: one job, its time once
+    wall = time.perf_counter() - t0
+    assert wh.stats.jobs == 1
+    assert 0.05 <= wh.stats.busy_seconds - before <= wall

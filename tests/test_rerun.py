@@ -13,7 +13,10 @@ from nba_backfill.rerun import (
     ChunkRef,
     FailedRun,
     RerunReport,
+    chunk_run_name,
     chunk_tags,
+    parse_chunk_name,
+    parse_chunk_run,
     parse_chunk_tags,
     rerun_scope,
     rerun_targets,
@@ -65,6 +68,51 @@ def test_chunk_tags_read_back_as_the_chunk(spec):
     tags = chunk_tags(ref.phase, ref.table, ref.start, ref.end)
     assert tags == [f"table:{spec.name}", f"phase:{spec.phase}", "dates:2021-12-31..2022-01-06"]
     assert parse_chunk_tags(tags) == ref
+
+
+@pytest.mark.parametrize(
+    ("name", "ref"),
+    [
+        (
+            "phase3 · team_defense_game_summary · 2021-10-26..2021-11-01",
+            ChunkRef(3, TDGS, D(2021, 10, 26), D(2021, 11, 1)),
+        ),
+        (
+            f"phase4 · {PCF} · 2022-01-03..2022-01-03",  # dataset.table is read too
+            ChunkRef(4, PCF, D(2022, 1, 3), D(2022, 1, 3)),
+        ),
+        ("plan · phase (4,) · 2021-10-19..2026-01-03", None),
+        ("validate · phase 3 · 2021-10-19..2026-01-03", None),
+        ("phase4 · g2", None),
+        ("phase5 · team_defense_game_summary · 2021-10-26..2021-11-01", None),
+        ("phase3 · no_such_table · 2021-10-26..2021-11-01", None),
+        ("phase3 · team_defense_game_summary · 2021-11-01..2021-10-26", None),
+        ("phase3 · team_defense_game_summary · 2021-02-30..2021-03-01", None),
+        ("phase3 · team_defense_game_summary · 2021-10-26", None),
+        ("phase3 · team_defense_game_summary · 2021-10-26..2021-11-01 (retry)", None),
+        ("fill-chunk-0", None),
+    ],
+)
+def test_parse_chunk_name(name, ref):
+    assert parse_chunk_name(name) == ref
+
+
+@pytest.mark.parametrize("spec", TABLES.values(), ids=lambda s: s.name)
+def test_chunk_run_name_reads_back_as_the_chunk(spec):
+    ref = ChunkRef(spec.phase, spec.name, D(2021, 12, 31), D(2022, 1, 6))
+    name = chunk_run_name(ref.phase, ref.table, ref.start, ref.end)
+    assert name == f"phase{spec.phase} · {spec.table} · 2021-12-31..2022-01-06"
+    assert parse_chunk_run(name, []) == ref
+
+
+def test_a_run_made_before_names_is_read_by_its_tags():
+    """History keeps runs of the last days: those submitted with tags (and any display name)
+    still name their chunk; a task run with neither is no chunk."""
+    ref = ChunkRef(3, TDGS, D(2021, 10, 26), D(2021, 11, 1))
+    old_name = "phase3 · team_defense_game_summary · 2021-10-26..2021-11-01"
+    assert parse_chunk_run("anything", [TABLE, PHASE, DATES]) == ref
+    assert parse_chunk_run(old_name, [TABLE, PHASE, DATES]) == ref
+    assert parse_chunk_run("validate · phase 3", ["gate:phase3"]) is None
 
 
 def run(**kw) -> FailedRun:

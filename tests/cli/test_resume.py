@@ -25,6 +25,7 @@ import pytest
 from cli import local_server
 from nba_backfill.catalog import TABLES, TOGS
 from nba_backfill.planner import Chunk, Planner
+from nba_backfill.rerun import parse_chunk_run
 from nba_backfill.runner import run_chunk
 from nba_backfill.settings import RetrySettings, Settings
 from nba_backfill.warehouse import close_shared, open_warehouse
@@ -93,7 +94,7 @@ def written(settings: Settings) -> dict[dt.date, object]:
 
 
 def tag(c: Chunk) -> str:
-    return f"dates:{c.start}..{c.end}"
+    return f"{c.start}..{c.end}"
 
 
 def kill_when_paused(server: Server, env: dict[str, str], args: list[str], chunks: list[Chunk]):
@@ -139,12 +140,10 @@ def kill_when_paused(server: Server, env: dict[str, str], args: list[str], chunk
                     if r.id not in known
                 ]
                 states = {
-                    t: tr.state_type
+                    f"{ref.start}..{ref.end}": tr.state_type
                     for r in runs
                     for tr in _task_runs(client, r.id)
-                    if f"table:{TOGS}" in tr.tags
-                    for t in tr.tags
-                    if t.startswith("dates:")
+                    if (ref := parse_chunk_run(tr.name, tr.tags)) and ref.table == TOGS
                 }
             done = all(states.get(tag(c)) == StateType.COMPLETED for c in chunks[:2])
             if done and states.get(tag(paused)) == StateType.RUNNING:
