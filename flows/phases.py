@@ -72,7 +72,14 @@ def run_chunks(
         fut = fill_chunk.with_options(
             task_run_name=chunk_run_name(phase, chunk.table, chunk.start, chunk.end),
         ).submit(  # type: ignore[call-overload]
-            chunk.table, list(chunk.dates), fail_fast=fail_fast, reads=reads, wait_for=ups
+            chunk.table,
+            list(chunk.dates),
+            fail_fast=fail_fast,
+            reads=reads,
+            # The inputs no chunk of this plan writes, as the plan read them: one profile
+            # read fewer per chunk (every Phase 4 chunk's inputs are an earlier group's).
+            settled=plan.settled_for(chunk.table, chunk.dates) or None,
+            wait_for=ups,
         )
         futures[chunk.id] = fut
         by_future[fut.task_run_id] = chunk

@@ -134,6 +134,26 @@ class Plan:
     # The schedule and the games missing inputs this plan read (its look-back included): the
     # run's chunks take their slices instead of reading both again each.
     reads: ScheduleReads | None = field(default=None, compare=False, repr=False)
+    # Required input table -> its complete dates as this plan read them, for each input no
+    # table of this plan writes (an earlier phase's, or group's, or nobody's): nothing in the
+    # run writes it while the plan's chunks run, so they take it instead of reading its
+    # profile again (``settled_for``).
+    settled: dict[str, frozenset[dt.date]] = field(default_factory=dict, compare=False, repr=False)
+
+    def settled_for(self, table: str, dates: Sequence[dt.date]) -> dict[str, list[dt.date]]:
+        """The settled inputs of a chunk of ``table`` on ``dates``: each required input of the
+        table this plan settled, its complete dates over the input's look-back before the
+        first date through the last (what ``runner.run_chunk`` would profile), sorted."""
+        lo, hi = min(dates), max(dates)
+        firsts: dict[str, dt.date] = {}
+        for dep in TABLES[table].depends_on:
+            if dep.required and dep.table in self.settled:
+                first = lo - dt.timedelta(days=dep.lookback_days)
+                firsts[dep.table] = min(first, firsts.get(dep.table, first))
+        return {
+            name: sorted(d for d in self.settled[name] if first <= d <= hi)
+            for name, first in firsts.items()
+        }
 
     @property
     def chunks(self) -> list[Chunk]:
@@ -424,6 +444,13 @@ class Planner:
             tp.chunks = chunk_dates(spec.name, tp.to_fill, tp.expected, chunk_days)
         plan = Plan(start, end, chunk_days, plans)
         plan.reads = ground
+        writes = {name for name, tp in plans.items() if tp.chunks}
+        plan.settled = {
+            dep.table: frozenset(complete_of(TABLES[dep.table]))
+            for spec in specs
+            for dep in spec.depends_on
+            if dep.required and dep.table not in writes
+        }
         plan.upstream = _chunk_edges(plan, specs)
         skipping = {d for tp in plans.values() for d in tp.games_skipped}
         plan.games_skipped = [g.label for g in missing_games if g.game_date in skipping]

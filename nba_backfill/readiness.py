@@ -215,12 +215,15 @@ def blocked_by_inputs(
     schedule: Mapping[dt.date, int],
     today: dt.date | None = None,
     missing: Sequence[MissingGame] | None = None,
+    settled: Mapping[str, Collection[dt.date]] | None = None,
 ) -> dict[dt.date, str]:
     """:func:`short_inputs` of ``dates`` against what the warehouse holds now: reads each
     required input's completeness over its windows and its expiry as of ``today`` (default
     UTC today). ``schedule`` (date -> final games) must cover the longest look-back;
     ``missing``, when given, the games missing inputs over the same span
-    (:func:`inputs_lookback`), read by the caller (the runner reads them once per chunk)."""
+    (:func:`inputs_lookback`), read by the caller (the runner reads them once per chunk).
+    ``settled`` (input table -> complete dates over its window, ``Plan.settled_for``) stands
+    for the read of those inputs: the run's plan read them, and nothing writes them since."""
     if not dates:
         return {}
     first, last = min(dates), max(dates)
@@ -235,15 +238,21 @@ def blocked_by_inputs(
         )
     # Every required input's profile over its window in one query job (a job each costs a
     # BigQuery job start per input per chunk); each judged as ``complete_dates`` judges it.
+    given = settled or {}
     asks = [
-        (TABLES[dep.table], first - dt.timedelta(days=dep.lookback_days), last) for dep in required
+        (TABLES[dep.table], first - dt.timedelta(days=dep.lookback_days), last)
+        for dep in required
+        if dep.table not in given
     ]
     profiles = wh.date_profiles(asks) if asks else {}
     for up, lo, hi in asks:
         complete.setdefault(up.name, set()).update(
             judged_complete(up, profiles[up.name], schedule, lo, hi, missing)
         )
-        expired[up.name] = expired_through(wh, up, when)
+    for dep in required:
+        if dep.table in given:
+            complete.setdefault(dep.table, set()).update(given[dep.table])
+        expired[dep.table] = expired_through(wh, TABLES[dep.table], when)
     return short_inputs(spec, dates, sorted(schedule), complete, expired)
 
 

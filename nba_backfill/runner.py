@@ -262,15 +262,18 @@ def dml_rate_limit_name(table: str) -> str:
     return f"nba-backfill-dml-rate:{table}"
 
 
-def chunk_jobs(table: str, *, given: bool = True) -> tuple[int, int]:
+def chunk_jobs(table: str, *, given: bool = True, settled: Collection[str] = ()) -> tuple[int, int]:
     """The warehouse jobs :func:`run_chunk` runs around one write of ``table``'s SQL model
     (nothing blocked or narrowed): (before, after). Before: the required inputs' completeness
-    profiles (one query for all, none without required inputs) and the inputs' fingerprints
-    (one query for all), plus — unless ``given`` the run's :class:`ScheduleReads` (a flow's
-    chunks are) — the schedule and the games missing inputs; after: the fingerprint ledger's
-    append (a load job) and the written dates' profile. ``tests/test_chunk_jobs.py`` counts
-    them on the real code; the benchmark's latency model charges the flow's (given)."""
-    profiles = 1 if any(d.required for d in TABLES[table].depends_on) else 0
+    profiles (one query for all, none when every required input is ``settled`` — the plan's
+    ``Plan.settled``, tables no chunk of the run writes meanwhile — or there is none) and the
+    inputs' fingerprints (one query for all), plus — unless ``given`` the run's
+    :class:`ScheduleReads` (a flow's chunks are) — the schedule and the games missing inputs;
+    after: the fingerprint ledger's append (a load job) and the written dates' profile.
+    ``tests/test_chunk_jobs.py`` counts them on the real code; the benchmark's latency model
+    charges the flow's (given, settled as its plans settle them)."""
+    deps = TABLES[table].depends_on
+    profiles = 1 if any(d.required and d.table not in settled for d in deps) else 0
     return profiles + 1 + (0 if given else 2), 2
 
 
@@ -297,6 +300,7 @@ def run_chunk(
     on_output: OnLine | None = None,
     limiter: DmlLimiter | None = None,
     reads: ScheduleReads | None = None,
+    settled: Mapping[str, Collection[dt.date]] | None = None,
 ) -> ChunkResult:
     """Fill ``table`` on the expected ``dates`` (one chunk; maybe scattered, with complete
     dates between them that are never rewritten).
@@ -319,6 +323,11 @@ def run_chunk(
     ``reads``, when it covers the chunk's span (:func:`chunk_span`), is the schedule and the
     games missing inputs the run's plan read: sliced here instead of read again (two jobs per
     chunk). Without it, or when it falls short, the chunk reads both itself.
+
+    ``settled`` (required input table -> its complete dates over the input's look-back, as the
+    run's plan read them: ``Plan.settled_for``) stands for the profile read of those inputs:
+    tables no chunk of the run writes while this one runs (an earlier phase's or group's).
+    The others are read here, just before the write.
     """
     spec = TABLES[table]
     dates = sorted(dates)
@@ -337,7 +346,9 @@ def run_chunk(
     else:
         schedule = reader.schedule(span_lo, span_hi)
         missing = reader.games_missing_inputs(missing_lo, dates[-1])
-    result.dates_blocked = blocked_by_inputs(reader, spec, dates, schedule, missing=missing)
+    result.dates_blocked = blocked_by_inputs(
+        reader, spec, dates, schedule, missing=missing, settled=settled
+    )
 
     def retried(event: RetryEvent) -> None:
         result.retries.append(event)

@@ -124,12 +124,15 @@ def fill_chunk(
     dates: list[dt.date],
     fail_fast: bool = False,
     reads: ScheduleReads | None = None,
+    settled: dict[str, list[dt.date]] | None = None,
 ) -> dict[str, object] | State[None]:
     """Replace ``table`` on the chunk's dates; return the chunk report (dates filled / blocked /
     incomplete, rows, retries). Retries happen inside, under the shared tenacity policy.
     ``fail_fast``: a permanent failure stops the run's chunks not yet started, which end
     Cancelled (not run) with its reason; those running finish. ``reads``: the schedule and
-    the games missing inputs the plan read, this chunk's slice (``runner.run_chunk``)."""
+    the games missing inputs the plan read, this chunk's slice (``runner.run_chunk``).
+    ``settled``: the complete dates of the required inputs the plan settled (``Plan.settled_for``),
+    not read again."""
     logger = get_run_logger()
     run = str(flow_run.root_flow_run_id)
     if fail_fast and (why := launch_stopped(run)):
@@ -179,6 +182,7 @@ def fill_chunk(
             on_output=on_output,
             limiter=dml_limiter(s),
             reads=reads,
+            settled=settled,
         )
     except Exception as exc:
         kind = "transient, retries exhausted" if is_transient(exc) else "permanent"

@@ -155,6 +155,90 @@ def test_a_chunk_given_the_plans_reads_runs_two_jobs_fewer(
     assert jobs.shared == []
 
 
+def _required(table: str) -> set[str]:
+    return {d.table for d in TABLES[table].depends_on if d.required}
+
+
+@pytest.mark.parametrize("table", [PDC, PCF, MLFS])
+def test_a_chunk_given_its_plans_settled_inputs_reads_no_profile(
+    wh: Warehouse, table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Phase 4 table planned alone: no chunk of its plan writes its required inputs, so the
+    plan hands their complete dates to the chunk (``Plan.settled_for``, as
+    ``flows.phases.run_chunks`` does) and the chunk reads no profile before its write: only
+    the fingerprints (PCF 1, was 2). It fills what it filled reading them."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    _inputs_written(wh, table, days)
+    plan = Planner(wh).plan(days[0], days[-1], [table], phases=(4,))
+    assert set(plan.settled) == _required(table)
+    settled = plan.settled_for(table, days)
+    assert set(settled) == _required(table) and all(settled.values())
+    reads = plan.reads.sliced(*chunk_span(table, days)) if plan.reads else None
+    jobs = Jobs(wh, monkeypatch)
+    result = run_chunk(wh, table, days, FAST, reads=reads, settled=settled)
+    assert result.ok and result.dates_filled == days
+    assert jobs.around_write() == chunk_jobs(table, settled=settled) == (1, 2)
+    assert chunk_jobs(table) == (2, 2)
+
+
+def test_settled_inputs_block_the_dates_a_read_would(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PCF's inputs UPTG and TDZA short on two dates, then PCF planned: the settled complete
+    dates leave those out, and the chunk given them blocks the same dates for the same
+    reasons as one profile read per input did, with no profile read of its own."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    _inputs_written(wh, PCF, days)
+    short_uptg, short_tdza = days[1], days[4]
+    wh.fetch(
+        f"DELETE FROM {UPTG} WHERE game_date = @d AND team_abbr IN "
+        f"(SELECT team_abbr FROM {UPTG} WHERE game_date = @d LIMIT 2)",
+        {"d": short_uptg},
+    )
+    wh.fetch(
+        f"DELETE FROM {TDZA} WHERE analysis_date = @d AND team_abbr IN "
+        f"(SELECT team_abbr FROM {TDZA} WHERE analysis_date = @d LIMIT 2)",
+        {"d": short_tdza},
+    )
+    expected = _blocked_one_by_one(wh, PCF, days)
+    assert sorted(expected) == [short_uptg, short_tdza]
+    plan = Planner(wh).plan(days[0], days[-1], [PCF], phases=(4,))
+    settled = plan.settled_for(PCF, days)
+    assert short_uptg not in settled[UPTG] and short_tdza not in settled[TDZA]
+    reads = plan.reads.sliced(*chunk_span(PCF, days)) if plan.reads else None
+    jobs = Jobs(wh, monkeypatch)
+    result = run_chunk(wh, PCF, days, FAST, reads=reads, settled=settled)
+    assert result.dates_blocked == expected
+    assert result.dates_filled == [d for d in days if d not in expected]
+    assert jobs.around_write() == chunk_jobs(PCF, settled=settled) == (1, 2)  # fingerprints
+
+
+def test_a_plan_settles_only_the_inputs_none_of_its_chunks_write(wh: Warehouse) -> None:
+    """All of Phase 4 planned together writes PDC, PSZA, TDZA, PCF and the feature store: the
+    inputs it settles are the others (Phase 3's), each with its complete dates as the plan
+    judged them; a chunk of a table whose input the plan writes still reads that input."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    plan = Planner(wh).plan(days[0], days[-1], phases=(4,))
+    writes = {c.table for c in plan.chunks}
+    assert writes == {s.name for s in PHASE4}
+    needed = set().union(*(_required(s.name) for s in PHASE4))
+    assert set(plan.settled) == needed - writes
+    assert needed & writes  # some Phase 4 table requires another: not settled
+    schedule = wh.schedule(days[0], days[-1])
+    missing = wh.games_missing_inputs(days[0], days[-1])
+    for name, dates in plan.settled.items():
+        judged = complete_dates(wh, TABLES[name], schedule, days[0], days[-1], missing)
+        assert judged and {d for d in dates if days[0] <= d <= days[-1]} == judged, name
+    for spec in PHASE4:
+        got = plan.settled_for(spec.name, days)
+        assert set(got) == _required(spec.name) - writes
+        lookback = max((d.lookback_days for d in spec.depends_on if d.required), default=0)
+        for dates in got.values():
+            assert dates == sorted(dates)
+            assert min(dates) >= days[0] - dt.timedelta(days=lookback)
+            assert max(dates) <= days[-1]
+
+
 def _one_by_one(wh: Warehouse, table: str, dates: list[dt.date]) -> dict[dt.date, dict[str, str]]:
     """The fingerprints as they were read before: one ``read_day_hashes`` query per input."""
     out: dict[dt.date, dict[str, str]] = {d: {} for d in dates}
