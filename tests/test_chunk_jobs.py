@@ -187,21 +187,7 @@ def test_settled_inputs_block_the_dates_a_read_would(
     """PCF's inputs UPTG and TDZA short on two dates, then PCF planned: the settled complete
     dates leave those out, and the chunk given them blocks the same dates for the same
     reasons as one profile read per input did, with no profile read of its own."""
-    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
-    _inputs_written(wh, PCF, days)
-    short_uptg, short_tdza = days[1], days[4]
-    wh.fetch(
-        f"DELETE FROM {UPTG} WHERE game_date = @d AND team_abbr IN "
-        f"(SELECT team_abbr FROM {UPTG} WHERE game_date = @d LIMIT 2)",
-        {"d": short_uptg},
-    )
-    wh.fetch(
-        f"DELETE FROM {TDZA} WHERE analysis_date = @d AND team_abbr IN "
-        f"(SELECT team_abbr FROM {TDZA} WHERE analysis_date = @d LIMIT 2)",
-        {"d": short_tdza},
-    )
-    expected = _blocked_one_by_one(wh, PCF, days)
-    assert sorted(expected) == [short_uptg, short_tdza]
+    days, short_uptg, short_tdza, expected = _pcf_inputs_short(wh)
     plan = Planner(wh).plan(days[0], days[-1], [PCF], phases=(4,))
     settled = plan.settled_for(PCF, days)
     assert short_uptg not in settled[UPTG] and short_tdza not in settled[TDZA]
@@ -314,6 +300,28 @@ def test_blocked_and_incomplete_dates_are_decided_as_before(
     assert run_chunk(wh, TOGS, [short], FAST).dates_filled == [short]
 
 
+def _pcf_inputs_short(wh: Warehouse) -> tuple[list[dt.date], dt.date, dt.date, dict[dt.date, str]]:
+    """A week with PCF's inputs written, then UPTG short on its second date and TDZA on its
+    fifth: the days, those two dates, and the dates blocked as one profile read per input
+    finds them (exactly those two)."""
+    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
+    _inputs_written(wh, PCF, days)
+    short_uptg, short_tdza = days[1], days[4]
+    wh.fetch(
+        f"DELETE FROM {UPTG} WHERE game_date = @d AND team_abbr IN "
+        f"(SELECT team_abbr FROM {UPTG} WHERE game_date = @d LIMIT 2)",
+        {"d": short_uptg},
+    )
+    wh.fetch(
+        f"DELETE FROM {TDZA} WHERE analysis_date = @d AND team_abbr IN "
+        f"(SELECT team_abbr FROM {TDZA} WHERE analysis_date = @d LIMIT 2)",
+        {"d": short_tdza},
+    )
+    expected = _blocked_one_by_one(wh, PCF, days)
+    assert sorted(expected) == [short_uptg, short_tdza]
+    return days, short_uptg, short_tdza, expected
+
+
 def _blocked_one_by_one(wh: Warehouse, table: str, days: list[dt.date]) -> dict[dt.date, str]:
     """The readiness check as it read before: one ``date_profile`` job per required input."""
     spec = TABLES[table]
@@ -361,21 +369,7 @@ def test_a_short_input_blocks_with_one_profile_query(
     """PCF reads three required inputs (UPCG, UPTG, TDZA): the second, UPTG, short on one
     date and TDZA short on another blocks both, for the reasons one profile job per input gave,
     with the plan's reads or without (partial inputs never written from, one query or not)."""
-    days = sorted(wh.schedule(D(2021, 11, 15), D(2021, 11, 21)))
-    _inputs_written(wh, PCF, days)
-    short_uptg, short_tdza = days[1], days[4]
-    wh.fetch(
-        f"DELETE FROM {UPTG} WHERE game_date = @d AND team_abbr IN "
-        f"(SELECT team_abbr FROM {UPTG} WHERE game_date = @d LIMIT 2)",
-        {"d": short_uptg},
-    )
-    wh.fetch(
-        f"DELETE FROM {TDZA} WHERE analysis_date = @d AND team_abbr IN "
-        f"(SELECT team_abbr FROM {TDZA} WHERE analysis_date = @d LIMIT 2)",
-        {"d": short_tdza},
-    )
-    expected = _blocked_one_by_one(wh, PCF, days)
-    assert sorted(expected) == [short_uptg, short_tdza]
+    days, short_uptg, short_tdza, expected = _pcf_inputs_short(wh)
     assert TABLES[UPTG].table in expected[short_uptg]
     assert TABLES[TDZA].table in expected[short_tdza]
     reads = _plan_reads(wh, PCF, days).sliced(*chunk_span(PCF, days)) if given else None
