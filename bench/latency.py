@@ -252,7 +252,9 @@ class LatencyWarehouse(DelegatingWarehouse):
         fingerprints, read before the write; their ledger row, appended after) goes to the
         adapter itself, past this wrapper (``nba_backfill/fingerprints.py``). It is warehouse
         work, not orchestration: without this the overhead share counted it as idle. Neither
-        counted as jobs nor charged: the model charges a chunk's jobs (``runner.chunk_jobs``)."""
+        counted as jobs nor charged: the model charges a chunk's jobs (``runner.chunk_jobs``).
+        For count-only runs: under a charging model, busy time is divided by the time factor
+        (:meth:`projected_seconds`), which these uncharged calls must not be."""
         adapter = innermost(self.inner)
         for name in ("fetch", "load_raw"):
             method = getattr(adapter, name, None)

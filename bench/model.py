@@ -143,7 +143,7 @@ class SimChunk:
     upstream: list[str] = field(default_factory=list)
 
 
-def chunk_reads(table: str, written: Collection[str] = ()) -> tuple[int, int]:
+def chunk_reads(table: str, written: Collection[str]) -> tuple[int, int]:
     """Jobs ``runner.run_chunk`` runs around its write (``runner.chunk_jobs``, counted on the
     real code by tests/test_chunk_jobs.py) in a pool whose chunks write ``written``: its plan
     settles every other required input (``Plan.settled``), whose profile is then not read."""

@@ -143,7 +143,10 @@ def run(cfg: dict[str, Any]) -> dict[str, Any]:
     result["work"] = work.as_dict()
     result["pairs"] = work.pairs()
     wh = LatencyWarehouse(inner, model, game_dates=game_dates)
-    wh.watch_adapter()
+    if not model.charging:
+        # Only where nothing is scaled: a projection divides busy time by the time factor,
+        # and these calls are not charged (the model charges ``runner.chunk_jobs``).
+        wh.watch_adapter()
 
     if strategy == RUNBOOK:
         t0 = time.perf_counter()

@@ -77,7 +77,8 @@ def run_chunks(
             fail_fast=fail_fast,
             reads=reads,
             # The inputs no chunk of this plan writes, as the plan read them: one profile
-            # read fewer per chunk (every Phase 4 chunk's inputs are an earlier group's).
+            # read fewer per chunk (a Phase 4 chunk's inputs are Phase 3's or an earlier
+            # group's).
             settled=plan.settled_for(chunk.table, chunk.dates) or None,
             wait_for=ups,
         )

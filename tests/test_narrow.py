@@ -194,8 +194,9 @@ def test_which_errors_a_dates_data_may_cause(exc: Exception, data: bool):
 
 
 def test_the_rerun_of_a_narrowed_chunk_is_its_bad_date(seeded: Settings):
-    """The history names the chunk by its tags (its whole range); what a rerun fills is that
-    range's dates still not complete: the bad date only, the 29 narrowed ones are done."""
+    """The history names the chunk by its task run name (its whole range); what a rerun fills
+    is that range's dates still not complete: the bad date only, the 29 narrowed ones are
+    done."""
     wh = shared_warehouse()
     dates = thirty(wh)
     run_chunk(wh, TOGS, dates, FAST)
